@@ -1,0 +1,67 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI
+
+from membank import __version__
+from membank.api.errors import install_error_handlers
+from membank.api.middleware import RequestContextMiddleware
+from membank.bootstrap import Container, build_container
+from membank.config import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
+    """The API; background work (index sync, in-process workers) lives and dies with its lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = container if container is not None else await asyncio.to_thread(build_container, settings)
+        app.state.container = own
+        await own.start()
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        if own.index_sync is not None:
+            tasks.append(asyncio.create_task(own.index_sync.run(stop)))
+        if settings.run_workers:
+            tasks += [asyncio.create_task(own.new_worker().run(stop)) for _ in range(settings.workers)]
+        log.info(
+            "membank_ready", version=__version__, workers=settings.workers if settings.run_workers else 0
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if own.index_sync is not None:
+                await asyncio.to_thread(own.index_sync.apply_due)
+            if container is None:
+                await own.aclose()
+
+    app = FastAPI(
+        title="MemBank",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    from membank.jobs.endpoints import router as jobs_router
+    from membank.memories.endpoints import router as memories_router
+    from membank.observability.endpoints import router as health_router
+    from membank.search.endpoints import router as search_router
+
+    app.include_router(search_router)
+    app.include_router(memories_router)
+    app.include_router(jobs_router)
+    app.include_router(health_router)
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
+    return app

@@ -1,0 +1,71 @@
+"""One place turns every error into the envelope: our errors, validation errors, HTTP errors, crashes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from membank.api.envelope import fail
+from membank.errors import InvalidUserId, MemBankError, ValidationFailed
+
+log = structlog.get_logger(__name__)
+
+_HTTP_CODES = {
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out or "body"
+
+
+def validation_error(exc: RequestValidationError) -> MemBankError:
+    """A pydantic error as our error: every failing field named, with the reason."""
+    errors = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        kind = err.get("type", "")
+        reason = (
+            "invalid JSON: " + str(err.get("ctx", {}).get("error", ""))
+            if kind == "json_invalid"
+            else err["msg"]
+        )
+        errors.append({"field": _field(loc), "reason": reason, "type": kind})
+    first = errors[0] if errors else {"field": "body", "reason": "invalid request"}
+    message = f"{first['field']}: {first['reason']}"
+    if any(e["field"].split(".")[-1].split("[")[0] == "user_id" for e in errors):
+        return InvalidUserId(message, details={"errors": errors})
+    return ValidationFailed(message, details={"errors": errors})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MemBankError)
+    async def _ours(request: Request, exc: MemBankError) -> Response:
+        return fail(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        err = validation_error(exc)
+        return fail(err.status, err.code, err.message, err.details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+        return fail(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled_error", path=request.url.path)
+        return fail(500, "INTERNAL_ERROR", "internal error; see the server log with this request id")

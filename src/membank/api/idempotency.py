@@ -1,0 +1,64 @@
+"""Idempotency-Key on POSTs: a retried request gets the first response instead of doing the work twice."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request
+
+from membank.api.envelope import JSONResponse, ok
+from membank.bootstrap import Container
+from membank.errors import Conflict, ValidationFailed
+from membank.models import Principal
+from membank.storage.ports import StoredResponse
+
+_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,255}$")
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's Idempotency-Key header, validated."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not _KEY.match(key):
+        raise ValidationFailed.field("Idempotency-Key", "1 to 255 characters of letters, digits and ._:-")
+    return key
+
+
+async def request_hash(request: Request) -> str:
+    return hashlib.sha256(
+        request.method.encode() + request.url.path.encode() + await request.body()
+    ).hexdigest()
+
+
+async def replay_or_run(
+    container: Container,
+    principal: Principal,
+    request: Request,
+    run: Callable[[], Awaitable[tuple[int, Any]]],
+) -> JSONResponse:
+    """Run `run` once per Idempotency-Key; replay its stored response for later requests with the same key."""
+    key = idempotency_key(request)
+    if key is None:
+        status, data = await run()
+        return ok(data, status=status)
+    digest = await request_hash(request)
+    repo = container.store.idempotency
+    stored = await asyncio.to_thread(repo.get, principal.tenant_id, key)
+    if stored is not None:
+        if stored.request_hash != digest:
+            raise Conflict(
+                "Idempotency-Key was already used with a different request",
+                details={"field": "Idempotency-Key"},
+            )
+        return ok(stored.body, status=stored.status, headers={"Idempotent-Replayed": "true"})
+    status, data = await run()
+    await asyncio.to_thread(
+        repo.put, principal.tenant_id, key, StoredResponse(digest, status, data), time.time()
+    )
+    return ok(data, status=status)

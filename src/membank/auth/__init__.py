@@ -1,0 +1,1 @@
+"""Principals and API keys (users, JWT, RBAC and rate limits come later)."""

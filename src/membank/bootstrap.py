@@ -1,0 +1,107 @@
+"""Builds backends and services from Settings; shared by the API, the worker and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from membank.auth.service import AuthService
+from membank.config import Settings
+from membank.ingest.tasks import BATCH_IMPORT, batch_import_handler
+from membank.jobs.service import JobService
+from membank.jobs.worker import Handler, Worker
+from membank.memories.service import MemoryService
+from membank.providers.embedders import build_embedder
+from membank.providers.embedders.ports import Embedder
+from membank.search.indexing import IndexSync
+from membank.search.scoring import ScoringWeights
+from membank.search.service import SearchService
+from membank.storage.ports import RecordStore, VectorIndex
+
+
+def build_store(settings: Settings) -> RecordStore:
+    """The system of record selected by settings, migrated."""
+    from membank.storage.sqlite import SqliteRecordStore
+
+    store = SqliteRecordStore(settings.sqlite_path)
+    store.migrate()
+    return store
+
+
+def build_index(settings: Settings) -> VectorIndex:
+    """The vector index selected by settings."""
+    from membank.storage.qdrant_edge import QdrantEdgeIndex
+
+    return QdrantEdgeIndex(settings.vector_path, settings.embedding_dim)
+
+
+@dataclass(slots=True)
+class Container:
+    """Everything a process runs, built once."""
+
+    settings: Settings
+    store: RecordStore
+    embedder: Embedder
+    index: VectorIndex | None
+    index_sync: IndexSync | None
+    auth: AuthService
+    memories: MemoryService
+    jobs: JobService
+    search: SearchService | None
+    handlers: dict[str, Handler]
+
+    def new_worker(self) -> Worker:
+        s = self.settings
+        return Worker(
+            self.store,
+            self.handlers,
+            lease_seconds=s.job_lease_seconds,
+            poll_seconds=s.job_poll_seconds,
+            backoff_seconds=s.job_backoff_seconds,
+            on_progress=self._wake_index,
+        )
+
+    def _wake_index(self) -> None:
+        if self.index_sync is not None:
+            self.index_sync.wake()
+
+    async def start(self) -> None:
+        await self.embedder.start()
+
+    async def aclose(self) -> None:
+        await self.embedder.aclose()
+        if self.index is not None:
+            self.index.close()
+        self.store.close()
+
+
+def build_container(settings: Settings, *, with_index: bool = True) -> Container:
+    """Wire the process. Without the index (a standalone worker), writes reach it through the outbox,
+    applied by the process that owns the index."""
+    store = build_store(settings)
+    embedder = build_embedder(settings)
+    index = build_index(settings) if with_index else None
+    index_sync = (
+        IndexSync(store, index, poll_seconds=settings.outbox_poll_seconds) if index is not None else None
+    )
+    weights = ScoringWeights(rrf_k=settings.rrf_k)
+    search = (
+        SearchService(store, index, embedder, candidates=settings.search_candidates, weights=weights)
+        if index is not None
+        else None
+    )
+    wake = index_sync.wake if index_sync is not None else None
+    handlers: dict[str, Handler] = {
+        BATCH_IMPORT: batch_import_handler(embedder, chunk_size=settings.batch_chunk_size, on_written=wake),
+    }
+    return Container(
+        settings=settings,
+        store=store,
+        embedder=embedder,
+        index=index,
+        index_sync=index_sync,
+        auth=AuthService(store.keys, enabled=settings.auth_enabled, cache_seconds=settings.key_cache_seconds),
+        memories=MemoryService(store, embedder, index_sync),
+        jobs=JobService(store, max_attempts=settings.job_max_attempts),
+        search=search,
+        handlers=handlers,
+    )

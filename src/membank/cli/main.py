@@ -1,0 +1,164 @@
+"""`membank`: serve, work, administer and use the service from the shell."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from typing import Any
+
+import click
+import orjson
+
+from membank.config import Settings
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid settings: {exc}") from None
+
+
+@click.group()
+@click.version_option(package_name="membank")
+def cli() -> None:
+    """MemBank: long-term memory for AI agents."""
+
+
+@cli.command()
+@click.option("--host", default=None, help="Bind address (MEMBANK_HOST).")
+@click.option("--port", default=None, type=int, help="Port (MEMBANK_PORT).")
+@click.option("--no-workers", is_flag=True, help="Do not run job workers in this process.")
+def serve(host: str | None, port: int | None, no_workers: bool) -> None:
+    """Run the API (and, by default, job workers) on the configured backends."""
+    import uvicorn
+
+    from membank.api import create_app
+    from membank.auth.keys import ensure_admin_key
+    from membank.bootstrap import build_store
+    from membank.observability.logging import configure_logging
+
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if no_workers:
+        overrides["run_workers"] = False
+    settings = _settings().model_copy(update=overrides)
+    configure_logging(settings.log_level, json=settings.log_json)
+    store = build_store(settings)
+    admin = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    issued = ensure_admin_key(store.keys, admin)
+    store.close()
+    if issued is not None and admin is None:
+        click.echo(f"Generated the admin API key (shown once, store it now): {issued.plaintext}", err=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+@cli.command()
+@click.option("--concurrency", default=None, type=int, help="Number of workers (MEMBANK_WORKERS).")
+def worker(concurrency: int | None) -> None:
+    """Run job workers only; index updates reach the server through the outbox."""
+    from membank.bootstrap import build_container
+    from membank.observability.logging import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    count = concurrency if concurrency is not None else max(1, settings.workers)
+
+    async def main() -> None:
+        container = build_container(settings, with_index=False)
+        await container.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await asyncio.gather(*(container.new_worker().run(stop) for _ in range(count)))
+        finally:
+            await container.aclose()
+
+    asyncio.run(main())
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply pending schema migrations to the system of record."""
+    from membank.storage.sqlite import SqliteRecordStore
+
+    settings = _settings()
+    store = SqliteRecordStore(settings.sqlite_path)
+    applied = store.migrate()
+    store.close()
+    click.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+
+
+def _index_sync(settings: Settings) -> Any:
+    from membank.bootstrap import build_index, build_store
+    from membank.search.indexing import IndexSync
+
+    store = build_store(settings)
+    index = build_index(settings)
+    return store, index, IndexSync(store, index)
+
+
+@cli.command()
+def reindex() -> None:
+    """Rebuild every derived index from the system of record (stop the server first)."""
+    settings = _settings()
+    store, index, sync = _index_sync(settings)
+    try:
+        count = sync.reindex()
+        store.outbox.complete([item.id for item in store.outbox.due(float("inf"), 1_000_000)])
+    finally:
+        index.close()
+        store.close()
+    click.echo(f"reindexed {count} memories")
+
+
+@cli.command()
+@click.option("--repair", is_flag=True, help="Fix every difference found.")
+def check(repair: bool) -> None:
+    """Compare the system of record with the derived indexes (stop the server first)."""
+    settings = _settings()
+    store, index, sync = _index_sync(settings)
+    try:
+        report = sync.check(repair=repair)
+    finally:
+        index.close()
+        store.close()
+    click.echo(
+        orjson.dumps(
+            {
+                "consistent": report.consistent,
+                "records": report.records,
+                "indexed": report.indexed,
+                "missing": len(report.missing),
+                "stale": len(report.stale),
+                "orphaned": len(report.orphaned),
+                "repaired": report.repaired,
+            }
+        ).decode()
+    )
+    if not report.consistent and not repair:
+        sys.exit(1)
+
+
+from membank.cli.keys import keys  # noqa: E402
+from membank.cli.usage import add, import_file, search  # noqa: E402
+
+cli.add_command(keys)
+cli.add_command(add)
+cli.add_command(search)
+cli.add_command(import_file)

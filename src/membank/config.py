@@ -1,0 +1,91 @@
+"""The one place that reads the environment: every setting is `MEMBANK_<NAME>`."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Typed settings for the API, the worker, the CLI and the benchmarks alike."""
+
+    model_config = SettingsConfigDict(env_prefix="MEMBANK_", env_file=None, extra="ignore")
+
+    data_dir: Path = Path("membank-data")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+    admin_api_key: SecretStr | None = None
+    auth_enabled: bool = True
+    key_cache_seconds: float = Field(default=30.0, ge=0)
+
+    store: Literal["sqlite"] = "sqlite"
+    vector_index: Literal["qdrant-edge"] = "qdrant-edge"
+    embedder: Literal["onnx", "openai"] = "onnx"
+
+    embedding_dim: int = Field(default=384, gt=0)
+    embedder_batch_size: int = Field(default=64, gt=0)
+    embedder_max_wait_ms: float = Field(default=2.0, ge=0)
+    embedder_threads: int = Field(default=2, gt=0)
+    embedder_max_tokens: int = Field(default=256, gt=8)
+    embedding_cache_size: int = Field(default=20_000, ge=0)
+    openai_embedder_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_embedder_model: str = "text-embedding-3-small"
+    openai_embedder_api_key: SecretStr | None = None
+    openai_embedder_timeout: float = Field(default=30.0, gt=0)
+
+    run_workers: bool = True
+    workers: int = Field(default=2, ge=0)
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    job_max_attempts: int = Field(default=5, ge=1)
+    job_backoff_seconds: float = Field(default=1.0, ge=0)
+    job_poll_seconds: float = Field(default=0.2, gt=0)
+    batch_chunk_size: int = Field(default=256, gt=0)
+    batch_max_items: int = Field(default=10_000, gt=0)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    search_candidates: int = Field(default=60, gt=0)
+    rrf_k: int = Field(default=60, gt=0)
+
+    api_url: str = "http://127.0.0.1:8080"
+    api_key: SecretStr | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _auth_off_only_on_loopback(self) -> Settings:
+        if not self.auth_enabled and not _is_loopback(self.host):
+            raise ValueError(
+                "MEMBANK_AUTH_ENABLED=false is allowed only when MEMBANK_HOST is a loopback address"
+            )
+        return self
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "membank.sqlite3"
+
+    @property
+    def vector_path(self) -> Path:
+        return self.data_dir / "vectors"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process from the environment."""
+    return Settings()

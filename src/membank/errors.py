@@ -1,0 +1,97 @@
+"""One error root for the whole service.
+
+Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
+
+    MemBankError                      INTERNAL_ERROR            500
+    ├── ValidationFailed              VALIDATION_ERROR          400
+    │   └── InvalidUserId             INVALID_USER_ID           400
+    ├── NotFound                      NOT_FOUND                 404
+    │   ├── MemoryNotFound            MEMORY_NOT_FOUND          404
+    │   └── JobNotFound               JOB_NOT_FOUND             404
+    ├── Unauthorized                  UNAUTHORIZED              401
+    ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
+    ├── Conflict                      CONFLICT                  409
+    │   └── LeaseLost                 LEASE_LOST                409
+    ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
+    ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
+    └── BackendUnavailable            BACKEND_UNAVAILABLE       503
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MemBankError(Exception):
+    """Root of every error the service reports to a client."""
+
+    code = "INTERNAL_ERROR"
+    status = 500
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class ValidationFailed(MemBankError):
+    code = "VALIDATION_ERROR"
+    status = 400
+
+    @classmethod
+    def field(cls, field: str, reason: str) -> ValidationFailed:
+        """A validation error about one named field."""
+        return cls(f"{field}: {reason}", details={"errors": [{"field": field, "reason": reason}]})
+
+
+class InvalidUserId(ValidationFailed):
+    code = "INVALID_USER_ID"
+
+
+class NotFound(MemBankError):
+    code = "NOT_FOUND"
+    status = 404
+
+
+class MemoryNotFound(NotFound):
+    code = "MEMORY_NOT_FOUND"
+
+
+class JobNotFound(NotFound):
+    code = "JOB_NOT_FOUND"
+
+
+class Unauthorized(MemBankError):
+    code = "UNAUTHORIZED"
+    status = 401
+
+
+class Forbidden(MemBankError):
+    code = "INSUFFICIENT_PERMISSIONS"
+    status = 403
+
+
+class Conflict(MemBankError):
+    code = "CONFLICT"
+    status = 409
+
+
+class LeaseLost(Conflict):
+    """A worker tried to write for a job whose lease it no longer holds."""
+
+    code = "LEASE_LOST"
+
+
+class PayloadTooLarge(MemBankError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class EmbeddingServiceError(MemBankError):
+    code = "EMBEDDING_SERVICE_ERROR"
+    status = 503
+
+
+class BackendUnavailable(MemBankError):
+    code = "BACKEND_UNAVAILABLE"
+    status = 503

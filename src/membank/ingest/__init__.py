@@ -1,0 +1,1 @@
+"""Getting memories in: batch import (extraction and consolidation come next)."""

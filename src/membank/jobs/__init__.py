@@ -1,0 +1,1 @@
+"""Durable jobs: enqueue, the worker loop, job endpoints."""

@@ -1,0 +1,133 @@
+"""The worker loop: claim a job under a lease, keep the lease alive, run its handler, retry with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from membank.errors import LeaseLost
+from membank.models import Job
+from membank.storage.ports import RecordStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class TaskContext:
+    """What a handler gets besides its job: who it runs as, and how to report."""
+
+    worker_id: str
+    lease_seconds: float
+    store: RecordStore
+
+    async def heartbeat(self, job: Job) -> None:
+        """Extend the lease now (handlers call it between chunks of work)."""
+        held = await asyncio.to_thread(
+            self.store.jobs.heartbeat, job.id, self.worker_id, time.time(), self.lease_seconds
+        )
+        if not held:
+            raise LeaseLost(f"job {job.id} lease lost by {self.worker_id}")
+
+
+Handler = Callable[[Job, TaskContext], Awaitable[dict[str, Any]]]
+
+
+class UnknownJobKind(Exception):
+    pass
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        store: RecordStore,
+        handlers: Mapping[str, Handler],
+        *,
+        lease_seconds: float,
+        poll_seconds: float,
+        backoff_seconds: float,
+        on_progress: Callable[[], None] | None = None,
+    ) -> None:
+        self.id = new_worker_id()
+        self._store = store
+        self._handlers = handlers
+        self._lease = lease_seconds
+        self._poll = poll_seconds
+        self._backoff = backoff_seconds
+        self._on_progress = on_progress
+        self._context = TaskContext(self.id, lease_seconds, store)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run jobs until `stop` is set."""
+        log.info("worker_started", worker_id=self.id)
+        while not stop.is_set():
+            try:
+                ran = await self.run_once()
+            except Exception:
+                log.exception("worker_loop_error", worker_id=self.id)
+                ran = False
+            if not ran:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self._poll)
+        log.info("worker_stopped", worker_id=self.id)
+
+    async def run_once(self) -> bool:
+        """Claim one job and run it; False when nothing was runnable."""
+        job = await asyncio.to_thread(self._store.jobs.claim, self.id, time.time(), self._lease)
+        if job is None:
+            return False
+        await self._process(job)
+        return True
+
+    async def _process(self, job: Job) -> None:
+        log.info("job_started", job_id=job.id, kind=job.kind, attempt=job.attempts)
+        keeper = asyncio.create_task(self._keep_lease(job))
+        try:
+            handler = self._handlers.get(job.kind)
+            if handler is None:
+                raise UnknownJobKind(f"no handler for job kind {job.kind!r}")
+            result = await handler(job, self._context)
+        except LeaseLost:
+            log.warning("job_lease_lost", job_id=job.id, worker_id=self.id)
+            return
+        except Exception as exc:
+            await self._failed(job, exc)
+            return
+        finally:
+            keeper.cancel()
+            if self._on_progress is not None:
+                self._on_progress()
+        await asyncio.to_thread(self._store.jobs.complete, job.id, self.id, result, time.time())
+        log.info("job_completed", job_id=job.id, kind=job.kind)
+
+    async def _failed(self, job: Job, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        final = job.attempts >= job.max_attempts or isinstance(exc, UnknownJobKind)
+        retry_at = None if final else time.time() + self._backoff * 2 ** (job.attempts - 1)
+        await asyncio.to_thread(self._store.jobs.fail, job.id, self.id, error, time.time(), retry_at)
+        log.warning(
+            "job_failed",
+            job_id=job.id,
+            kind=job.kind,
+            attempt=job.attempts,
+            dead=final,
+            error=type(exc).__name__,
+        )
+
+    async def _keep_lease(self, job: Job) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._store.jobs.heartbeat, job.id, self.id, time.time(), self._lease)

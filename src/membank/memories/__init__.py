@@ -1,0 +1,1 @@
+"""Memory CRUD, history, lists and stats."""

@@ -1,0 +1,129 @@
+"""HTTP endpoints of memories: CRUD, history, batch import, per-user lists and stats."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from membank.api.deps import AppContainer, MemoriesRead, MemoriesWrite
+from membank.api.envelope import ok
+from membank.api.idempotency import idempotency_key, replay_or_run
+from membank.errors import ValidationFailed
+from membank.ingest.schemas import BatchIn
+from membank.ingest.tasks import BATCH_IMPORT
+from membank.jobs.service import job_out
+from membank.memories.schemas import IDENTIFIER_PATTERN, MemoryIn, MemoryPatch, memory_out, version_out
+
+router = APIRouter(prefix="/api/v1", tags=["memories"])
+
+MemoryId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-fA-F\-]{1,64}$")]
+UserIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
+
+
+@router.post("/memories", status_code=201)
+async def create_memory(
+    body: MemoryIn, principal: MemoriesWrite, container: AppContainer, request: Request
+) -> Response:
+    """Store one memory as given; returns it with its id."""
+
+    async def run() -> tuple[int, Any]:
+        memory = await container.memories.create(principal, body)
+        return 201, memory_out(memory)
+
+    return await replay_or_run(container, principal, request, run)
+
+
+@router.get("/memories/{memory_id}")
+async def get_memory(memory_id: MemoryId, principal: MemoriesRead, container: AppContainer) -> Response:
+    """One memory, current or not (see valid_to, superseded_by, deleted_at)."""
+    return ok(memory_out(await container.memories.get(principal, memory_id)))
+
+
+@router.patch("/memories/{memory_id}")
+async def update_memory(
+    memory_id: MemoryId, body: MemoryPatch, principal: MemoriesWrite, container: AppContainer
+) -> Response:
+    """Change a memory; new content supersedes it and returns the new version (with a new id)."""
+    return ok(memory_out(await container.memories.update(principal, memory_id, body)))
+
+
+@router.delete("/memories/{memory_id}")
+async def delete_memory(
+    memory_id: MemoryId, principal: MemoriesWrite, container: AppContainer, hard: bool = False
+) -> Response:
+    """Invalidate a memory (kept in history); `hard=true` erases every version of it."""
+    return ok(await container.memories.delete(principal, memory_id, hard=hard))
+
+
+@router.get("/memories/{memory_id}/history")
+async def memory_history(memory_id: MemoryId, principal: MemoriesRead, container: AppContainer) -> Response:
+    """Every version event of the memory, oldest first."""
+    versions = await container.memories.history(principal, memory_id)
+    return ok({"memory_id": memory_id, "history": [version_out(v) for v in versions]})
+
+
+@router.post("/memories/batch", status_code=202)
+async def batch_import(
+    body: BatchIn, principal: MemoriesWrite, container: AppContainer, request: Request, wait: bool = False
+) -> Response:
+    """Import raw memories as a job; answers 202 with the job (`wait=true` waits for small batches)."""
+    limit = container.settings.batch_max_items
+    if len(body.memories) > limit:
+        raise ValidationFailed.field("memories", f"at most {limit} memories per batch")
+    payload = {
+        "memories": [m.model_dump(mode="json", exclude_unset=True) for m in body.memories],
+        "options": body.options.model_dump(),
+    }
+    job, created = await container.jobs.enqueue(
+        principal, BATCH_IMPORT, payload, total=len(body.memories), idempotency_key=idempotency_key(request)
+    )
+    if wait:
+        job = await container.jobs.wait(principal, job.id, timeout=60.0)
+    status = 200 if job.status.finished and wait else 202
+    headers = {"Location": f"/api/v1/jobs/{job.id}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return ok(job_out(job), status=status, headers=headers)
+
+
+@router.get("/users/{user_id}/memories")
+async def list_user_memories(
+    user_id: UserIdPath,
+    principal: MemoriesRead,
+    container: AppContainer,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    sort_by: Literal["created_at", "updated_at", "importance", "valid_from"] = "created_at",
+    sort_order: Literal["asc", "desc"] = "desc",
+    memory_type: Annotated[str | None, Query(alias="type", max_length=32)] = None,
+    include_invalid: bool = False,
+) -> Response:
+    """A page of a user's memories."""
+    page = await container.memories.list_for_user(
+        principal,
+        user_id,
+        memory_type=memory_type,
+        include_invalid=include_invalid,
+        sort_by=sort_by,
+        descending=sort_order == "desc",
+        limit=limit,
+        offset=offset,
+    )
+    return ok(
+        {
+            "memories": [memory_out(m) for m in page.memories],
+            "total": page.total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+@router.get("/users/{user_id}/memories/stats")
+async def user_memory_stats(
+    user_id: UserIdPath, principal: MemoriesRead, container: AppContainer
+) -> Response:
+    """Counts and times of a user's memories."""
+    return ok({"user_id": user_id, **await container.memories.stats(principal, user_id)})

@@ -1,0 +1,124 @@
+"""Request and response shapes of the memories API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from membank.models import MEMORY_TYPES, Memory, MemoryVersion
+
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$"
+UserId = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+MemoryType = Literal[
+    "personal", "preference", "factual", "episodic", "procedural", "semantic", "relationship", "event"
+]
+assert set(MemoryType.__args__) == set(MEMORY_TYPES)  # type: ignore[attr-defined]
+
+MAX_CONTENT = 20_000
+MAX_METADATA_BYTES = 16_384
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    import orjson
+
+    if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata larger than {MAX_METADATA_BYTES} bytes when encoded")
+    return value
+
+
+class MemoryIn(_Strict):
+    """One memory to store as given (no extraction)."""
+
+    user_id: UserId
+    content: str = Field(min_length=1, max_length=MAX_CONTENT)
+    summary: str | None = Field(default=None, max_length=2_000)
+    memory_type: MemoryType = "factual"
+    importance: int = Field(default=5, ge=1, le=10)
+    tags: list[Tag] = Field(default_factory=list, max_length=32)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    entities: list[Tag] = Field(default_factory=list, max_length=64)
+    source_refs: list[dict[str, Any]] = Field(default_factory=list, max_length=32)
+    agent_id: Identifier | None = None
+    session_id: Identifier | None = None
+    valid_from: datetime | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    _metadata = field_validator("metadata")(_check_metadata)
+
+
+class MemoryPatch(_Strict):
+    """Fields to change; a new `content` supersedes the memory with a new version."""
+
+    content: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT)
+    summary: str | None = Field(default=None, max_length=2_000)
+    memory_type: MemoryType | None = None
+    importance: int | None = Field(default=None, ge=1, le=10)
+    tags: list[Tag] | None = Field(default=None, max_length=32)
+    metadata: dict[str, Any] | None = None
+    entities: list[Tag] | None = Field(default=None, max_length=64)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else _check_metadata(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def memory_out(m: Memory) -> dict[str, Any]:
+    """The public JSON form of a memory."""
+    return {
+        "id": m.id,
+        "user_id": m.user_id,
+        "agent_id": m.agent_id,
+        "session_id": m.session_id,
+        "content": m.content,
+        "summary": m.summary,
+        "memory_type": m.memory_type,
+        "importance": m.importance,
+        "tags": m.tags,
+        "metadata": m.metadata,
+        "entities": m.entities,
+        "source_refs": m.source_refs,
+        "content_hash": m.content_hash,
+        "valid_from": _iso(m.valid_from),
+        "valid_to": _iso(m.valid_to),
+        "superseded_by": m.superseded_by,
+        "supersedes": m.supersedes,
+        "version": m.version,
+        "created_at": _iso(m.created_at),
+        "updated_at": _iso(m.updated_at),
+        "deleted_at": _iso(m.deleted_at),
+    }
+
+
+def version_out(v: MemoryVersion) -> dict[str, Any]:
+    """The public JSON form of a history entry."""
+    return {
+        "id": v.id,
+        "memory_id": v.memory_id,
+        "version": v.version,
+        "event": v.event,
+        "old_content": v.old_content,
+        "new_content": v.new_content,
+        "actor": v.actor,
+        "job_id": v.job_id,
+        "changes": v.changes,
+        "created_at": _iso(v.created_at),
+    }

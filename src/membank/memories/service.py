@@ -1,0 +1,210 @@
+"""Memory use cases: create, read, update (supersede), delete (invalidate or erase), history, lists."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from membank.errors import MemoryNotFound, ValidationFailed
+from membank.memories.schemas import MemoryIn, MemoryPatch
+from membank.models import Memory, MemoryVersion, Principal, content_hash, now_utc, to_epoch
+from membank.providers.embedders.ports import Embedder
+from membank.search.indexing import IndexSync
+from membank.storage.ports import MemoryPage, RecordStore
+
+_IN_PLACE_FIELDS = ("summary", "memory_type", "importance", "tags", "metadata", "entities")
+
+
+def new_memory(principal: Principal, data: MemoryIn) -> Memory:
+    """A memory built from validated input, owned by the principal's tenant."""
+    now = now_utc()
+    memory_id = str(uuid.uuid4())
+    return Memory(
+        id=memory_id,
+        tenant_id=principal.tenant_id,
+        user_id=data.user_id,
+        agent_id=data.agent_id,
+        session_id=data.session_id,
+        content=data.content,
+        summary=data.summary,
+        memory_type=data.memory_type,
+        importance=data.importance,
+        tags=list(dict.fromkeys(data.tags)),
+        metadata=data.metadata,
+        entities=list(dict.fromkeys(data.entities)),
+        source_refs=data.source_refs,
+        content_hash=content_hash(data.content),
+        valid_from=data.valid_from or now,
+        created_at=now,
+        updated_at=now,
+        lineage_id=memory_id,
+    )
+
+
+class MemoryService:
+    def __init__(self, store: RecordStore, embedder: Embedder, index_sync: IndexSync | None) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._sync = index_sync
+
+    async def create(self, principal: Principal, data: MemoryIn) -> Memory:
+        """Store one memory and index it before returning."""
+        memory = new_memory(principal, data)
+        vectors = await self._embedder.embed([memory.content])
+        await asyncio.to_thread(
+            self._store.memories.insert,
+            [memory],
+            vectors.tolist(),
+            self._embedder.model_id,
+            actor=principal.subject,
+        )
+        await self._apply_index()
+        return memory
+
+    async def get(self, principal: Principal, memory_id: str) -> Memory:
+        """One memory of the caller's tenant, including superseded and deleted ones."""
+        memory = await asyncio.to_thread(self._store.memories.get, principal.tenant_id, memory_id)
+        if memory is None:
+            raise MemoryNotFound(f"memory {memory_id} not found")
+        return memory
+
+    async def update(self, principal: Principal, memory_id: str, patch: MemoryPatch) -> Memory:
+        """Change fields in place, or supersede the memory with a new version when the content changes."""
+        changes = patch.model_dump(exclude_unset=True)
+        if not changes:
+            raise ValidationFailed.field("body", "at least one field to change is required")
+        if any(value is None for key, value in changes.items() if key != "summary"):
+            null = next(key for key, value in changes.items() if value is None and key != "summary")
+            raise ValidationFailed.field(null, "must not be null")
+        current = await self.get(principal, memory_id)
+        if current.valid_to is not None:
+            reason = "superseded" if current.superseded_by else "deleted"
+            raise ValidationFailed.field("id", f"memory is {reason}; update its current version instead")
+        new_content = changes.pop("content", None)
+        if new_content is not None and content_hash(new_content) != current.content_hash:
+            return await self._supersede(principal, current, new_content, changes)
+        return await self._update_in_place(principal, current, changes)
+
+    async def _update_in_place(
+        self, principal: Principal, current: Memory, changes: dict[str, Any]
+    ) -> Memory:
+        diff = {
+            key: {"old": getattr(current, key), "new": value}
+            for key, value in changes.items()
+            if key in _IN_PLACE_FIELDS and getattr(current, key) != value
+        }
+        if not diff:
+            return current
+        updated = replace(
+            current,
+            **{key: change["new"] for key, change in diff.items()},
+            version=current.version + 1,
+            updated_at=now_utc(),
+        )
+        await asyncio.to_thread(self._store.memories.update_fields, updated, diff, actor=principal.subject)
+        await self._apply_index()
+        return updated
+
+    async def _supersede(
+        self, principal: Principal, current: Memory, content: str, changes: dict[str, Any]
+    ) -> Memory:
+        now = now_utc()
+        new_id = str(uuid.uuid4())
+        fields = {key: value for key, value in changes.items() if key in _IN_PLACE_FIELDS}
+        successor = replace(
+            current,
+            **fields,
+            id=new_id,
+            content=content,
+            content_hash=content_hash(content),
+            valid_from=now,
+            valid_to=None,
+            superseded_by=None,
+            supersedes=current.id,
+            version=current.version + 1,
+            created_at=now,
+            updated_at=now,
+            deleted_at=None,
+        )
+        closed = replace(
+            current, valid_to=now, superseded_by=new_id, updated_at=now, version=current.version + 1
+        )
+        vectors = await self._embedder.embed([content])
+        await asyncio.to_thread(
+            self._store.memories.supersede,
+            closed,
+            successor,
+            vectors[0].tolist(),
+            self._embedder.model_id,
+            actor=principal.subject,
+        )
+        await self._apply_index()
+        return successor
+
+    async def delete(self, principal: Principal, memory_id: str, *, hard: bool) -> dict[str, Any]:
+        """Invalidate a memory (it stays in history), or erase its whole lineage when `hard`."""
+        current = await self.get(principal, memory_id)
+        if hard:
+            erased = await asyncio.to_thread(
+                self._store.memories.erase, principal.tenant_id, current.lineage_id, actor=principal.subject
+            )
+            await self._apply_index()
+            return {"id": memory_id, "deleted": True, "erased": True, "erased_versions": erased}
+        if current.deleted_at is None and current.valid_to is None:
+            now = now_utc()
+            current = replace(
+                current, valid_to=now, deleted_at=now, updated_at=now, version=current.version + 1
+            )
+            await asyncio.to_thread(self._store.memories.invalidate, current, actor=principal.subject)
+            await self._apply_index()
+        return {
+            "id": memory_id,
+            "deleted": True,
+            "erased": False,
+            "valid_to": current.valid_to.isoformat().replace("+00:00", "Z") if current.valid_to else None,
+        }
+
+    async def history(self, principal: Principal, memory_id: str) -> list[MemoryVersion]:
+        """Every version event of the memory's lineage, oldest first."""
+        current = await self.get(principal, memory_id)
+        return await asyncio.to_thread(self._store.memories.history, principal.tenant_id, current.lineage_id)
+
+    async def list_for_user(
+        self,
+        principal: Principal,
+        user_id: str,
+        *,
+        memory_type: str | None,
+        include_invalid: bool,
+        sort_by: str,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> MemoryPage:
+        """A page of a user's memories, valid now unless include_invalid."""
+        return await asyncio.to_thread(
+            self._store.memories.list_for_user,
+            principal.tenant_id,
+            user_id,
+            memory_type=memory_type,
+            include_invalid=include_invalid,
+            at=to_epoch(now_utc()),
+            sort_by=sort_by,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def stats(self, principal: Principal, user_id: str) -> dict[str, Any]:
+        """Counts and times of a user's memories."""
+        return await asyncio.to_thread(
+            self._store.memories.stats, principal.tenant_id, user_id, at=to_epoch(now_utc())
+        )
+
+    async def _apply_index(self) -> None:
+        # The write is committed with its outbox row; indexing now gives read-your-writes, and if it fails
+        # the background applier retries, so the error is not the client's.
+        if self._sync is not None:
+            await asyncio.to_thread(self._sync.apply_due)

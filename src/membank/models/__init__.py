@@ -1,0 +1,22 @@
+"""Pure data of the domain: no I/O here."""
+
+from membank.models.jobs import Job, JobStatus
+from membank.models.memory import MEMORY_TYPES, Memory, MemoryVersion, Scope, content_hash
+from membank.models.principal import ApiKey, Principal, Tenant
+from membank.models.time import from_epoch, now_utc, to_epoch
+
+__all__ = [
+    "MEMORY_TYPES",
+    "ApiKey",
+    "Job",
+    "JobStatus",
+    "Memory",
+    "MemoryVersion",
+    "Principal",
+    "Scope",
+    "Tenant",
+    "content_hash",
+    "from_epoch",
+    "now_utc",
+    "to_epoch",
+]

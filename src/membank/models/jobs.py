@@ -1,0 +1,47 @@
+"""Durable jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DEAD = "dead"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.DEAD)
+
+
+@dataclass(slots=True)
+class Job:
+    """A unit of slow work; `failed` means it will be retried, `dead` that it will not."""
+
+    id: str
+    tenant_id: str
+    kind: str
+    status: JobStatus
+    payload: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    run_after: datetime
+    attempts: int = 0
+    max_attempts: int = 5
+    progress_done: int = 0
+    progress_total: int = 0
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    idempotency_key: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    actor: str = ""
+    checkpoint: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,86 @@
+"""Memories and their versions."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+MEMORY_TYPES = (
+    "personal",
+    "preference",
+    "factual",
+    "episodic",
+    "procedural",
+    "semantic",
+    "relationship",
+    "event",
+)
+
+
+def content_hash(text: str) -> str:
+    """Hash of the normalised text: case, Unicode form and runs of whitespace do not count."""
+    normalised = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who owns data: a tenant, and within it optionally a user, an agent and a session."""
+
+    tenant_id: str
+    user_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+
+
+@dataclass(slots=True)
+class Memory:
+    """One fact as the service knows it; an update with new content supersedes it with a new row."""
+
+    id: str
+    tenant_id: str
+    user_id: str
+    content: str
+    memory_type: str
+    importance: int
+    created_at: datetime
+    updated_at: datetime
+    valid_from: datetime
+    agent_id: str | None = None
+    session_id: str | None = None
+    summary: str | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    entities: list[str] = field(default_factory=list)
+    source_refs: list[dict[str, Any]] = field(default_factory=list)
+    content_hash: str = ""
+    valid_to: datetime | None = None
+    superseded_by: str | None = None
+    supersedes: str | None = None
+    lineage_id: str = ""
+    version: int = 1
+    deleted_at: datetime | None = None
+
+    def is_valid_at(self, moment: datetime) -> bool:
+        return self.valid_from <= moment and (self.valid_to is None or self.valid_to > moment)
+
+
+@dataclass(slots=True)
+class MemoryVersion:
+    """One entry of a memory's history: what happened, what changed, who did it."""
+
+    id: str
+    memory_id: str
+    lineage_id: str
+    tenant_id: str
+    version: int
+    event: str
+    old_content: str | None
+    new_content: str | None
+    actor: str
+    created_at: datetime
+    job_id: str | None = None
+    changes: dict[str, Any] = field(default_factory=dict)

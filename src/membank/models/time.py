@@ -1,0 +1,19 @@
+"""Time helpers: every stored time is UTC; stores keep epoch seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_epoch(value: datetime) -> float:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def from_epoch(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)

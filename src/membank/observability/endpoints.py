@@ -1,0 +1,66 @@
+"""Health and metrics endpoints (no auth: they reveal no tenant data)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from membank import __version__
+from membank.api.deps import AppContainer
+from membank.api.envelope import fail, ok
+from membank.bootstrap import Container
+from membank.observability.health import CheckFn, run_checks
+from membank.observability.metrics import JOBS, OUTBOX_PENDING, REGISTRY
+
+router = APIRouter(tags=["health"])
+
+
+def _checks(container: Container) -> dict[str, CheckFn]:
+    checks: dict[str, CheckFn] = {"store": container.store.ping}
+    if container.index is not None:
+        checks["vector_index"] = container.index.ping
+    return checks
+
+
+async def _report(container: Container) -> tuple[bool, dict[str, object]]:
+    healthy, components = await run_checks(_checks(container))
+    components["embedder"] = {"status": "ok", "model": container.embedder.model_id}
+    outbox = await asyncio.to_thread(container.store.outbox.pending)
+    return healthy, {
+        "status": "ok" if healthy else "degraded",
+        "version": __version__,
+        "components": components,
+        "outbox_pending": outbox,
+    }
+
+
+@router.get("/health")
+async def health(container: AppContainer) -> Response:
+    """Overall status with each backend's state."""
+    healthy, report = await _report(container)
+    return ok(report) if healthy else fail(503, "UNHEALTHY", "a backend is unavailable", report)
+
+
+@router.get("/health/live")
+async def live() -> Response:
+    """The process is up."""
+    return ok({"status": "ok"})
+
+
+@router.get("/health/ready")
+async def ready(container: AppContainer) -> Response:
+    """Ready to serve: every backend answers."""
+    healthy, report = await _report(container)
+    return ok(report) if healthy else fail(503, "NOT_READY", "a backend is unavailable", report)
+
+
+@router.get("/metrics")
+async def metrics(container: AppContainer) -> Response:
+    """Prometheus metrics."""
+    OUTBOX_PENDING.set(await asyncio.to_thread(container.store.outbox.pending))
+    for status, count in (await asyncio.to_thread(container.store.jobs.counts)).items():
+        JOBS.labels(status).set(count)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

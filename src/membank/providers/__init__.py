@@ -1,0 +1,1 @@
+"""External-capability providers: embedders (LLMs and rerankers come later)."""

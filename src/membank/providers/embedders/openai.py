@@ -1,0 +1,212 @@
+"""Any OpenAI-compatible `/v1/embeddings` API: OpenAI, Ollama, vLLM, llama.cpp server, TEI.
+
+Requests are batched and cached like the local model's. 429, 5xx, timeouts and connection errors are
+retried with exponential backoff (honouring `Retry-After`); anything else fails at once. Every error is an
+EmbeddingServiceError whose message never contains the API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import numpy as np
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from membank.config import Settings
+from membank.errors import EmbeddingServiceError
+from membank.providers.embedders.batching import BatchStats, MicroBatcher, as_unit_vectors
+from membank.providers.embedders.ports import Vectors
+
+__all__ = ["OpenAIEmbedder"]
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
+class OpenAIEmbedder:
+    """The `Embedder` port over an OpenAI-compatible embeddings API.
+
+    `base_url` ends with the API version (`https://api.openai.com/v1`, `http://127.0.0.1:11434/v1`).
+    `stats.batches` counts successful API calls, `http_requests` every request sent (retries included).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_attempts: int = 5,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 8.0,
+        max_concurrency: int = 4,
+        max_batch_tokens: int = 65_536,
+    ) -> None:
+        self._settings = settings
+        self._base_url = settings.openai_embedder_base_url.rstrip("/")
+        self._model = settings.openai_embedder_model
+        key = settings.openai_embedder_api_key
+        self._api_key = key.get_secret_value() if key is not None else ""
+        self._timeout = settings.openai_embedder_timeout
+        self._max_attempts = max_attempts
+        self._backoff = wait_exponential_jitter(
+            initial=backoff_initial, max=backoff_max, jitter=backoff_initial
+        )
+        self._backoff_max = backoff_max
+        self._client: httpx.AsyncClient | None = None
+        self.http_requests = 0
+        self._batcher = MicroBatcher(
+            self._run_batch,
+            dim=settings.embedding_dim,
+            batch_size=settings.embedder_batch_size,
+            max_wait_ms=settings.embedder_max_wait_ms,
+            cache_size=settings.embedding_cache_size,
+            max_batch_tokens=max_batch_tokens,
+            max_concurrency=max_concurrency,
+        )
+
+    @property
+    def dim(self) -> int:
+        return self._settings.embedding_dim
+
+    @property
+    def model_id(self) -> str:
+        return f"openai:{self._model}"
+
+    @property
+    def stats(self) -> BatchStats:
+        """Counters: `batches` is the number of successful API calls, `cache_hits`, `deduplicated`, ..."""
+        return self._batcher.stats
+
+    @property
+    def batcher(self) -> MicroBatcher:
+        return self._batcher
+
+    async def start(self) -> None:
+        """Open the connection pool (no request is sent: the service may start after us)."""
+        if self._client is not None:
+            return
+        headers = {"Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        self._client = httpx.AsyncClient(
+            base_url=self._base_url + "/", headers=headers, timeout=httpx.Timeout(self._timeout)
+        )
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        """Vectors for `texts` in order (cached, batched with concurrent callers)."""
+        if self._client is None and not self._batcher.closed:
+            await self.start()
+        return await self._batcher.embed(texts)
+
+    async def aclose(self) -> None:
+        """Stop the batcher, then close the connection pool."""
+        await self._batcher.aclose()
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def _run_batch(self, texts: list[str]) -> Vectors:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retryable),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._request(texts)
+        except _Retryable as exc:
+            raise EmbeddingServiceError(
+                self._redact(f"embedding service failed after {self._max_attempts} attempts: {exc.reason}"),
+                details={"status": exc.status, "attempts": self._max_attempts},
+            ) from None
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _wait(self, state: RetryCallState) -> float:
+        delay = self._backoff(state)
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, self._backoff_max))
+        return delay
+
+    async def _request(self, texts: list[str]) -> Vectors:
+        client = self._client
+        if client is None:
+            raise EmbeddingServiceError("the embedder is closed")
+        payload = {"model": self._model, "input": texts, "encoding_format": "float"}
+        self.http_requests += 1
+        try:
+            response = await client.post("embeddings", json=payload)
+        except httpx.TimeoutException as exc:
+            raise _Retryable(f"timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise _Retryable(self._redact(f"{type(exc).__name__}: {exc}")) from None
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Retryable(f"HTTP {status}", status=status, retry_after=_retry_after(response))
+        if status >= 400:
+            raise EmbeddingServiceError(
+                self._redact(f"embedding service answered HTTP {status}: {_error_text(response)}"),
+                details={"status": status},
+            )
+        return self._parse(response, len(texts))
+
+    def _parse(self, response: httpx.Response, count: int) -> Vectors:
+        try:
+            body = response.json()
+            rows = sorted(body["data"], key=lambda row: int(row["index"]))
+            vectors = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise EmbeddingServiceError(
+                f"embedding service sent a malformed response ({type(exc).__name__})"
+            ) from None
+        if vectors.ndim != 2 or vectors.shape[0] != count:
+            raise EmbeddingServiceError(
+                f"embedding service returned {vectors.shape[0]} vectors for {count} texts"
+            )
+        if vectors.shape[1] != self.dim:
+            raise EmbeddingServiceError(
+                f"model {self._model!r} returned {vectors.shape[1]}-d vectors but MEMBANK_EMBEDDING_DIM is "
+                f"{self.dim}",
+                details={"expected_dim": self.dim, "actual_dim": int(vectors.shape[1])},
+            )
+        if not np.isfinite(vectors).all() or (np.linalg.norm(vectors, axis=1) == 0).any():
+            raise EmbeddingServiceError("embedding service returned non-finite or zero vectors")
+        return as_unit_vectors(vectors)
+
+    def _redact(self, message: str) -> str:
+        return message.replace(self._api_key, "***") if self._api_key else message
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return response.text[:200]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message", error))[:200]
+    return str(error if error is not None else body)[:200]

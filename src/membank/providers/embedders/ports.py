@@ -1,0 +1,36 @@
+"""The embedder port."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of `dim` dimensions.
+
+    Implementations batch concurrent calls and cache by text; `embed` is safe to call from many
+    coroutines at once and never blocks the event loop.
+    """
+
+    @property
+    def dim(self) -> int:
+        """Vector size."""
+
+    @property
+    def model_id(self) -> str:
+        """Identifies the model; stored next to every vector."""
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        """Vectors for `texts`, shape (len(texts), dim), in order. Raises EmbeddingServiceError."""
+
+    async def start(self) -> None:
+        """Load the model / open connections."""
+
+    async def aclose(self) -> None:
+        """Stop background work and release resources."""

@@ -1,0 +1,1 @@
+"""Hybrid retrieval: filters, fusion, scoring."""

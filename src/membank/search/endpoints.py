@@ -1,0 +1,33 @@
+"""HTTP endpoint of search."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from membank.api.deps import AppContainer, MemoriesRead
+from membank.api.envelope import ok
+from membank.errors import BackendUnavailable
+from membank.memories.schemas import memory_out
+from membank.search.schemas import SearchIn
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+
+@router.post("/memories/search")
+async def search_memories(body: SearchIn, principal: MemoriesRead, container: AppContainer) -> Response:
+    """Hybrid search of one user's memories; `explain=true` adds each score component."""
+    if container.search is None:
+        raise BackendUnavailable("this process has no vector index")
+    hits, timings = await container.search.search(principal, body)
+    memories = []
+    for hit in hits:
+        item = memory_out(hit.memory)
+        item["score"] = round(hit.score, 6)
+        if body.explain:
+            item["score_details"] = {**hit.details, "final": round(hit.score, 6)}
+        memories.append(item)
+    data = {"memories": memories, "total": len(memories), "query": body.query}
+    if body.explain:
+        data["timings"] = timings
+    return ok(data)

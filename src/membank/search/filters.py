@@ -1,0 +1,178 @@
+"""The filter language: parsed once into a small tree that every index backend compiles.
+
+Wire form (JSON)::
+
+    {"field": "metadata.project", "op": "eq", "value": "apollo"}
+    {"AND": [<filter>, ...]}   {"OR": [<filter>, ...]}   {"NOT": <filter>}
+
+Semantics, identical on every backend (proven by tests/contract/test_vector_index.py):
+
+- ``eq``: the field equals the value; on an array field, some element equals it.
+- ``ne``: NOT eq (true when the field is missing).
+- ``in``: eq for some value of the list; ``nin``: NOT in (true when missing).
+- ``gt gte lt lte``: numeric (or, on time fields, datetime) comparison; false when missing.
+- ``contains``: the string value, or some string element of an array, contains the text (case-sensitive).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from membank.errors import ValidationFailed
+
+Op = Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains"]
+OPS: tuple[str, ...] = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains")
+KEYWORD_FIELDS = frozenset({"user_id", "agent_id", "session_id", "memory_type"})
+ARRAY_FIELDS = frozenset({"tags", "entities"})
+INTEGER_FIELDS = frozenset({"importance"})
+TIME_FIELDS = frozenset({"created_at", "updated_at", "valid_from", "valid_to"})
+METADATA_PREFIX = "metadata."
+_METADATA_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}(\.[A-Za-z0-9_\-]{1,64}){0,3}$")
+MAX_DEPTH = 6
+MAX_CONDITIONS = 64
+MAX_LIST = 100
+
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One comparison. Time values are epoch seconds; `in`/`nin` values are tuples."""
+
+    field: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    items: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: FilterNode
+
+
+FilterNode = Condition | And | Or | Not
+
+
+def parse_filter(raw: Any, *, path: str = "filters") -> FilterNode:
+    """Validate a filter from JSON; errors name the exact place (e.g. ``filters.AND[1].op``)."""
+    counter = [0]
+    return _parse(raw, path, 0, counter)
+
+
+def _parse(raw: Any, path: str, depth: int, counter: list[int]) -> FilterNode:
+    if depth > MAX_DEPTH:
+        raise ValidationFailed.field(path, f"nesting deeper than {MAX_DEPTH} levels")
+    if not isinstance(raw, dict):
+        raise ValidationFailed.field(path, "must be an object")
+    logical = [key for key in ("AND", "OR", "NOT") if key in raw]
+    if logical:
+        if len(raw) != 1:
+            raise ValidationFailed.field(path, "a logical node has exactly one key: AND, OR or NOT")
+        key = logical[0]
+        if key == "NOT":
+            return Not(_parse(raw[key], f"{path}.NOT", depth + 1, counter))
+        items = raw[key]
+        if not isinstance(items, list) or not items:
+            raise ValidationFailed.field(f"{path}.{key}", "must be a non-empty list of filters")
+        parsed = tuple(_parse(item, f"{path}.{key}[{i}]", depth + 1, counter) for i, item in enumerate(items))
+        return And(parsed) if key == "AND" else Or(parsed)
+    counter[0] += 1
+    if counter[0] > MAX_CONDITIONS:
+        raise ValidationFailed.field(path, f"more than {MAX_CONDITIONS} conditions")
+    return _parse_condition(raw, path)
+
+
+def _parse_condition(raw: dict[str, Any], path: str) -> Condition:
+    unknown = set(raw) - {"field", "op", "value"}
+    if unknown:
+        raise ValidationFailed.field(path, f"unknown keys {sorted(unknown)}; expected field, op, value")
+    field_name = raw.get("field")
+    if not isinstance(field_name, str) or not _known_field(field_name):
+        raise ValidationFailed.field(f"{path}.field", f"unknown field {field_name!r}")
+    op = raw.get("op")
+    if op not in OPS:
+        raise ValidationFailed.field(f"{path}.op", f"unknown operator {op!r}; expected one of {list(OPS)}")
+    if "value" not in raw:
+        raise ValidationFailed.field(f"{path}.value", "is required")
+    value = _check_value(field_name, op, raw["value"], f"{path}.value")
+    return Condition(field_name, op, value)
+
+
+def _known_field(name: str) -> bool:
+    if name.startswith(METADATA_PREFIX):
+        return bool(_METADATA_KEY.match(name[len(METADATA_PREFIX) :]))
+    return name in KEYWORD_FIELDS | ARRAY_FIELDS | INTEGER_FIELDS | TIME_FIELDS
+
+
+def _check_value(field_name: str, op: str, value: Any, path: str) -> Any:
+    if op in ("in", "nin"):
+        if not isinstance(value, list) or not value or len(value) > MAX_LIST:
+            raise ValidationFailed.field(path, f"must be a list of 1 to {MAX_LIST} values")
+        return tuple(_scalar(field_name, op, item, f"{path}[{i}]") for i, item in enumerate(value))
+    if op in ("gt", "gte", "lt", "lte"):
+        if field_name in KEYWORD_FIELDS | ARRAY_FIELDS:
+            raise ValidationFailed.field(path, f"operator {op} needs a numeric or time field")
+        scalar = _scalar(field_name, op, value, path)
+        if isinstance(scalar, bool) or not isinstance(scalar, int | float):
+            raise ValidationFailed.field(path, f"operator {op} needs a number")
+        return scalar
+    if op == "contains":
+        if field_name in INTEGER_FIELDS | TIME_FIELDS:
+            raise ValidationFailed.field(path, "contains needs a text or array field")
+        if not isinstance(value, str) or not value:
+            raise ValidationFailed.field(path, "contains needs a non-empty string")
+        return value
+    return _scalar(field_name, op, value, path)
+
+
+def _scalar(field_name: str, op: str, value: Any, path: str) -> Scalar:
+    if field_name in TIME_FIELDS:
+        return parse_time(value, path)
+    if field_name in INTEGER_FIELDS:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationFailed.field(path, "must be a number")
+        return value
+    if field_name in KEYWORD_FIELDS | ARRAY_FIELDS:
+        if not isinstance(value, str):
+            raise ValidationFailed.field(path, "must be a string")
+        return value
+    if isinstance(value, bool | str | int | float):
+        return value
+    raise ValidationFailed.field(path, "must be a string, number or boolean")
+
+
+def parse_time(value: Any, path: str) -> float:
+    """An ISO 8601 datetime (naive means UTC) or epoch seconds, as epoch seconds."""
+    if isinstance(value, bool):
+        raise ValidationFailed.field(path, "must be an ISO 8601 datetime or epoch seconds")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationFailed.field(path, f"not an ISO 8601 datetime: {value!r}") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    raise ValidationFailed.field(path, "must be an ISO 8601 datetime or epoch seconds")
+
+
+def all_of(*nodes: FilterNode | None) -> FilterNode | None:
+    """AND of the given nodes, skipping None; None when nothing is left."""
+    present = tuple(node for node in nodes if node is not None)
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else And(present)

@@ -1,0 +1,148 @@
+"""Keeps the derived indexes in step with the system of record: the outbox applier, reindex and check."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import structlog
+
+from membank.storage.ports import IndexDocument, OutboxItem, RecordStore, VectorIndex
+
+log = structlog.get_logger(__name__)
+
+_BATCH = 512
+_MAX_BACKOFF_SECONDS = 300.0
+
+
+@dataclass(slots=True)
+class CheckReport:
+    """Differences between the system of record and the vector index."""
+
+    records: int = 0
+    indexed: int = 0
+    missing: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
+    repaired: bool = False
+
+    @property
+    def consistent(self) -> bool:
+        return not (self.missing or self.stale or self.orphaned)
+
+
+class IndexSync:
+    """Applies outbox items to the vector index. One lock serialises appliers so a slow one never
+    overwrites a newer state with an older one."""
+
+    def __init__(self, store: RecordStore, index: VectorIndex, *, poll_seconds: float = 0.5) -> None:
+        self._store = store
+        self._index = index
+        self._poll_seconds = poll_seconds
+        self._lock = threading.Lock()
+        self._wake = asyncio.Event()
+
+    def apply_due(self) -> int:
+        """Apply every due outbox item (in batches); returns how many were applied."""
+        applied = 0
+        with self._lock:
+            while True:
+                items = self._store.outbox.due(time.time(), _BATCH)
+                if not items:
+                    return applied
+                if not self._apply(items):
+                    return applied
+                applied += len(items)
+
+    def _apply(self, items: list[OutboxItem]) -> bool:
+        by_tenant: dict[str, set[str]] = defaultdict(set)
+        for item in items:
+            by_tenant[item.tenant_id].add(item.memory_id)
+        try:
+            for tenant_id, ids in by_tenant.items():
+                memories = self._store.memories.get_many(tenant_id, sorted(ids))
+                vectors = self._store.memories.vectors(sorted(memories))
+                documents = [
+                    IndexDocument.from_memory(m, vectors[m.id]) for m in memories.values() if m.id in vectors
+                ]
+                if documents:
+                    self._index.upsert(documents)
+                gone = sorted(ids - {d.id for d in documents})
+                if gone:
+                    self._index.delete(gone)
+        except Exception as exc:  # any index failure: keep the items and retry later
+            attempts = max(item.attempts for item in items) + 1
+            delay = min(_MAX_BACKOFF_SECONDS, 0.5 * 2**attempts)
+            log.warning("index_apply_failed", items=len(items), attempts=attempts, error=type(exc).__name__)
+            self._store.outbox.retry_later(
+                [item.id for item in items], f"{type(exc).__name__}: {exc}"[:500], time.time() + delay
+            )
+            return False
+        self._store.outbox.complete([item.id for item in items])
+        return True
+
+    def wake(self) -> None:
+        """Ask the background loop to run now (e.g. after a worker wrote memories)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Apply the outbox until `stop` is set."""
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.apply_due)
+            except Exception:
+                log.exception("index_sync_loop_error")
+            self._wake.clear()
+            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+            _, pending = await asyncio.wait(
+                waiters, timeout=self._poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+
+    def reindex(self, batch_size: int = 1000) -> int:
+        """Rebuild the vector index from the system of record; returns the number of documents."""
+        count = 0
+        with self._lock:
+            self._index.clear()
+            for memories in self._store.memories.iter_all(batch_size):
+                vectors = self._store.memories.vectors([m.id for m in memories])
+                documents = [IndexDocument.from_memory(m, vectors[m.id]) for m in memories if m.id in vectors]
+                self._index.upsert(documents)
+                count += len(documents)
+        return count
+
+    def check(self, *, repair: bool) -> CheckReport:
+        """Compare the system of record with the vector index; with `repair`, queue every difference."""
+        report = CheckReport()
+        with self._lock:
+            records = dict(self._store.memories.entries())
+            indexed = dict(self._index.entries())
+        report.records, report.indexed = len(records), len(indexed)
+        for memory_id, token in records.items():
+            if memory_id not in indexed:
+                report.missing.append(memory_id)
+            elif indexed[memory_id] != token:
+                report.stale.append(memory_id)
+        report.orphaned = sorted(set(indexed) - set(records))
+        if repair and not report.consistent:
+            self._repair(report)
+        return report
+
+    def _repair(self, report: CheckReport) -> None:
+        wanted = set(report.missing) | set(report.stale)
+        with self._lock:
+            if report.orphaned:
+                self._index.delete(report.orphaned)
+            for batch in self._store.memories.iter_all(_BATCH):
+                memories = [m for m in batch if m.id in wanted]
+                if not memories:
+                    continue
+                vectors = self._store.memories.vectors([m.id for m in memories])
+                self._index.upsert(
+                    [IndexDocument.from_memory(m, vectors[m.id]) for m in memories if m.id in vectors]
+                )
+        report.repaired = True

@@ -1,0 +1,52 @@
+"""Request shape of search."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from membank.memories.schemas import Identifier, MemoryType, Tag, UserId
+
+
+class TimeRange(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+
+
+class SearchIn(BaseModel):
+    """A hybrid search within one user's memories."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: UserId
+    query: str = Field(min_length=1, max_length=4_000)
+    limit: int = Field(default=10, ge=1, le=100)
+    threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    agent_id: Identifier | None = None
+    session_id: Identifier | None = None
+    memory_types: list[MemoryType] | None = Field(default=None, max_length=16)
+    tags: list[Tag] | None = Field(default=None, max_length=32)
+    entities: list[Tag] | None = Field(default=None, max_length=32)
+    min_importance: int | None = Field(default=None, ge=1, le=10)
+    max_importance: int | None = Field(default=None, ge=1, le=10)
+    time_range: TimeRange | None = None
+    filters: dict[str, Any] | None = None
+    as_of: datetime | None = None
+    explain: bool = False
+
+    @field_validator("query")
+    @classmethod
+    def _query_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @model_validator(mode="after")
+    def _importance_range(self) -> SearchIn:
+        if self.min_importance and self.max_importance and self.min_importance > self.max_importance:
+            raise ValueError("min_importance must not exceed max_importance")
+        return self

@@ -1,0 +1,103 @@
+"""Hybrid search: embed, query the index with filters, fuse, score, load from the system of record."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from membank.models import Memory, Principal, Scope, now_utc, to_epoch
+from membank.providers.embedders.ports import Embedder
+from membank.search.filters import Condition, FilterNode, all_of, parse_filter
+from membank.search.schemas import SearchIn
+from membank.search.scoring import Scored, ScoringWeights, fuse
+from membank.storage.ports import RecordStore, VectorIndex
+
+
+@dataclass(slots=True)
+class SearchHit:
+    memory: Memory
+    score: float
+    details: dict[str, Any]
+
+
+def request_filter(request: SearchIn) -> FilterNode | None:
+    """The filter tree of a request: its shorthand fields AND its `filters`."""
+    nodes: list[FilterNode | None] = []
+    if request.memory_types:
+        nodes.append(Condition("memory_type", "in", tuple(request.memory_types)))
+    if request.tags:
+        nodes.append(Condition("tags", "in", tuple(request.tags)))
+    if request.entities:
+        nodes.append(Condition("entities", "in", tuple(request.entities)))
+    if request.min_importance is not None:
+        nodes.append(Condition("importance", "gte", request.min_importance))
+    if request.max_importance is not None:
+        nodes.append(Condition("importance", "lte", request.max_importance))
+    if request.time_range is not None:
+        if request.time_range.from_ is not None:
+            nodes.append(Condition("created_at", "gte", to_epoch(request.time_range.from_)))
+        if request.time_range.to is not None:
+            nodes.append(Condition("created_at", "lte", to_epoch(request.time_range.to)))
+    if request.filters is not None:
+        nodes.append(parse_filter(request.filters))
+    return all_of(*nodes)
+
+
+class SearchService:
+    def __init__(
+        self,
+        store: RecordStore,
+        index: VectorIndex,
+        embedder: Embedder,
+        *,
+        candidates: int,
+        weights: ScoringWeights,
+    ) -> None:
+        self._store = store
+        self._index = index
+        self._embedder = embedder
+        self._candidates = candidates
+        self.weights = weights
+
+    async def search(self, principal: Principal, request: SearchIn) -> tuple[list[SearchHit], dict[str, Any]]:
+        """Memories of one user ranked by relevance, recency and importance; valid now unless as_of."""
+        started = time.perf_counter()
+        filter_node = request_filter(request)
+        scope = Scope(principal.tenant_id, request.user_id, request.agent_id, request.session_id)
+        moment = to_epoch(request.as_of) if request.as_of else to_epoch(now_utc())
+        vectors = await self._embedder.embed([request.query])
+        embedded = time.perf_counter()
+        result = await asyncio.to_thread(
+            self._index.search,
+            scope,
+            vectors[0].tolist(),
+            request.query,
+            filter=filter_node,
+            as_of=moment,
+            limit=max(self._candidates, request.limit),
+        )
+        ranked = [s for s in fuse(result, self.weights, now=time.time()) if s.score >= request.threshold]
+        hits = await asyncio.to_thread(self._load, principal.tenant_id, ranked[: request.limit * 2], moment)
+        timings = {
+            "embed_ms": round((embedded - started) * 1000, 3),
+            "total_ms": round((time.perf_counter() - started) * 1000, 3),
+            "candidates": {"dense": len(result.dense), "keyword": len(result.keyword)},
+        }
+        return hits[: request.limit], timings
+
+    def _load(self, tenant_id: str, ranked: list[Scored], moment: float) -> list[SearchHit]:
+        # The index is derived and may lag a write by a moment: the system of record has the last word.
+        memories = self._store.memories.get_many(tenant_id, [s.id for s in ranked])
+        hits: list[SearchHit] = []
+        for scored in ranked:
+            memory = memories.get(scored.id)
+            if memory is None:
+                continue
+            if to_epoch(memory.valid_from) > moment or (
+                memory.valid_to and to_epoch(memory.valid_to) <= moment
+            ):
+                continue
+            hits.append(SearchHit(memory, scored.score, scored.details))
+        return hits

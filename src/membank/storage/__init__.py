@@ -1,0 +1,1 @@
+"""Ports (Protocols) and one folder per backend."""

@@ -1,0 +1,68 @@
+"""The transactional outbox and stored idempotent responses, in SQLite."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import orjson
+
+from membank.storage.ports import OutboxItem, StoredResponse
+from membank.storage.sqlite.database import SqliteDatabase
+from membank.storage.sqlite.rows import dumps
+
+
+class SqliteOutbox:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def due(self, now: float, limit: int) -> list[OutboxItem]:
+        rows = self._db.read().execute(
+            "SELECT id, memory_id, tenant_id, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?",
+            (now, limit),
+        )
+        return [OutboxItem(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def complete(self, ids: Sequence[int]) -> None:
+        with self._db.write() as conn:
+            conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+    def retry_later(self, ids: Sequence[int], error: str, next_attempt_at: float) -> None:
+        with self._db.write() as conn:
+            conn.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                [(error, next_attempt_at, i) for i in ids],
+            )
+
+    def enqueue(self, items: Sequence[tuple[str, str]]) -> None:
+        with self._db.write() as conn:
+            conn.executemany(
+                "INSERT INTO outbox (memory_id, tenant_id, created_at, next_attempt_at) VALUES (?, ?, ?, 0)",
+                [(memory_id, tenant, time.time()) for tenant, memory_id in items],
+            )
+
+    def pending(self) -> int:
+        return int(self._db.read().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+
+class SqliteIdempotency:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def get(self, tenant_id: str, key: str) -> StoredResponse | None:
+        row = (
+            self._db.read()
+            .execute(
+                "SELECT request_hash, status, response FROM idempotency_keys WHERE tenant_id = ? AND key = ?",
+                (tenant_id, key),
+            )
+            .fetchone()
+        )
+        return StoredResponse(row[0], row[1], orjson.loads(row[2])) if row else None
+
+    def put(self, tenant_id: str, key: str, response: StoredResponse, now: float) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?, ?, ?, ?)",
+                (tenant_id, key, response.request_hash, response.status, dumps(response.body), now),
+            )
