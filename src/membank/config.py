@@ -14,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Typed settings for the API, the worker, the CLI and the benchmarks alike."""
 
-    model_config = SettingsConfigDict(env_prefix="MEMBANK_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MEMBANK_", env_file=None, extra="ignore", env_ignore_empty=True
+    )
 
     data_dir: Path = Path("membank-data")
     host: str = "127.0.0.1"

@@ -29,13 +29,17 @@ class Api:
         return self.client.request(method, path, headers=headers, **kwargs)
 
     def add(self, content: str, user_id: str = "u1", key: str | None = None, **fields: Any) -> dict[str, Any]:
-        response = self.call("POST", "/api/v1/memories", key, json={"user_id": user_id, "content": content, **fields})
+        response = self.call(
+            "POST", "/api/v1/memories", key, json={"user_id": user_id, "content": content, **fields}
+        )
         assert response.status_code == 201, response.text
         data: dict[str, Any] = response.json()["data"]
         return data
 
     def search(self, query: str, user_id: str = "u1", key: str | None = None, **options: Any) -> Any:
-        return self.call("POST", "/api/v1/memories/search", key, json={"user_id": user_id, "query": query, **options})
+        return self.call(
+            "POST", "/api/v1/memories/search", key, json={"user_id": user_id, "query": query, **options}
+        )
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ def test_missing_and_bad_keys_are_401(api: Api) -> None:
 
 
 def test_bearer_header_is_accepted(api: Api) -> None:
-    response = api.client.get("/api/v1/users/u1/memories", headers={"Authorization": f"Bearer {api.alice_key}"})
+    response = api.client.get(
+        "/api/v1/users/u1/memories", headers={"Authorization": f"Bearer {api.alice_key}"}
+    )
     assert response.status_code == 200
 
 
@@ -54,6 +56,8 @@ def test_other_tenant_can_never_see_or_touch_memories(api: Api) -> None:
 
 
 def test_other_tenant_cannot_read_jobs(api: Api) -> None:
-    job = api.call("POST", "/api/v1/memories/batch", json={"memories": [{"user_id": "u1", "content": "x"}]}).json()
+    job = api.call(
+        "POST", "/api/v1/memories/batch", json={"memories": [{"user_id": "u1", "content": "x"}]}
+    ).json()
     response = api.call("GET", f"/api/v1/jobs/{job['data']['id']}", api.bob_key)
     assert response.status_code == 404 and response.json()["error"]["code"] == "JOB_NOT_FOUND"

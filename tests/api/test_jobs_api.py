@@ -18,11 +18,15 @@ def _wait(api: Api, job_id: str) -> dict:
 
 
 def test_batch_import_is_a_job_that_stores_everything(api: Api) -> None:
-    items = [{"user_id": "u1", "content": f"User fact number {i}", "importance": 1 + i % 10} for i in range(120)]
+    items = [
+        {"user_id": "u1", "content": f"User fact number {i}", "importance": 1 + i % 10} for i in range(120)
+    ]
     response = api.call("POST", "/api/v1/memories/batch", json={"memories": items})
     assert response.status_code == 202
     job = response.json()["data"]
-    assert job["status"] in ("queued", "processing", "completed") and response.headers["location"].endswith(job["id"])
+    assert job["status"] in ("queued", "processing", "completed") and response.headers["location"].endswith(
+        job["id"]
+    )
     done = _wait(api, job["id"])
     assert done["status"] == "completed" and done["result"]["created"] == 120
     assert done["progress"] == {"done": 120, "total": 120, "percent": 100.0}
@@ -32,14 +36,19 @@ def test_batch_import_is_a_job_that_stores_everything(api: Api) -> None:
 
 
 def test_batch_wait_true_returns_the_finished_job(api: Api) -> None:
-    response = api.call("POST", "/api/v1/memories/batch?wait=true",
-                        json={"memories": [{"user_id": "u1", "content": "User likes jazz"}]})
+    response = api.call(
+        "POST",
+        "/api/v1/memories/batch?wait=true",
+        json={"memories": [{"user_id": "u1", "content": "User likes jazz"}]},
+    )
     assert response.status_code == 200 and response.json()["data"]["status"] == "completed"
 
 
 def test_batch_idempotency_key_returns_the_same_job(api: Api) -> None:
     body = {"memories": [{"user_id": "u1", "content": "User reads novels"}]}
-    first = api.call("POST", "/api/v1/memories/batch", json=body, headers={"Idempotency-Key": "b-1"}).json()["data"]
+    first = api.call("POST", "/api/v1/memories/batch", json=body, headers={"Idempotency-Key": "b-1"}).json()[
+        "data"
+    ]
     second = api.call("POST", "/api/v1/memories/batch", json=body, headers={"Idempotency-Key": "b-1"})
     assert second.json()["data"]["id"] == first["id"]
     assert second.headers["idempotent-replayed"] == "true"
@@ -49,10 +58,16 @@ def test_batch_idempotency_key_returns_the_same_job(api: Api) -> None:
 
 def test_batch_skip_duplicates(api: Api) -> None:
     api.add("User likes jazz")
-    items = [{"user_id": "u1", "content": "user likes  JAZZ"}, {"user_id": "u1", "content": "User likes rock"},
-             {"user_id": "u1", "content": "User likes rock"}]
-    job = api.call("POST", "/api/v1/memories/batch?wait=true",
-                   json={"memories": items, "options": {"skip_duplicates": True}}).json()["data"]
+    items = [
+        {"user_id": "u1", "content": "user likes  JAZZ"},
+        {"user_id": "u1", "content": "User likes rock"},
+        {"user_id": "u1", "content": "User likes rock"},
+    ]
+    job = api.call(
+        "POST",
+        "/api/v1/memories/batch?wait=true",
+        json={"memories": items, "options": {"skip_duplicates": True}},
+    ).json()["data"]
     assert job["result"]["created"] == 1 and job["result"]["skipped"] == 2
 
 

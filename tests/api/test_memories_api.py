@@ -6,8 +6,13 @@ from tests.api.conftest import Api
 
 
 def test_create_returns_the_memory_with_id_and_get_reads_it(api: Api) -> None:
-    created = api.add("User likes espresso", memory_type="preference", importance=8, tags=["drinks"],
-                      metadata={"source": "chat"})
+    created = api.add(
+        "User likes espresso",
+        memory_type="preference",
+        importance=8,
+        tags=["drinks"],
+        metadata={"source": "chat"},
+    )
     assert created["id"] and created["version"] == 1
     got = api.call("GET", f"/api/v1/memories/{created['id']}").json()
     assert got["success"] is True
@@ -34,7 +39,10 @@ def test_patch_with_new_content_supersedes_and_keeps_history(api: Api) -> None:
     assert closed["superseded_by"] == new["id"] and closed["valid_to"] is not None
     history = api.call("GET", f"/api/v1/memories/{new['id']}/history").json()["data"]["history"]
     assert [h["event"] for h in history] == ["CREATE", "SUPERSEDED", "UPDATE"]
-    assert history[-1]["old_content"] == "User lives in Paris" and history[-1]["new_content"] == "User lives in Berlin"
+    assert (
+        history[-1]["old_content"] == "User lives in Paris"
+        and history[-1]["new_content"] == "User lives in Berlin"
+    )
     hits = api.search("where does the user live").json()["data"]["memories"]
     assert [h["id"] for h in hits] == [new["id"]]
 
@@ -49,7 +57,9 @@ def test_search_as_of_the_past_sees_the_superseded_version(api: Api) -> None:
 
 def test_patch_of_fields_updates_in_place(api: Api) -> None:
     memory = api.add("User plays chess", importance=3)
-    response = api.call("PATCH", f"/api/v1/memories/{memory['id']}", json={"importance": 9, "tags": ["games"]})
+    response = api.call(
+        "PATCH", f"/api/v1/memories/{memory['id']}", json={"importance": 9, "tags": ["games"]}
+    )
     updated = response.json()["data"]
     assert updated["id"] == memory["id"] and updated["importance"] == 9 and updated["version"] == 2
     history = api.call("GET", f"/api/v1/memories/{memory['id']}/history").json()["data"]["history"]
@@ -78,13 +88,17 @@ def test_user_list_pages_sorts_and_filters_by_type(api: Api) -> None:
     for i in range(5):
         api.add(f"fact number {i}", importance=i + 1, memory_type="factual" if i % 2 else "episodic")
     api.add("someone else's fact", user_id="u2")
-    page = api.call("GET", "/api/v1/users/u1/memories?limit=2&offset=1&sort_by=importance&sort_order=asc").json()
+    page = api.call(
+        "GET", "/api/v1/users/u1/memories?limit=2&offset=1&sort_by=importance&sort_order=asc"
+    ).json()
     assert page["data"]["total"] == 5 and page["data"]["limit"] == 2 and page["data"]["offset"] == 1
     assert [m["importance"] for m in page["data"]["memories"]] == [2, 3]
     typed = api.call("GET", "/api/v1/users/u1/memories?type=factual").json()["data"]
     assert typed["total"] == 2 and {m["memory_type"] for m in typed["memories"]} == {"factual"}
     too_many = api.call("GET", "/api/v1/users/u1/memories?limit=101")
-    assert too_many.status_code == 400 and too_many.json()["error"]["details"]["errors"][0]["field"] == "limit"
+    assert (
+        too_many.status_code == 400 and too_many.json()["error"]["details"]["errors"][0]["field"] == "limit"
+    )
 
 
 def test_stats_count_active_superseded_and_deleted(api: Api) -> None:
@@ -101,11 +115,17 @@ def test_stats_count_active_superseded_and_deleted(api: Api) -> None:
 
 def test_idempotency_key_replays_create_and_rejects_a_different_body(api: Api) -> None:
     headers = {"Idempotency-Key": "create-1"}
-    first = api.call("POST", "/api/v1/memories", json={"user_id": "u1", "content": "User likes tea"}, headers=headers)
-    again = api.call("POST", "/api/v1/memories", json={"user_id": "u1", "content": "User likes tea"}, headers=headers)
+    first = api.call(
+        "POST", "/api/v1/memories", json={"user_id": "u1", "content": "User likes tea"}, headers=headers
+    )
+    again = api.call(
+        "POST", "/api/v1/memories", json={"user_id": "u1", "content": "User likes tea"}, headers=headers
+    )
     assert first.status_code == again.status_code == 201
     assert first.json()["data"]["id"] == again.json()["data"]["id"]
     assert again.headers["idempotent-replayed"] == "true"
-    other = api.call("POST", "/api/v1/memories", json={"user_id": "u1", "content": "User likes coffee"}, headers=headers)
+    other = api.call(
+        "POST", "/api/v1/memories", json={"user_id": "u1", "content": "User likes coffee"}, headers=headers
+    )
     assert other.status_code == 409 and other.json()["error"]["code"] == "CONFLICT"
     assert api.call("GET", "/api/v1/users/u1/memories").json()["data"]["total"] == 1

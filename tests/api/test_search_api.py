@@ -8,12 +8,25 @@ from tests.api.conftest import Api
 def _seed(api: Api) -> dict[str, str]:
     ids = {}
     for key, content, fields in [
-        ("coffee", "User drinks black coffee every morning", {"memory_type": "preference", "tags": ["food"],
-                                                              "metadata": {"project": "apollo", "rank": 3}}),
-        ("berlin", "User moved to Berlin in 2021", {"memory_type": "personal", "importance": 9,
-                                                   "metadata": {"project": "zeus", "rank": 1}}),
-        ("python", "User writes Python at work", {"memory_type": "factual", "tags": ["work", "code"],
-                                                 "metadata": {"project": "apollo", "rank": 2.5}}),
+        (
+            "coffee",
+            "User drinks black coffee every morning",
+            {"memory_type": "preference", "tags": ["food"], "metadata": {"project": "apollo", "rank": 3}},
+        ),
+        (
+            "berlin",
+            "User moved to Berlin in 2021",
+            {"memory_type": "personal", "importance": 9, "metadata": {"project": "zeus", "rank": 1}},
+        ),
+        (
+            "python",
+            "User writes Python at work",
+            {
+                "memory_type": "factual",
+                "tags": ["work", "code"],
+                "metadata": {"project": "apollo", "rank": 2.5},
+            },
+        ),
         ("dog", "User has a golden retriever named Max", {"memory_type": "personal", "entities": ["Max"]}),
     ]:
         ids[key] = api.add(content, **fields)["id"]
@@ -65,11 +78,19 @@ def test_filter_language_with_metadata_and_logic(api: Api) -> None:
     hits = api.search("user", filters=apollo).json()["data"]["memories"]
     assert {h["id"] for h in hits} == {ids["coffee"], ids["python"]}
     combined = {"AND": [apollo, {"NOT": {"field": "metadata.rank", "op": "gt", "value": 2.75}}]}
-    assert [h["id"] for h in api.search("user", filters=combined).json()["data"]["memories"]] == [ids["python"]]
-    either = {"OR": [{"field": "metadata.rank", "op": "lte", "value": 1},
-                     {"field": "tags", "op": "contains", "value": "foo"}]}
+    assert [h["id"] for h in api.search("user", filters=combined).json()["data"]["memories"]] == [
+        ids["python"]
+    ]
+    either = {
+        "OR": [
+            {"field": "metadata.rank", "op": "lte", "value": 1},
+            {"field": "tags", "op": "contains", "value": "foo"},
+        ]
+    }
     assert {h["id"] for h in api.search("user", filters=either).json()["data"]["memories"]} == {
-        ids["berlin"], ids["coffee"]}
+        ids["berlin"],
+        ids["coffee"],
+    }
 
 
 def test_search_is_scoped_to_the_user(api: Api) -> None:

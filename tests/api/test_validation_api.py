@@ -26,7 +26,9 @@ def _count(api: Api) -> int:
         ({"user_id": "u1", "content": "x", "surprise": 1}, "VALIDATION_ERROR", "surprise"),
     ],
 )
-def test_bad_create_bodies_name_the_field_and_store_nothing(api: Api, body: dict, code: str, field: str) -> None:
+def test_bad_create_bodies_name_the_field_and_store_nothing(
+    api: Api, body: dict, code: str, field: str
+) -> None:
     response = api.call("POST", "/api/v1/memories", json=body)
     assert response.status_code == 400
     error = response.json()["error"]
@@ -36,8 +38,12 @@ def test_bad_create_bodies_name_the_field_and_store_nothing(api: Api, body: dict
 
 
 def test_malformed_json_is_a_validation_error(api: Api) -> None:
-    response = api.call("POST", "/api/v1/memories", content=b'{"user_id": "u1", "content": ',
-                        headers={"Content-Type": "application/json"})
+    response = api.call(
+        "POST",
+        "/api/v1/memories",
+        content=b'{"user_id": "u1", "content": ',
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
     assert "invalid JSON" in response.json()["error"]["message"]
@@ -57,7 +63,9 @@ def test_oversize_chunked_body_is_413(api: Api) -> None:
         for _ in range(api.settings.max_request_bytes // 65536 + 2):
             yield b"x" * 65536
 
-    response = api.call("POST", "/api/v1/memories", content=chunks(), headers={"Content-Type": "application/json"})
+    response = api.call(
+        "POST", "/api/v1/memories", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
 
@@ -92,6 +100,8 @@ def test_unknown_routes_and_methods_use_the_envelope(api: Api) -> None:
 def test_bad_ids_and_limits_are_validation_errors(api: Api) -> None:
     assert api.call("GET", "/api/v1/memories/not-a-uuid!").json()["error"]["code"] == "VALIDATION_ERROR"
     response = api.search("x", limit=0)
-    assert response.status_code == 400 and response.json()["error"]["details"]["errors"][0]["field"] == "limit"
+    assert (
+        response.status_code == 400 and response.json()["error"]["details"]["errors"][0]["field"] == "limit"
+    )
     empty_patch = api.call("PATCH", f"/api/v1/memories/{api.add('User sings')['id']}", json={})
     assert empty_patch.status_code == 400

@@ -105,7 +105,7 @@ async def test_close_sentences_are_closer_than_unrelated(embedder: OnnxEmbedder)
 
 async def test_batch_equals_one_by_one_despite_padding(onnx_model: OnnxModel) -> None:
     rng = np.random.default_rng(7)
-    words = "memory agent user prefers tea meeting Paris project deadline budget the of and to".split()
+    words = ["memory", "agent", "user", "prefers", "tea", "meeting", "Paris", "project", "deadline", "budget", "the", "of", "and", "to"]
     texts = [" ".join(rng.choice(words, size=int(n))) for n in rng.integers(1, 300, size=24)]
     texts += ["hi", "x " * 400]
     batched = onnx_model.embed(texts)
@@ -141,7 +141,9 @@ async def test_fifty_concurrent_callers_are_batched(embedder: OnnxEmbedder, onnx
 async def test_concurrent_mixed_lengths_keep_results_in_order(
     embedder: OnnxEmbedder, onnx_model: OnnxModel
 ) -> None:
-    texts = [f"short note {i}" for i in range(20)] + [f"long essay {i} " + "lorem ipsum " * 150 for i in range(4)]
+    texts = [f"short note {i}" for i in range(20)] + [
+        f"long essay {i} " + "lorem ipsum " * 150 for i in range(4)
+    ]
     calls = [texts[i : i + 3] for i in range(0, len(texts), 3)]
     results = await asyncio.gather(*(embedder.embed(call) for call in calls))
     got = np.concatenate(results)
@@ -216,7 +218,9 @@ def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
         if name == "__metadata__" or meta["dtype"] != "F32":
             continue
         start, end = meta["data_offsets"]
-        tensors[name] = np.frombuffer(raw[8 + size + start : 8 + size + end], np.float32).reshape(meta["shape"])
+        tensors[name] = np.frombuffer(raw[8 + size + start : 8 + size + end], np.float32).reshape(
+            meta["shape"]
+        )
     return tensors
 
 
@@ -260,12 +264,18 @@ def test_int8_model_matches_fp32_sentence_transformers(onnx_model: OnnxModel) ->
     if not weights_path.exists():
         pytest.skip("the fp32 weights are not packaged")
     weights = _load_safetensors(weights_path)
-    weights = {k.replace("query", "q").replace("key", "k").replace("value", "v"): t for k, t in weights.items()}
+    weights = {
+        k.replace("query", "q").replace("key", "k").replace("value", "v"): t for k, t in weights.items()
+    }
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(default_tokenizer_path()))
     tokenizer.no_padding()
-    texts = ["The cat sits on the mat.", "I prefer green tea over coffee in the morning", "Alice lives in Berlin"]
+    texts = [
+        "The cat sits on the mat.",
+        "I prefer green tea over coffee in the morning",
+        "Alice lives in Berlin",
+    ]
     vectors = onnx_model.embed(texts)
     for text, vector in zip(texts, vectors, strict=True):
         reference = _reference_embedding(weights, tokenizer.encode(text).ids)
@@ -542,7 +552,9 @@ async def test_openai_retries_429_then_succeeds(
         await emb.aclose()
 
 
-async def test_openai_retries_a_timeout(openai_server: tuple[str, FakeOpenAI], fake_openai: FakeOpenAI) -> None:
+async def test_openai_retries_a_timeout(
+    openai_server: tuple[str, FakeOpenAI], fake_openai: FakeOpenAI
+) -> None:
     fake_openai.script = ["sleep"]
     emb = openai_embedder(openai_server[0], timeout=0.2)
     try:

@@ -12,7 +12,6 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from membank.api.envelope import error_body
-from membank.errors import PayloadTooLarge
 from membank.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("membank.access")
@@ -38,12 +37,31 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status_holder = [500]
 
+        over_limit = [False]
+
         async def send_with_id(message: Message) -> None:
+            if over_limit[0]:
+                return  # the 413 has been sent; whatever the app answers to the cut-off body is dropped
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
+
+        seen = [0]
+
+        async def limited_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                seen[0] += len(message.get("body", b""))
+                if seen[0] > self.max_body_bytes and not over_limit[0]:
+                    # A body without (or with a false) Content-Length: answer 413 now, and tell the app the
+                    # client went away so it stops reading and writes nothing.
+                    await self._too_large(send_with_id, seen[0])
+                    status_holder[0] = 413
+                    over_limit[0] = True
+                    return {"type": "http.disconnect"}
+            return message
 
         try:
             declared = int(headers.get("content-length", "0") or 0)
@@ -52,33 +70,21 @@ class RequestContextMiddleware:
         try:
             if declared > self.max_body_bytes:
                 await self._too_large(send_with_id, declared)
+                status_holder[0] = 413
             else:
-                await self.app(scope, self._limited(receive), send_with_id)
+                await self.app(scope, limited_receive, send_with_id)
+        except Exception:
+            if not over_limit[0]:
+                raise
         finally:
             self._observe(scope, status_holder[0], time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("request_id")
-
-    def _limited(self, receive: Receive) -> Receive:
-        seen = [0]
-
-        async def limited() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                seen[0] += len(message.get("body", b""))
-                if seen[0] > self.max_body_bytes:
-                    raise PayloadTooLarge(
-                        f"request body larger than {self.max_body_bytes} bytes",
-                        details={"limit_bytes": self.max_body_bytes},
-                    )
-            return message
-
-        return limited
 
     async def _too_large(self, send: Send, declared: int) -> None:
         body = orjson.dumps(
             error_body(
                 "PAYLOAD_TOO_LARGE",
-                f"request body of {declared} bytes exceeds {self.max_body_bytes} bytes",
+                f"request body of at least {declared} bytes exceeds {self.max_body_bytes} bytes",
                 {"limit_bytes": self.max_body_bytes},
             )
         )

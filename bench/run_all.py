@@ -1,0 +1,379 @@
+"""Run every benchmark and write docs/benchmarks.md (`make bench`).
+
+.venv/bin/python -m bench.run_all                 # load, scale, LOCOMO (about 15 minutes on 2 cores)
+.venv/bin/python -m bench.run_all --only locomo   # some of them; the others are read from bench/results
+.venv/bin/python -m bench.run_all --render-only   # rewrite the document from bench/results/*.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench import load, locomo, scale
+from bench.common import ROOT, log, machine_info, read_result, write_result
+
+DOC = ROOT / "docs" / "benchmarks.md"
+ALL = ("load", "scale", "locomo")
+
+LOCOMO_REFERENCES = (
+    ("BM25 alone", 0.542),
+    ("dense MiniLM alone", 0.501),
+    ("plain RRF (BM25 + MiniLM)", 0.602),
+)
+
+
+def run_benchmarks(names: tuple[str, ...], *, quick: bool) -> None:
+    for name in names:
+        log(f"=== {name} ===")
+        if name == "load":
+            result = load.run(quick=quick)
+            result["command"] = "python -m bench.load" + (" --quick" if quick else "")
+        elif name == "scale":
+            sizes = (2_000, 10_000) if quick else (10_000, 100_000)
+            result = scale.run(sizes=sizes, requests=1000 if quick else 3000)
+            result["command"] = "python -m bench.scale --sizes " + ",".join(str(s) for s in sizes)
+        elif name == "locomo":
+            result = locomo.run()
+            result["command"] = "python -m bench.locomo"
+        else:
+            raise SystemExit(f"unknown benchmark {name!r}")
+        log(f"wrote {write_result(name, result)}")
+
+
+# -- rendering -------------------------------------------------------------------------------------
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _check(ok: bool | None) -> str:
+    return "-" if ok is None else ("✅ met" if ok else "❌ missed")
+
+
+def _latency_table(rows: list[tuple[str, dict[str, Any]]], first: str) -> list[str]:
+    out = [
+        f"| {first} | requests | errors | throughput (req/s) | p50 ms | p95 ms | p99 ms | client CPU | server CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, s in rows:
+        out.append(
+            f"| {label} | {s.get('count')} | {s.get('errors', 0)} | {_fmt(s.get('throughput_rps'))} | "
+            f"{_fmt(s.get('p50_ms'))} | {_fmt(s.get('p95_ms'))} | {_fmt(s.get('p99_ms'))} | "
+            f"{_fmt(s.get('client_cpu_pct'), 0)} % | {_fmt(s.get('server_cpu_pct'), 0)} % |"
+        )
+    return out
+
+
+def _targets(
+    load_r: dict[str, Any] | None, scale_r: dict[str, Any] | None, locomo_r: dict[str, Any] | None
+) -> list[str]:
+    rows: list[tuple[str, str, str, bool | None]] = []
+    big = None
+    if scale_r and scale_r.get("sizes"):
+        size = max(scale_r["sizes"], key=int)
+        big = (size, scale_r["sizes"][size])
+    if big is not None:
+        s = big[1]["search"]["distinct_c8"]
+        label = f"{int(big[0]):,} memories"
+        rows.append(
+            (f"Search at {label}, c=8: p50", "≤ 8 ms", f"{_fmt(s.get('p50_ms'))} ms", _le(s.get("p50_ms"), 8))
+        )
+        rows.append(
+            (
+                f"Search at {label}, c=8: p99",
+                "≤ 30 ms",
+                f"{_fmt(s.get('p99_ms'))} ms",
+                _le(s.get("p99_ms"), 30),
+            )
+        )
+        rows.append(
+            (
+                f"Search at {label}, c=8: throughput",
+                "≥ 300 /s",
+                f"{_fmt(s.get('throughput_rps'))} /s",
+                _ge(s.get("throughput_rps"), 300),
+            )
+        )
+    if load_r:
+        rate = load_r.get("batch_import", {}).get("median_memories_per_s")
+        rows.append(
+            (
+                "Batch import (1000 per job, with embedding)",
+                "≥ 500 memories/s",
+                f"{_fmt(rate)} /s",
+                _ge(rate, 500),
+            )
+        )
+        p50 = load_r.get("create", {}).get("1", {}).get("p50_ms")
+        rows.append(("Single create, c=1: p50", "≤ 10 ms", f"{_fmt(p50)} ms", _le(p50, 10)))
+    if locomo_r:
+        recall = locomo_r["metrics"]["overall"]["recall@10"]
+        rows.append(
+            ("LOCOMO raw turns, categories 1-4: recall@10", "≥ 0.65", f"{recall:.3f}", _ge(recall, 0.65))
+        )
+    if scale_r:
+        cold = max([scale_r.get("cold_start_empty_s") or 0, *(scale_r.get("cold_start_loaded_s") or [])])
+        rows.append(
+            ("Cold start of `membank serve` to ready (worst seen)", "≤ 5 s", f"{cold:.2f} s", _le(cold, 5))
+        )
+        if big is not None:
+            rss = big[1]["idle_after_load"]["rss_mb"]
+            rows.append(
+                (
+                    f"RSS at idle after loading {int(big[0]):,}",
+                    "≤ 400 MB",
+                    f"{rss:.0f} MiB",
+                    _le(rss, 400 / 1.048576),
+                )
+            )
+    out = ["| Target | Goal | Measured | |", "|---|---|---|---|"]
+    out += [f"| {name} | {goal} | {measured} | {_check(ok)} |" for name, goal, measured, ok in rows]
+    return out
+
+
+def _le(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value <= limit
+
+
+def _ge(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value >= limit
+
+
+def _load_section(r: dict[str, Any]) -> list[str]:
+    out = [
+        "## Load (`bench/load.py`)",
+        "",
+        f"Command: `{r.get('command', 'python -m bench.load')}` — run {r['machine']['date']}.",
+        "",
+    ]
+    settings = r.get("settings", {})
+    out.append(
+        f"Memories spread over {settings.get('users')} users; each scenario bounded to "
+        f"{settings.get('max_seconds_per_scenario')} s and a request count; search `limit` {settings.get('search_limit')}; "
+        f"about {r.get('memories_at_search', '?')} memories stored when search runs. Empty server cold start: "
+        f"{_fmt(r.get('cold_start_empty_s'), 2)} s."
+    )
+    b = r.get("batch_import", {})
+    out += ["", "### Batch import", ""]
+    out.append(
+        f"`POST /api/v1/memories/batch` with {b.get('per_job')} memories per job; *completed* is the time from the "
+        "POST until the job reads `completed` (stored with vectors, polled every 50 ms); *searchable* waits further "
+        "until the index outbox is empty."
+    )
+    out += [
+        "",
+        "| Run | completed (s) | memories/s | searchable (s) | searchable memories/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for i, job in enumerate(b.get("sequential", []), 1):
+        out.append(
+            f"| job {i} alone | {job['completed_s']:.2f} | {job['memories_per_s']:.0f} | {job['indexed_s']:.2f} | "
+            f"{job['searchable_per_s']:.0f} |"
+        )
+    c = b.get("concurrent")
+    if c:
+        out.append(
+            f"| {c['jobs']} jobs at once ({c['memories']} memories) | {c['completed_s']:.2f} | {c['memories_per_s']:.0f} | "
+            f"{c['indexed_s']:.2f} | {c['searchable_per_s']:.0f} |"
+        )
+    out += ["", "### Single create (`POST /api/v1/memories`)", ""]
+    out += _latency_table([(f"c={k}", v) for k, v in r.get("create", {}).items()], "concurrency")
+    out += ["", "### Search (`POST /api/v1/memories/search`)", ""]
+    out.append(
+        f"*cached*: {settings.get('cached_query_pool')} distinct queries cycled, so after the first pass the query "
+        "embedding comes from the server's cache; *distinct*: every query text is new (the embedding model runs "
+        "on each request)."
+    )
+    out.append("")
+    rows = [(f"cached, c={k}", v) for k, v in r.get("search_cached", {}).items()]
+    rows += [(f"distinct, c={k}", v) for k, v in r.get("search_distinct", {}).items()]
+    if r.get("search_distinct_2proc_c32"):
+        rows.append(("distinct, c=32, 2 client processes", r["search_distinct_2proc_c32"]))
+    out += _latency_table(rows, "mode")
+    return out
+
+
+def _scale_section(r: dict[str, Any]) -> list[str]:
+    out = [
+        "## Scale (`bench/scale.py`)",
+        "",
+        f"Command: `{r.get('command', 'python -m bench.scale')}` — run {r['machine']['date']}.",
+        "",
+    ]
+    st = r.get("settings", {})
+    out.append(
+        f"Batch import in jobs of {st.get('job_size')} ({st.get('jobs_in_flight')} in flight), memories spread evenly over "
+        f"{st.get('users')} users of one tenant (the tenant-wide size is the total). Search at each size after "
+        "the outbox is empty; queries go to random users."
+    )
+    out += [
+        "",
+        "| Memories (tenant) | per user | import memories/s | searchable memories/s | idle RSS MiB | SQLite MiB | vectors MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size, e in r.get("sizes", {}).items():
+        ing = e["ingest"]
+        disk = e.get("disk", {})
+        out.append(
+            f"| {int(size):,} | {e['per_user']} | {ing['memories_per_s']:.0f} | {ing['searchable_per_s']:.0f} | "
+            f"{e['idle_after_load']['rss_mb']:.0f} | {_fmt(disk.get('sqlite_mb'))} | {_fmt(disk.get('vectors_mb'))} |"
+        )
+    out.append("")
+    rows = []
+    for size, e in r.get("sizes", {}).items():
+        for key, stats in e["search"].items():
+            mode, _, conc = key.partition("_c")
+            rows.append((f"{int(size):,} — {mode}, c={conc}", stats))
+    out += _latency_table(rows, "memories — queries")
+    out += ["", "| Server process | value |", "|---|---:|"]
+    out.append(f"| cold start to ready, empty data dir | {_fmt(r.get('cold_start_empty_s'), 2)} s |")
+    loaded = ", ".join(f"{x:.2f}" for x in r.get("cold_start_loaded_s", []))
+    size = max(r.get("sizes", {"0": 0}), key=int)
+    out.append(f"| cold start to ready, {int(size):,} memories (restarts) | {loaded} s |")
+    out.append(f"| idle RSS, empty | {_fmt(r.get('idle_empty', {}).get('rss_mb'), 0)} MiB |")
+    if r.get("sizes"):
+        e = r["sizes"][size]
+        out.append(f"| idle RSS after loading {int(size):,} | {e['idle_after_load']['rss_mb']:.0f} MiB |")
+        out.append(f"| peak RSS (VmHWM) during load | {e['idle_after_load']['peak_rss_mb']:.0f} MiB |")
+        out.append(f"| RSS after the search runs | {_fmt(e.get('rss_after_search_mb'), 0)} MiB |")
+    out.append(
+        f"| idle RSS after restart with {int(size):,} | {_fmt(r.get('idle_after_restart', {}).get('rss_mb'), 0)} MiB |"
+    )
+    first = r.get("first_searches_after_restart")
+    if first:
+        out.append(
+            f"| first {first['count']} searches after restart, c=1: p50 / p99 | {_fmt(first.get('p50_ms'))} / "
+            f"{_fmt(first.get('p99_ms'))} ms |"
+        )
+    return out
+
+
+def _locomo_section(r: dict[str, Any]) -> list[str]:
+    counts = r["counts"]
+    out = [
+        "## LOCOMO retrieval (`bench/locomo.py`)",
+        "",
+        f"Command: `{r.get('command', 'python -m bench.locomo')}` — run {r['machine']['date']}.",
+        "",
+    ]
+    out.append(
+        f"Raw mode: {counts['turns']} dialogue turns of {counts['conversations']} conversations, each stored as one memory "
+        '`"[<session date>] <speaker>: <text>"` (image captions '
+        f"{'appended' if r.get('captions') else 'not used'}), one user per conversation, imported by batch jobs "
+        f"({_fmt(r['ingest'].get('memories_per_s'), 0)} memories/s). Each question of categories 1-4 searches its "
+        "conversation's user over HTTP with `limit` 10 and default settings."
+    )
+    out.append("")
+    out.append(
+        f"Questions: {counts['qa_total']} in the file, {counts['qa_in_categories']} in categories 1-4, "
+        f"{counts['qa_used']} used, {counts['qa_skipped_no_evidence']} skipped (no evidence id left after normalising; "
+        f"{counts['evidence_ids_dropped']} evidence ids dropped in all). Evidence ids are split on `;` and whitespace, "
+        "`D:11:26` → `D11:26`, `D30:05` → `D30:5`, and ids naming no turn of the conversation are dropped."
+    )
+    out += [
+        "",
+        "| Category | questions | recall@5 | recall@10 | hit@5 | hit@10 | MRR@10 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, m in r["metrics"].items():
+        label = f"{key} ({m['name']})" if key != "overall" else "**overall 1-4**"
+        out.append(
+            f"| {label} | {m['count']} | {m['recall@5']:.3f} | {m['recall@10']:.3f} | {m['hit@5']:.3f} | "
+            f"{m['hit@10']:.3f} | {m['mrr']:.3f} |"
+        )
+    out += [
+        "",
+        "Reference points for recall@10 (categories 1-4, same raw-turn setup): "
+        + "; ".join(f"{name} {value:.3f}" for name, value in LOCOMO_REFERENCES)
+        + "; target ≥ 0.65.",
+    ]
+    s = r.get("search", {})
+    out.append(
+        f"Search latency during the run (4 concurrent requests): p50 {_fmt(s.get('p50_ms'))} ms, p99 "
+        f"{_fmt(s.get('p99_ms'))} ms."
+    )
+    return out
+
+
+METHOD = """\
+## How to read these numbers
+
+- **Everything runs on one machine.** The load generator, the server (API, job workers, index sync and the
+  ONNX embedding model) share the cores listed above. On 2 cores the client's own CPU use (`client CPU`,
+  100 % = one core) is taken from the server, so these are lower bounds of what the server does on its own.
+  `server CPU` is the server process's CPU time over the run (200 % = both cores).
+- The load generator is closed-loop: `c` tasks each send a request and wait for the answer before sending
+  the next (httpx `AsyncClient`, HTTP/1.1 keep-alive, one connection per task). Latency is measured at the
+  client, from send to full response. Every scenario is bounded by a request count and a time limit.
+- The server caches query embeddings (LRU), so search is reported with a small cycled query pool (*cached*)
+  and with all-distinct queries (*distinct*, the embedding model runs on every request). The targets are
+  judged on *distinct*.
+- Queries and memories are generated from templates and word lists (`bench/texts.py`, seeded), e.g.
+  “Mina adopted a border collie named Pixel last March.” / “What is the name of Mina's border collie?”.
+- Raw results are written to `bench/results/*.json` (not committed)."""
+
+
+def render() -> str:
+    results = {name: read_result(name) for name in ALL}
+    load_r, scale_r, locomo_r = results["load"], results["scale"], results["locomo"]
+    machine = next((r["machine"] for r in (load_r, scale_r, locomo_r) if r), machine_info())
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`python -m bench.run_all`); each benchmark can also run alone: "
+        "`.venv/bin/python -m bench.load`, `bench.scale`, `bench.locomo` (see their `--help`).",
+        "",
+        "| Machine | |",
+        "|---|---|",
+        f"| CPU | {machine['cpu']} |",
+        f"| Cores | {machine['cores']} |",
+        f"| RAM | {machine['ram_gb']} GiB |",
+        f"| Python | {machine['python']} |",
+        f"| OS | {machine['platform']} |",
+        f"| Code | commit {machine.get('git_commit')} |",
+        f"| Date | {machine['date']} |",
+        "",
+        "## Targets",
+        "",
+        *_targets(load_r, scale_r, locomo_r),
+        "",
+        METHOD,
+        "",
+    ]
+    for section, r in ((_load_section, load_r), (_scale_section, scale_r), (_locomo_section, locomo_r)):
+        if r is not None:
+            lines += [*section(r), ""]
+    missing = [name for name, r in results.items() if r is None]
+    if missing:
+        lines += [f"_Not run yet: {', '.join(missing)}._", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(ALL)}")
+    parser.add_argument("--quick", action="store_true", help="smaller, shorter runs (smoke test)")
+    parser.add_argument("--render-only", action="store_true", help="only rewrite docs/benchmarks.md")
+    parser.add_argument("--doc", default=str(DOC), help="where to write the document")
+    args = parser.parse_args()
+    if not args.render_only:
+        names = tuple(n.strip() for n in args.only.split(",")) if args.only else ALL
+        run_benchmarks(names, quick=args.quick)
+    doc = Path(args.doc)
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(render())
+    log(f"wrote {doc}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

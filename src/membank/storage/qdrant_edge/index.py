@@ -1,0 +1,277 @@
+"""`VectorIndex` on Qdrant Edge: the Qdrant engine in-process, one shard in one directory.
+
+Dense: one cosine vector. Keyword: BM25 as a sparse vector (`qdrant_edge.Bm25`: lowercase, ASCII folding,
+English stopwords and Snowball stemming) with the IDF modifier, IDF computed over the searching tenant only,
+so one tenant's documents never move another tenant's keyword scores.
+
+Concurrency (measured on qdrant-edge-py 0.9): concurrent reads and writes are safe in the engine; reads release
+the GIL, `update` mostly holds it, and `optimize` holds it for its whole run (the process stops for seconds per
+ten thousand vectors indexed). Writes are serialised by a mutex; `clear` and `close` exclude everything.
+
+Durability: every update goes to the shard's write-ahead log first, so a killed process (kill -9) loses nothing
+that `upsert`/`delete` returned; segments are flushed every `flush_seconds` of writing and on `close`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import qdrant_edge as q
+
+from membank.errors import BackendUnavailable
+from membank.models import Scope
+from membank.search.filters import FilterNode
+from membank.storage.ports import IndexDocument, IndexHit, IndexResult
+from membank.storage.qdrant_edge import schema
+from membank.storage.qdrant_edge.filters import scope_filter, tenant_filter
+from membank.storage.qdrant_edge.locking import ReadWriteLock
+from membank.storage.qdrant_edge.payload import DENSE, SPARSE, document_payload, point_id
+
+T = TypeVar("T")
+_HIT_FIELDS = ["id", "importance", "created_at"]
+_PAGE = 1024
+
+
+class QdrantEdgeIndex:
+    """Dense + BM25 index of memories in an embedded Qdrant Edge shard at `path`."""
+
+    def __init__(
+        self,
+        path: Path,
+        dim: int,
+        *,
+        flush_seconds: float = 5.0,
+        optimize_on_open: bool = True,
+        auto_optimize_points: int | None = None,
+    ) -> None:
+        """Open the shard at `path` (created when absent) for vectors of `dim` dimensions.
+
+        `optimize_on_open` builds the HNSW index of segments that are due before serving; a running index is
+        optimized only by `optimize()`, or in the background after `auto_optimize_points` upserts.
+        """
+        self.path = Path(path)
+        self.dim = dim
+        self._flush_seconds = flush_seconds
+        self._auto_optimize_points = auto_optimize_points
+        self._bm25 = q.Bm25(schema.bm25_config())
+        self._rw = ReadWriteLock()
+        self._write_mutex = threading.Lock()
+        self._optimizing = threading.Lock()
+        self._upserts_since_optimize = 0
+        self._last_flush = time.monotonic()
+        self._shard: q.EdgeShard | None = self._open()
+        if optimize_on_open:
+            self.optimize()
+
+    # -- writes ---------------------------------------------------------------------------------------------
+
+    def upsert(self, documents: Sequence[IndexDocument]) -> None:
+        """Insert or replace documents by id."""
+        if not documents:
+            return
+        vectors = self._dense_vectors(documents)
+        points = [
+            q.Point(
+                point_id(document.id),
+                {DENSE: vector, SPARSE: self._bm25.embed_document(document.text)},
+                document_payload(document),
+            )
+            for document, vector in zip(documents, vectors, strict=True)
+        ]
+        self._write(q.UpdateOperation.upsert_points(points))
+        self._after_upsert(len(points))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove documents by id; unknown ids are ignored."""
+        if ids:
+            self._write(q.UpdateOperation.delete_points([point_id(memory_id) for memory_id in ids]))
+
+    def clear(self) -> None:
+        """Remove every document: the shard is deleted and created anew."""
+        with self._rw.write():
+            shard = self._require()
+            shard.close()
+            self._shard = None
+            shutil.rmtree(self.path)
+            self._shard = self._open()
+            self._upserts_since_optimize = 0
+
+    def optimize(self) -> bool:
+        """Index and merge segments now (blocking; holds the GIL). True when anything changed."""
+        with self._optimizing, self._rw.read():
+            shard = self._require()
+            changed = self._call(shard.optimize)
+            self._upserts_since_optimize = 0
+            return changed
+
+    def close(self) -> None:
+        """Flush and close; later calls raise `BackendUnavailable`. Closing twice is harmless."""
+        with self._rw.write():
+            if self._shard is None:
+                return
+            shard, self._shard = self._shard, None
+            try:
+                shard.flush()
+            finally:
+                shard.close()
+
+    # -- reads ----------------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        scope: Scope,
+        vector: Sequence[float],
+        text: str,
+        *,
+        filter: FilterNode | None,
+        as_of: float,
+        limit: int,
+    ) -> IndexResult:
+        """Dense and BM25 candidates in one batch, both under the same compiled filter."""
+        if limit <= 0:
+            return IndexResult(dense=[], keyword=[])
+        dense = self._dense_vectors([vector])[0]
+        compiled = scope_filter(scope, as_of=as_of, node=filter)
+        requests = [
+            q.QueryRequest(
+                limit=limit,
+                query=q.Query.Nearest(dense, using=DENSE),
+                filter=compiled,
+                with_payload=_HIT_FIELDS,
+                params=q.SearchParams(hnsw_ef=max(schema.HNSW_EF, 2 * limit)),
+            )
+        ]
+        terms = self._bm25.embed_query(text)
+        if terms.indices:
+            requests.append(
+                q.QueryRequest(
+                    limit=limit,
+                    query=q.Query.Nearest(terms, using=SPARSE),
+                    filter=compiled,
+                    with_payload=_HIT_FIELDS,
+                    params=q.SearchParams(idf=q.IdfParams(corpus=tenant_filter(scope.tenant_id))),
+                )
+            )
+        with self._rw.read():
+            shard = self._require()
+            results = self._call(lambda: shard.query_batch(q.QueryBatchRequest(requests)))
+        keyword = _hits(results[1]) if len(results) > 1 else []
+        return IndexResult(dense=_hits(results[0]), keyword=keyword)
+
+    def filter_ids(self, scope: Scope, *, filter: FilterNode | None, as_of: float | None) -> set[str]:
+        """Every id in `scope` that matches `filter` (and is valid at `as_of` when given)."""
+        compiled = scope_filter(scope, as_of=as_of, node=filter)
+        return {str(payload["id"]) for payload in self._scroll(compiled, ["id"])}
+
+    def entries(self) -> Iterator[tuple[str, str]]:
+        """(id, sync_token) of every document, read page by page."""
+        for payload in self._scroll(None, ["id", "sync_token"]):
+            yield str(payload["id"]), str(payload["sync_token"])
+
+    def count(self) -> int:
+        with self._rw.read():
+            shard = self._require()
+            return self._call(lambda: shard.count(q.CountRequest(exact=True)))
+
+    def ping(self) -> None:
+        with self._rw.read():
+            shard = self._require()
+            self._call(shard.info)
+
+    # -- internals ------------------------------------------------------------------------------------------
+
+    def _open(self) -> q.EdgeShard:
+        config = schema.edge_config(self.dim)
+        try:
+            if (self.path / schema.CONFIG_FILE).exists():
+                shard = q.EdgeShard.load(str(self.path), config)
+            else:
+                self.path.mkdir(parents=True, exist_ok=True)
+                shard = q.EdgeShard.create(str(self.path), config)
+            schema.ensure_payload_indexes(shard)
+        except Exception as exc:
+            raise BackendUnavailable(f"cannot open the vector index at {self.path}: {exc}") from exc
+        return shard
+
+    def _require(self) -> q.EdgeShard:
+        if self._shard is None:
+            raise BackendUnavailable("the vector index is closed")
+        return self._shard
+
+    @staticmethod
+    def _call(operation: Callable[[], T]) -> T:
+        try:
+            return operation()
+        except Exception as exc:
+            raise BackendUnavailable(f"vector index error: {exc}") from exc
+
+    def _write(self, operation: q.UpdateOperation) -> None:
+        with self._rw.read(), self._write_mutex:
+            shard = self._require()
+            self._call(lambda: shard.update(operation))
+            if time.monotonic() - self._last_flush >= self._flush_seconds:
+                self._call(shard.flush)
+                self._last_flush = time.monotonic()
+
+    def _after_upsert(self, points: int) -> None:
+        self._upserts_since_optimize += points
+        threshold = self._auto_optimize_points
+        if threshold is None or self._upserts_since_optimize < threshold or self._optimizing.locked():
+            return
+        self._upserts_since_optimize = 0
+        threading.Thread(target=self._optimize_quietly, name="qdrant-edge-optimize", daemon=True).start()
+
+    def _optimize_quietly(self) -> None:
+        # Closed meanwhile, or a failure that the next write or search reports.
+        with contextlib.suppress(BackendUnavailable):
+            self.optimize()
+
+    def _dense_vectors(
+        self, vectors: Sequence[Sequence[float]] | Sequence[IndexDocument]
+    ) -> list[list[float]]:
+        raw = [item.vector if isinstance(item, IndexDocument) else item for item in vectors]
+        array = np.asarray(raw, dtype=np.float32)
+        if array.ndim != 2 or array.shape[1] != self.dim:
+            raise ValueError(f"vectors must have {self.dim} dimensions, got shape {array.shape}")
+        if not np.isfinite(array).all():
+            raise ValueError("vectors must be finite")
+        rows: list[list[float]] = array.tolist()
+        return rows
+
+    def _scroll(self, flt: q.Filter | None, fields: list[str]) -> Iterator[dict[str, Any]]:
+        offset: q.PointId | None = None
+        while True:
+            with self._rw.read():
+                shard = self._require()
+                request = q.ScrollRequest(
+                    offset=offset, limit=_PAGE, filter=flt, with_payload=fields, with_vector=False
+                )
+                records, offset = self._call(partial(shard.scroll, request))
+            for record in records:
+                yield record.payload or {}
+            if offset is None or not records:
+                return
+
+
+def _hits(points: list[q.ScoredPoint]) -> list[IndexHit]:
+    hits = []
+    for rank, point in enumerate(points, start=1):
+        payload = point.payload or {}
+        hits.append(
+            IndexHit(
+                id=str(payload.get("id", point.id)),
+                score=float(point.score),
+                rank=rank,
+                importance=int(payload.get("importance", 0)),
+                created_at=float(payload.get("created_at", 0.0)),
+            )
+        )
+    return hits

@@ -1,0 +1,61 @@
+"""Shard configuration: vectors, HNSW, BM25 tokenization and payload indexes.
+
+Tuning (bench/vector_index_bench.py, 100k x 384-d, 2 cores): every search is tenant-filtered, so the tenant
+field is the tenant key (`is_tenant`: its points are stored together) and gets its own HNSW sub-graphs
+(`payload_m`); the other payload indexes do not (`enable_hnsw=False`), which keeps index builds short. A user's
+~1000 memories are under the full-scan threshold: they are scored exactly from the payload index.
+"""
+
+from __future__ import annotations
+
+import qdrant_edge as q
+
+from membank.storage.qdrant_edge.payload import DENSE, SPARSE
+
+CONFIG_FILE = "edge_config.json"
+HNSW_M = 16
+HNSW_PAYLOAD_M = 16
+HNSW_EF_CONSTRUCT = 100
+HNSW_EF = 128
+FULL_SCAN_THRESHOLD_KB = 10_000
+# BM25 length normalisation is against a fixed average document length (in tokens after stopwords): memories
+# are short facts. Changing it re-weights only documents written afterwards (`membank reindex` redoes all).
+BM25_AVG_LEN = 12.0
+
+KEYWORD_FIELDS = ("user_id", "agent_id", "session_id", "memory_type", "tags", "entities")
+FLOAT_FIELDS = ("created_at", "updated_at", "valid_from", "valid_to")
+
+
+def edge_config(dim: int) -> q.EdgeConfig:
+    return q.EdgeConfig(
+        vectors={DENSE: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine)},
+        sparse_vectors={SPARSE: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+        hnsw_config=q.HnswIndexConfig(
+            m=HNSW_M,
+            ef_construct=HNSW_EF_CONSTRUCT,
+            full_scan_threshold=FULL_SCAN_THRESHOLD_KB,
+            payload_m=HNSW_PAYLOAD_M,
+        ),
+    )
+
+
+def bm25_config() -> q.Bm25Config:
+    return q.Bm25Config(language="english", lowercase=True, ascii_folding=True, avg_len=BM25_AVG_LEN)
+
+
+def payload_indexes() -> dict[str, q.PayloadSchemaParams]:
+    indexes: dict[str, q.PayloadSchemaParams] = {"tenant_id": q.KeywordIndexParams(is_tenant=True)}
+    for name in KEYWORD_FIELDS:
+        indexes[name] = q.KeywordIndexParams(enable_hnsw=False)
+    indexes["importance"] = q.IntegerIndexParams(lookup=True, range=True, enable_hnsw=False)
+    for name in FLOAT_FIELDS:
+        indexes[name] = q.FloatIndexParams(enable_hnsw=False)
+    return indexes
+
+
+def ensure_payload_indexes(shard: q.EdgeShard) -> None:
+    """Create the payload indexes a shard lacks (all of them on a new shard)."""
+    existing = shard.info().payload_schema
+    for name, params in payload_indexes().items():
+        if name not in existing:
+            shard.update(q.UpdateOperation.create_field_index(name, params))

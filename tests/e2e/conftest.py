@@ -1,0 +1,131 @@
+"""Real `membank` processes on free loopback ports, always stopped at the end of the test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Process:
+    """One `membank` command with its own log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log_path = log
+        self._log = log.open("ab")
+        self.proc = subprocess.Popen(
+            [str(BIN / "membank"), *args], env=env, stdout=self._log, stderr=self._log
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class Server(Process):
+    def __init__(self, env: dict[str, str], log: Path, extra: list[str] | None = None) -> None:
+        self.port = free_port()
+        super().__init__(["serve", "--port", str(self.port), *(extra or [])], env, log)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = httpx.Client(base_url=self.url, headers={"X-API-Key": ADMIN_KEY}, timeout=30)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.output()[-4000:]}")
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"server not ready:\n{self.output()[-4000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.client.close()
+        super().stop(sig)
+
+    def wait_job(self, job_id: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job: dict[str, Any] = self.client.get(f"/api/v1/jobs/{job_id}").json()["data"]
+            if job["status"] in ("completed", "dead"):
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} did not finish")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    values = {k: v for k, v in os.environ.items() if not k.startswith("MEMBANK_")}
+    values.update(
+        {
+            "MEMBANK_DATA_DIR": str(tmp_path / "data"),
+            "MEMBANK_ADMIN_API_KEY": ADMIN_KEY,
+            "MEMBANK_LOG_LEVEL": "INFO",
+            "MEMBANK_JOB_POLL_SECONDS": "0.05",
+            "MEMBANK_OUTBOX_POLL_SECONDS": "0.1",
+            "MEMBANK_KEY_CACHE_SECONDS": "0",
+        }
+    )
+    return values
+
+
+@pytest.fixture
+def launch(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start servers and workers; every one still running is stopped after the test."""
+    started: list[Process] = []
+
+    def start(kind: str = "serve", extra: list[str] | None = None, **overrides: str) -> Any:
+        merged = {**env, **overrides}
+        log = tmp_path / f"{kind}-{len(started)}.log"
+        proc: Process = (
+            Server(merged, log, extra) if kind == "serve" else Process([kind, *(extra or [])], merged, log)
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def run_cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(BIN / "membank"), *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"membank {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result

@@ -1,0 +1,136 @@
+"""The durable job queue on the real SQLite store: claims, leases, retries, idempotency."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from membank.errors import LeaseLost
+from membank.models import Job, JobStatus, Memory, content_hash, now_utc
+from membank.storage.ports import JobProgress
+from membank.storage.sqlite import SqliteRecordStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteRecordStore]:
+    s = SqliteRecordStore(tmp_path / "db.sqlite3")
+    s.migrate()
+    yield s
+    s.close()
+
+
+def _job(key: str | None = None, tenant: str = "t1") -> Job:
+    now = now_utc()
+    return Job(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant,
+        kind="k",
+        status=JobStatus.QUEUED,
+        payload={"n": 1},
+        created_at=now,
+        updated_at=now,
+        run_after=now,
+        max_attempts=3,
+        progress_total=10,
+        idempotency_key=key,
+        actor="test",
+    )
+
+
+def _memory(tenant: str = "t1") -> Memory:
+    now = now_utc()
+    memory_id = str(uuid.uuid4())
+    return Memory(
+        id=memory_id,
+        tenant_id=tenant,
+        user_id="u",
+        content="c",
+        memory_type="factual",
+        importance=5,
+        created_at=now,
+        updated_at=now,
+        valid_from=now,
+        content_hash=content_hash("c"),
+        lineage_id=memory_id,
+    )
+
+
+def test_migrations_are_applied_once(store: SqliteRecordStore) -> None:
+    assert store.migrate() == []
+
+
+def test_claim_leases_one_job_to_one_worker(store: SqliteRecordStore) -> None:
+    job, created = store.jobs.enqueue(_job())
+    assert created
+    claimed = store.jobs.claim("w1", now=job.run_after.timestamp() + 1, lease_seconds=30)
+    assert claimed is not None and claimed.id == job.id and claimed.status is JobStatus.PROCESSING
+    assert claimed.attempts == 1 and claimed.lease_owner == "w1"
+    assert store.jobs.claim("w2", now=job.run_after.timestamp() + 2, lease_seconds=30) is None
+
+
+def test_expired_lease_is_reclaimed_and_the_old_worker_can_no_longer_write(store: SqliteRecordStore) -> None:
+    job, _ = store.jobs.enqueue(_job())
+    t0 = job.run_after.timestamp()
+    store.jobs.claim("w1", now=t0, lease_seconds=5)
+    assert store.jobs.claim("w2", now=t0 + 4, lease_seconds=5) is None
+    again = store.jobs.claim("w2", now=t0 + 6, lease_seconds=5)
+    assert again is not None and again.lease_owner == "w2" and again.attempts == 2
+    assert not store.jobs.heartbeat(job.id, "w1", t0 + 6, 5)
+    assert not store.jobs.complete(job.id, "w1", {"by": "w1"}, t0 + 6)
+    with pytest.raises(LeaseLost):
+        store.memories.insert(
+            [_memory()], [[0.0] * 4], "m", actor="a", progress=JobProgress(job.id, "w1", 5, {})
+        )
+    assert (
+        store.memories.list_for_user(
+            "t1",
+            "u",
+            memory_type=None,
+            include_invalid=True,
+            at=t0 + 9,
+            sort_by="created_at",
+            descending=True,
+            limit=10,
+            offset=0,
+        ).total
+        == 0
+    )
+    assert store.jobs.complete(job.id, "w2", {"by": "w2"}, t0 + 7)
+    done = store.jobs.get("t1", job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED and done.result == {"by": "w2"}
+
+
+def test_progress_commits_with_the_chunk(store: SqliteRecordStore) -> None:
+    job, _ = store.jobs.enqueue(_job())
+    store.jobs.claim("w1", now=job.run_after.timestamp(), lease_seconds=30)
+    store.memories.insert(
+        [_memory()], [[0.1] * 4], "m", actor="a", progress=JobProgress(job.id, "w1", 4, {"cursor": 4})
+    )
+    saved = store.jobs.get("t1", job.id)
+    assert saved is not None and saved.progress_done == 4 and saved.checkpoint == {"cursor": 4}
+
+
+def test_failed_jobs_retry_after_their_time_and_dead_jobs_never(store: SqliteRecordStore) -> None:
+    job, _ = store.jobs.enqueue(_job())
+    t0 = job.run_after.timestamp()
+    store.jobs.claim("w1", now=t0, lease_seconds=30)
+    assert store.jobs.fail(job.id, "w1", "boom", t0, retry_at=t0 + 10)
+    assert store.jobs.claim("w1", now=t0 + 5, lease_seconds=30) is None
+    assert store.jobs.claim("w1", now=t0 + 11, lease_seconds=30) is not None
+    assert store.jobs.fail(job.id, "w1", "boom again", t0 + 11, retry_at=None)
+    dead = store.jobs.get("t1", job.id)
+    assert dead is not None and dead.status is JobStatus.DEAD and dead.error == "boom again"
+    assert store.jobs.claim("w1", now=t0 + 1000, lease_seconds=30) is None
+    assert store.jobs.counts() == {"dead": 1}
+
+
+def test_idempotency_key_is_per_tenant(store: SqliteRecordStore) -> None:
+    first, created = store.jobs.enqueue(_job("same"))
+    again, created_again = store.jobs.enqueue(_job("same"))
+    other, created_other = store.jobs.enqueue(_job("same", tenant="t2"))
+    assert created and not created_again and again.id == first.id
+    assert created_other and other.id != first.id
+    assert store.jobs.get("t2", first.id) is None

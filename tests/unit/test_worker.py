@@ -1,0 +1,100 @@
+"""The worker loop against the real SQLite queue: success, retry with backoff, dead letter, unknown kinds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from membank.jobs.worker import TaskContext, Worker
+from membank.models import Job, JobStatus, now_utc
+from membank.storage.sqlite import SqliteRecordStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteRecordStore]:
+    s = SqliteRecordStore(tmp_path / "db.sqlite3")
+    s.migrate()
+    yield s
+    s.close()
+
+
+def _enqueue(store: SqliteRecordStore, kind: str, max_attempts: int = 3) -> str:
+    now = now_utc()
+    job = Job(
+        id=str(uuid.uuid4()),
+        tenant_id="t",
+        kind=kind,
+        status=JobStatus.QUEUED,
+        payload={},
+        created_at=now,
+        updated_at=now,
+        run_after=now,
+        max_attempts=max_attempts,
+        actor="test",
+    )
+    store.jobs.enqueue(job)
+    return job.id
+
+
+async def _drain(worker: Worker, store: SqliteRecordStore, job_id: str, timeout: float = 10) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await worker.run_once()
+        job = store.jobs.get("t", job_id)
+        assert job is not None
+        if job.status.finished:
+            return job
+        await asyncio.sleep(0.01)
+    raise AssertionError("job did not finish")
+
+
+async def test_flaky_job_retries_with_backoff_then_completes(store: SqliteRecordStore) -> None:
+    calls: list[float] = []
+
+    async def flaky(job: Job, context: TaskContext) -> dict[str, Any]:
+        calls.append(time.monotonic())
+        if len(calls) < 3:
+            raise RuntimeError(f"transient {len(calls)}")
+        return {"ok": True}
+
+    worker = Worker(store, {"flaky": flaky}, lease_seconds=5, poll_seconds=0.01, backoff_seconds=0.1)
+    job = await _drain(worker, store, _enqueue(store, "flaky"))
+    assert job.status is JobStatus.COMPLETED and job.result == {"ok": True} and job.attempts == 3
+    assert calls[1] - calls[0] >= 0.1 and calls[2] - calls[1] >= 0.2
+
+
+async def test_job_failing_every_attempt_ends_dead_with_its_error(store: SqliteRecordStore) -> None:
+    async def broken(job: Job, context: TaskContext) -> dict[str, Any]:
+        raise ValueError("bad input row 7")
+
+    worker = Worker(store, {"broken": broken}, lease_seconds=5, poll_seconds=0.01, backoff_seconds=0.0)
+    job = await _drain(worker, store, _enqueue(store, "broken", max_attempts=2))
+    assert job.status is JobStatus.DEAD and job.attempts == 2
+    assert job.error == "ValueError: bad input row 7"
+
+
+async def test_unknown_kind_is_dead_at_once(store: SqliteRecordStore) -> None:
+    worker = Worker(store, {}, lease_seconds=5, poll_seconds=0.01, backoff_seconds=0.0)
+    job = await _drain(worker, store, _enqueue(store, "mystery", max_attempts=5))
+    assert job.status is JobStatus.DEAD and job.attempts == 1 and "mystery" in (job.error or "")
+
+
+async def test_lease_is_kept_alive_while_a_long_job_runs(store: SqliteRecordStore) -> None:
+    async def slow(job: Job, context: TaskContext) -> dict[str, Any]:
+        await asyncio.sleep(0.8)
+        return {}
+
+    worker = Worker(store, {"slow": slow}, lease_seconds=0.3, poll_seconds=0.01, backoff_seconds=0.0)
+    job_id = _enqueue(store, "slow")
+    run = asyncio.create_task(worker.run_once())
+    await asyncio.sleep(0.5)
+    assert store.jobs.claim("intruder", now=time.time(), lease_seconds=1) is None
+    await run
+    finished = store.jobs.get("t", job_id)
+    assert finished is not None and finished.status is JobStatus.COMPLETED and finished.attempts == 1
