@@ -31,7 +31,9 @@ def build_index(settings: Settings) -> VectorIndex:
     """The vector index selected by settings."""
     from membank.storage.qdrant_edge import QdrantEdgeIndex
 
-    return QdrantEdgeIndex(settings.vector_path, settings.embedding_dim)
+    # No HNSW build on open: it holds the GIL for its whole run (about a minute at 100k vectors), and
+    # searches are always scoped to one user, where the filtered exact scan is fast. `membank reindex` builds it.
+    return QdrantEdgeIndex(settings.vector_path, settings.embedding_dim, optimize_on_open=False)
 
 
 @dataclass(slots=True)

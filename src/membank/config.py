@@ -32,7 +32,7 @@ class Settings(BaseSettings):
 
     embedding_dim: int = Field(default=384, gt=0)
     embedder_batch_size: int = Field(default=64, gt=0)
-    embedder_max_wait_ms: float = Field(default=2.0, ge=0)
+    embedder_max_wait_ms: float = Field(default=0.0, ge=0)
     embedder_threads: int = Field(default=2, gt=0)
     embedder_max_tokens: int = Field(default=256, gt=8)
     embedding_cache_size: int = Field(default=20_000, ge=0)

@@ -1,6 +1,6 @@
 """Backends of the `VectorIndex` contract suite.
 
-A backend joins by adding its name to `BACKENDS` and a factory to `_FACTORIES`: the factory opens the index
+A backend joins by adding its name to `BACKENDS` and a factory to `FACTORIES`: the factory opens the index
 kept at `place` (a directory it may use, or ignore when the backend keeps data elsewhere, e.g. a database
 schema named after it) and must, called again with the same place, reopen the same data (restart test).
 """
@@ -20,10 +20,10 @@ DIM = 8
 IndexFactory = Callable[[Path, int], VectorIndex]
 OpenIndex = Callable[[], VectorIndex]
 
-_FACTORIES: dict[str, IndexFactory] = {
+FACTORIES: dict[str, IndexFactory] = {
     "qdrant-edge": lambda place, dim: QdrantEdgeIndex(place, dim),
 }
-BACKENDS = list(_FACTORIES)
+BACKENDS = list(FACTORIES)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -38,7 +38,7 @@ def open_index(backend: str, tmp_path: Path) -> Iterator[OpenIndex]:
     opened: list[VectorIndex] = []
 
     def open_() -> VectorIndex:
-        index = _FACTORIES[backend](tmp_path / backend, DIM)
+        index = FACTORIES[backend](tmp_path / backend, DIM)
         opened.append(index)
         return index
 

@@ -5,8 +5,13 @@ The filter cases are the executable form of the semantics in `membank.search.fil
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +19,7 @@ import pytest
 from membank.models import Scope
 from membank.search.filters import Condition, Or, parse_filter
 from membank.storage.ports import IndexDocument, VectorIndex
-from tests.contract.conftest import DIM, OpenIndex
+from tests.contract.conftest import BACKENDS, DIM, FACTORIES, OpenIndex
 
 T1 = Scope("t1")
 T1_U1 = Scope("t1", user_id="u1")
@@ -224,10 +229,22 @@ FILTER_CASES: list[tuple[dict[str, Any], set[str]]] = [
 ]
 
 
-@pytest.fixture
-def filter_index(index: VectorIndex) -> VectorIndex:
-    index.upsert(FILTER_DOCS)
+def _shared_index(
+    request: pytest.FixtureRequest, places: pytest.TempPathFactory, documents: list[IndexDocument]
+) -> VectorIndex:
+    """One index per backend for a module's read-only tests (opening an index per case is slow)."""
+    index = FACTORIES[request.param](places.mktemp(request.param), DIM)
+    index.upsert(documents)
     return index
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def filter_index(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[VectorIndex]:
+    index = _shared_index(request, tmp_path_factory, FILTER_DOCS)
+    yield index
+    index.close()
 
 
 @pytest.mark.parametrize(("raw", "expected"), FILTER_CASES, ids=[str(case[0]) for case in FILTER_CASES])
@@ -277,6 +294,15 @@ VALIDITY_DOCS = [
 ]
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def validity_index(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[VectorIndex]:
+    index = _shared_index(request, tmp_path_factory, VALIDITY_DOCS)
+    yield index
+    index.close()
+
+
 @pytest.mark.parametrize(
     ("as_of", "expected"),
     [
@@ -288,8 +314,8 @@ VALIDITY_DOCS = [
         (2_000.0, {"current", "future", "v2"}),
     ],
 )
-def test_validity_at_as_of(index: VectorIndex, as_of: float, expected: set[str]) -> None:
-    index.upsert(VALIDITY_DOCS)
+def test_validity_at_as_of(validity_index: VectorIndex, as_of: float, expected: set[str]) -> None:
+    index = validity_index
     dense, keyword = search(index, as_of=as_of, text="memory")
     assert names(dense) == expected
     assert names(keyword) == expected
@@ -403,6 +429,32 @@ def test_survives_restart(open_index: OpenIndex) -> None:
     assert names(keyword) == {"c"}
     reopened.upsert([doc("future")])
     assert reopened.count() == len(FILTER_DOCS) + 2
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from tests.contract.conftest import DIM, FACTORIES
+from tests.contract.test_vector_index import doc, mid
+index = FACTORIES[sys.argv[1]](Path(sys.argv[2]), DIM)
+index.upsert([doc(f"k{i}", text=f"killed writer {i}") for i in range(100)])
+index.delete([mid("k0")])
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_what_returned_survives_kill_9(backend: str, tmp_path: Path, open_index: OpenIndex) -> None:
+    """A writer killed without close() loses nothing that upsert/delete had returned."""
+    root = Path(__file__).resolve().parents[2]
+    place = tmp_path / backend  # where open_index() opens this backend
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITER, backend, str(place)], cwd=root, timeout=120, check=False
+    )
+    assert done.returncode == -signal.SIGKILL
+    index = open_index()
+    assert index.count() == 99
+    assert mid("k0") not in dict(index.entries())
+    assert len(search(index, text="killed writer")[1]) == 50  # the limit
 
 
 def test_clear_entries_count(index: VectorIndex) -> None:

@@ -105,8 +105,23 @@ async def test_close_sentences_are_closer_than_unrelated(embedder: OnnxEmbedder)
 
 async def test_batch_equals_one_by_one_despite_padding(onnx_model: OnnxModel) -> None:
     rng = np.random.default_rng(7)
-    words = ["memory", "agent", "user", "prefers", "tea", "meeting", "Paris", "project", "deadline", "budget", "the", "of", "and", "to"]
-    texts = [" ".join(rng.choice(words, size=int(n))) for n in rng.integers(1, 300, size=24)]
+    words = [
+        "memory",
+        "agent",
+        "user",
+        "prefers",
+        "tea",
+        "meeting",
+        "Paris",
+        "project",
+        "deadline",
+        "budget",
+        "the",
+        "of",
+        "and",
+        "to",
+    ]
+    texts = [" ".join(rng.choice(words, size=int(n))) for n in rng.integers(1, 300, size=12)]
     texts += ["hi", "x " * 400]
     batched = onnx_model.embed(texts)
     singles = np.stack([onnx_model.embed([text])[0] for text in texts])
@@ -147,7 +162,8 @@ async def test_concurrent_mixed_lengths_keep_results_in_order(
     calls = [texts[i : i + 3] for i in range(0, len(texts), 3)]
     results = await asyncio.gather(*(embedder.embed(call) for call in calls))
     got = np.concatenate(results)
-    np.testing.assert_allclose(got, onnx_model.embed(texts), atol=1e-5)
+    np.testing.assert_allclose(got[:20], onnx_model.embed(texts[:20]), atol=1e-5)
+    np.testing.assert_allclose(got[20:], onnx_model.embed(texts[20:]), atol=1e-5)
     # Long texts never ride in a batch of short ones.
     assert len(embedder.stats.batch_sizes) >= 2
 
@@ -291,12 +307,15 @@ class FakeModel:
 
     batches: list[list[str]] = field(default_factory=list)
     gate: asyncio.Event | None = None
+    long_gate: asyncio.Event | None = None  # holds batches of texts over 100 characters only
     fail_with: Exception | None = None
 
     async def __call__(self, texts: list[str]) -> Vectors:
         self.batches.append(list(texts))
         if self.gate is not None:
             await self.gate.wait()
+        if self.long_gate is not None and len(texts[0]) > 100:
+            await self.long_gate.wait()
         if self.fail_with is not None:
             raise self.fail_with
         return np.array([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
@@ -331,6 +350,33 @@ async def test_long_texts_get_their_own_batches() -> None:
             assert len(batch) <= 2048 // 256  # the token budget bounds long batches
     assert len(model.batches[0][0]) < 100, "short texts go first"
     assert sum(len(b) for b in model.batches) == 50
+    await batcher.aclose()
+
+
+async def test_short_texts_do_not_wait_behind_a_long_batch() -> None:
+    model = FakeModel(long_gate=asyncio.Event())
+    batcher = fake_batcher(model, long_lane_tokens=32)
+    document = asyncio.create_task(batcher.embed(["x" * 1000]))
+    await asyncio.sleep(0.05)
+    assert len(model.batches) == 1  # the document is inside the model, blocked
+    query = await asyncio.wait_for(batcher.embed(["a short query"]), timeout=1.0)
+    assert query[0, 0] == len("a short query")
+    assert not document.done()
+    model.long_gate.set()
+    assert (await document)[0, 0] == 1000
+    await batcher.aclose()
+
+
+async def test_without_a_long_lane_one_batch_runs_at_a_time() -> None:
+    model = FakeModel(long_gate=asyncio.Event())
+    batcher = fake_batcher(model)
+    document = asyncio.create_task(batcher.embed(["x" * 1000]))
+    await asyncio.sleep(0.05)
+    query = asyncio.create_task(batcher.embed(["a short query"]))
+    await asyncio.sleep(0.05)
+    assert len(model.batches) == 1 and not query.done()
+    model.long_gate.set()
+    await asyncio.gather(document, query)
     await batcher.aclose()
 
 
@@ -442,6 +488,9 @@ class FakeOpenAI:
         body = await request.json()
         auth = request.headers.get("authorization", "")
         self.requests.append({"authorization": auth, "body": body})
+        if "" in body["input"]:
+            error = {"message": "'$.input' is invalid: empty string", "type": "invalid_request_error"}
+            return JSONResponse({"error": error}, status_code=400)
         step = self.script.pop(0) if self.script else "ok"
         if step == "sleep":
             await asyncio.sleep(1.0)
@@ -625,5 +674,26 @@ async def test_openai_unreachable_service_is_an_error() -> None:
             await emb.embed(["anyone there?"])
         assert emb.http_requests == 2
         assert API_KEY not in str(caught.value)
+    finally:
+        await emb.aclose()
+
+
+async def test_openai_a_rejected_text_fails_only_its_caller(
+    openai_server: tuple[str, FakeOpenAI], fake_openai: FakeOpenAI
+) -> None:
+    emb = openai_embedder(openai_server[0])
+    try:
+        good, bad, other = await asyncio.gather(
+            emb.embed(["good one"]),
+            emb.embed([""]),
+            emb.embed(["good two", "bad \ud800 surrogate"]),
+            return_exceptions=True,
+        )
+        assert isinstance(bad, EmbeddingServiceError) and "400" in bad.message
+        assert isinstance(good, np.ndarray) and isinstance(other, np.ndarray)
+        np.testing.assert_allclose(good[0], expected_unit("good one"), atol=1e-6)
+        np.testing.assert_allclose(other[0], expected_unit("good two"), atol=1e-6)
+        # One shared request was rejected, then each text went alone.
+        assert [len(r["body"]["input"]) for r in fake_openai.requests] == [4, 1, 1, 1, 1]
     finally:
         await emb.aclose()

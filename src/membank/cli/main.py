@@ -121,10 +121,12 @@ def reindex() -> None:
     try:
         count = sync.reindex()
         store.outbox.complete([item.id for item in store.outbox.due(float("inf"), 1_000_000)])
+        click.echo(f"reindexed {count} memories; building the HNSW graph ...")
+        index.optimize()
     finally:
         index.close()
         store.close()
-    click.echo(f"reindexed {count} memories")
+    click.echo("done")
 
 
 @cli.command()

@@ -12,6 +12,7 @@ Semantics, identical on every backend (proven by tests/contract/test_vector_inde
 - ``in``: eq for some value of the list; ``nin``: NOT in (true when missing).
 - ``gt gte lt lte``: numeric (or, on time fields, datetime) comparison; false when missing.
 - ``contains``: the string value, or some string element of an array, contains the text (case-sensitive).
+- Values compare as JSON: ``true`` does not equal ``1``, ranges never match booleans, ``2`` equals ``2.0``.
 """
 
 from __future__ import annotations

@@ -117,6 +117,9 @@ class VectorIndex(Protocol):
     def clear(self) -> None:
         """Remove every document (before a full rebuild)."""
 
+    def optimize(self) -> bool:
+        """Build or merge search structures now; may block for long (maintenance, not the hot path)."""
+
     def ping(self) -> None:
         """Raise if the index cannot serve."""
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from membank.config import Settings
-from membank.providers.embedders.batching import BatchStats, EmbeddingCache, MicroBatcher
+from membank.providers.embedders.batching import BatchStats, MicroBatcher
+from membank.providers.embedders.cache import EmbeddingCache
 from membank.providers.embedders.ports import Embedder, Vectors
 
 __all__ = [

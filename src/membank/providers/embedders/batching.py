@@ -1,75 +1,75 @@
-"""Dynamic micro-batching and an LRU cache shared by the embedder implementations.
+"""Dynamic micro-batching shared by the embedder implementations.
 
-Why: one short query costs ~2.5 ms on the local model but a batch of 64 costs ~1.7 ms per sentence, and a
-remote API charges a round trip per request. So concurrent `embed` calls are queued and a background task
-turns them into batches. Cost grows steeply with length and a batch pads to its longest member, so texts are
-grouped by (estimated) token length: a long document never pads a batch of short queries, and short buckets
-go first (queries wait on them; documents are usually ingested by background jobs). An item that has waited
-longer than `max_delay_s` is served first, whatever its length, so long texts are not starved.
+Why: one short query costs a few ms on the local model, a batch of 64 much less per sentence, and a remote
+API charges a round trip per request. So concurrent `embed` calls are queued and a background task turns
+them into batches: it waits at most `max_wait_ms` for a batch to fill (texts that arrive while the model is
+busy batch up by themselves), and a text already queued or under way is never embedded twice.
+
+Cost grows steeply with length and a batch pads to its longest member, so texts are grouped into
+power-of-two buckets of (estimated) token length and a batch is capped at `max_batch_tokens` padded tokens
+(measured: long texts get no cheaper per text in bigger batches, they only block longer). Short buckets go
+first. With `long_lane_tokens` set, longer texts run in a lane of their own, concurrently with short ones, so
+a query never waits behind a batch of documents. A text that has waited longer than `max_delay_s` goes first
+in its lane, whatever its length, so nothing starves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-from collections import OrderedDict, deque
+import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from membank.errors import EmbeddingServiceError, MemBankError
+from membank.providers.embedders.cache import CacheKey, EmbeddingCache, cache_key
 from membank.providers.embedders.ports import Vectors
 
-__all__ = ["BatchStats", "EmbeddingCache", "MicroBatcher", "as_unit_vectors", "cache_key", "estimate_tokens"]
+__all__ = [
+    "INPUT_REJECTED",
+    "BatchStats",
+    "MicroBatcher",
+    "as_unit_vectors",
+    "clean_text",
+    "estimate_tokens",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Set in an EmbeddingServiceError's details when the service rejected the input itself (HTTP 400):
+#: the batcher then retries the texts of the batch one by one, so only the bad one fails.
+INPUT_REJECTED = "input_rejected"
 
 RunBatch = Callable[[list[str]], Awaitable[Vectors]]
 LengthOf = Callable[[str], int]
-CacheKey = bytes
-
-
-def cache_key(text: str) -> CacheKey:
-    """A 128-bit digest: the cache holds no texts (they may be personal data) and keys stay small."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def estimate_tokens(text: str) -> int:
     """A cheap WordPiece length estimate (~4 UTF-8 bytes per token for English, ~1 per CJK character).
 
-    Only used to group texts of similar length; it never needs the tokenizer on the event loop.
+    Only used to group texts of similar length, so the tokenizer never runs on the event loop.
     """
     return len(text.encode("utf-8", "surrogatepass")) // 4 + 2
 
 
-class EmbeddingCache:
-    """LRU of vectors keyed by a hash of the text; `capacity` 0 disables it."""
+def clean_text(text: str) -> str:
+    """The text with lone surrogates replaced: they cannot be UTF-8 encoded (for the Rust tokenizer or
+    JSON), and one bad text must not fail the batch it shares."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[CacheKey, Vectors] = OrderedDict()
 
-    def get(self, key: CacheKey) -> Vectors | None:
-        vector = self._items.get(key)
-        if vector is not None:
-            self._items.move_to_end(key)
-        return vector
-
-    def put(self, key: CacheKey, vector: Vectors) -> None:
-        if self.capacity <= 0:
-            return
-        stored = np.array(vector, dtype=np.float32, copy=True)
-        stored.flags.writeable = False
-        self._items[key] = stored
-        self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
+def as_unit_vectors(vectors: Vectors) -> Vectors:
+    """L2-normalise rows (as sentence-transformers' Normalize: divide by max(norm, 1e-12))."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return unit
 
 
 @dataclass
@@ -83,7 +83,7 @@ class BatchStats:
     batches: int = 0
     texts_embedded: int = 0
     failed_batches: int = 0
-    batch_sizes: list[int] = field(default_factory=list, repr=False)
+    batch_sizes: list[int] = field(default_factory=list, repr=False)  # the first 10,000
 
     def record_batch(self, size: int) -> None:
         self.batches += 1
@@ -115,8 +115,9 @@ def _consume_exception(future: asyncio.Future[Vectors]) -> None:
 class MicroBatcher:
     """Queues texts from concurrent callers and runs them through `run_batch` in length-grouped batches.
 
-    `run_batch` receives up to `batch_size` texts (and about `max_batch_tokens` tokens, but always at least
-    one text) and returns their L2-normalised vectors in order. At most `max_concurrency` batches run at once.
+    `run_batch` receives up to `batch_size` texts (about `max_batch_tokens` padded tokens, at least one
+    text) and returns their L2-normalised vectors in order. Up to `max_concurrency` batches run at once, plus
+    up to `long_lane_concurrency` batches of texts longer than `long_lane_tokens` when that is set.
     """
 
     def __init__(
@@ -127,14 +128,16 @@ class MicroBatcher:
         batch_size: int,
         max_wait_ms: float,
         cache_size: int,
-        max_batch_tokens: int = 2048,
+        max_batch_tokens: int = 512,
         length_of: LengthOf = estimate_tokens,
         max_tokens: int | None = None,
         max_concurrency: int = 1,
+        long_lane_tokens: int | None = None,
+        long_lane_concurrency: int = 1,
         max_delay_s: float = 1.0,
     ) -> None:
-        if batch_size < 1 or max_concurrency < 1 or max_batch_tokens < 1:
-            raise ValueError("batch_size, max_concurrency and max_batch_tokens must be positive")
+        if min(batch_size, max_concurrency, long_lane_concurrency, max_batch_tokens) < 1:
+            raise ValueError("batch sizes and concurrencies must be positive")
         self._run_batch = run_batch
         self.dim = dim
         self.batch_size = batch_size
@@ -143,14 +146,15 @@ class MicroBatcher:
         self.max_delay_s = max_delay_s
         self._length_of = length_of
         self._max_tokens = max_tokens
-        self._max_concurrency = max_concurrency
+        self._first_long_bucket = None if long_lane_tokens is None else _bucket(long_lane_tokens) + 1
+        self._capacity = (max_concurrency, long_lane_concurrency)
+        self._busy = [0, 0]
         self.cache = EmbeddingCache(cache_size)
         self.stats = BatchStats()
         self._buckets: dict[int, deque[_Item]] = {}
         self._inflight: dict[CacheKey, asyncio.Future[Vectors]] = {}
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._slots: asyncio.Semaphore | None = None
         self._worker: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -170,6 +174,7 @@ class MicroBatcher:
             raise EmbeddingServiceError("the embedder is closed")
         self.stats.requests += 1
         self.stats.texts += len(texts)
+        same_loop = self._loop is asyncio.get_running_loop()
         rows: list[Vectors | asyncio.Future[Vectors]] = []
         waiting: set[asyncio.Future[Vectors]] = set()
         for text in texts:
@@ -179,9 +184,10 @@ class MicroBatcher:
                 self.stats.cache_hits += 1
                 rows.append(cached)
                 continue
-            future = self._inflight.get(key) if self._loop is asyncio.get_running_loop() else None
+            future = self._inflight.get(key) if same_loop else None
             if future is None:
                 future = self._enqueue(key, text)
+                same_loop = True
             else:
                 self.stats.deduplicated += 1
             rows.append(future)
@@ -195,6 +201,24 @@ class MicroBatcher:
             return np.empty((0, self.dim), dtype=np.float32)
         return np.stack([row.result() if isinstance(row, asyncio.Future) else row for row in rows])
 
+    async def aclose(self) -> None:
+        """Stop the worker, wait for the batches under way, fail the texts still queued."""
+        self._closed = True
+        if self._loop is not asyncio.get_running_loop():
+            self._worker = None  # what another loop left behind cannot be awaited from here
+            self._running.clear()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        if self._running:
+            await asyncio.wait(set(self._running))
+        self._fail_pending(EmbeddingServiceError("the embedder was closed before the text was embedded"))
+        self._inflight.clear()
+
+    # -- queueing -----------------------------------------------------------------------------------
+
     def _enqueue(self, key: CacheKey, text: str) -> asyncio.Future[Vectors]:
         loop = self._bind_loop()
         future: asyncio.Future[Vectors] = loop.create_future()
@@ -202,9 +226,8 @@ class MicroBatcher:
         tokens = max(1, self._length_of(text))
         if self._max_tokens is not None:
             tokens = min(tokens, self._max_tokens)
-        self._buckets.setdefault(_bucket(tokens), deque()).append(
-            _Item(key, text, tokens, loop.time(), future)
-        )
+        item = _Item(key, text, tokens, loop.time(), future)
+        self._buckets.setdefault(_bucket(tokens), deque()).append(item)
         self._inflight[key] = future
         self._wakeup.set()
         return future
@@ -218,54 +241,69 @@ class MicroBatcher:
             self._buckets.clear()
             self._inflight.clear()
             self._running.clear()
+            self._busy = [0, 0]
             self._wakeup = asyncio.Event()
             self._worker = None
         return loop
 
     def _ensure_worker(self) -> None:
         if self._worker is None or self._worker.done():
-            self._slots = asyncio.Semaphore(self._max_concurrency)
             self._worker = self._bind_loop().create_task(self._work(), name="membank-embed-batcher")
+            self._worker.add_done_callback(self._worker_done)
+
+    def _worker_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        # A bug here must not leave callers waiting forever.
+        logger.error("embedding batcher crashed", exc_info=task.exception())
+        self._fail_pending(EmbeddingServiceError(f"the embedding batcher failed: {task.exception()!r}"))
+
+    def _fail_pending(self, error: EmbeddingServiceError) -> None:
+        for queue in self._buckets.values():
+            for item in queue:
+                self._inflight.pop(item.key, None)
+                if not item.future.done():
+                    item.future.set_exception(error)
+        self._buckets.clear()
+
+    # -- scheduling ---------------------------------------------------------------------------------
+
+    def _lane(self, bucket: int) -> int:
+        return 1 if self._first_long_bucket is not None and bucket >= self._first_long_bucket else 0
 
     async def _work(self) -> None:
-        assert self._slots is not None
-        slots = self._slots
-        while True:
-            await slots.acquire()
-            try:
-                batch = await self._next_batch()
-            except BaseException:
-                slots.release()
-                raise
-            task = asyncio.get_running_loop().create_task(self._run(batch, slots))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-
-    async def _next_batch(self) -> list[_Item]:
         loop = asyncio.get_running_loop()
         while True:
-            heads = [(q[0].enqueued, b) for b, q in self._buckets.items() if q]
-            if not heads:
-                self._wakeup.clear()
+            timeout = self._dispatch(loop)
+            self._wakeup.clear()  # nothing can enqueue between _dispatch and here: no await
+            if timeout is None:
                 await self._wakeup.wait()
                 continue
-            now = loop.time()
-            oldest, oldest_bucket = min(heads)
-            full = [b for b, q in self._buckets.items() if self._is_full(q)]
-            if full or now >= oldest + self.max_wait_s:
-                if now >= oldest + self.max_delay_s:
-                    chosen = oldest_bucket
-                elif full:
-                    chosen = min(full)
-                else:
-                    chosen = min(b for _, b in heads)
-                return self._take(self._buckets[chosen])
-            self._wakeup.clear()
-            try:
-                async with asyncio.timeout(oldest + self.max_wait_s - now):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
                     await self._wakeup.wait()
-            except TimeoutError:
-                pass
+
+    def _dispatch(self, loop: asyncio.AbstractEventLoop) -> float | None:
+        """Start every batch that is due in a lane with room; the seconds until the next one is due."""
+        next_due: float | None = None
+        for lane in (0, 1):
+            while self._busy[lane] < self._capacity[lane]:
+                queues = {b: q for b, q in self._buckets.items() if q and self._lane(b) == lane}
+                if not queues:
+                    break
+                now = loop.time()
+                oldest, oldest_bucket = min((q[0].enqueued, b) for b, q in queues.items())
+                due = oldest + self.max_wait_s
+                if now < due and not any(self._is_full(q) for q in queues.values()):
+                    wait = due - now
+                    next_due = wait if next_due is None else min(next_due, wait)
+                    break
+                # Shortest first, even when a longer bucket is the one that filled up: short texts are
+                # cheap and usually a query someone waits on. Starving texts go first, whatever their length.
+                starving = now >= oldest + self.max_delay_s
+                chosen = oldest_bucket if starving else min(queues)
+                self._start(self._take(queues[chosen]), lane, loop)
+        return next_due
 
     def _is_full(self, queue: deque[_Item]) -> bool:
         if len(queue) >= self.batch_size:
@@ -283,22 +321,38 @@ class MicroBatcher:
             batch.append(queue.popleft())
         return batch
 
-    async def _run(self, batch: list[_Item], slots: asyncio.Semaphore) -> None:
+    def _start(self, batch: list[_Item], lane: int, loop: asyncio.AbstractEventLoop) -> None:
+        self._busy[lane] += 1
+        task = loop.create_task(self._run(batch, lane))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _run(self, batch: list[_Item], lane: int) -> None:
+        try:
+            await self._embed_items(batch, isolate=True)
+        finally:
+            self._busy[lane] -= 1
+            self._wakeup.set()
+
+    async def _embed_items(self, batch: list[_Item], *, isolate: bool) -> None:
         try:
             vectors = await self._run_batch([item.text for item in batch])
             if vectors.shape != (len(batch), self.dim):
                 raise EmbeddingServiceError(
                     f"embedder returned shape {vectors.shape}, expected {(len(batch), self.dim)}"
                 )
-        except BaseException as exc:
+        except Exception as exc:
             self.stats.failed_batches += 1
-            error = exc if isinstance(exc, MemBankError) else _wrap(exc)
-            for item in batch:
-                self._inflight.pop(item.key, None)
-                if not item.future.done():
-                    item.future.set_exception(error)
-            if not isinstance(exc, Exception):
-                raise
+            if isolate and len(batch) > 1 and _blames_input(exc):
+                # One caller's bad text (empty, too long for a remote model) must not fail the others
+                # that happened to share its batch: retry them one by one.
+                for item in batch:
+                    await self._embed_items([item], isolate=False)
+                return
+            self._fail(batch, exc if isinstance(exc, MemBankError) else _wrap(exc))
+        except BaseException as exc:
+            self._fail(batch, _wrap(exc))
+            raise
         else:
             self.stats.record_batch(len(batch))
             for item, vector in zip(batch, vectors, strict=True):
@@ -306,40 +360,19 @@ class MicroBatcher:
                 self._inflight.pop(item.key, None)
                 if not item.future.done():
                     item.future.set_result(vector)
-        finally:
-            slots.release()
 
-    async def aclose(self) -> None:
-        """Stop the worker, fail queued texts, wait for batches under way."""
-        self._closed = True
-        if self._loop is not asyncio.get_running_loop():
-            self._loop = None  # what another loop left behind cannot be awaited from here
-            self._worker = None
-            self._running.clear()
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
-        if self._running:
-            await asyncio.wait(set(self._running))
-        error = EmbeddingServiceError("the embedder was closed before the text was embedded")
-        for queue in self._buckets.values():
-            for item in queue:
-                if not item.future.done():
-                    item.future.set_exception(error)
-        self._buckets.clear()
-        self._inflight.clear()
+    def _fail(self, batch: list[_Item], error: BaseException) -> None:
+        for item in batch:
+            self._inflight.pop(item.key, None)
+            if not item.future.done():
+                item.future.set_exception(error)
+
+
+def _blames_input(exc: Exception) -> bool:
+    return isinstance(exc, EmbeddingServiceError) and bool(exc.details.get(INPUT_REJECTED))
 
 
 def _wrap(exc: BaseException) -> EmbeddingServiceError:
     if isinstance(exc, asyncio.CancelledError):
         return EmbeddingServiceError("embedding was cancelled")
     return EmbeddingServiceError(f"embedding failed: {type(exc).__name__}: {exc}")
-
-
-def as_unit_vectors(vectors: Vectors) -> Vectors:
-    """L2-normalise rows (as sentence-transformers' Normalize: divide by max(norm, 1e-12))."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
-    return unit

@@ -19,7 +19,7 @@ from tokenizers import Tokenizer
 
 from membank.config import Settings
 from membank.errors import EmbeddingServiceError
-from membank.providers.embedders.batching import BatchStats, MicroBatcher, as_unit_vectors
+from membank.providers.embedders.batching import BatchStats, MicroBatcher, as_unit_vectors, clean_text
 from membank.providers.embedders.ports import Vectors
 
 __all__ = ["OnnxEmbedder", "OnnxModel"]
@@ -47,7 +47,8 @@ def default_tokenizer_path() -> Path:
 
 
 class OnnxModel:
-    """Synchronous tokenizer + session + pooling. Blocking: call it from one worker thread at a time."""
+    """Synchronous tokenizer + session + pooling. Blocking, so call it from worker threads; several may call
+    it at once (the tokenizer is not changed after construction and onnxruntime sessions are thread-safe)."""
 
     def __init__(self, *, model_path: Path, tokenizer_path: Path, max_tokens: int, threads: int) -> None:
         self.max_tokens = min(max_tokens, MODEL_MAX_TOKENS)
@@ -79,13 +80,13 @@ class OnnxModel:
 
     def token_count(self, text: str) -> int:
         """Tokens after truncation, special tokens included."""
-        return len(self._tokenizer.encode(_clean(text)).ids)
+        return len(self._tokenizer.encode(clean_text(text)).ids)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """L2-normalised mean-pooled vectors, shape (len(texts), dim)."""
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch([_clean(text) for text in texts])
+        encodings = self._tokenizer.encode_batch([clean_text(text) for text in texts])
         input_ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
         attention_mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
         feeds: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
@@ -98,20 +99,14 @@ class OnnxModel:
         return as_unit_vectors(pooled)
 
 
-def _clean(text: str) -> str:
-    # The Rust tokenizer rejects lone surrogates; one bad text must not fail the whole batch.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
-
-
 class OnnxEmbedder:
     """The `Embedder` port over the local ONNX model, with micro-batching and an LRU cache.
 
-    Inference runs in one dedicated thread (onnxruntime uses `embedder_threads` cores inside it), so the
-    event loop never blocks. `stats.batches` counts model calls.
+    Inference runs in dedicated threads (onnxruntime uses `embedder_threads` cores inside a run), so the
+    event loop never blocks: one lane for texts up to `long_lane_tokens` (estimated) tokens and one for
+    longer texts, so a query never queues behind a batch of documents (None: one lane). A batch holds at
+    most `max_batch_tokens` padded tokens: measured here, long texts get no cheaper per text in bigger
+    batches, they only block longer. `stats.batches` counts model calls.
     """
 
     def __init__(
@@ -121,7 +116,8 @@ class OnnxEmbedder:
         model_path: Path | None = None,
         tokenizer_path: Path | None = None,
         model_id: str = DEFAULT_MODEL_ID,
-        max_batch_tokens: int = 2048,
+        max_batch_tokens: int = 512,
+        long_lane_tokens: int | None = 32,
         model: OnnxModel | None = None,
     ) -> None:
         self._settings = settings
@@ -141,6 +137,8 @@ class OnnxEmbedder:
             max_batch_tokens=max_batch_tokens,
             max_tokens=max_tokens,
             max_concurrency=1,
+            long_lane_tokens=long_lane_tokens,
+            long_lane_concurrency=1,
         )
 
     @property
@@ -169,7 +167,8 @@ class OnnxEmbedder:
         async with self._start_lock:
             if self._executor is not None:
                 return
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="membank-onnx")
+            # One thread per lane: a short batch runs while a long one does (the session is thread-safe).
+            executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="membank-onnx")
             try:
                 self._model = await asyncio.get_running_loop().run_in_executor(executor, self._load)
             except BaseException:

@@ -7,6 +7,7 @@ EmbeddingServiceError whose message never contains the API key.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,12 +18,17 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from membank.config import Settings
 from membank.errors import EmbeddingServiceError
-from membank.providers.embedders.batching import BatchStats, MicroBatcher, as_unit_vectors
+from membank.providers.embedders.batching import (
+    INPUT_REJECTED,
+    BatchStats,
+    MicroBatcher,
+    as_unit_vectors,
+    clean_text,
+)
 from membank.providers.embedders.ports import Vectors
 
 __all__ = ["OpenAIEmbedder"]
@@ -60,9 +66,7 @@ class OpenAIEmbedder:
         self._api_key = key.get_secret_value() if key is not None else ""
         self._timeout = settings.openai_embedder_timeout
         self._max_attempts = max_attempts
-        self._backoff = wait_exponential_jitter(
-            initial=backoff_initial, max=backoff_max, jitter=backoff_initial
-        )
+        self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._client: httpx.AsyncClient | None = None
         self.http_requests = 0
@@ -136,7 +140,9 @@ class OpenAIEmbedder:
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def _wait(self, state: RetryCallState) -> float:
-        delay = self._backoff(state)
+        # Exponential with jitter, so that many clients throttled at once do not retry in lockstep.
+        exponential = self._backoff_initial * 2.0 ** (state.attempt_number - 1)
+        delay = min(self._backoff_max, exponential + random.uniform(0, self._backoff_initial))
         exc = state.outcome.exception() if state.outcome is not None else None
         if isinstance(exc, _Retryable) and exc.retry_after is not None:
             delay = max(delay, min(exc.retry_after, self._backoff_max))
@@ -146,7 +152,7 @@ class OpenAIEmbedder:
         client = self._client
         if client is None:
             raise EmbeddingServiceError("the embedder is closed")
-        payload = {"model": self._model, "input": texts, "encoding_format": "float"}
+        payload = {"model": self._model, "input": [clean_text(t) for t in texts], "encoding_format": "float"}
         self.http_requests += 1
         try:
             response = await client.post("embeddings", json=payload)
@@ -160,7 +166,7 @@ class OpenAIEmbedder:
         if status >= 400:
             raise EmbeddingServiceError(
                 self._redact(f"embedding service answered HTTP {status}: {_error_text(response)}"),
-                details={"status": status},
+                details={"status": status, INPUT_REJECTED: status in (400, 413, 422)},
             )
         return self._parse(response, len(texts))
 

@@ -8,8 +8,10 @@ Concurrency (measured on qdrant-edge-py 0.9): concurrent reads and writes are sa
 the GIL, `update` mostly holds it, and `optimize` holds it for its whole run (the process stops for seconds per
 ten thousand vectors indexed). Writes are serialised by a mutex; `clear` and `close` exclude everything.
 
-Durability: every update goes to the shard's write-ahead log first, so a killed process (kill -9) loses nothing
-that `upsert`/`delete` returned; segments are flushed every `flush_seconds` of writing and on `close`.
+Durability: every update is in the shard's write-ahead log (an mmap) when `upsert`/`delete` return, so a killed
+process (kill -9) loses nothing; the WAL is synced to disk only by a flush, which runs `flush_seconds` after
+a write and on `close`: an OS crash or power cut can lose the writes of those last seconds (the outbox and
+`membank check` restore them from the system of record).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -33,7 +34,7 @@ from membank.storage.ports import IndexDocument, IndexHit, IndexResult
 from membank.storage.qdrant_edge import schema
 from membank.storage.qdrant_edge.filters import scope_filter, tenant_filter
 from membank.storage.qdrant_edge.locking import ReadWriteLock
-from membank.storage.qdrant_edge.payload import DENSE, SPARSE, document_payload, point_id
+from membank.storage.qdrant_edge.payload import DENSE, SPARSE, document_payload, memory_id, point_id
 
 T = TypeVar("T")
 _HIT_FIELDS = ["id", "importance", "created_at"]
@@ -66,10 +67,14 @@ class QdrantEdgeIndex:
         self._write_mutex = threading.Lock()
         self._optimizing = threading.Lock()
         self._upserts_since_optimize = 0
-        self._last_flush = time.monotonic()
+        self._flush_timer: threading.Timer | None = None
         self._shard: q.EdgeShard | None = self._open()
         if optimize_on_open:
-            self.optimize()
+            try:
+                self.optimize()
+            except BaseException:
+                self.close()  # do not leave the shard (and its WAL lock) open behind a failed constructor
+                raise
 
     # -- writes ---------------------------------------------------------------------------------------------
 
@@ -92,7 +97,7 @@ class QdrantEdgeIndex:
     def delete(self, ids: Sequence[str]) -> None:
         """Remove documents by id; unknown ids are ignored."""
         if ids:
-            self._write(q.UpdateOperation.delete_points([point_id(memory_id) for memory_id in ids]))
+            self._write(q.UpdateOperation.delete_points([point_id(each) for each in ids]))
 
     def clear(self) -> None:
         """Remove every document: the shard is deleted and created anew."""
@@ -118,6 +123,9 @@ class QdrantEdgeIndex:
             if self._shard is None:
                 return
             shard, self._shard = self._shard, None
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
+                self._flush_timer = None
             try:
                 shard.flush()
             finally:
@@ -169,12 +177,12 @@ class QdrantEdgeIndex:
     def filter_ids(self, scope: Scope, *, filter: FilterNode | None, as_of: float | None) -> set[str]:
         """Every id in `scope` that matches `filter` (and is valid at `as_of` when given)."""
         compiled = scope_filter(scope, as_of=as_of, node=filter)
-        return {str(payload["id"]) for payload in self._scroll(compiled, ["id"])}
+        return {found for found, _ in self._scroll(compiled, ["id"])}
 
     def entries(self) -> Iterator[tuple[str, str]]:
         """(id, sync_token) of every document, read page by page."""
-        for payload in self._scroll(None, ["id", "sync_token"]):
-            yield str(payload["id"]), str(payload["sync_token"])
+        for found, payload in self._scroll(None, ["id", "sync_token"]):
+            yield found, str(payload["sync_token"])
 
     def count(self) -> int:
         with self._rw.read():
@@ -217,9 +225,20 @@ class QdrantEdgeIndex:
         with self._rw.read(), self._write_mutex:
             shard = self._require()
             self._call(lambda: shard.update(operation))
-            if time.monotonic() - self._last_flush >= self._flush_seconds:
-                self._call(shard.flush)
-                self._last_flush = time.monotonic()
+            if self._flush_timer is None:
+                # The WAL is written (a killed process loses nothing) but not synced: flush soon after a
+                # write, so an OS crash or power cut loses at most `flush_seconds` of writes.
+                self._flush_timer = threading.Timer(self._flush_seconds, self._flush_pending)
+                self._flush_timer.daemon = True
+                self._flush_timer.start()
+
+    def _flush_pending(self) -> None:
+        with self._rw.read(), self._write_mutex:
+            self._flush_timer = None
+            if self._shard is not None:
+                # A failed flush is retried after the next write; close() flushes too.
+                with contextlib.suppress(Exception):
+                    self._shard.flush()
 
     def _after_upsert(self, points: int) -> None:
         self._upserts_since_optimize += points
@@ -246,7 +265,8 @@ class QdrantEdgeIndex:
         rows: list[list[float]] = array.tolist()
         return rows
 
-    def _scroll(self, flt: q.Filter | None, fields: list[str]) -> Iterator[dict[str, Any]]:
+    def _scroll(self, flt: q.Filter | None, fields: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(memory id, payload) of every point matching `flt`, a page per read lock."""
         offset: q.PointId | None = None
         while True:
             with self._rw.read():
@@ -256,7 +276,8 @@ class QdrantEdgeIndex:
                 )
                 records, offset = self._call(partial(shard.scroll, request))
             for record in records:
-                yield record.payload or {}
+                payload = record.payload or {}
+                yield memory_id(record, payload), payload
             if offset is None or not records:
                 return
 
@@ -267,11 +288,11 @@ def _hits(points: list[q.ScoredPoint]) -> list[IndexHit]:
         payload = point.payload or {}
         hits.append(
             IndexHit(
-                id=str(payload.get("id", point.id)),
+                id=memory_id(point, payload),
                 score=float(point.score),
                 rank=rank,
-                importance=int(payload.get("importance", 0)),
-                created_at=float(payload.get("created_at", 0.0)),
+                importance=int(payload["importance"]),
+                created_at=float(payload["created_at"]),
             )
         )
     return hits

@@ -2,13 +2,14 @@
 
 Payload keys (top level, every one filterable)::
 
-    id            the memory id as given (the point id is its canonical UUID)
+    id            the memory id, only when it is not a canonical UUID (the point id is then its UUIDv5)
     tenant_id user_id agent_id session_id memory_type      keyword; agent/session absent when None
     tags entities                                           keyword arrays
     importance                                              integer
     created_at updated_at valid_from valid_to               float epoch seconds; valid_to absent when open
     metadata      the metadata tree without its booleans
     metadata_bool the booleans of the metadata tree, as 1/0, at the same paths
+    (agent_id, session_id, valid_to, tags, entities, metadata, metadata_bool are absent when None/empty)
     sync_token
 
 Booleans live apart because the Python binding turns ``MatchValue(True)`` into the integer 1 (``bool`` is an
@@ -42,8 +43,10 @@ def point_id(memory_id: str) -> str:
 
 
 def document_payload(document: IndexDocument) -> dict[str, Any]:
+    """The payload of a document. Empty and None values are left out: to a filter, a missing field, an empty
+    array and an empty object are alike (eq/contains/ranges false, ne/nin true), and every key costs time
+    in the binding."""
     payload: dict[str, Any] = {
-        "id": document.id,
         "tenant_id": document.tenant_id,
         "user_id": document.user_id,
         "memory_type": document.memory_type,
@@ -51,20 +54,31 @@ def document_payload(document: IndexDocument) -> dict[str, Any]:
         "created_at": float(document.created_at),
         "updated_at": float(document.updated_at),
         "valid_from": float(document.valid_from),
-        "tags": list(document.tags),
-        "entities": list(document.entities),
         "sync_token": document.sync_token,
     }
-    if document.valid_to is not None:
-        payload["valid_to"] = float(document.valid_to)
-    if document.agent_id is not None:
-        payload["agent_id"] = document.agent_id
-    if document.session_id is not None:
-        payload["session_id"] = document.session_id
+    if point_id(document.id) != document.id:
+        payload["id"] = document.id
+    optional = {
+        "valid_to": None if document.valid_to is None else float(document.valid_to),
+        "agent_id": document.agent_id,
+        "session_id": document.session_id,
+        "tags": list(document.tags),
+        "entities": list(document.entities),
+    }
+    payload.update((key, value) for key, value in optional.items() if value is not None and value != [])
     plain, booleans = split_booleans(document.metadata)
-    payload[METADATA] = plain if plain is not _MISSING else {}
-    payload[METADATA_BOOL] = booleans if booleans is not _MISSING else {}
+    if plain is not _MISSING and plain:
+        payload[METADATA] = plain
+    if booleans is not _MISSING:
+        payload[METADATA_BOOL] = booleans
     return payload
+
+
+def memory_id(point: Any, payload: dict[str, Any]) -> str:
+    """The memory id of a point (a ScoredPoint or Record): in the payload when it is not the point id."""
+    if "id" in payload:
+        return str(payload["id"])
+    return str(point.id)
 
 
 def split_booleans(value: Any) -> tuple[Any, Any]:
