@@ -85,7 +85,13 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     index_sync = (
         IndexSync(store, index, poll_seconds=settings.outbox_poll_seconds) if index is not None else None
     )
-    weights = ScoringWeights(rrf_k=settings.rrf_k)
+    weights = ScoringWeights(
+        rrf_k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+        keyword_weight=settings.keyword_weight,
+        recency_weight=settings.recency_weight,
+        importance_weight=settings.importance_weight,
+    )
     search = (
         SearchService(store, index, embedder, candidates=settings.search_candidates, weights=weights)
         if index is not None

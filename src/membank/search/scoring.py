@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from membank.storage.ports import IndexHit, IndexResult
@@ -26,9 +26,35 @@ class ScoringWeights:
 
 @dataclass(slots=True)
 class Scored:
+    """A fused candidate; `details()` explains its score (built only for results that are returned)."""
+
     id: str
     score: float
-    details: dict[str, Any] = field(default_factory=dict)
+    dense: IndexHit | None
+    keyword: IndexHit | None
+    rrf: float
+    relevance: float
+    recency: float
+    importance: float
+    weights: ScoringWeights
+
+    def details(self) -> dict[str, Any]:
+        d, k, w = self.dense, self.keyword, self.weights
+        return {
+            "dense_similarity": round(d.score, 6) if d else None,
+            "dense_rank": d.rank if d else None,
+            "keyword_score": round(k.score, 6) if k else None,
+            "keyword_rank": k.rank if k else None,
+            "rrf": round(self.rrf, 6),
+            "relevance": round(self.relevance, 6),
+            "recency": round(self.recency, 6),
+            "importance": round(self.importance, 6),
+            "weights": {
+                "relevance": round(1.0 - w.recency_weight - w.importance_weight, 4),
+                "recency": w.recency_weight,
+                "importance": w.importance_weight,
+            },
+        }
 
 
 def fuse(result: IndexResult, weights: ScoringWeights, *, now: float) -> list[Scored]:
@@ -52,25 +78,7 @@ def fuse(result: IndexResult, weights: ScoringWeights, *, now: float) -> list[Sc
             + weights.importance_weight * importance
         )
         scored.append(
-            Scored(
-                memory_id,
-                min(1.0, max(0.0, final)),
-                {
-                    "dense_similarity": round(d.score, 6) if d else None,
-                    "dense_rank": d.rank if d else None,
-                    "keyword_score": round(k.score, 6) if k else None,
-                    "keyword_rank": k.rank if k else None,
-                    "rrf": round(rrf, 6),
-                    "relevance": round(relevance, 6),
-                    "recency": round(recency, 6),
-                    "importance": round(importance, 6),
-                    "weights": {
-                        "relevance": round(relevance_share, 4),
-                        "recency": weights.recency_weight,
-                        "importance": weights.importance_weight,
-                    },
-                },
-            )
+            Scored(memory_id, min(1.0, max(0.0, final)), d, k, rrf, relevance, recency, importance, weights)
         )
     scored.sort(key=lambda item: (-item.score, item.id))
     return scored

@@ -99,5 +99,5 @@ class SearchService:
                 memory.valid_to and to_epoch(memory.valid_to) <= moment
             ):
                 continue
-            hits.append(SearchHit(memory, scored.score, scored.details))
+            hits.append(SearchHit(memory, scored.score, scored.details()))
         return hits

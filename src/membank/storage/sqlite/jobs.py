@@ -51,7 +51,7 @@ class SqliteJobRepository:
     def get(self, tenant_id: str, job_id: str) -> Job | None:
         row = (
             self._db.read()
-            .execute("SELECT * FROM jobs WHERE tenant_id = ? AND id = ?", (tenant_id, job_id))
+            .execute("SELECT * FROM jobs WHERE +tenant_id = ? AND id = ?", (tenant_id, job_id))
             .fetchone()
         )
         return job_from_row(row) if row else None

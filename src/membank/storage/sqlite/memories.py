@@ -89,11 +89,13 @@ class SqliteMemoryRepository:
             conn.executemany(_INSERT_VERSION, [version_params(v) for v in versions])
             _touch_outbox(conn, memories)
 
+    # `+tenant_id` keeps SQLite on the primary key: without it the planner may pick the (tenant_id, ...)
+    # index and scan the whole tenant to find a few ids.
     def get(self, tenant_id: str, memory_id: str) -> Memory | None:
         row = (
             self._db.read()
             .execute(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE tenant_id = ? AND id = ?",
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE +tenant_id = ? AND id = ?",
                 (tenant_id, memory_id),
             )
             .fetchone()
@@ -105,7 +107,7 @@ class SqliteMemoryRepository:
             return {}
         marks = ", ".join("?" * len(ids))
         rows = self._db.read().execute(
-            f"SELECT {MEMORY_COLUMNS} FROM memories WHERE tenant_id = ? AND id IN ({marks})",
+            f"SELECT {MEMORY_COLUMNS} FROM memories WHERE +tenant_id = ? AND id IN ({marks})",
             (tenant_id, *ids),
         )
         return {row["id"]: memory_from_row(row) for row in rows}
@@ -141,7 +143,7 @@ class SqliteMemoryRepository:
         with self._db.write() as conn:
             cursor = conn.execute(
                 "UPDATE memories SET valid_to = ?, superseded_by = ?, updated_at = ?, version = ? "
-                "WHERE tenant_id = ? AND id = ? AND superseded_by IS NULL",
+                "WHERE +tenant_id = ? AND id = ? AND superseded_by IS NULL",
                 (
                     to_epoch(old.valid_to or new.valid_from),
                     new.id,
@@ -166,7 +168,7 @@ class SqliteMemoryRepository:
         with self._db.write() as conn:
             conn.execute(
                 "UPDATE memories SET summary = ?, memory_type = ?, importance = ?, tags = ?, metadata = ?, "
-                "entities = ?, version = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+                "entities = ?, version = ?, updated_at = ? WHERE +tenant_id = ? AND id = ?",
                 (
                     memory.summary,
                     memory.memory_type,
@@ -189,7 +191,7 @@ class SqliteMemoryRepository:
         with self._db.write() as conn:
             conn.execute(
                 "UPDATE memories SET valid_to = ?, deleted_at = ?, version = ?, updated_at = ? "
-                "WHERE tenant_id = ? AND id = ?",
+                "WHERE +tenant_id = ? AND id = ?",
                 (
                     to_epoch(memory.valid_to),
                     to_epoch(memory.deleted_at),
