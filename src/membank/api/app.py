@@ -14,12 +14,14 @@ from membank.api.errors import install_error_handlers
 from membank.api.middleware import RequestContextMiddleware
 from membank.bootstrap import Container, build_container
 from membank.config import Settings
+from membank.observability.logging import configure_logging
 
 log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
     """The API; background work (index sync, in-process workers) lives and dies with its lifespan."""
+    configure_logging(settings.log_level, json=settings.log_json)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

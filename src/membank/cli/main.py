@@ -39,7 +39,6 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     from membank.api import create_app
     from membank.auth.keys import ensure_admin_key
     from membank.bootstrap import build_store
-    from membank.observability.logging import configure_logging
 
     overrides: dict[str, Any] = {}
     if host is not None:
@@ -49,7 +48,6 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     if no_workers:
         overrides["run_workers"] = False
     settings = _settings().model_copy(update=overrides)
-    configure_logging(settings.log_level, json=settings.log_json)
     store = build_store(settings)
     admin = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
     issued = ensure_admin_key(store.keys, admin)
