@@ -83,6 +83,7 @@ def test_health_ready_live_metrics_and_request_id(api: Api) -> None:
     assert ready.status_code == 200
     assert ready.json()["data"]["components"]["store"]["status"] == "ok"
     assert ready.json()["data"]["components"]["vector_index"]["status"] == "ok"
+    assert ready.json()["data"]["components"]["embedder"]["status"] == "ok"
     assert api.client.get("/health/live").json()["data"]["status"] == "ok"
     response = api.client.get("/health", headers={"X-Request-ID": "trace-abc-123"})
     assert response.headers["x-request-id"] == "trace-abc-123"
@@ -92,3 +93,14 @@ def test_health_ready_live_metrics_and_request_id(api: Api) -> None:
     assert "membank_http_request_duration_seconds_bucket" in metrics
     assert api.client.get("/docs").status_code == 200
     assert "/api/v1/memories/search" in api.client.get("/openapi.json").json()["paths"]
+
+
+def test_ready_reports_a_backend_that_is_down(api: Api) -> None:
+    api.client.app.state.container.index.close()  # type: ignore[attr-defined]
+    ready = api.client.get("/health/ready")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["error"]["code"] == "NOT_READY"
+    assert body["error"]["details"]["components"]["vector_index"]["status"] == "error"
+    assert body["error"]["details"]["components"]["store"]["status"] == "ok"
+    assert api.client.get("/health/live").status_code == 200

@@ -27,7 +27,12 @@ def _checks(container: Container) -> dict[str, CheckFn]:
 
 async def _report(container: Container) -> tuple[bool, dict[str, object]]:
     healthy, components = await run_checks(_checks(container))
-    components["embedder"] = {"status": "ok", "model": container.embedder.model_id}
+    try:
+        await asyncio.wait_for(container.embedder.embed(["health check"]), timeout=5.0)
+        components["embedder"] = {"status": "ok", "model": container.embedder.model_id}
+    except Exception as exc:  # a health check reports any failure rather than raising
+        healthy = False
+        components["embedder"] = {"status": "error", "error": type(exc).__name__}
     outbox = await asyncio.to_thread(container.store.outbox.pending)
     return healthy, {
         "status": "ok" if healthy else "degraded",
