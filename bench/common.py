@@ -223,25 +223,78 @@ def submit_batch(client: httpx.Client, memories: list[dict[str, Any]]) -> str:
 
 
 def wait_jobs(
-    client: httpx.Client, job_ids: Sequence[str], timeout: float = 1800.0, poll: float = 0.05
+    client: httpx.Client,
+    job_ids: Sequence[str],
+    timeout: float = 1800.0,
+    poll: float = 0.05,
+    stall_seconds: float = 120.0,
 ) -> dict[str, float]:
-    """Poll until every job is completed; returns {job id: perf_counter time it was seen completed}."""
+    """Poll until every job is completed; returns {job id: perf_counter time it was seen completed}.
+    Raises when a job dies, when `timeout` passes, or when no job makes progress for `stall_seconds`."""
     done: dict[str, float] = {}
     deadline = time.perf_counter() + timeout
+    last_progress: tuple[int, ...] = ()
+    last_change = time.perf_counter()
     while len(done) < len(job_ids):
+        progress = []
         for job_id in job_ids:
             if job_id in done:
                 continue
             job = data(client.get(f"/api/v1/jobs/{job_id}"))
+            progress.append(int(job["progress"]["done"]))
             if job["status"] == "completed":
                 done[job_id] = time.perf_counter()
             elif job["status"] == "dead":
                 raise RuntimeError(f"job {job_id} died: {job.get('error')}")
-        if time.perf_counter() > deadline:
+        now = time.perf_counter()
+        if tuple(progress) != last_progress:
+            last_progress, last_change = tuple(progress), now
+        elif now - last_change > stall_seconds:
+            raise TimeoutError(f"jobs made no progress for {stall_seconds:.0f} s (progress: {progress})")
+        if now > deadline:
             raise TimeoutError(f"{len(job_ids) - len(done)} jobs not completed after {timeout} s")
         if len(done) < len(job_ids):
             time.sleep(poll)
     return done
+
+
+# -- machine CPU ---------------------------------------------------------------------------------
+
+
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+def machine_busy_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """CPU used by every process between two samples; 100 % = one core."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return round(100.0 * (os.cpu_count() or 1) * busy / total, 1) if total else 0.0
+
+
+def background_cpu_pct(seconds: float = 2.0) -> float:
+    """CPU used by other processes while we do nothing (100 % = one core): a busy machine skews results."""
+    before = machine_cpu_ticks()
+    time.sleep(seconds)
+    return machine_busy_pct(before, machine_cpu_ticks())
+
+
+def wait_for_quiet(max_pct: float = 25.0, max_wait: float = 0.0) -> float:
+    """Sample the machine's background CPU use; wait up to `max_wait` s for it to drop below `max_pct`."""
+    deadline = time.perf_counter() + max_wait
+    while True:
+        busy = background_cpu_pct()
+        if busy <= max_pct or time.perf_counter() >= deadline:
+            if busy > max_pct:
+                log(
+                    f"WARNING: other processes use {busy:.0f} % CPU (100 % = one core); results will be skewed"
+                )
+            return busy
+        log(f"other processes use {busy:.0f} % CPU; waiting for a quieter machine")
+        time.sleep(10)
 
 
 # -- statistics ------------------------------------------------------------------------------------
@@ -309,6 +362,7 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     """Write bench/results/<name>.json (with machine info) and return its path."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
+    # machine info (with the git commit) as recorded when the benchmark started, if it did
     payload = {"benchmark": name, "machine": machine_info(), **result}
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path

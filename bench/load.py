@@ -26,8 +26,12 @@ from bench.common import (
     data,
     latency_summary,
     log,
+    machine_busy_pct,
+    machine_cpu_ticks,
+    machine_info,
     submit_batch,
     terminate_on_sigterm,
+    wait_for_quiet,
     wait_indexed,
     wait_jobs,
     write_result,
@@ -126,6 +130,7 @@ def run_load(
         for i, share in enumerate(shares)
     ]
     server_cpu0 = server.cpu_seconds()
+    machine0 = machine_cpu_ticks()
     wall0 = time.perf_counter()
     if processes == 1:
         outcomes = [_run_part_sync(parts[0])]
@@ -134,6 +139,7 @@ def run_load(
             outcomes = list(pool.map(_run_part_sync, parts))
     server_cpu = server.cpu_seconds() - server_cpu0
     wall = time.perf_counter() - wall0
+    machine = machine_busy_pct(machine0, machine_cpu_ticks())
     latencies = [x for o in outcomes for x in o["latencies"]]
     errors = [e for o in outcomes for e in o["errors"]]
     first = min(o["started"] for o in outcomes)
@@ -146,9 +152,94 @@ def run_load(
         client_cpu_pct=round(100 * client_cpu / elapsed, 1) if elapsed else None,
         # server CPU is measured over the whole call (connection set-up included), a slight overestimate
         server_cpu_pct=round(100 * server_cpu / wall, 1) if wall else None,
+        machine_cpu_pct=machine,
+    )
+    # CPU of processes other than this client and the server (other work on the machine skews results)
+    summary["other_cpu_pct"] = round(
+        max(0.0, machine - summary["server_cpu_pct"] - 100 * client_cpu / max(wall, 1e-9)), 1
     )
     if errors:
         summary["error_samples"] = sorted(set(errors))[:5]
+    return summary
+
+
+async def _open_loop(
+    server: Server, path: str, bodies: list[dict[str, Any]], rate: float, seconds: float, max_in_flight: int
+) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
+    latencies: list[float] = []
+    errors: list[str] = []
+    dropped = 0
+    in_flight = 0
+    tasks: list[asyncio.Task[None]] = []
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"X-API-Key": server.api_key}, timeout=60.0, limits=limits
+    ) as client:
+        await asyncio.gather(*(client.get("/health/live") for _ in range(min(max_in_flight, 16))))
+
+        async def one(body: dict[str, Any], scheduled: float) -> None:
+            nonlocal in_flight
+            try:
+                response = await client.post(path, json=body)
+                if response.status_code == 200:
+                    # from the scheduled start: a late send counts against the server (no coordinated omission)
+                    latencies.append(time.perf_counter() - scheduled)
+                else:
+                    errors.append(f"{response.status_code} {response.text[:200]}")
+            except httpx.HTTPError as exc:
+                errors.append(type(exc).__name__)
+            finally:
+                in_flight -= 1
+
+        cpu0 = time.process_time()
+        start = time.perf_counter() + 0.05
+        for i, body in enumerate(bodies):
+            scheduled = start + i / rate
+            if scheduled - start >= seconds:
+                break
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if in_flight >= max_in_flight:
+                dropped += 1
+                continue
+            in_flight += 1
+            tasks.append(asyncio.create_task(one(body, scheduled)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+        client_cpu = time.process_time() - cpu0
+    summary = latency_summary(latencies, elapsed, len(errors))
+    summary.update(
+        offered_rps=rate,
+        sent=len(tasks),
+        dropped=dropped,
+        client_cpu_pct=round(100 * client_cpu / elapsed, 1),
+    )
+    return summary
+
+
+def run_open_loop(
+    server: Server,
+    path: str,
+    bodies: list[dict[str, Any]],
+    *,
+    rate: float,
+    seconds: float,
+    max_in_flight: int = 64,
+) -> dict[str, Any]:
+    """Send at a fixed rate (requests/s) for `seconds`, whatever the answers; latency from the scheduled
+    send time. Requests beyond `max_in_flight` outstanding are dropped and counted (overload)."""
+    server_cpu0 = server.cpu_seconds()
+    machine0 = machine_cpu_ticks()
+    wall0 = time.perf_counter()
+    summary = asyncio.run(_open_loop(server, path, bodies, rate, seconds, max_in_flight))
+    wall = time.perf_counter() - wall0
+    machine = machine_busy_pct(machine0, machine_cpu_ticks())
+    summary["server_cpu_pct"] = round(100 * (server.cpu_seconds() - server_cpu0) / wall, 1)
+    summary["machine_cpu_pct"] = machine
+    summary["other_cpu_pct"] = round(
+        max(0.0, machine - summary["server_cpu_pct"] - summary["client_cpu_pct"]), 1
+    )
     return summary
 
 
@@ -230,20 +321,23 @@ def run(
     processes: int = 1,
     concurrencies: tuple[int, ...] = (1, 8, 32),
     max_seconds: float = 20.0,
+    quiet_wait: float = 0.0,
 ) -> dict[str, Any]:
     gen = TextGen(seed=1)
     users = user_ids(50)
     scale = 0.25 if quick else 1.0
     max_seconds = max_seconds * (0.5 if quick else 1.0)
     result: dict[str, Any] = {
+        "machine": machine_info(),
         "settings": {
             "users": len(users),
             "max_seconds_per_scenario": max_seconds,
             "client_processes": processes,
             "search_limit": 10,
             "cached_query_pool": 100,
-        }
+        },
     }
+    result["background_cpu_pct_before"] = wait_for_quiet(max_wait=quiet_wait)
     with terminate_on_sigterm(), Server() as server:
         result["cold_start_empty_s"] = round(server.cold_start_seconds or 0, 3)
         log(f"server ready in {server.cold_start_seconds:.2f} s at {server.base_url}")
@@ -340,8 +434,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer requests and shorter scenarios")
     parser.add_argument("--processes", type=int, default=1, help="client processes (default 1)")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="time limit of each scenario")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, help="wait up to N s for an idle machine")
     args = parser.parse_args()
-    result = run(quick=args.quick, processes=args.processes, max_seconds=args.max_seconds)
+    result = run(
+        quick=args.quick, processes=args.processes, max_seconds=args.max_seconds, quiet_wait=args.wait_quiet
+    )
     result["command"] = "python -m bench.load" + (" --quick" if args.quick else "")
     path = write_result("load", result)
     log(f"wrote {path}")

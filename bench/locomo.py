@@ -35,8 +35,10 @@ from bench.common import (
     Server,
     latency_summary,
     log,
+    machine_info,
     submit_batch,
     terminate_on_sigterm,
+    wait_for_quiet,
     wait_indexed,
     wait_jobs,
     write_result,
@@ -324,47 +326,64 @@ async def run_inprocess(prepared: Prepared, options: argparse.Namespace) -> dict
             marker.write_text(json.dumps({"fingerprint": fingerprint, "key": plaintext}))
         assert container.search is not None
         defaults = container.search.weights
-        container.search.weights = ScoringWeights(
-            rrf_k=options.rrf_k or defaults.rrf_k,
-            dense_weight=_pick(options.dense_weight, defaults.dense_weight),
-            keyword_weight=_pick(options.keyword_weight, defaults.keyword_weight),
-            recency_weight=_pick(options.recency_weight, defaults.recency_weight),
-            importance_weight=_pick(options.importance_weight, defaults.importance_weight),
-            recency_half_life_days=defaults.recency_half_life_days,
+        ks = (
+            [int(k) for k in options.sweep_rrf_k.split(",")]
+            if options.sweep_rrf_k
+            else [options.rrf_k or None]
         )
-        rows: list[tuple[int, dict[str, float]]] = []
-        latencies: list[float] = []
-        t0 = time.perf_counter()
-        for q in prepared.questions:
-            s0 = time.perf_counter()
-            hits, _ = await container.search.search(
-                principal, SearchIn(user_id=q.user_id, query=q.question, limit=LIMIT)
+        runs = []
+        for k in ks:
+            container.search.weights = ScoringWeights(
+                rrf_k=k or defaults.rrf_k,
+                dense_weight=_pick(options.dense_weight, defaults.dense_weight),
+                keyword_weight=_pick(options.keyword_weight, defaults.keyword_weight),
+                recency_weight=_pick(options.recency_weight, defaults.recency_weight),
+                importance_weight=_pick(options.importance_weight, defaults.importance_weight),
+                recency_half_life_days=defaults.recency_half_life_days,
             )
-            latencies.append(time.perf_counter() - s0)
-            ranked = ranked_dia_ids(
-                [{"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in hits]
+            rows: list[tuple[int, dict[str, float]]] = []
+            latencies: list[float] = []
+            t0 = time.perf_counter()
+            for q in prepared.questions:
+                s0 = time.perf_counter()
+                hits, _ = await container.search.search(
+                    principal, SearchIn(user_id=q.user_id, query=q.question, limit=LIMIT)
+                )
+                latencies.append(time.perf_counter() - s0)
+                ranked = ranked_dia_ids(
+                    [{"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in hits]
+                )
+                rows.append((q.category, score(q.evidence, ranked)))
+            weights = container.search.weights
+            runs.append(
+                {
+                    "weights": {
+                        "rrf_k": weights.rrf_k,
+                        "dense_weight": weights.dense_weight,
+                        "keyword_weight": weights.keyword_weight,
+                        "recency_weight": weights.recency_weight,
+                        "importance_weight": weights.importance_weight,
+                        "candidates": settings.search_candidates,
+                    },
+                    "search": latency_summary(latencies, time.perf_counter() - t0),
+                    "metrics": aggregate(rows),
+                }
             )
-            rows.append((q.category, score(q.evidence, ranked)))
-        elapsed = time.perf_counter() - t0
-        weights = container.search.weights
+            if len(ks) > 1:
+                log(f"rrf_k={weights.rrf_k}: {_overall(runs[-1]['metrics'])}")
     finally:
         await container.aclose()
         if not options.data_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
-    return {
-        "mode": "inprocess",
-        "ingest": ingest,
-        "weights": {
-            "rrf_k": weights.rrf_k,
-            "dense_weight": weights.dense_weight,
-            "keyword_weight": weights.keyword_weight,
-            "recency_weight": weights.recency_weight,
-            "importance_weight": weights.importance_weight,
-            "candidates": settings.search_candidates,
-        },
-        "search": latency_summary(latencies, elapsed),
-        "metrics": aggregate(rows),
-    }
+    result: dict[str, Any] = {"mode": "inprocess", "ingest": ingest, **runs[-1]}
+    if len(runs) > 1:
+        result["sweep"] = runs
+    return result
+
+
+def _overall(metrics: dict[str, Any]) -> str:
+    m = metrics["overall"]
+    return f"recall@5 {m['recall@5']:.3f}, recall@10 {m['recall@10']:.3f}, hit@10 {m['hit@10']:.3f}, MRR {m['mrr']:.3f}"
 
 
 def _pick(value: float | None, default: float) -> float:
@@ -374,10 +393,36 @@ def _pick(value: float | None, default: float) -> float:
 # -- entry point -----------------------------------------------------------------------------------
 
 
-def run(*, captions: bool = False) -> dict[str, Any]:
+def run(*, captions: bool = False, quiet_wait: float = 0.0) -> dict[str, Any]:
     """The reported numbers (HTTP path)."""
     prepared = prepare(captions=captions)
+    background = wait_for_quiet(max_wait=quiet_wait)
+    machine = machine_info()
     result = run_http(prepared)
+    result["machine"] = machine
+    result["background_cpu_pct_before"] = background
+    result["counts"] = prepared.counts
+    result["captions"] = captions
+    return result
+
+
+def sweep(rrf_ks: Iterable[int], *, captions: bool = False) -> dict[str, Any]:
+    """In-process runs over RRF k values (fast tuning; the reported numbers come from `run`)."""
+    prepared = prepare(captions=captions)
+    options = argparse.Namespace(
+        data_dir=None,
+        captions=captions,
+        candidates=None,
+        rrf_k=None,
+        sweep_rrf_k=",".join(str(k) for k in rrf_ks),
+        dense_weight=None,
+        keyword_weight=None,
+        recency_weight=None,
+        importance_weight=None,
+    )
+    machine = machine_info()
+    result = asyncio.run(run_inprocess(prepared, options))
+    result["machine"] = machine
     result["counts"] = prepared.counts
     result["captions"] = captions
     return result
@@ -405,27 +450,42 @@ def main() -> None:
     parser.add_argument("--data-dir", help="(--inprocess) keep the ingested data here and reuse it next time")
     parser.add_argument("--candidates", type=int, help="candidates per list (MEMBANK_SEARCH_CANDIDATES)")
     parser.add_argument("--rrf-k", type=int, help="RRF k (MEMBANK_RRF_K)")
-    parser.add_argument("--dense-weight", type=float, help="(--inprocess only) scoring weight")
-    parser.add_argument("--keyword-weight", type=float, help="(--inprocess only) scoring weight")
-    parser.add_argument("--recency-weight", type=float, help="(--inprocess only) scoring weight")
-    parser.add_argument("--importance-weight", type=float, help="(--inprocess only) scoring weight")
+    parser.add_argument(
+        "--sweep-rrf-k", help="(--inprocess only) comma-separated RRF k values to try in turn"
+    )
+    parser.add_argument("--dense-weight", type=float, help="scoring weight (MEMBANK_DENSE_WEIGHT)")
+    parser.add_argument("--keyword-weight", type=float, help="scoring weight (MEMBANK_KEYWORD_WEIGHT)")
+    parser.add_argument("--recency-weight", type=float, help="scoring weight (MEMBANK_RECENCY_WEIGHT)")
+    parser.add_argument("--importance-weight", type=float, help="scoring weight (MEMBANK_IMPORTANCE_WEIGHT)")
     parser.add_argument(
         "--output", help="result name under bench/results (default locomo or locomo-inprocess)"
     )
     args = parser.parse_args()
     prepared = prepare(captions=args.captions)
     log(f"dataset: {json.dumps(prepared.counts)}")
+    background = wait_for_quiet()
+    machine = machine_info()
     if args.inprocess:
         result = asyncio.run(run_inprocess(prepared, args))
     else:
-        env = {}
-        if args.candidates:
-            env["MEMBANK_SEARCH_CANDIDATES"] = str(args.candidates)
-        if args.rrf_k:
-            env["MEMBANK_RRF_K"] = str(args.rrf_k)
+        env = {
+            f"MEMBANK_{name.upper()}": str(value)
+            for name in (
+                "search_candidates",
+                "rrf_k",
+                "dense_weight",
+                "keyword_weight",
+                "recency_weight",
+                "importance_weight",
+            )
+            if (value := getattr(args, name.removeprefix("search_"))) is not None
+        }
         result = run_http(prepared, env)
+        result["settings_env"] = env
     result["counts"] = prepared.counts
     result["captions"] = args.captions
+    result["background_cpu_pct_before"] = background
+    result["machine"] = machine
     result["command"] = "python -m bench.locomo" + (" --inprocess" if args.inprocess else "")
     print(format_metrics(result["metrics"]))
     print(f"search: {json.dumps(result['search'])}")

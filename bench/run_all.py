@@ -25,22 +25,33 @@ LOCOMO_REFERENCES = (
 )
 
 
-def run_benchmarks(names: tuple[str, ...], *, quick: bool) -> None:
+def run_benchmarks(names: tuple[str, ...], *, quick: bool, quiet_wait: float) -> None:
+    """Run and write bench/results/<name>.json (<name>-quick.json with `quick`, which the doc ignores)."""
+    suffix = "-quick" if quick else ""
     for name in names:
         log(f"=== {name} ===")
         if name == "load":
-            result = load.run(quick=quick)
+            result = load.run(quick=quick, quiet_wait=quiet_wait)
             result["command"] = "python -m bench.load" + (" --quick" if quick else "")
         elif name == "scale":
             sizes = (2_000, 10_000) if quick else (10_000, 100_000)
-            result = scale.run(sizes=sizes, requests=1000 if quick else 3000)
+            result = scale.run(sizes=sizes, requests=1000 if quick else 3000, quiet_wait=quiet_wait)
             result["command"] = "python -m bench.scale --sizes " + ",".join(str(s) for s in sizes)
         elif name == "locomo":
-            result = locomo.run()
+            result = locomo.run(quiet_wait=quiet_wait)
             result["command"] = "python -m bench.locomo"
+            log(f"wrote {write_result(name + suffix, result)}")
+            if not quick:
+                ks = (1, 5, 10, 20, 60)
+                tuned = locomo.sweep(ks)
+                tuned["command"] = "python -m bench.locomo --inprocess --sweep-rrf-k " + ",".join(
+                    map(str, ks)
+                )
+                log(f"wrote {write_result('locomo-sweep', tuned)}")
+            continue
         else:
             raise SystemExit(f"unknown benchmark {name!r}")
-        log(f"wrote {write_result(name, result)}")
+        log(f"wrote {write_result(name + suffix, result)}")
 
 
 # -- rendering -------------------------------------------------------------------------------------
@@ -60,14 +71,16 @@ def _check(ok: bool | None) -> str:
 
 def _latency_table(rows: list[tuple[str, dict[str, Any]]], first: str) -> list[str]:
     out = [
-        f"| {first} | requests | errors | throughput (req/s) | p50 ms | p95 ms | p99 ms | client CPU | server CPU |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {first} | requests | errors | throughput (req/s) | p50 ms | p95 ms | p99 ms | client CPU | server CPU "
+        "| other CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, s in rows:
         out.append(
             f"| {label} | {s.get('count')} | {s.get('errors', 0)} | {_fmt(s.get('throughput_rps'))} | "
             f"{_fmt(s.get('p50_ms'))} | {_fmt(s.get('p95_ms'))} | {_fmt(s.get('p99_ms'))} | "
-            f"{_fmt(s.get('client_cpu_pct'), 0)} % | {_fmt(s.get('server_cpu_pct'), 0)} % |"
+            f"{_fmt(s.get('client_cpu_pct'), 0)} % | {_fmt(s.get('server_cpu_pct'), 0)} % | "
+            f"{_fmt(s.get('other_cpu_pct'), 0)} % |"
         )
     return out
 
@@ -151,7 +164,7 @@ def _load_section(r: dict[str, Any]) -> list[str]:
     out = [
         "## Load (`bench/load.py`)",
         "",
-        f"Command: `{r.get('command', 'python -m bench.load')}` — run {r['machine']['date']}.",
+        f"Command: `{r.get('command', 'python -m bench.load')}` — run {r['machine']['date']}, code {r['machine'].get('git_commit')}.",
         "",
     ]
     settings = r.get("settings", {})
@@ -205,7 +218,7 @@ def _scale_section(r: dict[str, Any]) -> list[str]:
     out = [
         "## Scale (`bench/scale.py`)",
         "",
-        f"Command: `{r.get('command', 'python -m bench.scale')}` — run {r['machine']['date']}.",
+        f"Command: `{r.get('command', 'python -m bench.scale')}` — run {r['machine']['date']}, code {r['machine'].get('git_commit')}.",
         "",
     ]
     st = r.get("settings", {})
@@ -228,11 +241,31 @@ def _scale_section(r: dict[str, Any]) -> list[str]:
         )
     out.append("")
     rows = []
+    open_rows = []
     for size, e in r.get("sizes", {}).items():
         for key, stats in e["search"].items():
+            if key.startswith("open_"):
+                open_rows.append((int(size), stats))
+                continue
             mode, _, conc = key.partition("_c")
             rows.append((f"{int(size):,} — {mode}, c={conc}", stats))
+    out += ["Closed loop (c requests always in flight):", ""]
     out += _latency_table(rows, "memories — queries")
+    if open_rows:
+        out += [
+            "",
+            "Open loop (fixed arrival rate, all-distinct queries; latency counted from the scheduled send time, "
+            "so queueing shows; at most 64 in flight, the rest dropped):",
+            "",
+            "| memories | offered /s | answered /s | p50 ms | p95 ms | p99 ms | dropped | server CPU | other CPU |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for size, st in open_rows:
+            out.append(
+                f"| {size:,} | {st['offered_rps']} | {_fmt(st.get('throughput_rps'))} | {_fmt(st.get('p50_ms'))} | "
+                f"{_fmt(st.get('p95_ms'))} | {_fmt(st.get('p99_ms'))} | {st.get('dropped', 0)} | "
+                f"{_fmt(st.get('server_cpu_pct'), 0)} % | {_fmt(st.get('other_cpu_pct'), 0)} % |"
+            )
     out += ["", "| Server process | value |", "|---|---:|"]
     out.append(f"| cold start to ready, empty data dir | {_fmt(r.get('cold_start_empty_s'), 2)} s |")
     loaded = ", ".join(f"{x:.2f}" for x in r.get("cold_start_loaded_s", []))
@@ -261,7 +294,7 @@ def _locomo_section(r: dict[str, Any]) -> list[str]:
     out = [
         "## LOCOMO retrieval (`bench/locomo.py`)",
         "",
-        f"Command: `{r.get('command', 'python -m bench.locomo')}` — run {r['machine']['date']}.",
+        f"Command: `{r.get('command', 'python -m bench.locomo')}` — run {r['machine']['date']}, code {r['machine'].get('git_commit')}.",
         "",
     ]
     out.append(
@@ -318,12 +351,68 @@ METHOD = """\
   judged on *distinct*.
 - Queries and memories are generated from templates and word lists (`bench/texts.py`, seeded), e.g.
   “Mina adopted a border collie named Pixel last March.” / “What is the name of Mina's border collie?”.
+- In a closed loop, latency and throughput are tied (Little's law: in-flight = throughput * latency): at c=8
+  a p50 of 8 ms needs about 1000 searches/s. The open-loop runs of the scale benchmark show the latency at a
+  given offered rate instead.
 - Raw results are written to `bench/results/*.json` (not committed)."""
+
+
+def _sweep_section(r: dict[str, Any]) -> list[str]:
+    out = [
+        "### Tuning: RRF k (in-process, same data and questions)",
+        "",
+        f"Command: `{r.get('command')}` — run {r['machine']['date']}, code {r['machine'].get('git_commit')}. The services are called directly "
+        "(no HTTP); only the fusion constant k changes (weights and candidates at their defaults). "
+        "For reference, not the reported number.",
+        "",
+        "| RRF k | candidates | recall@5 | recall@10 | hit@10 | MRR@10 |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in r.get("sweep", []):
+        m, w = run["metrics"]["overall"], run["weights"]
+        out.append(
+            f"| {w['rrf_k']} | {w['candidates']} | {m['recall@5']:.3f} | {m['recall@10']:.3f} | "
+            f"{m['hit@10']:.3f} | {m['mrr']:.3f} |"
+        )
+    return out
+
+
+def _conditions(results: list[dict[str, Any] | None]) -> list[str]:
+    """Client and background CPU seen during the runs, from every latency summary in the results."""
+    summaries: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "client_cpu_pct" in node:
+                summaries.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for r in results:
+        walk(r)
+    before = [r["background_cpu_pct_before"] for r in results if r and "background_cpu_pct_before" in r]
+    if not summaries:
+        return []
+    client = max(s.get("client_cpu_pct") or 0 for s in summaries)
+    other = max(s.get("other_cpu_pct") or 0 for s in summaries)
+    lines = [
+        "## Run conditions",
+        "",
+        f"- Load generator CPU: at most {client:.0f} % of one core in any scenario "
+        "(a second client process did not raise throughput: see *2 client processes* in the load tables).",
+        f"- CPU used by other processes during the measured scenarios: at most {other:.0f} % of one core"
+        + (f"; before each benchmark: {', '.join(f'{b:.0f} %' for b in before)}." if before else "."),
+    ]
+    return lines
 
 
 def render() -> str:
     results = {name: read_result(name) for name in ALL}
     load_r, scale_r, locomo_r = results["load"], results["scale"], results["locomo"]
+    sweep_r = read_result("locomo-sweep")
     machine = next((r["machine"] for r in (load_r, scale_r, locomo_r) if r), machine_info())
     lines = [
         "# Benchmarks",
@@ -338,7 +427,7 @@ def render() -> str:
         f"| RAM | {machine['ram_gb']} GiB |",
         f"| Python | {machine['python']} |",
         f"| OS | {machine['platform']} |",
-        f"| Code | commit {machine.get('git_commit')} |",
+        f"| Code | commit {machine.get('git_commit')} (each section names its own) |",
         f"| Date | {machine['date']} |",
         "",
         "## Targets",
@@ -347,10 +436,14 @@ def render() -> str:
         "",
         METHOD,
         "",
+        *_conditions([load_r, scale_r, locomo_r]),
+        "",
     ]
     for section, r in ((_load_section, load_r), (_scale_section, scale_r), (_locomo_section, locomo_r)):
         if r is not None:
             lines += [*section(r), ""]
+    if sweep_r is not None:
+        lines += [*_sweep_section(sweep_r), ""]
     missing = [name for name, r in results.items() if r is None]
     if missing:
         lines += [f"_Not run yet: {', '.join(missing)}._", ""]
@@ -362,13 +455,23 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(ALL)}")
-    parser.add_argument("--quick", action="store_true", help="smaller, shorter runs (smoke test)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller, shorter runs (smoke test; the document is not rewritten)",
+    )
     parser.add_argument("--render-only", action="store_true", help="only rewrite docs/benchmarks.md")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=120.0, help="wait up to N s for other processes to go idle"
+    )
     parser.add_argument("--doc", default=str(DOC), help="where to write the document")
     args = parser.parse_args()
     if not args.render_only:
         names = tuple(n.strip() for n in args.only.split(",")) if args.only else ALL
-        run_benchmarks(names, quick=args.quick)
+        run_benchmarks(names, quick=args.quick, quiet_wait=args.wait_quiet)
+        if args.quick:
+            log("quick run: results in bench/results/*-quick.json; docs/benchmarks.md left as it was")
+            return
     doc = Path(args.doc)
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(render())

@@ -17,17 +17,20 @@ from typing import Any
 from bench.common import (
     Server,
     log,
+    machine_info,
     submit_batch,
     terminate_on_sigterm,
+    wait_for_quiet,
     wait_indexed,
     wait_jobs,
     write_result,
 )
-from bench.load import SEARCH_PATH, _brief, run_load, search_bodies
+from bench.load import SEARCH_PATH, _brief, run_load, run_open_loop, search_bodies
 from bench.texts import TextGen, user_ids
 
 JOB_SIZE = 1000
 IN_FLIGHT = 3
+OPEN_LOOP_RATES = (25, 50, 100)  # searches/s offered at the largest size, whatever the answers
 
 
 def load_memories(server: Server, gen: TextGen, users: list[str], count: int) -> dict[str, Any]:
@@ -77,6 +80,13 @@ def search_at_size(
     stats = run_load(server, SEARCH_PATH, bodies, concurrency=8, max_seconds=max_seconds)
     out["cached_c8"] = stats
     log(f"  search cached (100 queries) c=8: {_brief(stats)}")
+    if extra:
+        for rate in OPEN_LOOP_RATES:
+            seconds = min(max_seconds, 15.0)
+            bodies = search_bodies(gen, users, int(rate * seconds) + 1, distinct=True)
+            stats = run_open_loop(server, SEARCH_PATH, bodies, rate=rate, seconds=seconds)
+            out[f"open_{rate}"] = stats
+            log(f"  search distinct at a fixed {rate}/s: {_brief(stats)}, dropped={stats['dropped']}")
     return out
 
 
@@ -91,10 +101,12 @@ def run(
     users_count: int = 100,
     requests: int = 3000,
     max_seconds: float = 25.0,
+    quiet_wait: float = 0.0,
 ) -> dict[str, Any]:
     gen = TextGen(seed=2)
     users = user_ids(users_count)
     result: dict[str, Any] = {
+        "machine": machine_info(),
         "settings": {
             "users": users_count,
             "tenants": 1,
@@ -106,6 +118,7 @@ def run(
         },
         "sizes": {},
     }
+    result["background_cpu_pct_before"] = wait_for_quiet(max_wait=quiet_wait)
     with terminate_on_sigterm(), Server() as server:
         result["cold_start_empty_s"] = round(server.cold_start_seconds or 0, 3)
         result["idle_empty"] = idle_rss(server, settle=2.0)
@@ -156,9 +169,16 @@ def main() -> None:
         "--requests", type=int, default=3000, help="search requests per run (bounded by time)"
     )
     parser.add_argument("--max-seconds", type=float, default=25.0)
+    parser.add_argument("--wait-quiet", type=float, default=0.0, help="wait up to N s for an idle machine")
     args = parser.parse_args()
     sizes = tuple(int(s) for s in args.sizes.split(","))
-    result = run(sizes=sizes, users_count=args.users, requests=args.requests, max_seconds=args.max_seconds)
+    result = run(
+        sizes=sizes,
+        users_count=args.users,
+        requests=args.requests,
+        max_seconds=args.max_seconds,
+        quiet_wait=args.wait_quiet,
+    )
     result["command"] = f"python -m bench.scale --sizes {args.sizes} --users {args.users}"
     log(f"wrote {write_result('scale', result)}")
 
