@@ -119,3 +119,15 @@ def test_reindex_rebuilds_from_the_system_of_record(parts: tuple[SqliteRecordSto
     assert _found(index) == set()
     assert sync.reindex(batch_size=7) == 20
     assert _found(index) == ids and sync.check(repair=False).consistent
+
+
+def test_apply_for_indexes_only_the_given_memories(parts: tuple[SqliteRecordStore, FailingUpserts]) -> None:
+    store, index = parts
+    sync = IndexSync(store, index)  # type: ignore[arg-type]
+    backlog = [_add(store, f"bulk {i}", i % DIM) for i in range(5)]
+    mine = _add(store, "my fact", 1)
+    assert sync.apply_for([mine.id])
+    assert _found(index) == {mine.id}
+    assert store.outbox.pending() == len(backlog)
+    assert sync.apply_due() == len(backlog)
+    assert _found(index) == {m.id for m in [*backlog, mine]}

@@ -60,7 +60,7 @@ class MemoryService:
             self._embedder.model_id,
             actor=principal.subject,
         )
-        await self._apply_index()
+        await self._apply_index([memory.id])
         return memory
 
     async def get(self, principal: Principal, memory_id: str) -> Memory:
@@ -104,7 +104,7 @@ class MemoryService:
             updated_at=now_utc(),
         )
         await asyncio.to_thread(self._store.memories.update_fields, updated, diff, actor=principal.subject)
-        await self._apply_index()
+        await self._apply_index([updated.id])
         return updated
 
     async def _supersede(
@@ -140,7 +140,7 @@ class MemoryService:
             self._embedder.model_id,
             actor=principal.subject,
         )
-        await self._apply_index()
+        await self._apply_index([closed.id, successor.id])
         return successor
 
     async def delete(self, principal: Principal, memory_id: str, *, hard: bool) -> dict[str, Any]:
@@ -150,15 +150,15 @@ class MemoryService:
             erased = await asyncio.to_thread(
                 self._store.memories.erase, principal.tenant_id, current.lineage_id, actor=principal.subject
             )
-            await self._apply_index()
-            return {"id": memory_id, "deleted": True, "erased": True, "erased_versions": erased}
+            await self._apply_index(erased)
+            return {"id": memory_id, "deleted": True, "erased": True, "erased_versions": len(erased)}
         if current.deleted_at is None and current.valid_to is None:
             now = now_utc()
             current = replace(
                 current, valid_to=now, deleted_at=now, updated_at=now, version=current.version + 1
             )
             await asyncio.to_thread(self._store.memories.invalidate, current, actor=principal.subject)
-            await self._apply_index()
+            await self._apply_index([current.id])
         return {
             "id": memory_id,
             "deleted": True,
@@ -203,8 +203,9 @@ class MemoryService:
             self._store.memories.stats, principal.tenant_id, user_id, at=to_epoch(now_utc())
         )
 
-    async def _apply_index(self) -> None:
-        # The write is committed with its outbox row; indexing now gives read-your-writes, and if it fails
-        # the background applier retries, so the error is not the client's.
+    async def _apply_index(self, memory_ids: list[str]) -> None:
+        # The write is committed with its outbox rows; indexing them now gives read-your-writes. Only this
+        # request's rows: a bulk import's backlog is the background applier's, not this caller's wait. If it
+        # fails, the background applier retries, so the error is not the client's.
         if self._sync is not None:
-            await asyncio.to_thread(self._sync.apply_due)
+            await asyncio.to_thread(self._sync.apply_for, memory_ids)

@@ -57,6 +57,12 @@ class IndexSync:
                     return applied
                 applied += len(items)
 
+    def apply_for(self, memory_ids: list[str]) -> bool:
+        """Apply the pending items of these memories now; False if the index refused them (they stay queued)."""
+        with self._lock:
+            items = self._store.outbox.items_for(memory_ids)
+            return self._apply(items) if items else True
+
     def _apply(self, items: list[OutboxItem]) -> bool:
         by_tenant: dict[str, set[str]] = defaultdict(set)
         for item in items:

@@ -192,8 +192,9 @@ class MemoryRepository(Protocol):
     def invalidate(self, memory: Memory, *, actor: str) -> None:
         """Persist a soft delete already applied to `memory` (valid_to, deleted_at set)."""
 
-    def erase(self, tenant_id: str, lineage_id: str, *, actor: str) -> int:
-        """Hard delete every version of a lineage and blank the content kept in its history."""
+    def erase(self, tenant_id: str, lineage_id: str, *, actor: str) -> list[str]:
+        """Hard delete every version of a lineage and blank the content kept in its history; returns
+        the ids erased."""
 
     def history(self, tenant_id: str, lineage_id: str) -> list[MemoryVersion]:
         """Every history entry of a lineage, oldest first."""
@@ -240,6 +241,9 @@ class Outbox(Protocol):
 
     def retry_later(self, ids: Sequence[int], error: str, next_attempt_at: float) -> None:
         """Record a failed attempt and when to try again."""
+
+    def items_for(self, memory_ids: Sequence[str]) -> list[OutboxItem]:
+        """Pending items of these memories, oldest first."""
 
     def enqueue(self, items: Sequence[tuple[str, str]]) -> None:
         """Add (tenant_id, memory_id) items, e.g. found by a consistency check."""

@@ -204,7 +204,7 @@ class SqliteMemoryRepository:
             conn.execute(_INSERT_VERSION, version_params(entry))
             _touch_outbox(conn, [memory])
 
-    def erase(self, tenant_id: str, lineage_id: str, *, actor: str) -> int:
+    def erase(self, tenant_id: str, lineage_id: str, *, actor: str) -> list[str]:
         now = to_epoch(now_utc())
         with self._db.write() as conn:
             ids = [
@@ -214,7 +214,7 @@ class SqliteMemoryRepository:
                 )
             ]
             if not ids:
-                return 0
+                return []
             marks = ", ".join("?" * len(ids))
             conn.execute(f"DELETE FROM memory_embeddings WHERE memory_id IN ({marks})", ids)
             conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", ids)
@@ -236,7 +236,7 @@ class SqliteMemoryRepository:
                 ),
             )
             conn.executemany(_INSERT_OUTBOX, [(i, tenant_id, now, now) for i in ids])
-            return len(ids)
+            return ids
 
     def history(self, tenant_id: str, lineage_id: str) -> list[MemoryVersion]:
         rows = self._db.read().execute(

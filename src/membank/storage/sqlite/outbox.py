@@ -23,6 +23,16 @@ class SqliteOutbox:
         )
         return [OutboxItem(row[0], row[1], row[2], row[3]) for row in rows]
 
+    def items_for(self, memory_ids: Sequence[str]) -> list[OutboxItem]:
+        if not memory_ids:
+            return []
+        marks = ", ".join("?" * len(memory_ids))
+        rows = self._db.read().execute(
+            f"SELECT id, memory_id, tenant_id, attempts FROM outbox WHERE memory_id IN ({marks}) ORDER BY id",
+            list(memory_ids),
+        )
+        return [OutboxItem(row[0], row[1], row[2], row[3]) for row in rows]
+
     def complete(self, ids: Sequence[int]) -> None:
         with self._db.write() as conn:
             conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])

@@ -105,6 +105,7 @@ CREATE TABLE outbox (
     last_error TEXT
 );
 CREATE INDEX outbox_due ON outbox(next_attempt_at);
+CREATE INDEX outbox_memory ON outbox(memory_id);
 
 CREATE TABLE idempotency_keys (
     tenant_id TEXT NOT NULL,
