@@ -42,10 +42,6 @@ def scope_filter(scope: Scope, *, as_of: float | None, node: FilterNode | None) 
     return q.Filter(must=list(must))
 
 
-def tenant_filter(tenant_id: str) -> q.Filter:
-    return q.Filter(must=[_match("tenant_id", tenant_id)])
-
-
 def validity_filter(as_of: float) -> q.Filter:
     """valid_from <= as_of AND (valid_to missing OR valid_to > as_of)."""
     open_or_later: list[Clause] = [
