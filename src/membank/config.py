@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     batch_chunk_size: int = Field(default=256, gt=0)
     batch_max_items: int = Field(default=10_000, gt=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     search_candidates: int = Field(default=60, gt=0)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from membank.jobs.worker import TaskContext, Worker
+from membank.jobs.worker import TaskContext, Worker, finish_within
 from membank.models import Job, JobStatus, now_utc
 from membank.storage.sqlite import SqliteRecordStore
 
@@ -98,3 +98,32 @@ async def test_lease_is_kept_alive_while_a_long_job_runs(store: SqliteRecordStor
     await run
     finished = store.jobs.get("t", job_id)
     assert finished is not None and finished.status is JobStatus.COMPLETED and finished.attempts == 1
+
+
+async def test_stuck_job_is_cancelled_at_shutdown_and_resumed_by_the_next_worker(
+    store: SqliteRecordStore,
+) -> None:
+    attempts: list[int] = []
+
+    async def sticky(job: Job, context: TaskContext) -> dict[str, Any]:
+        attempts.append(job.attempts)
+        if job.attempts == 1:
+            await asyncio.Event().wait()  # never returns: a handler stuck on a dependency
+        return {"attempt": job.attempts}
+
+    job_id = _enqueue(store, "sticky")
+    stop = asyncio.Event()
+    first = Worker(store, {"sticky": sticky}, lease_seconds=0.3, poll_seconds=0.01, backoff_seconds=0.0)
+    task = asyncio.create_task(first.run(stop))
+    while not attempts:
+        await asyncio.sleep(0.01)
+    stop.set()
+    started = time.monotonic()
+    await finish_within([task], grace_seconds=0.2)
+    assert task.cancelled() and time.monotonic() - started < 2
+    stuck = store.jobs.get("t", job_id)
+    assert stuck is not None and stuck.status is JobStatus.PROCESSING
+    second = Worker(store, {"sticky": sticky}, lease_seconds=0.3, poll_seconds=0.01, backoff_seconds=0.0)
+    await asyncio.sleep(0.4)
+    job = await _drain(second, store, job_id)
+    assert job.status is JobStatus.COMPLETED and job.result == {"attempt": 2}

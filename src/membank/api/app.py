@@ -14,6 +14,7 @@ from membank.api.errors import install_error_handlers
 from membank.api.middleware import RequestContextMiddleware
 from membank.bootstrap import Container, build_container
 from membank.config import Settings
+from membank.jobs.worker import finish_within
 from membank.observability.logging import configure_logging
 
 log = structlog.get_logger(__name__)
@@ -41,7 +42,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             yield
         finally:
             stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await finish_within(tasks, settings.shutdown_grace_seconds)
             if own.index_sync is not None:
                 await asyncio.to_thread(own.index_sync.apply_due)
             if container is None:

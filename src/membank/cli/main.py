@@ -69,6 +69,7 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
 def worker(concurrency: int | None) -> None:
     """Run job workers only; index updates reach the server through the outbox."""
     from membank.bootstrap import build_container
+    from membank.jobs.worker import finish_within
     from membank.observability.logging import configure_logging
 
     settings = _settings()
@@ -83,7 +84,9 @@ def worker(concurrency: int | None) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await asyncio.gather(*(container.new_worker().run(stop) for _ in range(count)))
+            tasks = [asyncio.create_task(container.new_worker().run(stop)) for _ in range(count)]
+            await stop.wait()
+            await finish_within(tasks, settings.shutdown_grace_seconds)
         finally:
             await container.aclose()
 

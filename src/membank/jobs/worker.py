@@ -131,3 +131,15 @@ class Worker:
             await asyncio.sleep(self._lease / 3)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._store.jobs.heartbeat, job.id, self.id, time.time(), self._lease)
+
+
+async def finish_within(tasks: list[asyncio.Task[None]], grace_seconds: float) -> None:
+    """Wait for background tasks that were told to stop; cancel those still running after the grace period.
+    A job cancelled this way loses nothing: its lease expires and the next worker resumes it from its last
+    committed chunk."""
+    if not tasks:
+        return
+    _, late = await asyncio.wait(tasks, timeout=grace_seconds)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
