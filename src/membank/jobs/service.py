@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from membank.errors import JobNotFound
-from membank.models import Job, JobStatus, Principal, now_utc
+from membank.models import Job, JobStatus, Principal, iso, now_utc
 from membank.storage.ports import RecordStore
 
 
@@ -65,10 +65,6 @@ class JobService:
 
 def job_out(job: Job) -> dict[str, Any]:
     """The public JSON form of a job."""
-
-    def iso(value: Any) -> str | None:
-        return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
     total = job.progress_total
     return {
         "id": job.id,

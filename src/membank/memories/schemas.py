@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from membank.models import MEMORY_TYPES, Memory, MemoryVersion
+from membank.models import MEMORY_TYPES, Memory, MemoryVersion, iso
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$"
 UserId = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
@@ -27,8 +28,6 @@ class _Strict(BaseModel):
 
 
 def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    import orjson
-
     if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
         raise ValueError(f"metadata larger than {MAX_METADATA_BYTES} bytes when encoded")
     return value
@@ -77,10 +76,6 @@ class MemoryPatch(_Strict):
         return None if value is None else _check_metadata(value)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
 def memory_out(m: Memory) -> dict[str, Any]:
     """The public JSON form of a memory."""
     return {
@@ -97,14 +92,14 @@ def memory_out(m: Memory) -> dict[str, Any]:
         "entities": m.entities,
         "source_refs": m.source_refs,
         "content_hash": m.content_hash,
-        "valid_from": _iso(m.valid_from),
-        "valid_to": _iso(m.valid_to),
+        "valid_from": iso(m.valid_from),
+        "valid_to": iso(m.valid_to),
         "superseded_by": m.superseded_by,
         "supersedes": m.supersedes,
         "version": m.version,
-        "created_at": _iso(m.created_at),
-        "updated_at": _iso(m.updated_at),
-        "deleted_at": _iso(m.deleted_at),
+        "created_at": iso(m.created_at),
+        "updated_at": iso(m.updated_at),
+        "deleted_at": iso(m.deleted_at),
     }
 
 
@@ -120,5 +115,5 @@ def version_out(v: MemoryVersion) -> dict[str, Any]:
         "actor": v.actor,
         "job_id": v.job_id,
         "changes": v.changes,
-        "created_at": _iso(v.created_at),
+        "created_at": iso(v.created_at),
     }

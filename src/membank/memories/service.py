@@ -9,7 +9,7 @@ from typing import Any
 
 from membank.errors import MemoryNotFound, ValidationFailed
 from membank.memories.schemas import MemoryIn, MemoryPatch
-from membank.models import Memory, MemoryVersion, Principal, content_hash, now_utc, to_epoch
+from membank.models import Memory, MemoryVersion, Principal, content_hash, iso, now_utc, to_epoch
 from membank.providers.embedders.ports import Embedder
 from membank.search.indexing import IndexSync
 from membank.storage.ports import MemoryPage, RecordStore
@@ -75,8 +75,8 @@ class MemoryService:
         changes = patch.model_dump(exclude_unset=True)
         if not changes:
             raise ValidationFailed.field("body", "at least one field to change is required")
-        if any(value is None for key, value in changes.items() if key != "summary"):
-            null = next(key for key, value in changes.items() if value is None and key != "summary")
+        null = next((key for key, value in changes.items() if value is None and key != "summary"), None)
+        if null is not None:
             raise ValidationFailed.field(null, "must not be null")
         current = await self.get(principal, memory_id)
         if current.valid_to is not None:
@@ -163,7 +163,7 @@ class MemoryService:
             "id": memory_id,
             "deleted": True,
             "erased": False,
-            "valid_to": current.valid_to.isoformat().replace("+00:00", "Z") if current.valid_to else None,
+            "valid_to": iso(current.valid_to),
         }
 
     async def history(self, principal: Principal, memory_id: str) -> list[MemoryVersion]:

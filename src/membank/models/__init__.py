@@ -3,7 +3,7 @@
 from membank.models.jobs import Job, JobStatus
 from membank.models.memory import MEMORY_TYPES, Memory, MemoryVersion, Scope, content_hash
 from membank.models.principal import ApiKey, Principal, Tenant
-from membank.models.time import from_epoch, now_utc, to_epoch
+from membank.models.time import from_epoch, iso, now_utc, to_epoch
 
 __all__ = [
     "MEMORY_TYPES",
@@ -17,6 +17,7 @@ __all__ = [
     "Tenant",
     "content_hash",
     "from_epoch",
+    "iso",
     "now_utc",
     "to_epoch",
 ]

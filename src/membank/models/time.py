@@ -17,3 +17,8 @@ def to_epoch(value: datetime) -> float:
 
 def from_epoch(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """The API's form of a time: ISO 8601 in UTC with a `Z`."""
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None

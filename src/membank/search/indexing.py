@@ -122,7 +122,8 @@ class IndexSync:
         return count
 
     def check(self, *, repair: bool) -> CheckReport:
-        """Compare the system of record with the vector index; with `repair`, queue every difference."""
+        """Compare the system of record with the vector index; with `repair`, bring the index in line
+        (upsert missing and stale documents, delete orphans)."""
         report = CheckReport()
         with self._lock:
             records = dict(self._store.memories.entries())

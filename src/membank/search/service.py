@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from membank.models import Memory, Principal, Scope, now_utc, to_epoch
+from membank.models import Memory, Principal, Scope, from_epoch, now_utc, to_epoch
 from membank.providers.embedders.ports import Embedder
 from membank.search.filters import Condition, FilterNode, all_of, parse_filter
 from membank.search.schemas import SearchIn
@@ -90,14 +90,13 @@ class SearchService:
     def _load(self, tenant_id: str, ranked: list[Scored], moment: float) -> list[SearchHit]:
         # The index is derived and may lag a write by a moment: the system of record has the last word.
         memories = self._store.memories.get_many(tenant_id, [s.id for s in ranked])
+        at = from_epoch(moment)
         hits: list[SearchHit] = []
         for scored in ranked:
             memory = memories.get(scored.id)
             if memory is None:
                 continue
-            if to_epoch(memory.valid_from) > moment or (
-                memory.valid_to and to_epoch(memory.valid_to) <= moment
-            ):
+            if not memory.is_valid_at(at):
                 continue
             hits.append(SearchHit(memory, scored.score, scored.details()))
         return hits
