@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     openai_embedder_api_key: SecretStr | None = None
     openai_embedder_timeout: float = Field(default=30.0, gt=0)
 
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(default=30.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0)
+    llm_max_tokens: int = Field(default=1024, gt=0)
+    llm_breaker_failures: int = Field(default=5, ge=1)
+    llm_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
     run_workers: bool = True
     workers: int = Field(default=2, ge=0)
     job_lease_seconds: float = Field(default=30.0, gt=0)
