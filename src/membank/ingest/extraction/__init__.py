@@ -1,0 +1,1 @@
+"""Extraction tiers: heuristic (offline) and LLM (OpenAI-compatible), behind one port."""

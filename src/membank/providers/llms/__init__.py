@@ -1,0 +1,1 @@
+"""Chat LLM providers: a port and an OpenAI-compatible implementation."""
