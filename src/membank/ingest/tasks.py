@@ -9,7 +9,7 @@ from typing import Any
 from membank.jobs.worker import Handler, TaskContext
 from membank.memories.schemas import MemoryIn
 from membank.memories.service import new_memory
-from membank.models import Job, Memory, Principal, now_utc, to_epoch
+from membank.models import Job, Memory, Principal, Provenance, now_utc, to_epoch
 from membank.providers.embedders.ports import Embedder
 from membank.storage.ports import JobProgress
 
@@ -45,7 +45,7 @@ def batch_import_handler(
                 vectors,
                 embedder.model_id,
                 actor=job.actor,
-                job_id=job.id,
+                provenance=Provenance(job_id=job.id),
                 progress=progress,
             )
             done = end

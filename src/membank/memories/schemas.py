@@ -100,6 +100,7 @@ def memory_out(m: Memory) -> dict[str, Any]:
         "created_at": iso(m.created_at),
         "updated_at": iso(m.updated_at),
         "deleted_at": iso(m.deleted_at),
+        "slot": m.slot,
     }
 
 
@@ -115,5 +116,7 @@ def version_out(v: MemoryVersion) -> dict[str, Any]:
         "actor": v.actor,
         "job_id": v.job_id,
         "changes": v.changes,
+        "extractor": v.extractor,
+        "prompt_version": v.prompt_version,
         "created_at": iso(v.created_at),
     }

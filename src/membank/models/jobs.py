@@ -45,3 +45,5 @@ class Job:
     finished_at: datetime | None = None
     actor: str = ""
     checkpoint: dict[str, Any] = field(default_factory=dict)
+    batch_id: str | None = None
+    priority: int = 0

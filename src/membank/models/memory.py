@@ -63,6 +63,7 @@ class Memory:
     lineage_id: str = ""
     version: int = 1
     deleted_at: datetime | None = None
+    slot: str | None = None
 
     def is_valid_at(self, moment: datetime) -> bool:
         return self.valid_from <= moment and (self.valid_to is None or self.valid_to > moment)
@@ -84,3 +85,14 @@ class MemoryVersion:
     created_at: datetime
     job_id: str | None = None
     changes: dict[str, Any] = field(default_factory=dict)
+    extractor: str | None = None
+    prompt_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Who produced a write: the job, and for extracted facts the extractor and its prompt version."""
+
+    job_id: str | None = None
+    extractor: str | None = None
+    prompt_version: str | None = None

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from membank.models import ApiKey, Job, Memory, MemoryVersion, Scope, Tenant, to_epoch
+from membank.models import ApiKey, Job, Memory, MemoryVersion, Provenance, Scope, Tenant, to_epoch
 from membank.search.filters import FilterNode
 
 
@@ -161,7 +161,7 @@ class MemoryRepository(Protocol):
         model_id: str,
         *,
         actor: str,
-        job_id: str | None = None,
+        provenance: Provenance | None = None,
         progress: JobProgress | None = None,
     ) -> None:
         """Store new memories with their vectors and a CREATE history entry each, in one transaction.
@@ -182,14 +182,16 @@ class MemoryRepository(Protocol):
         model_id: str,
         *,
         actor: str,
-        job_id: str | None = None,
+        provenance: Provenance | None = None,
     ) -> None:
         """Store `new` and close `old` (valid_to, superseded_by) in one transaction; history on both."""
 
-    def update_fields(self, memory: Memory, changes: dict[str, Any], *, actor: str) -> None:
+    def update_fields(
+        self, memory: Memory, changes: dict[str, Any], *, actor: str, provenance: Provenance | None = None
+    ) -> None:
         """Persist in-place field changes already applied to `memory` (version bumped by the caller)."""
 
-    def invalidate(self, memory: Memory, *, actor: str) -> None:
+    def invalidate(self, memory: Memory, *, actor: str, provenance: Provenance | None = None) -> None:
         """Persist a soft delete already applied to `memory` (valid_to, deleted_at set)."""
 
     def erase(self, tenant_id: str, lineage_id: str, *, actor: str) -> list[str]:
@@ -222,6 +224,20 @@ class MemoryRepository(Protocol):
 
     def existing_hashes(self, tenant_id: str, user_id: str, hashes: Sequence[str], *, at: float) -> set[str]:
         """Which of the content hashes a user already has among memories valid at `at`."""
+
+    def valid_in_slot(self, tenant_id: str, user_id: str, slot: str, *, at: float) -> list[Memory]:
+        """A user's memories valid at `at` that fill `slot` (subject/attribute), newest first."""
+
+    def valid_with_hash(self, tenant_id: str, user_id: str, content_hash: str, *, at: float) -> list[Memory]:
+        """A user's memories valid at `at` with that normalised content hash."""
+
+    def valid_vectors(
+        self, tenant_id: str, user_id: str, *, at: float, limit: int
+    ) -> tuple[list[str], list[list[float]]]:
+        """Ids and vectors of a user's newest `limit` memories valid at `at` (similarity without an index)."""
+
+    def revision(self, tenant_id: str, user_id: str) -> int:
+        """A number that grows with every write to the user's memories (0 before the first)."""
 
     def iter_all(self, batch_size: int) -> Iterator[list[Memory]]:
         """Every stored memory of every tenant, in batches (for reindex and check; admin only)."""
@@ -275,6 +291,87 @@ class JobRepository(Protocol):
 
     def counts(self) -> dict[str, int]:
         """Number of jobs per status."""
+
+    def create_batch(self, batch: Batch, jobs: Sequence[Job]) -> None:
+        """Store a batch and its queued jobs in one transaction."""
+
+    def get_batch(self, tenant_id: str, batch_id: str) -> tuple[Batch, list[Job]] | None:
+        """A batch of the tenant and its jobs (oldest first), or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Jobs submitted together (one per conversation of a batch request)."""
+
+    id: str
+    tenant_id: str
+    user_id: str
+    job_count: int
+    options: dict[str, Any]
+    actor: str
+    created_at: float
+
+
+@dataclass(slots=True)
+class SessionState:
+    """What MemBank keeps of a conversation session: a rolling summary and the latest messages."""
+
+    tenant_id: str
+    user_id: str
+    session_id: str
+    summary: str
+    key_facts: list[str]
+    recent_messages: list[dict[str, Any]]
+    turn_count: int
+    fact_count: int
+    started_at: float
+    updated_at: float
+    last_message_at: float | None = None
+    last_job_id: str | None = None
+
+
+class SessionRepository(Protocol):
+    """Conversation sessions, scoped by tenant and user."""
+
+    def get(self, tenant_id: str, user_id: str, session_id: str) -> SessionState | None:
+        """One session or None."""
+
+    def save(self, state: SessionState, *, job_id: str) -> bool:
+        """Insert or replace the session unless `job_id` already saved it (a retried job); True if saved."""
+
+    def list_for_user(self, tenant_id: str, user_id: str, *, limit: int, offset: int) -> list[SessionState]:
+        """A user's sessions, most recently updated first."""
+
+
+class LockRepository(Protocol):
+    """Named leases shared by every process on the store (e.g. one consolidation per user at a time)."""
+
+    def acquire(self, name: str, owner: str, now: float, ttl: float) -> bool:
+        """Take the lock if free or expired (or already ours, extending it); False if someone holds it."""
+
+    def release(self, name: str, owner: str) -> None:
+        """Release the lock if `owner` holds it."""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    tenant_id: str
+    job_id: str | None
+    purpose: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    created_at: float
+
+
+class UsageRepository(Protocol):
+    """LLM token usage, for cost reports."""
+
+    def record(self, usage: UsageRecord) -> None:
+        """Store one usage record."""
+
+    def summary(self, tenant_id: str, *, since: float) -> list[dict[str, Any]]:
+        """Totals per model and purpose since `since`."""
 
 
 class KeyRepository(Protocol):
@@ -341,6 +438,18 @@ class RecordStore(Protocol):
     @property
     def idempotency(self) -> IdempotencyRepository:
         """Stored idempotent responses."""
+
+    @property
+    def sessions(self) -> SessionRepository:
+        """Conversation sessions."""
+
+    @property
+    def locks(self) -> LockRepository:
+        """Named leases."""
+
+    @property
+    def usage(self) -> UsageRepository:
+        """LLM token usage."""
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations."""

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from membank.storage.sqlite.conversations import (
+    SqliteLockRepository,
+    SqliteSessionRepository,
+    SqliteUsageRepository,
+)
 from membank.storage.sqlite.database import SqliteDatabase
 from membank.storage.sqlite.jobs import SqliteJobRepository
 from membank.storage.sqlite.keys import SqliteKeyRepository
@@ -23,6 +28,9 @@ class SqliteRecordStore:
         self.jobs = SqliteJobRepository(self.db)
         self.keys = SqliteKeyRepository(self.db)
         self.idempotency = SqliteIdempotency(self.db)
+        self.sessions = SqliteSessionRepository(self.db)
+        self.locks = SqliteLockRepository(self.db)
+        self.usage = SqliteUsageRepository(self.db)
 
     def migrate(self) -> list[str]:
         return self.db.migrate()

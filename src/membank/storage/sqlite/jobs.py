@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from membank.models import Job, to_epoch
+from membank.storage.ports import Batch
 from membank.storage.sqlite.database import SqliteDatabase
 from membank.storage.sqlite.rows import dumps, job_from_row
 
@@ -12,6 +16,32 @@ _RUNNABLE = (
     "(status IN ('queued', 'failed') AND run_after <= :now) "
     "OR (status = 'processing' AND lease_expires_at < :now)"
 )
+
+
+_INSERT_JOB = (
+    "INSERT INTO jobs (id, tenant_id, kind, status, payload, attempts, max_attempts, progress_done, "
+    "progress_total, idempotency_key, run_after, checkpoint, actor, created_at, updated_at, batch_id, priority) "
+    "VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?, '{}', ?, ?, ?, ?, ?)"
+)
+
+
+def _job_params(job: Job) -> tuple[Any, ...]:
+    return (
+        job.id,
+        job.tenant_id,
+        job.kind,
+        job.status.value,
+        dumps(job.payload),
+        job.max_attempts,
+        job.progress_total,
+        job.idempotency_key,
+        to_epoch(job.run_after),
+        job.actor,
+        to_epoch(job.created_at),
+        to_epoch(job.updated_at),
+        job.batch_id,
+        job.priority,
+    )
 
 
 class SqliteJobRepository:
@@ -28,25 +58,48 @@ class SqliteJobRepository:
                 if row is not None:
                     return job_from_row(row), False
             conn.execute(
-                "INSERT INTO jobs (id, tenant_id, kind, status, payload, attempts, max_attempts, progress_done, "
-                "progress_total, idempotency_key, run_after, checkpoint, actor, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?, '{}', ?, ?, ?)",
-                (
-                    job.id,
-                    job.tenant_id,
-                    job.kind,
-                    job.status.value,
-                    dumps(job.payload),
-                    job.max_attempts,
-                    job.progress_total,
-                    job.idempotency_key,
-                    to_epoch(job.run_after),
-                    job.actor,
-                    to_epoch(job.created_at),
-                    to_epoch(job.updated_at),
-                ),
+                _INSERT_JOB,
+                _job_params(job),
             )
         return job, True
+
+    def create_batch(self, batch: Batch, jobs: Sequence[Job]) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    batch.id,
+                    batch.tenant_id,
+                    batch.user_id,
+                    batch.job_count,
+                    dumps(batch.options),
+                    batch.actor,
+                    batch.created_at,
+                ),
+            )
+            conn.executemany(_INSERT_JOB, [_job_params(job) for job in jobs])
+
+    def get_batch(self, tenant_id: str, batch_id: str) -> tuple[Batch, list[Job]] | None:
+        conn = self._db.read()
+        row = conn.execute(
+            "SELECT * FROM batches WHERE tenant_id = ? AND id = ?", (tenant_id, batch_id)
+        ).fetchone()
+        if row is None:
+            return None
+        batch = Batch(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            user_id=row["user_id"],
+            job_count=row["job_count"],
+            options=orjson.loads(row["options"]),
+            actor=row["actor"],
+            created_at=row["created_at"],
+        )
+        jobs = conn.execute(
+            "SELECT * FROM jobs WHERE tenant_id = ? AND batch_id = ? ORDER BY created_at, rowid",
+            (tenant_id, batch_id),
+        )
+        return batch, [job_from_row(job) for job in jobs]
 
     def get(self, tenant_id: str, job_id: str) -> Job | None:
         row = (
@@ -59,7 +112,7 @@ class SqliteJobRepository:
     def claim(self, worker_id: str, now: float, lease_seconds: float) -> Job | None:
         with self._db.write() as conn:
             row = conn.execute(
-                f"SELECT id FROM jobs WHERE {_RUNNABLE} ORDER BY run_after, created_at LIMIT 1", {"now": now}
+                f"SELECT id FROM jobs WHERE {_RUNNABLE} ORDER BY priority DESC, run_after, created_at LIMIT 1", {"now": now}
             ).fetchone()
             if row is None:
                 return None

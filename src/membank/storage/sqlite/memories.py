@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from membank.errors import LeaseLost
-from membank.models import Memory, MemoryVersion, now_utc, to_epoch
+from membank.models import Memory, MemoryVersion, Provenance, now_utc, to_epoch
 from membank.storage.ports import JobProgress, MemoryPage, sync_token
 from membank.storage.sqlite.database import SqliteDatabase
 from membank.storage.sqlite.rows import (
@@ -22,9 +22,11 @@ from membank.storage.sqlite.rows import (
     version_params,
 )
 
-_INSERT_MEMORY = f"INSERT INTO memories ({MEMORY_COLUMNS}) VALUES ({', '.join('?' * 23)})"
-_INSERT_VERSION = "INSERT INTO memory_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_MEMORY = f"INSERT INTO memories ({MEMORY_COLUMNS}) VALUES ({', '.join('?' * 24)})"
+_INSERT_VERSION = "INSERT INTO memory_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_OUTBOX = "INSERT INTO outbox (memory_id, tenant_id, created_at, next_attempt_at) VALUES (?, ?, ?, ?)"
+_VALID = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
+_VALID_M = "m.valid_from <= ? AND (m.valid_to IS NULL OR m.valid_to > ?)"
 _SORTABLE = {"created_at", "updated_at", "importance", "valid_from"}
 
 
@@ -35,9 +37,10 @@ def _version(
     *,
     old: str | None,
     new: str | None,
-    job_id: str | None = None,
+    provenance: Provenance | None = None,
     changes: dict[str, Any] | None = None,
 ) -> MemoryVersion:
+    origin = provenance or Provenance()
     return MemoryVersion(
         id=str(uuid.uuid4()),
         memory_id=memory.id,
@@ -49,14 +52,27 @@ def _version(
         new_content=new,
         actor=actor,
         created_at=memory.updated_at,
-        job_id=job_id,
+        job_id=origin.job_id,
         changes=changes or {},
+        extractor=origin.extractor,
+        prompt_version=origin.prompt_version,
     )
 
 
 def _touch_outbox(conn: sqlite3.Connection, memories: Sequence[Memory]) -> None:
     now = to_epoch(now_utc())
     conn.executemany(_INSERT_OUTBOX, [(m.id, m.tenant_id, now, now) for m in memories])
+    _bump_revisions(conn, {(m.tenant_id, m.user_id) for m in memories})
+
+
+def _bump_revisions(conn: sqlite3.Connection, users: set[tuple[str, str]]) -> None:
+    # Every write bumps its user's revision in the same transaction: caches of derived answers (synthesized
+    # contexts) compare it and can never serve a result older than a committed write, whichever process wrote.
+    conn.executemany(
+        "INSERT INTO user_revisions VALUES (?, ?, 1) "
+        "ON CONFLICT (tenant_id, user_id) DO UPDATE SET revision = revision + 1",
+        sorted(users),
+    )
 
 
 def _vector_blob(vector: Sequence[float]) -> bytes:
@@ -74,10 +90,10 @@ class SqliteMemoryRepository:
         model_id: str,
         *,
         actor: str,
-        job_id: str | None = None,
+        provenance: Provenance | None = None,
         progress: JobProgress | None = None,
     ) -> None:
-        versions = [_version(m, "CREATE", actor, old=None, new=m.content, job_id=job_id) for m in memories]
+        versions = [_version(m, "CREATE", actor, old=None, new=m.content, provenance=provenance) for m in memories]
         with self._db.write() as conn:
             if progress is not None:
                 _save_progress(conn, progress)
@@ -120,7 +136,7 @@ class SqliteMemoryRepository:
         model_id: str,
         *,
         actor: str,
-        job_id: str | None = None,
+        provenance: Provenance | None = None,
     ) -> None:
         closing = _version(
             old,
@@ -128,7 +144,7 @@ class SqliteMemoryRepository:
             actor,
             old=old.content,
             new=new.content,
-            job_id=job_id,
+            provenance=provenance,
             changes={"superseded_by": new.id},
         )
         opening = _version(
@@ -137,7 +153,7 @@ class SqliteMemoryRepository:
             actor,
             old=old.content,
             new=new.content,
-            job_id=job_id,
+            provenance=provenance,
             changes={"supersedes": old.id},
         )
         with self._db.write() as conn:
@@ -163,12 +179,22 @@ class SqliteMemoryRepository:
             conn.executemany(_INSERT_VERSION, [version_params(closing), version_params(opening)])
             _touch_outbox(conn, [old, new])
 
-    def update_fields(self, memory: Memory, changes: dict[str, Any], *, actor: str) -> None:
-        entry = _version(memory, "UPDATE", actor, old=memory.content, new=memory.content, changes=changes)
+    def update_fields(
+        self, memory: Memory, changes: dict[str, Any], *, actor: str, provenance: Provenance | None = None
+    ) -> None:
+        entry = _version(
+            memory,
+            "UPDATE",
+            actor,
+            old=memory.content,
+            new=memory.content,
+            changes=changes,
+            provenance=provenance,
+        )
         with self._db.write() as conn:
             conn.execute(
                 "UPDATE memories SET summary = ?, memory_type = ?, importance = ?, tags = ?, metadata = ?, "
-                "entities = ?, version = ?, updated_at = ? WHERE +tenant_id = ? AND id = ?",
+                "entities = ?, source_refs = ?, version = ?, updated_at = ? WHERE +tenant_id = ? AND id = ?",
                 (
                     memory.summary,
                     memory.memory_type,
@@ -176,6 +202,7 @@ class SqliteMemoryRepository:
                     dumps(memory.tags),
                     dumps(memory.metadata),
                     dumps(memory.entities),
+                    dumps(memory.source_refs),
                     memory.version,
                     to_epoch(memory.updated_at),
                     memory.tenant_id,
@@ -185,8 +212,8 @@ class SqliteMemoryRepository:
             conn.execute(_INSERT_VERSION, version_params(entry))
             _touch_outbox(conn, [memory])
 
-    def invalidate(self, memory: Memory, *, actor: str) -> None:
-        entry = _version(memory, "DELETE", actor, old=memory.content, new=None)
+    def invalidate(self, memory: Memory, *, actor: str, provenance: Provenance | None = None) -> None:
+        entry = _version(memory, "DELETE", actor, old=memory.content, new=None, provenance=provenance)
         assert memory.valid_to is not None and memory.deleted_at is not None
         with self._db.write() as conn:
             conn.execute(
@@ -207,14 +234,13 @@ class SqliteMemoryRepository:
     def erase(self, tenant_id: str, lineage_id: str, *, actor: str) -> list[str]:
         now = to_epoch(now_utc())
         with self._db.write() as conn:
-            ids = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT id FROM memories WHERE tenant_id = ? AND lineage_id = ?", (tenant_id, lineage_id)
-                )
-            ]
-            if not ids:
+            rows = conn.execute(
+                "SELECT id, user_id FROM memories WHERE tenant_id = ? AND lineage_id = ?", (tenant_id, lineage_id)
+            ).fetchall()
+            if not rows:
                 return []
+            ids = [row[0] for row in rows]
+            _bump_revisions(conn, {(tenant_id, row[1]) for row in rows})
             marks = ", ".join("?" * len(ids))
             conn.execute(f"DELETE FROM memory_embeddings WHERE memory_id IN ({marks})", ids)
             conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", ids)
@@ -224,7 +250,7 @@ class SqliteMemoryRepository:
                 (tenant_id, lineage_id),
             )
             conn.execute(
-                "INSERT INTO memory_versions VALUES (?, ?, ?, ?, 0, 'ERASE', NULL, NULL, ?, NULL, ?, ?)",
+                "INSERT INTO memory_versions VALUES (?, ?, ?, ?, 0, 'ERASE', NULL, NULL, ?, NULL, ?, ?, NULL, NULL)",
                 (
                     str(uuid.uuid4()),
                     lineage_id,
@@ -336,6 +362,47 @@ class SqliteMemoryRepository:
             )
             found.update(row[0] for row in rows)
         return found
+
+    def valid_in_slot(self, tenant_id: str, user_id: str, slot: str, *, at: float) -> list[Memory]:
+        rows = self._db.read().execute(
+            f"SELECT {MEMORY_COLUMNS} FROM memories WHERE tenant_id = ? AND user_id = ? AND slot = ? "
+            f"AND {_VALID} ORDER BY valid_from DESC, created_at DESC",
+            (tenant_id, user_id, slot, at, at),
+        )
+        return [memory_from_row(row) for row in rows]
+
+    def valid_with_hash(self, tenant_id: str, user_id: str, content_hash: str, *, at: float) -> list[Memory]:
+        rows = self._db.read().execute(
+            f"SELECT {MEMORY_COLUMNS} FROM memories WHERE tenant_id = ? AND user_id = ? AND content_hash = ? "
+            f"AND {_VALID} ORDER BY created_at DESC",
+            (tenant_id, user_id, content_hash, at, at),
+        )
+        return [memory_from_row(row) for row in rows]
+
+    def valid_vectors(
+        self, tenant_id: str, user_id: str, *, at: float, limit: int
+    ) -> tuple[list[str], list[list[float]]]:
+        rows = self._db.read().execute(
+            "SELECT m.id, e.vector FROM memories m JOIN memory_embeddings e ON e.memory_id = m.id "
+            f"WHERE m.tenant_id = ? AND m.user_id = ? AND {_VALID_M} ORDER BY m.created_at DESC LIMIT ?",
+            (tenant_id, user_id, at, at, limit),
+        )
+        ids: list[str] = []
+        vectors: list[list[float]] = []
+        for row in rows:
+            ids.append(row[0])
+            vectors.append(np.frombuffer(row[1], dtype=np.float32).tolist())
+        return ids, vectors
+
+    def revision(self, tenant_id: str, user_id: str) -> int:
+        row = (
+            self._db.read()
+            .execute(
+                "SELECT revision FROM user_revisions WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id)
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else 0
 
     def iter_all(self, batch_size: int) -> Iterator[list[Memory]]:
         last = ""

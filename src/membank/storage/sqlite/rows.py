@@ -12,7 +12,7 @@ from membank.models import Job, JobStatus, Memory, MemoryVersion, from_epoch, to
 MEMORY_COLUMNS = (
     "id, tenant_id, user_id, agent_id, session_id, content, summary, memory_type, importance, tags, metadata, "
     "entities, source_refs, content_hash, valid_from, valid_to, superseded_by, supersedes, lineage_id, version, "
-    "created_at, updated_at, deleted_at"
+    "created_at, updated_at, deleted_at, slot"
 )
 
 
@@ -53,6 +53,7 @@ def memory_params(m: Memory) -> tuple[Any, ...]:
         to_epoch(m.created_at),
         to_epoch(m.updated_at),
         _epoch_or_none(m.deleted_at),
+        m.slot,
     )
 
 
@@ -81,6 +82,7 @@ def memory_from_row(row: sqlite3.Row) -> Memory:
         created_at=from_epoch(row["created_at"]),
         updated_at=from_epoch(row["updated_at"]),
         deleted_at=_time_or_none(row["deleted_at"]),
+        slot=row["slot"],
     )
 
 
@@ -98,6 +100,8 @@ def version_params(v: MemoryVersion) -> tuple[Any, ...]:
         v.job_id,
         dumps(v.changes),
         to_epoch(v.created_at),
+        v.extractor,
+        v.prompt_version,
     )
 
 
@@ -115,6 +119,8 @@ def version_from_row(row: sqlite3.Row) -> MemoryVersion:
         job_id=row["job_id"],
         changes=orjson.loads(row["changes"]),
         created_at=from_epoch(row["created_at"]),
+        extractor=row["extractor"],
+        prompt_version=row["prompt_version"],
     )
 
 
@@ -141,4 +147,6 @@ def job_from_row(row: sqlite3.Row) -> Job:
         updated_at=from_epoch(row["updated_at"]),
         started_at=_time_or_none(row["started_at"]),
         finished_at=_time_or_none(row["finished_at"]),
+        batch_id=row["batch_id"],
+        priority=row["priority"],
     )
