@@ -1,0 +1,190 @@
+"""Sentence signals of the heuristic extractor: questions, small talk, informativeness, kind and entities.
+
+Casual chat is mostly reactions ("That's awesome!") and questions; a memory store filled with them buries the
+few sentences that say something about the speaker. Informativeness counts what search can later match on:
+content words, names, numbers and dates; affect words ("awesome", "happy") count for nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS = _words(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having he
+    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+    now of off on once only or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves i'm i've i'd i'll
+    it's that's there's what's don't didn't can't won't isn't wasn't you're you've you'd you'll we're we've let's
+    really lot lots thing things stuff something anything everything way much many get got getting go going gone
+    gonna wanna kinda yeah yes yep oh ok okay well like know think thought feel felt make made one even still
+    though actually definitely totally always never sure maybe bit pretty right time times day days good great
+    new big little back again every kind sort mean means said say says tell told see seen look looks looking
+    keep kept want wanted need needed try trying tried thanks thank hey hi hello wow cool nice awesome"""
+)
+AFFECT = _words(
+    """amazing awesome great cool nice wonderful fantastic incredible beautiful lovely sweet happy glad sad sorry
+    proud excited exciting fun funny love loved lovely inspiring inspired powerful special blessed grateful
+    thankful appreciate appreciated means meant cute adorable gorgeous stunning impressive brave strong tough
+    hard glad stoked thrilled super totally absolutely really truly rad neat sounds seems awesome best worst
+    congrats congratulations luck hope hoping wish care support supportive rewarding fulfilling vibe vibes
+    feeling feelings heart kind kindness journey"""
+)
+_QUESTION_OPENER = re.compile(
+    r"^(?:so,? |and,? |but,? |oh,? |hey,? |btw,? |anyway,? )?(?:what|how|why|where|when|who|whom|which|whose|"
+    r"do|does|did|are|is|was|were|can|could|would|will|should|shall|have|has|had|may|might|any|anything|ever|"
+    r"isn't|aren't|don't|didn't|doesn't|won't|wanna|what's|how's|who's|where's|tell me|i wonder|i was wondering|"
+    r"mind if|care to|got any)\b",
+    re.IGNORECASE,
+)
+_SMALL_TALK = re.compile(
+    r"^(?:hi|hey|hello|yo|hiya|good (?:morning|afternoon|evening|night)|thanks|thank you|thx|bye|goodbye|"
+    r"see you|see ya|talk (?:to you )?(?:soon|later)|take care|cheers|good luck|you too|me too|same here|"
+    r"congrats|congratulations|nice to (?:meet|see|hear)|glad to hear|sorry to hear|happy for you|"
+    r"have a (?:good|great|nice)|enjoy|catch you|ttyl|lol|haha|hehe)\b",
+    re.IGNORECASE,
+)
+_INTERJECTION = re.compile(
+    r"^(?:(?:oh|ooh|wow|whoa|yeah|yes|yep|yup|no|nope|ok|okay|sure|well|so|haha|lol|omg|aw+|hmm+|ah|hey|"
+    r"totally|absolutely|definitely|exactly|right|true|cool|nice|great|awesome|thanks)[,!.]*\s+)+",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(
+    r"\b(?:I|I'm|I've|I'd|I'll|my|me|mine|myself|we|we're|we've|our|us)\b", re.IGNORECASE
+)
+_SECOND_PERSON_START = re.compile(r"^(?:you|your|you're|you've|you'd|you'll)\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|\d+")
+_NUMBER = re.compile(r"\b\d+\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twenty|hundred)\b", re.I)
+_DATE_WORDS = re.compile(
+    r"\b(?:yesterday|today|tonight|tomorrow|last|next|ago|weekend|week|month|year|monday|tuesday|wednesday|"
+    r"thursday|friday|saturday|sunday|january|february|march|april|june|july|august|september|october|"
+    r"november|december|summer|winter|spring)\b",
+    re.IGNORECASE,
+)
+_ENTITY = re.compile(r"\b[A-Z][\w'&.-]*(?:\s+(?:of\s+|the\s+|&\s+|de\s+)?[A-Z][\w'&.-]*)*")
+_NOT_ENTITIES = _words(
+    """I I'm I've I'd I'll User Assistant The A An My Our We It This That These Those He She They You Your And But
+    So Oh Hey Hi Wow Yeah Yes No Ok Okay Thanks Thank Well Also Just Really What When Where Why How Who Which
+    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August
+    September October November December Mom Dad Lol Haha Omg Btw"""
+)
+KEY_OBJECTS = re.compile(
+    r"\bmy (?:new |little |old |two |three )?(?P<noun>dog|dogs|cat|cats|puppy|kitten|pet|pets|kids|kid|children|son|"
+    r"daughter|wife|husband|partner|girlfriend|boyfriend|mom|mother|dad|father|sister|brother|grandma|"
+    r"grandmother|grandpa|grandfather|family|car|house|bike|guitar|piano|garden|business|band|book|novel|"
+    r"painting|paintings|project|startup|company|team|job|degree|thesis|baby)\b",
+    re.IGNORECASE,
+)
+
+_KINDS = (
+    (
+        "personal",
+        8,
+        r"\b(?:allerg\w*|diagnos\w*|diabet\w*|asthma|surgery|pregnan\w*|cancer|illness|disease|disorder|"
+        r"medication|injur\w*|hospital\w*|therapy|depress\w*|anxiety|transgender|trans|gay|lesbian|bisexual|"
+        r"queer|nonbinary|non-binary|religio\w*|christian|muslim|jewish|buddhist)\b",
+    ),
+    (
+        "event",
+        5,
+        r"\b(?:will|'ll|going to|gonna|plan\w*|hoping to|hope to|want to|intend\w*|about to|looking forward|"
+        r"can't wait|next|tomorrow|upcoming|soon)\b",
+    ),
+    (
+        "preference",
+        5,
+        r"\b(?:love|loves|like|likes|enjoy\w*|favou?rite|prefer\w*|hate|hates|dislike\w*|into|passion\w*|"
+        r"fan of|obsessed)\b",
+    ),
+    (
+        "relationship",
+        5,
+        r"\b(?:mom|mother|dad|father|sister|brother|son|daughter|kids|children|wife|husband|partner|"
+        r"girlfriend|boyfriend|friend|friends|grandma|grandpa|grandmother|grandfather|cousin|aunt|uncle|family)\b",
+    ),
+)
+_PAST = re.compile(
+    r"\b(?:\w+ed|went|got|saw|made|took|had|was|were|did|met|bought|ran|began|became|found|gave)\b"
+)
+
+
+def strip_interjections(sentence: str) -> str:
+    """`sentence` without leading "Yeah, " / "Wow, Caroline! " noise."""
+    return _INTERJECTION.sub("", sentence).strip()
+
+
+def is_question(sentence: str) -> bool:
+    """A question, with or without its question mark ("what do you think about ...")."""
+    return sentence.rstrip().endswith("?") or bool(_QUESTION_OPENER.match(sentence))
+
+
+def statement_part(sentence: str) -> str | None:
+    """The statement in a sentence that ends in a question ("I just moved to Berlin, any tips?")."""
+    if _QUESTION_OPENER.match(sentence):
+        return None
+    head = re.split(r",|;|\s-\s", sentence.rstrip("?! "))[:-1]
+    text = ",".join(head).strip()
+    return text if text and _FIRST_PERSON.search(text) else None
+
+
+def is_small_talk(sentence: str) -> bool:
+    """Greetings, thanks, goodbyes and wishes: nothing to remember."""
+    return bool(_SMALL_TALK.match(sentence))
+
+
+def addresses_listener(sentence: str) -> bool:
+    """About the other party ("You'd be a great counselor!"), not the speaker."""
+    return bool(_SECOND_PERSON_START.match(sentence)) and not _FIRST_PERSON.search(sentence)
+
+
+def first_person(sentence: str) -> bool:
+    """Says something about the speaker (I, my, we ...)."""
+    return bool(_FIRST_PERSON.search(sentence))
+
+
+def informativeness(sentence: str, names: frozenset[str] = frozenset()) -> float:
+    """Roughly how much a later search could match on: content words, names, numbers, dates."""
+    words = _WORD.findall(sentence)
+    content = [w for w in words if len(w) > 2 and w.lower() not in STOPWORDS and w.lower() not in AFFECT]
+    proper = [w for w in words[1:] if w[0].isupper() and w not in _NOT_ENTITIES and w not in names]
+    score = float(len(content)) + 1.0 * len(proper)
+    if _NUMBER.search(sentence) or _DATE_WORDS.search(sentence):
+        score += 1.5
+    if first_person(sentence):
+        score += 1.0
+    return score
+
+
+def kind(sentence: str) -> tuple[str, int]:
+    """memory_type and importance of a generic first-person statement."""
+    for memory_type, importance, pattern in _KINDS:
+        if re.search(pattern, sentence, re.IGNORECASE):
+            return memory_type, importance
+    if _PAST.search(sentence):
+        return "episodic", 4
+    return "personal", 4
+
+
+def entities(sentence: str, exclude: frozenset[str] = frozenset()) -> list[str]:
+    """Capitalised names (people, places, organisations, pets) and key objects, deduplicated, in order."""
+    found: list[str] = []
+    for m in _ENTITY.finditer(sentence):
+        words = m[0].removesuffix("'s").rstrip(".").split()
+        if m.start() == 0 or sentence[: m.start()].rstrip().endswith((".", "!", "?", '"')):
+            words = words[1:]  # sentence-initial capitals say nothing about being a name
+        while words and words[0] in _NOT_ENTITIES:
+            words = words[1:]
+        name = " ".join(words)
+        if name and name not in _NOT_ENTITIES and name.lower() not in exclude and name not in found:
+            found.append(name)
+    for m in KEY_OBJECTS.finditer(sentence):
+        noun = m["noun"].lower()
+        if noun not in found:
+            found.append(noun)
+    return found
