@@ -14,6 +14,7 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   └── LeaseLost                 LEASE_LOST                409
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
     ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
+    ├── LLMServiceError               LLM_SERVICE_ERROR         503
     └── BackendUnavailable            BACKEND_UNAVAILABLE       503
 """
 
@@ -89,6 +90,13 @@ class PayloadTooLarge(MemBankError):
 
 class EmbeddingServiceError(MemBankError):
     code = "EMBEDDING_SERVICE_ERROR"
+    status = 503
+
+
+class LLMServiceError(MemBankError):
+    """The chat LLM failed: unreachable, throttled, erroring, breaker open, or its output was unusable."""
+
+    code = "LLM_SERVICE_ERROR"
     status = 503
 
 

@@ -4,25 +4,17 @@ real HTTP server speaking the OpenAI wire protocol."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import math
 import socket
 import struct
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from membank.config import Settings
 from membank.errors import EmbeddingServiceError
@@ -35,6 +27,7 @@ from membank.providers.embedders.onnx import (
 )
 from membank.providers.embedders.openai import OpenAIEmbedder
 from membank.providers.embedders.ports import Vectors
+from tests.support.openai_stub import OpenAIStub
 
 API_KEY = "sk-test-SECRET-0123456789abcdef"
 
@@ -468,70 +461,7 @@ async def test_close_fails_queued_texts() -> None:
         await waiting
 
 
-# -------------------------------------------------------- a fake OpenAI-compatible embeddings server
-
-
-@dataclass
-class FakeOpenAI:
-    """Scripted behaviour: each request takes the next step ("ok", an HTTP status, or "sleep")."""
-
-    dim: int = 384
-    script: list[int | str] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-    @staticmethod
-    def raw_vector(text: str, dim: int) -> np.ndarray:
-        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-        return np.random.default_rng(seed).normal(size=dim) * 3.0  # deliberately not unit length
-
-    async def embeddings(self, request: Request) -> JSONResponse:
-        body = await request.json()
-        auth = request.headers.get("authorization", "")
-        self.requests.append({"authorization": auth, "body": body})
-        if "" in body["input"]:
-            error = {"message": "'$.input' is invalid: empty string", "type": "invalid_request_error"}
-            return JSONResponse({"error": error}, status_code=400)
-        step = self.script.pop(0) if self.script else "ok"
-        if step == "sleep":
-            await asyncio.sleep(1.0)
-        elif isinstance(step, int):
-            # Careless servers echo credentials; our error messages must not.
-            error = {"message": f"failure {step} for credentials '{auth}'", "type": "server_error"}
-            headers = {"Retry-After": "0"} if step == 429 else None
-            return JSONResponse({"error": error}, status_code=step, headers=headers)
-        data = [
-            {"object": "embedding", "index": i, "embedding": self.raw_vector(t, self.dim).tolist()}
-            for i, t in enumerate(body["input"])
-        ]
-        data.reverse()  # the protocol orders by "index", not by position
-        return JSONResponse({"object": "list", "data": data, "model": body["model"], "usage": {}})
-
-
-@pytest.fixture(scope="module")
-def openai_server() -> Iterator[tuple[str, FakeOpenAI]]:
-    fake = FakeOpenAI()
-    app = Starlette(routes=[Route("/v1/embeddings", fake.embeddings, methods=["POST"])])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the fake server did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}/v1", fake
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-
-
-@pytest.fixture
-def fake_openai(openai_server: tuple[str, FakeOpenAI]) -> FakeOpenAI:
-    fake = openai_server[1]
-    fake.dim, fake.script, fake.requests = 384, [], []
-    return fake
+# ------------------------------------------ the OpenAI-compatible client against the shared stub server
 
 
 def openai_embedder(url: str, **kwargs: Any) -> OpenAIEmbedder:
@@ -548,12 +478,12 @@ def openai_embedder(url: str, **kwargs: Any) -> OpenAIEmbedder:
 
 
 def expected_unit(text: str) -> np.ndarray:
-    raw = FakeOpenAI.raw_vector(text, 384)
+    raw = OpenAIStub.raw_vector(text, 384)
     return raw / np.linalg.norm(raw)
 
 
-async def test_openai_success(openai_server: tuple[str, FakeOpenAI], fake_openai: FakeOpenAI) -> None:
-    emb = openai_embedder(openai_server[0])
+async def test_openai_success(openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub) -> None:
+    emb = openai_embedder(openai_stub_server[0])
     try:
         texts = ["first", "second", "third"]
         vectors = await emb.embed(texts)
@@ -561,51 +491,51 @@ async def test_openai_success(openai_server: tuple[str, FakeOpenAI], fake_openai
         assert vectors.dtype == np.float32
         for text, vector in zip(texts, vectors, strict=True):
             np.testing.assert_allclose(vector, expected_unit(text), atol=1e-6)
-        (request,) = fake_openai.requests
+        (request,) = openai_stub.requests
         assert request["authorization"] == f"Bearer {API_KEY}"
         assert request["body"]["model"] == "fake-embed"
         assert request["body"]["input"] == texts
         assert emb.model_id == "openai:fake-embed"
         await emb.embed(["second"])
-        assert len(fake_openai.requests) == 1  # cached
+        assert len(openai_stub.requests) == 1  # cached
     finally:
         await emb.aclose()
 
 
 async def test_openai_concurrent_calls_share_requests(
-    openai_server: tuple[str, FakeOpenAI], fake_openai: FakeOpenAI
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
 ) -> None:
-    emb = openai_embedder(openai_server[0])
+    emb = openai_embedder(openai_stub_server[0])
     try:
         texts = [f"text {i}" for i in range(40)]
         results = await asyncio.gather(*(emb.embed([t]) for t in texts))
         for text, result in zip(texts, results, strict=True):
             np.testing.assert_allclose(result[0], expected_unit(text), atol=1e-6)
-        assert len(fake_openai.requests) < 10
-        assert emb.stats.batches == len(fake_openai.requests)
+        assert len(openai_stub.requests) < 10
+        assert emb.stats.batches == len(openai_stub.requests)
     finally:
         await emb.aclose()
 
 
 async def test_openai_retries_429_then_succeeds(
-    openai_server: tuple[str, FakeOpenAI], fake_openai: FakeOpenAI
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
 ) -> None:
-    fake_openai.script = [429, 429]
-    emb = openai_embedder(openai_server[0])
+    openai_stub.script = [429, 429]
+    emb = openai_embedder(openai_stub_server[0])
     try:
         vectors = await emb.embed(["rate limited"])
         np.testing.assert_allclose(vectors[0], expected_unit("rate limited"), atol=1e-6)
-        assert len(fake_openai.requests) == 3
+        assert len(openai_stub.requests) == 3
         assert emb.http_requests == 3
     finally:
         await emb.aclose()
 
 
 async def test_openai_retries_a_timeout(
-    openai_server: tuple[str, FakeOpenAI], fake_openai: FakeOpenAI
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
 ) -> None:
-    fake_openai.script = ["sleep"]
-    emb = openai_embedder(openai_server[0], timeout=0.2)
+    openai_stub.script = ["sleep"]
+    emb = openai_embedder(openai_stub_server[0], timeout=0.2)
     try:
         vectors = await emb.embed(["slow"])
         np.testing.assert_allclose(vectors[0], expected_unit("slow"), atol=1e-6)
@@ -615,35 +545,35 @@ async def test_openai_retries_a_timeout(
 
 
 async def test_openai_persistent_500_fails_without_leaking_the_key(
-    openai_server: tuple[str, FakeOpenAI], fake_openai: FakeOpenAI
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
 ) -> None:
-    fake_openai.script = [500] * 10
-    emb = openai_embedder(openai_server[0], max_attempts=3)
+    openai_stub.script = [500] * 10
+    emb = openai_embedder(openai_stub_server[0], max_attempts=3)
     try:
         with pytest.raises(EmbeddingServiceError) as caught:
             await emb.embed(["doomed"])
-        assert len(fake_openai.requests) == 3
+        assert len(openai_stub.requests) == 3
         error = caught.value
         assert "500" in error.message
         assert error.code == "EMBEDDING_SERVICE_ERROR"
         for rendered in (str(error), repr(error), error.message, repr(error.details), repr(error.__cause__)):
             assert API_KEY not in rendered
         # The failure is not cached: the service recovers, so does the caller.
-        fake_openai.script = []
+        openai_stub.script = []
         assert (await emb.embed(["doomed"])).shape == (1, 384)
     finally:
         await emb.aclose()
 
 
 async def test_openai_client_errors_are_not_retried_and_redacted(
-    openai_server: tuple[str, FakeOpenAI], fake_openai: FakeOpenAI
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
 ) -> None:
-    fake_openai.script = [401]
-    emb = openai_embedder(openai_server[0])
+    openai_stub.script = [401]
+    emb = openai_embedder(openai_stub_server[0])
     try:
         with pytest.raises(EmbeddingServiceError) as caught:
             await emb.embed(["unauthorised"])
-        assert len(fake_openai.requests) == 1
+        assert len(openai_stub.requests) == 1
         assert "401" in caught.value.message
         assert "***" in caught.value.message  # the server's echo, redacted
         assert API_KEY not in str(caught.value)
@@ -652,14 +582,14 @@ async def test_openai_client_errors_are_not_retried_and_redacted(
 
 
 async def test_openai_wrong_dimension_is_an_error(
-    openai_server: tuple[str, FakeOpenAI], fake_openai: FakeOpenAI
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
 ) -> None:
-    fake_openai.dim = 768
-    emb = openai_embedder(openai_server[0])
+    openai_stub.dim = 768
+    emb = openai_embedder(openai_stub_server[0])
     try:
         with pytest.raises(EmbeddingServiceError, match="768"):
             await emb.embed(["too wide"])
-        assert len(fake_openai.requests) == 1
+        assert len(openai_stub.requests) == 1
     finally:
         await emb.aclose()
 
@@ -679,9 +609,9 @@ async def test_openai_unreachable_service_is_an_error() -> None:
 
 
 async def test_openai_a_rejected_text_fails_only_its_caller(
-    openai_server: tuple[str, FakeOpenAI], fake_openai: FakeOpenAI
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
 ) -> None:
-    emb = openai_embedder(openai_server[0])
+    emb = openai_embedder(openai_stub_server[0])
     try:
         good, bad, other = await asyncio.gather(
             emb.embed(["good one"]),
@@ -694,6 +624,6 @@ async def test_openai_a_rejected_text_fails_only_its_caller(
         np.testing.assert_allclose(good[0], expected_unit("good one"), atol=1e-6)
         np.testing.assert_allclose(other[0], expected_unit("good two"), atol=1e-6)
         # One shared request was rejected, then each text went alone.
-        assert [len(r["body"]["input"]) for r in fake_openai.requests] == [4, 1, 1, 1, 1]
+        assert [len(r["body"]["input"]) for r in openai_stub.requests] == [4, 1, 1, 1, 1]
     finally:
         await emb.aclose()

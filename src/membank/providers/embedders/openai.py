@@ -7,9 +7,7 @@ EmbeddingServiceError whose message never contains the API key.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
-from typing import Any
 
 import httpx
 import numpy as np
@@ -22,6 +20,14 @@ from tenacity import (
 
 from membank.config import Settings
 from membank.errors import EmbeddingServiceError
+from membank.providers._http import (
+    Retryable,
+    backoff_delay,
+    error_text,
+    redact,
+    retryable_response,
+    transport_failure,
+)
 from membank.providers.embedders.batching import (
     INPUT_REJECTED,
     BatchStats,
@@ -32,14 +38,6 @@ from membank.providers.embedders.batching import (
 from membank.providers.embedders.ports import Vectors
 
 __all__ = ["OpenAIEmbedder"]
-
-
-class _Retryable(Exception):
-    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.retry_after = retry_after
 
 
 class OpenAIEmbedder:
@@ -125,14 +123,14 @@ class OpenAIEmbedder:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
-            retry=retry_if_exception_type(_Retryable),
+            retry=retry_if_exception_type(Retryable),
             reraise=True,
         )
         try:
             async for attempt in retrying:
                 with attempt:
                     return await self._request(texts)
-        except _Retryable as exc:
+        except Retryable as exc:
             raise EmbeddingServiceError(
                 self._redact(f"embedding service failed after {self._max_attempts} attempts: {exc.reason}"),
                 details={"status": exc.status, "attempts": self._max_attempts},
@@ -140,13 +138,7 @@ class OpenAIEmbedder:
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def _wait(self, state: RetryCallState) -> float:
-        # Exponential with jitter, so that many clients throttled at once do not retry in lockstep.
-        exponential = self._backoff_initial * 2.0 ** (state.attempt_number - 1)
-        delay = min(self._backoff_max, exponential + random.uniform(0, self._backoff_initial))
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            delay = max(delay, min(exc.retry_after, self._backoff_max))
-        return delay
+        return backoff_delay(state, initial=self._backoff_initial, maximum=self._backoff_max)
 
     async def _request(self, texts: list[str]) -> Vectors:
         client = self._client
@@ -156,16 +148,15 @@ class OpenAIEmbedder:
         self.http_requests += 1
         try:
             response = await client.post("embeddings", json=payload)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            raise _Retryable(self._redact(f"{type(exc).__name__}: {exc}")) from None
+            raise transport_failure(exc, self._api_key) from None
+        retryable = retryable_response(response)
+        if retryable is not None:
+            raise retryable
         status = response.status_code
-        if status == 429 or status >= 500:
-            raise _Retryable(f"HTTP {status}", status=status, retry_after=_retry_after(response))
         if status >= 400:
             raise EmbeddingServiceError(
-                self._redact(f"embedding service answered HTTP {status}: {_error_text(response)}"),
+                self._redact(f"embedding service answered HTTP {status}: {error_text(response)}"),
                 details={"status": status, INPUT_REJECTED: status in (400, 413, 422)},
             )
         return self._parse(response, len(texts))
@@ -194,25 +185,4 @@ class OpenAIEmbedder:
         return as_unit_vectors(vectors)
 
     def _redact(self, message: str) -> str:
-        return message.replace(self._api_key, "***") if self._api_key else message
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body: Any = response.json()
-    except ValueError:
-        return response.text[:200]
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message", error))[:200]
-    return str(error if error is not None else body)[:200]
+        return redact(message, self._api_key)

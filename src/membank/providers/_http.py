@@ -1,0 +1,84 @@
+"""What every client of an OpenAI-compatible HTTP API shares: which failures are worth retrying, how long to
+wait before the next attempt, and how to quote a server's error without ever quoting a credential."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState
+
+__all__ = [
+    "Retryable",
+    "backoff_delay",
+    "error_text",
+    "redact",
+    "retry_after",
+    "retryable_response",
+    "transport_failure",
+]
+
+
+class Retryable(Exception):
+    """A failure that another attempt may not meet: 429, 5xx, a timeout or a broken connection."""
+
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
+def backoff_delay(state: RetryCallState, *, initial: float, maximum: float) -> float:
+    """Seconds before the next attempt: exponential with jitter, at least `Retry-After`, never above `maximum`."""
+    # Jitter, so that many clients throttled at once do not retry in lockstep.
+    exponential = initial * 2.0 ** (state.attempt_number - 1)
+    delay = min(maximum, exponential + random.uniform(0, initial))
+    exc = state.outcome.exception() if state.outcome is not None else None
+    if isinstance(exc, Retryable) and exc.retry_after is not None:
+        delay = max(delay, min(exc.retry_after, maximum))
+    return delay
+
+
+def transport_failure(exc: httpx.TransportError, secret: str) -> Retryable:
+    """A timeout or connection error as a retryable failure whose reason names no credential."""
+    if isinstance(exc, httpx.TimeoutException):
+        return Retryable(f"timed out ({type(exc).__name__})")
+    return Retryable(redact(f"{type(exc).__name__}: {exc}", secret))
+
+
+def retryable_response(response: httpx.Response) -> Retryable | None:
+    """The failure to retry when `response` is a 429 or a 5xx, else None."""
+    status = response.status_code
+    if status == 429 or status >= 500:
+        return Retryable(f"HTTP {status}", status=status, retry_after=retry_after(response))
+    return None
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The `Retry-After` header in seconds, or None when absent or an HTTP date."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def error_text(response: httpx.Response) -> str:
+    """The server's own error message, short (it may still echo credentials: pass it through `redact`)."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return response.text[:200]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message", error))[:200]
+    return str(error if error is not None else body)[:200]
+
+
+def redact(message: str, secret: str) -> str:
+    """`message` with every occurrence of `secret` masked."""
+    return message.replace(secret, "***") if secret else message
