@@ -1,14 +1,17 @@
-"""Shared fixtures: settings on a fresh data directory per test."""
+"""Shared fixtures: settings on a fresh data directory per test; the OpenAI-compatible stub server; the real
+local LLM server (llama-cpp-python serving Gemma 3 270M)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from membank.config import Settings
+from tests.support.llama_server import LlamaServer, start_llama_server
+from tests.support.openai_stub import OpenAIStub, serve_stub
 
 
 @pytest.fixture
@@ -31,3 +34,25 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return Settings(**values)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def openai_stub_server() -> Iterator[tuple[str, OpenAIStub]]:
+    """One OpenAI-compatible stub server for the run: its base URL (ending in `/v1`) and its state."""
+    with serve_stub() as running:
+        yield running
+
+
+@pytest.fixture
+def openai_stub(openai_stub_server: tuple[str, OpenAIStub]) -> OpenAIStub:
+    """The stub's state, reset for this test: no script, no recorded request."""
+    stub = openai_stub_server[1]
+    stub.reset()
+    return stub
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[LlamaServer]:
+    """A real llama-cpp-python OpenAI-compatible server with Gemma 3 270M (started once, on first use)."""
+    with start_llama_server() as server:
+        yield server
