@@ -1,0 +1,329 @@
+"""The LLM extraction tier and its fallback against the stub server: one call per conversation, validation,
+a new call for an unusable answer, and — for every fault the stub can script — no fact lost: the facts come out
+of the LLM tier or, labelled with the reason, out of the heuristic tier."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from membank.errors import LLMServiceError
+from membank.ingest.extraction.heuristic import HeuristicExtractor
+from membank.ingest.extraction.llm import PROMPT_VERSION, LlmExtractionFailed, LlmExtractor
+from membank.ingest.extraction.ports import CandidateFact, Conversation, Turn
+from membank.ingest.extraction.prompt import SCHEMA_NAME, SYSTEM_PROMPT, extraction_schema
+from membank.ingest.extraction.tiered import FallbackExtractor
+from membank.providers.llms import OpenAIChatModel
+from tests.support.openai_stub import OpenAIStub, Reply, Step, reply_json
+
+T = datetime(2024, 5, 8, 10, 0, tzinfo=UTC)
+TURNS = [
+    Turn(0, "user", "Hi there!", T),
+    Turn(1, "assistant", "Hello! How can I help?", T),
+    Turn(2, "user", "I moved to Berlin last month and I started working at Acme as a data engineer.", T),
+    Turn(3, "assistant", "Congratulations on the new job!", T),
+    Turn(4, "user", "Also, I love green tea.", T),
+]
+CONVERSATION = Conversation("u1", "s1", TURNS, new_from=2, summary="The user is planning a move.")
+
+FACTS: list[dict[str, Any]] = [
+    {
+        "content": "User moved to Berlin",
+        "memory_type": "personal",
+        "importance": 7,
+        "subject": "User",
+        "attribute": "residence",
+        "operation": "assert",
+        "entities": ["Berlin"],
+        "source_turns": [2],
+        "speaker": "User",
+        "valid_from": "2024-04-01",
+    },
+    {
+        "content": "User works at Acme as a data engineer",
+        "memory_type": "Factual",
+        "importance": 8,
+        "subject": "user",
+        "attribute": "Job Title",
+        "operation": "assert",
+        "entities": ["Acme", " Acme", ""],
+        "source_turns": [2, 99],
+        "speaker": "User",
+        "valid_from": None,
+    },
+    {
+        "content": "User loves green tea",
+        "memory_type": "preference",
+        "importance": 4,
+        "subject": "user",
+        "attribute": None,
+        "operation": "assert",
+        "entities": [],
+        "source_turns": [],
+        "speaker": "",
+        "valid_from": None,
+    },
+]
+VALID = reply_json({"facts": FACTS})
+MALFORMED = Reply('{"facts": [{"content": "User moved to Berlin", "memory_type": personal}]}')
+TRUNCATED = Reply('{"facts": [{"content": "User moved to Ber', finish_reason="length")
+WRONG_SCHEMA = reply_json([{"fact": "User moved to Berlin"}])
+ALL_INVALID = reply_json(
+    {"facts": [{"content": "x", "memory_type": "gossip", "importance": 42, "subject": "u"}]}
+)
+
+
+def chat_model(url: str, **options: Any) -> OpenAIChatModel:
+    values: dict[str, Any] = {
+        "base_url": url,
+        "model": "stub-model",
+        "api_key": SecretStr("sk-test"),
+        "timeout": 0.3,
+        "max_retries": 2,
+        "backoff_initial": 0.01,
+        "backoff_max": 0.05,
+        **options,
+    }
+    return OpenAIChatModel(**values)
+
+
+def contents(facts: list[CandidateFact]) -> list[str]:
+    return [fact.content for fact in facts]
+
+
+async def test_one_call_for_the_whole_batch(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    openai_stub.script = [VALID]
+    chat = chat_model(openai_stub_server[0])
+    try:
+        result = await LlmExtractor(chat, max_tokens=300).extract(CONVERSATION)
+    finally:
+        await chat.aclose()
+    assert result.extractor == "llm:stub-model"
+    assert result.prompt_version == PROMPT_VERSION == "extract-v1"
+    assert contents(result.facts) == [f["content"] for f in FACTS]
+    (request,) = openai_stub.chat_requests()
+    body = request["body"]
+    assert body["max_tokens"] == 300
+    assert body["response_format"]["json_schema"] == {
+        "name": SCHEMA_NAME,
+        "schema": extraction_schema(),
+        "strict": True,
+    }
+    system, user = body["messages"]
+    assert system == {"role": "system", "content": SYSTEM_PROMPT}
+    prompt = user["content"]
+    assert "The user is planning a move." in prompt
+    context, new = prompt.split("New turns")
+    assert "[0] 2024-05-08 User: Hi there!" in context
+    assert "[2] 2024-05-08 User: I moved to Berlin" in new and "[4] 2024-05-08 User: Also" in new
+    assert "Berlin" not in context
+    assert result.usage is not None
+    assert result.usage.model == "stub-model"
+    assert result.usage.prompt_tokens == sum(len(m["content"].split()) for m in body["messages"])
+    assert result.usage.completion_tokens > 0
+
+
+async def test_facts_are_validated_and_normalised(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    openai_stub.script = [VALID]
+    chat = chat_model(openai_stub_server[0])
+    try:
+        moved, works, tea = (await LlmExtractor(chat, max_tokens=300).extract(CONVERSATION)).facts
+    finally:
+        await chat.aclose()
+    assert moved.subject == "user" and moved.attribute == "residence" and moved.speaker == "User"
+    assert moved.valid_from == datetime(2024, 4, 1, tzinfo=UTC)
+    assert moved.source_turns == [2] and moved.entities == ["Berlin"]
+    assert works.memory_type == "factual" and works.attribute == "job_title"
+    assert works.entities == ["Acme"]
+    assert works.source_turns == [2]  # 99 is no turn of this conversation
+    assert tea.attribute is None and tea.valid_from is None
+    assert tea.source_turns == [2, 3, 4]  # no source named: the whole batch
+    assert tea.speaker == "User"
+
+
+async def test_an_invalid_fact_is_dropped_alone(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    bad = [
+        {**FACTS[0], "importance": 42},
+        {**FACTS[0], "memory_type": "gossip"},
+        {**FACTS[0], "valid_from": "last week"},
+        {**FACTS[0], "content": "  "},
+        "not an object",
+    ]
+    openai_stub.script = [reply_json({"facts": [*bad, FACTS[2]]})]
+    chat = chat_model(openai_stub_server[0])
+    try:
+        result = await LlmExtractor(chat, max_tokens=300).extract(CONVERSATION)
+    finally:
+        await chat.aclose()
+    assert contents(result.facts) == ["User loves green tea"]
+    assert len(openai_stub.chat_requests()) == 1
+
+
+async def test_nothing_to_extract_is_an_answer(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    openai_stub.script = [reply_json({"facts": []})]
+    chat = chat_model(openai_stub_server[0])
+    try:
+        result = await LlmExtractor(chat, max_tokens=300).extract(CONVERSATION)
+    finally:
+        await chat.aclose()
+    assert result.facts == [] and result.extractor == "llm:stub-model"
+    assert len(openai_stub.chat_requests()) == 1
+
+
+async def test_no_new_turns_costs_no_call(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    chat = chat_model(openai_stub_server[0])
+    try:
+        done = Conversation("u1", "s1", TURNS, new_from=len(TURNS))
+        result = await LlmExtractor(chat, max_tokens=300).extract(done)
+    finally:
+        await chat.aclose()
+    assert result.facts == [] and result.usage is None
+    assert openai_stub.requests == []
+
+
+async def test_fenced_json_is_accepted(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    openai_stub.script = [Reply("```json\n" + json.dumps({"facts": FACTS[:1]}) + "\n```")]
+    chat = chat_model(openai_stub_server[0])
+    try:
+        result = await LlmExtractor(chat, max_tokens=300).extract(CONVERSATION)
+    finally:
+        await chat.aclose()
+    assert contents(result.facts) == ["User moved to Berlin"]
+
+
+@pytest.mark.parametrize(
+    "bad", [MALFORMED, TRUNCATED, WRONG_SCHEMA, ALL_INVALID], ids=lambda r: r.content[:12]
+)
+async def test_an_unusable_answer_gets_a_new_call(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub, bad: Reply
+) -> None:
+    openai_stub.script = [bad, VALID]
+    chat = chat_model(openai_stub_server[0])
+    try:
+        result = await LlmExtractor(chat, max_tokens=300).extract(CONVERSATION)
+    finally:
+        await chat.aclose()
+    assert contents(result.facts) == [f["content"] for f in FACTS]
+    first, second = openai_stub.chat_requests()
+    # The second call says what was wrong, so it is not the same call again.
+    assert second["body"]["messages"][:2] == first["body"]["messages"]
+    assert "could not be used" in second["body"]["messages"][2]["content"]
+    assert result.usage is not None
+    assert result.usage.prompt_tokens == sum(
+        len(m["content"].split()) for r in (first, second) for m in r["body"]["messages"]
+    )
+
+
+async def test_always_malformed_falls_back_to_the_heuristic_tier(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    openai_stub.script = [MALFORMED, TRUNCATED]
+    chat = chat_model(openai_stub_server[0])
+    llm = LlmExtractor(chat, max_tokens=300)
+    try:
+        with pytest.raises(LlmExtractionFailed) as caught:
+            await llm.extract(CONVERSATION)
+        assert caught.value.reason == "truncated JSON: the answer hit max_tokens (2 calls)"
+        assert isinstance(caught.value, LLMServiceError) and caught.value.code == "LLM_SERVICE_ERROR"
+        assert caught.value.usage is not None and caught.value.usage.prompt_tokens > 0
+
+        openai_stub.script = [MALFORMED, MALFORMED]
+        result = await FallbackExtractor(llm, HeuristicExtractor()).extract(CONVERSATION)
+    finally:
+        await chat.aclose()
+    expected = await HeuristicExtractor().extract(CONVERSATION)
+    assert result.extractor.startswith("heuristic (llm failed: unparseable JSON")
+    assert result.extractor.endswith("(2 calls))")
+    assert contents(result.facts) == contents(expected.facts) != []
+    assert result.prompt_version is None  # the heuristic tier has no prompt
+    assert result.usage is not None and result.usage.model == "stub-model"  # the failed calls still cost
+    assert result.usage.prompt_tokens > 0 and result.usage.completion_tokens > 0
+
+
+async def test_breaker_open_falls_back_without_calling(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    openai_stub.script = [500] * 3
+    chat = chat_model(openai_stub_server[0], breaker_failures=1, breaker_reset_seconds=60)
+    tiered = FallbackExtractor(LlmExtractor(chat, max_tokens=300), HeuristicExtractor())
+    try:
+        first = await tiered.extract(CONVERSATION)
+        second = await tiered.extract(CONVERSATION)
+    finally:
+        await chat.aclose()
+    assert first.extractor == "heuristic (llm failed: HTTP 500 after 3 attempts)"
+    assert second.extractor.startswith("heuristic (llm failed: circuit breaker open")
+    assert first.usage is None and second.usage is None  # no answer, no tokens
+    assert contents(first.facts) == contents(second.facts) != []
+    assert len(openai_stub.chat_requests()) == 3
+
+
+class _Crashing:
+    name = "llm"
+
+    async def extract(self, conversation: Conversation) -> Any:
+        raise KeyError("a bug")
+
+
+async def test_a_crashing_primary_still_falls_back() -> None:
+    result = await FallbackExtractor(_Crashing(), HeuristicExtractor()).extract(CONVERSATION)
+    assert result.extractor == "heuristic (llm failed: unexpected KeyError)"
+    assert result.facts
+
+
+FAULTS: dict[str, list[Step]] = {
+    "valid": [VALID],
+    "malformed": [MALFORMED] * 2,
+    "truncated": [TRUNCATED] * 2,
+    "wrong-schema": [WRONG_SCHEMA] * 2,
+    "all-facts-invalid": [ALL_INVALID] * 2,
+    "malformed-then-valid": [MALFORMED, VALID],
+    "timeout": ["sleep"] * 3,
+    "timeout-then-valid": ["sleep", VALID],
+    "429": [429] * 3,
+    "429-then-valid": [429, 429, VALID],
+    "500": [500] * 3,
+    "500-then-valid": [500, VALID],
+    "503-then-malformed-twice": [503, MALFORMED, MALFORMED],
+    "401": [401],
+}
+
+
+@pytest.mark.parametrize("script", list(FAULTS.values()), ids=list(FAULTS))
+async def test_zero_facts_lost_under_every_fault(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub, script: list[Step]
+) -> None:
+    openai_stub.script = list(script)
+    openai_stub.sleep_seconds = 1.0
+    chat = chat_model(openai_stub_server[0])
+    try:
+        result = await FallbackExtractor(LlmExtractor(chat, max_tokens=300), HeuristicExtractor()).extract(
+            CONVERSATION
+        )
+    finally:
+        await chat.aclose()
+    heuristic = await HeuristicExtractor().extract(CONVERSATION)
+    if result.extractor == "llm:stub-model":
+        assert contents(result.facts) == [f["content"] for f in FACTS]
+        assert result.prompt_version == PROMPT_VERSION
+    else:
+        assert result.extractor.startswith("heuristic (llm failed: ")
+        assert contents(result.facts) == contents(heuristic.facts) != []
+    expect_llm = any(step is VALID for step in script)
+    assert (result.extractor == "llm:stub-model") is expect_llm
