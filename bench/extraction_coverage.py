@@ -61,6 +61,7 @@ def run(extractor: HeuristicExtractor, data: list[dict[str, Any]]) -> dict[str, 
     facts: list[tuple[str, CandidateFact, list[str]]] = []
     evidence: set[tuple[str, str]] = set()
     covered: set[tuple[str, str]] = set()
+    direct: set[tuple[str, str]] = set()  # the turn a fact came from, without the question it answers
     texts: dict[tuple[str, str], str] = {}
     started = time.perf_counter()
     for sample in data:
@@ -75,6 +76,7 @@ def run(extractor: HeuristicExtractor, data: list[dict[str, Any]]) -> dict[str, 
                 refs = [ids[t] for t in fact.source_turns]
                 facts.append((sid, fact, refs))
                 covered.update((sid, r) for r in refs)
+                direct.add((sid, refs[-1]))
         for qa in sample["qa"]:
             if int(qa.get("category", 0)) in (1, 2, 3, 4):
                 ids_, _ = normalise_evidence(qa.get("evidence", []), present)
@@ -86,6 +88,7 @@ def run(extractor: HeuristicExtractor, data: list[dict[str, Any]]) -> dict[str, 
         "facts_per_turn": len(facts) / turns,
         "evidence": len(evidence),
         "coverage": len(evidence & covered) / len(evidence),
+        "direct_coverage": len(evidence & direct) / len(evidence),
         "ms_per_turn": 1000 * elapsed / turns,
         "_facts": facts,
         "_missed": sorted(evidence - covered),

@@ -215,3 +215,29 @@ async def test_extraction_is_fast() -> None:
     for _ in range(200):
         extractor.extract_facts(conv)
     assert (time.perf_counter() - started) / 200 < 0.005
+
+
+async def test_casual_turn_loses_the_vocative_keeps_its_weaker_sentences_and_gets_its_subject_back() -> None:
+    conv = conversation(
+        ("user", "James, been a few days since we chatted. Whenever I come here, I bring my camera. Nice."),
+        speakers={"user": "John"},
+    )
+    facts = await extract(conv)
+    assert [f.content for f in facts] == [
+        "It's been a few days since John and others chatted. Whenever John comes here, John brings John's camera."
+    ]
+    assert "James" not in facts[0].entities
+
+
+@pytest.mark.parametrize(
+    ("text", "slot"),
+    [
+        ("I'm no writer like you, but I painted a mural in Denver.", None),
+        ("One of my favorite dishes is lasagna with spinach and ricotta.", None),
+        ("I'm a nurse at the Mercy hospital downtown.", "job_title"),
+    ],
+)
+async def test_slots_need_an_exclusive_statement(text: str, slot: str | None) -> None:
+    facts = await extract(conversation(("user", text)))
+    assert len(facts) == 1
+    assert facts[0].attribute == slot

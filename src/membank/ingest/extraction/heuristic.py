@@ -51,6 +51,7 @@ _YOU_TO_I = (
 # Casual turns drop the subject ("Gonna continue my edu", "Just got back from Rome"): give it back.
 _SUBJECTLESS = (
     (re.compile(r"^(?:gonna|going to|planning to|hoping to|about to|off to|heading to)\b", re.I), "I'm "),
+    (re.compile(r"^been (?=a (?:few|couple|while|long)|ages|forever|so long|too long)", re.I), "It's "),
     (re.compile(r"^(?:been)\b", re.I), "I've "),
     (
         re.compile(
@@ -100,9 +101,20 @@ _CLAUSE = re.compile(
 )
 
 
-def _statements(sentence: str) -> list[str]:
+_VOCATIVE = re.compile(r"^(?P<name>[A-Z][a-z]+)[,!]\s+(?P<rest>.+)")
+
+
+def _unaddressed(sentence: str, names: frozenset[str]) -> str:
+    """`sentence` without the listener's name in front ("James, been a few days ...")."""
+    m = _VOCATIVE.match(sentence)
+    if m and (m["name"].lower() in names or m["rest"][0].islower()):
+        return m["rest"]
+    return sentence
+
+
+def _statements(sentence: str, names: frozenset[str]) -> list[str]:
     """The first-person statements in `sentence`, one per clause with its own subject."""
-    text = _statement(sentence)
+    text = _statement(_unaddressed(signals.strip_interjections(sentence), names))
     return [c.strip() for c in _CLAUSE.split(text) if c.strip()] if text else []
 
 
@@ -143,10 +155,18 @@ class HeuristicExtractor:
     name = "heuristic"
 
     def __init__(
-        self, *, min_turn_score: float = 5.0, min_sentence_score: float = 3.0, max_sentences: int = 4
+        self,
+        *,
+        min_turn_score: float = 5.0,
+        min_sentence_score: float = 3.0,
+        min_context_score: float = 1.0,
+        max_sentences: int = 6,
     ):
+        # A turn earns a memory through its informative sentences (the gate); once it has one, its weaker
+        # sentences ride along as context, since they often hold the very word a question asks about.
         self.min_turn_score = min_turn_score
         self.min_sentence_score = min_sentence_score
+        self.min_context_score = min_context_score
         self.max_sentences = max_sentences
 
     async def extract(self, conversation: Conversation) -> ExtractionResult:
@@ -177,7 +197,8 @@ class HeuristicExtractor:
         else:
             name = turn.speaker or "User"
             who = _Speaker(name, name.lower(), turn.speaker or "user", sources, turn.timestamp, names)
-            statements = [c for s in split_sentences(normalise(turn.content)) for c in _statements(s)]
+            sentences = split_sentences(normalise(turn.content))
+            statements = [c for s in sentences for c in _statements(s, names)]
             confirmed = _confirmed(previous, turn)
             if confirmed:
                 statements.insert(0, confirmed)
@@ -203,7 +224,7 @@ class HeuristicExtractor:
             score = signals.informativeness(statement, who.exclude)
             if signals.kind(statement)[1] >= _VITAL:
                 score += self.min_turn_score  # health and identity are worth keeping even when said briefly
-            if score >= self.min_sentence_score:
+            if score >= self.min_context_score:
                 generic.append(_Generic(statement, score))
         merged = self._merge(generic, who)
         if merged is not None:
@@ -212,7 +233,7 @@ class HeuristicExtractor:
 
     def _merge(self, generic: list[_Generic], who: _Speaker) -> CandidateFact | None:
         """One fact for the turn's informative sentences that no pattern claimed."""
-        total = sum(g.score for g in generic)
+        total = sum(g.score for g in generic if g.score >= self.min_sentence_score)
         if not generic or total < self.min_turn_score:
             return None
         if len(generic) > self.max_sentences:

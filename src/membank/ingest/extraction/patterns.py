@@ -78,7 +78,7 @@ SLOT_PATTERNS = (
     _slot("employer", rf"{_I} {_ADV}got (?:a|the|my) (?:new )?job (?:at|with) {_VALUE}{_END}"),
     _slot("employer", rf"{_IM} {_ADV}(?:employed by|working (?:at|for)) {_VALUE}{_END}"),
     _slot("job_title", rf"{_I} {_ADV}work as (?:an? )?{_VALUE}{_END}"),
-    _slot("job_title", rf"{_IM} {_ADV}(?:working as )?(?:an? )?{_PROFESSION}"),
+    _slot("job_title", rf"{_IM} {_ADV}(?:working as )?(?:an?|the) {_PROFESSION}"),
     _slot("job_title", rf"{_I} {_ADV}(?:became|got a job as|was promoted to) (?:an? )?{_VALUE}{_END}"),
     _slot("job_title", rf"\bmy (?:job|profession|occupation) is (?:an? )?{_VALUE}{_END}"),
     _slot(
@@ -110,7 +110,7 @@ SLOT_PATTERNS = (
 )
 # "my favorite color is blue" -> favorite_color; the slot name is built from the matched thing.
 FAVORITE = re.compile(
-    r"\bmy (?:absolute |all[- ]time |new )?favou?rite (?P<thing>[a-z]+(?: [a-z]+)?) (?:is|are|has to be|would be|was) (?P<v>[^,.;!?]+)",
+    r"(?<!one of )(?<!some of )\bmy (?:absolute |all[- ]time |new )?favou?rite (?P<thing>[a-z]+(?: [a-z]+)?) (?:is|are|has to be|would be|was) (?P<v>[^,.;!?]+)",
     re.IGNORECASE,
 )
 

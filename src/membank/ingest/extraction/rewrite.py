@@ -37,6 +37,7 @@ _NOT_VERBS = _words(
     """to and or but a an the for in at on of with from by as if so that than then too is are am was were be
     been being this these those there here it its all both either neither not no yes"""
 )
+_ING_VERBS = _words("bring sing sting swing cling fling ring spring wring string")
 _IRREGULAR_3RD = {
     "have": "has",
     "do": "does",
@@ -83,7 +84,7 @@ def third_person_verb(word: str) -> str:
         lower in _MODALS
         or lower in _PAST
         or "'" in lower
-        or lower.endswith(("ed", "ing"))
+        or (lower.endswith(("ed", "ing")) and lower not in _ING_VERBS)
         or not lower.isalpha()
         or lower in _NOT_VERBS
     ):

@@ -51,7 +51,7 @@ _SMALL_TALK = re.compile(
     re.IGNORECASE,
 )
 _INTERJECTION = re.compile(
-    r"^(?:(?:oh|ooh|wow|whoa|yeah|yes|yep|yup|no|nope|ok|okay|sure|well|so|haha|lol|omg|aw+|hmm+|ah|hey|"
+    r"^(?:(?:oh|ooh|oof|ugh|aww|gosh|dude|man|wow|whoa|yeah|yes|yep|yup|no|nope|ok|okay|sure|well|so|haha|lol|omg|aw+|hmm+|ah|hey|"
     r"totally|absolutely|definitely|exactly|right|true|cool|nice|great|awesome|thanks)[,!.]*\s+)+",
     re.IGNORECASE,
 )
@@ -67,7 +67,7 @@ _DATE_WORDS = re.compile(
     r"november|december|summer|winter|spring)\b",
     re.IGNORECASE,
 )
-_ENTITY = re.compile(r"\b[A-Z][\w'&.-]*(?:\s+(?:of\s+|the\s+|&\s+|de\s+)?[A-Z][\w'&.-]*)*")
+_ENTITY = re.compile(r"\b[A-Z][\w'&-]*(?:\s+(?:(?:of|the|&|de|du|von|van)\s+){0,2}[A-Z][\w'&-]*)*")
 _NOT_ENTITIES = _words(
     """I I'm I've I'd I'll User Assistant The A An My Our We It This That These Those He She They You Your And But
     So Oh Hey Hi Wow Yeah Yes No Ok Okay Thanks Thank Well Also Just Really What When Where Why How Who Which
@@ -175,7 +175,7 @@ def entities(sentence: str, exclude: frozenset[str] = frozenset()) -> list[str]:
     """Capitalised names (people, places, organisations, pets) and key objects, deduplicated, in order."""
     found: list[str] = []
     for m in _ENTITY.finditer(sentence):
-        words = m[0].removesuffix("'s").rstrip(".").split()
+        words = m[0].removesuffix("'s").split()
         if m.start() == 0 or sentence[: m.start()].rstrip().endswith((".", "!", "?", '"')):
             words = words[1:]  # sentence-initial capitals say nothing about being a name
         while words and words[0] in _NOT_ENTITIES:
