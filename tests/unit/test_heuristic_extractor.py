@@ -89,6 +89,8 @@ async def test_retractions_state_what_stops_being_true(
         "That's awesome! I'm so happy for you.",
         "Good luck with the exam, talk to you soon!",
         "Wow, cool!",
+        "Help me plan a weekend trip to Rome next month.",
+        "Please recommend a good Italian restaurant near the office",
     ],
 )
 async def test_questions_greetings_and_small_talk_store_nothing(text: str) -> None:

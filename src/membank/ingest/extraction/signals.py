@@ -40,7 +40,8 @@ _QUESTION_OPENER = re.compile(
     r"^(?:so,? |and,? |but,? |oh,? |hey,? |btw,? |anyway,? )?(?:what|how|why|where|when|who|whom|which|whose|"
     r"do|does|did|are|is|was|were|can|could|would|will|should|shall|have|has|had|may|might|any|anything|ever|"
     r"isn't|aren't|don't|didn't|doesn't|won't|wanna|what's|how's|who's|where's|tell me|i wonder|i was wondering|"
-    r"mind if|care to|got any)\b",
+    r"mind if|care to|got any|please|help me|remind me|show me|give me|recommend|suggest|explain|write me|"
+    r"list|find me|let me know|i need you to|i want you to|i'd like you to)\b",
     re.IGNORECASE,
 )
 _SMALL_TALK = re.compile(
