@@ -6,15 +6,22 @@ from dataclasses import dataclass
 
 from membank.auth.service import AuthService
 from membank.config import Settings
+from membank.ingest.consolidation import Consolidator
+from membank.ingest.conversation import PROCESS_CONVERSATION, ConversationProcessor
+from membank.ingest.extraction.heuristic import HeuristicExtractor
+from membank.ingest.extraction.ports import Extractor
+from membank.ingest.service import IngestService
 from membank.ingest.tasks import BATCH_IMPORT, batch_import_handler
 from membank.jobs.service import JobService
-from membank.jobs.worker import Handler, Worker
+from membank.jobs.worker import Handler, JobSignal, Worker
 from membank.memories.service import MemoryService
 from membank.providers.embedders import build_embedder
 from membank.providers.embedders.ports import Embedder
+from membank.providers.llms import ChatModel, build_chat_model
 from membank.search.indexing import IndexSync
 from membank.search.scoring import ScoringWeights
 from membank.search.service import SearchService
+from membank.search.synthesis import SynthesisService
 from membank.storage.ports import RecordStore, VectorIndex
 
 
@@ -36,6 +43,17 @@ def build_index(settings: Settings) -> VectorIndex:
     return QdrantEdgeIndex(settings.vector_path, settings.embedding_dim, optimize_on_open=False)
 
 
+def build_extractor(settings: Settings, chat: ChatModel | None) -> Extractor:
+    """The heuristic tier, or the LLM tier falling back to it when an LLM is configured."""
+    heuristic = HeuristicExtractor()
+    if chat is None:
+        return heuristic
+    from membank.ingest.extraction.llm import LlmExtractor
+    from membank.ingest.extraction.tiered import FallbackExtractor
+
+    return FallbackExtractor(LlmExtractor(chat, max_tokens=settings.llm_max_tokens), heuristic)
+
+
 @dataclass(slots=True)
 class Container:
     """Everything a process runs, built once."""
@@ -49,6 +67,10 @@ class Container:
     memories: MemoryService
     jobs: JobService
     search: SearchService | None
+    synthesis: SynthesisService | None
+    ingest: IngestService
+    chat: ChatModel | None
+    signal: JobSignal
     handlers: dict[str, Handler]
 
     def new_worker(self) -> Worker:
@@ -60,6 +82,7 @@ class Container:
             poll_seconds=s.job_poll_seconds,
             backoff_seconds=s.job_backoff_seconds,
             on_progress=self._wake_index,
+            signal=self.signal,
         )
 
     def _wake_index(self) -> None:
@@ -71,6 +94,8 @@ class Container:
 
     async def aclose(self) -> None:
         await self.embedder.aclose()
+        if self.chat is not None:
+            await self.chat.aclose()
         if self.index is not None:
             self.index.close()
         self.store.close()
@@ -98,9 +123,22 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         else None
     )
     wake = index_sync.wake if index_sync is not None else None
+    chat = build_chat_model(settings)
+    consolidator = Consolidator(store, index, index_sync.apply_for if index_sync is not None else None)
+    processor = ConversationProcessor(
+        store,
+        embedder,
+        build_extractor(settings, chat),
+        consolidator,
+        window=settings.extraction_window_turns,
+        on_written=wake,
+    )
     handlers: dict[str, Handler] = {
         BATCH_IMPORT: batch_import_handler(embedder, chunk_size=settings.batch_chunk_size, on_written=wake),
+        PROCESS_CONVERSATION: processor,
     }
+    signal = JobSignal()
+    jobs = JobService(store, max_attempts=settings.job_max_attempts, signal=signal)
     return Container(
         settings=settings,
         store=store,
@@ -109,7 +147,15 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         index_sync=index_sync,
         auth=AuthService(store.keys, enabled=settings.auth_enabled, cache_seconds=settings.key_cache_seconds),
         memories=MemoryService(store, embedder, index_sync),
-        jobs=JobService(store, max_attempts=settings.job_max_attempts),
+        jobs=jobs,
         search=search,
+        synthesis=SynthesisService(
+            store, search, chat, cache_size=settings.context_cache_size, max_tokens=settings.llm_max_tokens
+        )
+        if search is not None
+        else None,
+        ingest=IngestService(store, jobs),
+        chat=chat,
+        signal=signal,
         handlers=handlers,
     )

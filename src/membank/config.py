@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(default=5, ge=1)
     llm_breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
+    extraction_window_turns: int = Field(default=20, gt=0, le=200)
+    context_cache_size: int = Field(default=2_000, ge=0)
+
     run_workers: bool = True
     workers: int = Field(default=2, ge=0)
     job_lease_seconds: float = Field(default=30.0, gt=0)

@@ -7,7 +7,9 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   └── InvalidUserId             INVALID_USER_ID           400
     ├── NotFound                      NOT_FOUND                 404
     │   ├── MemoryNotFound            MEMORY_NOT_FOUND          404
-    │   └── JobNotFound               JOB_NOT_FOUND             404
+    │   ├── JobNotFound               JOB_NOT_FOUND             404
+    │   ├── BatchNotFound             BATCH_NOT_FOUND           404
+    │   └── SessionNotFound           SESSION_NOT_FOUND         404
     ├── Unauthorized                  UNAUTHORIZED              401
     ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
     ├── Conflict                      CONFLICT                  409
@@ -60,6 +62,14 @@ class MemoryNotFound(NotFound):
 
 class JobNotFound(NotFound):
     code = "JOB_NOT_FOUND"
+
+
+class BatchNotFound(NotFound):
+    code = "BATCH_NOT_FOUND"
+
+
+class SessionNotFound(NotFound):
+    code = "SESSION_NOT_FOUND"
 
 
 class Unauthorized(MemBankError):

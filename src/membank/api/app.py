@@ -56,11 +56,13 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         openapi_url="/openapi.json",
         redoc_url=None,
     )
+    from membank.ingest.endpoints import router as ingest_router
     from membank.jobs.endpoints import router as jobs_router
     from membank.memories.endpoints import router as memories_router
     from membank.observability.endpoints import router as health_router
     from membank.search.endpoints import router as search_router
 
+    app.include_router(ingest_router)
     app.include_router(search_router)
     app.include_router(memories_router)
     app.include_router(jobs_router)

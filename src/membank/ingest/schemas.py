@@ -1,22 +1,103 @@
-"""Request shapes of batch import."""
+"""Request shapes of ingestion: batch import, conversations to extract from, options."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import datetime
+from typing import Literal
 
-from membank.memories.schemas import MemoryIn
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from membank.memories.schemas import Identifier, MemoryIn, UserId
+
+MAX_MESSAGE = 20_000
+MAX_MESSAGES = 500
 
 
-class BatchOptions(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+
+class MessageIn(_Strict):
+    """One message of a conversation; `name` is the speaker's display name when there are several people."""
+
+    role: Literal["user", "assistant", "system"]
+    content: str = Field(min_length=1, max_length=MAX_MESSAGE)
+    timestamp: datetime | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    id: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class ExtractionOptions(_Strict):
+    merge_strategy: Literal["replace", "merge", "skip"] = "replace"
+
+
+class ProcessConversationIn(_Strict):
+    """One exchange (user input and, optionally, the assistant's answer) with earlier messages as context."""
+
+    user_id: UserId
+    session_id: Identifier | None = None
+    agent_id: Identifier | None = None
+    user_input: str = Field(min_length=1, max_length=MAX_MESSAGE)
+    ai_response: str | None = Field(default=None, max_length=MAX_MESSAGE)
+    history: list[MessageIn] = Field(default_factory=list, max_length=MAX_MESSAGES)
+    timestamp: datetime | None = None
+    user_name: str | None = Field(default=None, min_length=1, max_length=64)
+    options: ExtractionOptions = Field(default_factory=ExtractionOptions)
+
+
+class ExchangeIn(_Strict):
+    user_input: str | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE)
+    ai_response: str | None = Field(default=None, max_length=MAX_MESSAGE)
+
+
+class ExtractionContextIn(_Strict):
+    """Context for extracting from a memory create: the current exchange, recent messages, the rolling
+    summary and the session."""
+
+    current_exchange: ExchangeIn | None = None
+    recent_messages: list[MessageIn] = Field(default_factory=list, max_length=MAX_MESSAGES)
+    summary: str | None = Field(default=None, max_length=8_000)
+    session_id: Identifier | None = None
+
+
+class MemoryCreateIn(MemoryIn):
+    """A memory create; with `infer: true` or a `context`, the content is extracted from instead of stored."""
+
+    infer: bool = False
+    context: ExtractionContextIn | None = None
+
+    @property
+    def extracts(self) -> bool:
+        return self.infer or self.context is not None
+
+
+class ConversationIn(_Strict):
+    """A conversation of a batch: every message is new and extracted from."""
+
+    session_id: Identifier | None = None
+    messages: list[MessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
+    timestamp: datetime | None = None
+
+
+class BatchOptions(_Strict):
     skip_duplicates: bool = False
+    priority: int = Field(default=0, ge=0, le=10)
+    merge_strategy: Literal["replace", "merge", "skip"] = "replace"
 
 
-class BatchIn(BaseModel):
-    """Raw memories to store as one job."""
+class BatchIn(_Strict):
+    """Either raw memories to store as one job, or conversations to extract from (one job each)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    memories: list[MemoryIn] = Field(min_length=1)
+    user_id: UserId | None = None
+    agent_id: Identifier | None = None
+    memories: list[MemoryIn] | None = Field(default=None, min_length=1)
+    conversations: list[ConversationIn] | None = Field(default=None, min_length=1, max_length=1000)
     options: BatchOptions = Field(default_factory=BatchOptions)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> BatchIn:
+        if (self.memories is None) == (self.conversations is None):
+            raise ValueError("send either memories or conversations")
+        if self.conversations is not None and self.user_id is None:
+            raise ValueError("user_id is required with conversations")
+        return self

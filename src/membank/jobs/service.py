@@ -7,17 +7,19 @@ import time
 import uuid
 from typing import Any
 
-from membank.errors import JobNotFound
+from membank.errors import BatchNotFound, JobNotFound
+from membank.jobs.worker import JobSignal
 from membank.models import Job, JobStatus, Principal, iso, now_utc
-from membank.storage.ports import RecordStore
+from membank.storage.ports import Batch, RecordStore
 
 
 class JobService:
-    def __init__(self, store: RecordStore, *, max_attempts: int) -> None:
+    def __init__(self, store: RecordStore, *, max_attempts: int, signal: JobSignal | None = None) -> None:
         self._store = store
         self._max_attempts = max_attempts
+        self._signal = signal
 
-    async def enqueue(
+    def new_job(
         self,
         principal: Principal,
         kind: str,
@@ -25,10 +27,12 @@ class JobService:
         *,
         total: int,
         idempotency_key: str | None = None,
-    ) -> tuple[Job, bool]:
-        """Queue a job; with an idempotency key already used, return the earlier job and False."""
+        batch_id: str | None = None,
+        priority: int = 0,
+    ) -> Job:
+        """A queued job, not yet stored."""
         now = now_utc()
-        job = Job(
+        return Job(
             id=str(uuid.uuid4()),
             tenant_id=principal.tenant_id,
             kind=kind,
@@ -41,8 +45,41 @@ class JobService:
             progress_total=total,
             idempotency_key=idempotency_key,
             actor=principal.subject,
+            batch_id=batch_id,
+            priority=priority,
         )
-        return await asyncio.to_thread(self._store.jobs.enqueue, job)
+
+    async def enqueue_batch(self, batch: Batch, jobs: list[Job]) -> None:
+        """Store a batch and its jobs together."""
+        await asyncio.to_thread(self._store.jobs.create_batch, batch, jobs)
+        self._wake()
+
+    async def get_batch(self, principal: Principal, batch_id: str) -> tuple[Batch, list[Job]]:
+        """A batch of the caller's tenant and its jobs."""
+        found = await asyncio.to_thread(self._store.jobs.get_batch, principal.tenant_id, batch_id)
+        if found is None:
+            raise BatchNotFound(f"batch {batch_id} not found")
+        return found
+
+    def _wake(self) -> None:
+        if self._signal is not None:
+            self._signal.notify()
+
+    async def enqueue(
+        self,
+        principal: Principal,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        total: int,
+        idempotency_key: str | None = None,
+    ) -> tuple[Job, bool]:
+        """Queue a job; with an idempotency key already used, return the earlier job and False."""
+        job = self.new_job(principal, kind, payload, total=total, idempotency_key=idempotency_key)
+        stored, created = await asyncio.to_thread(self._store.jobs.enqueue, job)
+        if created:
+            self._wake()
+        return stored, created
 
     async def get(self, principal: Principal, job_id: str) -> Job:
         """A job of the caller's tenant."""
@@ -84,4 +121,6 @@ def job_out(job: Job) -> dict[str, Any]:
         "updated_at": iso(job.updated_at),
         "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at),
+        "batch_id": job.batch_id,
+        "priority": job.priority,
     }

@@ -62,6 +62,26 @@ def release_free_heap() -> None:
         _LIBC.malloc_trim(0)
 
 
+class JobSignal:
+    """Wakes this process's idle workers when it queues a job, so a job starts in milliseconds rather than
+    at the next poll. Workers of other processes still find it by polling."""
+
+    def __init__(self) -> None:
+        self._events: set[asyncio.Event] = set()
+
+    def subscribe(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._events.add(event)
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self._events.discard(event)
+
+    def notify(self) -> None:
+        for event in self._events:
+            event.set()
+
+
 class UnknownJobKind(Exception):
     pass
 
@@ -80,8 +100,10 @@ class Worker:
         poll_seconds: float,
         backoff_seconds: float,
         on_progress: Callable[[], None] | None = None,
+        signal: JobSignal | None = None,
     ) -> None:
         self.id = new_worker_id()
+        self._signal = signal
         self._store = store
         self._handlers = handlers
         self._lease = lease_seconds
@@ -93,15 +115,20 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run jobs until `stop` is set."""
         log.info("worker_started", worker_id=self.id)
-        while not stop.is_set():
-            try:
-                ran = await self.run_once()
-            except Exception:
-                log.exception("worker_loop_error", worker_id=self.id)
-                ran = False
-            if not ran:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._poll)
+        wake = self._signal.subscribe() if self._signal is not None else asyncio.Event()
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    ran = await self.run_once()
+                except Exception:
+                    log.exception("worker_loop_error", worker_id=self.id)
+                    ran = False
+                if not ran:
+                    await _first_of(stop, wake, timeout=self._poll)
+        finally:
+            if self._signal is not None:
+                self._signal.unsubscribe(wake)
         log.info("worker_stopped", worker_id=self.id)
 
     async def run_once(self) -> bool:
@@ -153,6 +180,15 @@ class Worker:
             await asyncio.sleep(self._lease / 3)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._store.jobs.heartbeat, job.id, self.id, time.time(), self._lease)
+
+
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def finish_within(tasks: list[asyncio.Task[None]], grace_seconds: float) -> None:

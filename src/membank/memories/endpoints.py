@@ -11,10 +11,10 @@ from membank.api.deps import AppContainer, MemoriesRead, MemoriesWrite
 from membank.api.envelope import ok
 from membank.api.idempotency import idempotency_key, replay_or_run
 from membank.errors import ValidationFailed
-from membank.ingest.schemas import BatchIn
+from membank.ingest.schemas import BatchIn, MemoryCreateIn
 from membank.ingest.tasks import BATCH_IMPORT
-from membank.jobs.service import job_out
-from membank.memories.schemas import IDENTIFIER_PATTERN, MemoryIn, MemoryPatch, memory_out, version_out
+from membank.jobs.endpoints import job_accepted
+from membank.memories.schemas import IDENTIFIER_PATTERN, MemoryPatch, memory_out, version_out
 
 router = APIRouter(prefix="/api/v1", tags=["memories"])
 
@@ -24,9 +24,14 @@ UserIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
 
 @router.post("/memories", status_code=201)
 async def create_memory(
-    body: MemoryIn, principal: MemoriesWrite, container: AppContainer, request: Request
+    body: MemoryCreateIn, principal: MemoriesWrite, container: AppContainer, request: Request, wait: bool = False
 ) -> Response:
-    """Store one memory as given; returns it with its id."""
+    """Store one memory as given (201); with `infer: true` or a `context`, extract from it as a job (202)."""
+    if body.extracts:
+        job, created = await container.ingest.infer_memory(
+            principal, body, idempotency_key=idempotency_key(request)
+        )
+        return await job_accepted(container, principal, job, created=created, wait=wait)
 
     async def run() -> tuple[int, Any]:
         memory = await container.memories.create(principal, body)
@@ -68,24 +73,23 @@ async def memory_history(memory_id: MemoryId, principal: MemoriesRead, container
 async def batch_import(
     body: BatchIn, principal: MemoriesWrite, container: AppContainer, request: Request, wait: bool = False
 ) -> Response:
-    """Import raw memories as a job; answers 202 with the job (`wait=true` waits for small batches)."""
+    """Import raw memories as one job, or extract from conversations (one job each, as a batch); 202."""
+    if body.conversations is not None:
+        batch, jobs = await container.ingest.process_conversations(principal, body)
+        data = {"batch_id": batch.id, "job_count": len(jobs), "job_ids": [job.id for job in jobs]}
+        return ok(data, status=202, headers={"Location": f"/api/v1/batches/{batch.id}"})
+    assert body.memories is not None
     limit = container.settings.batch_max_items
     if len(body.memories) > limit:
         raise ValidationFailed.field("memories", f"at most {limit} memories per batch")
     payload = {
         "memories": [m.model_dump(mode="json", exclude_unset=True) for m in body.memories],
-        "options": body.options.model_dump(),
+        "options": {"skip_duplicates": body.options.skip_duplicates},
     }
     job, created = await container.jobs.enqueue(
         principal, BATCH_IMPORT, payload, total=len(body.memories), idempotency_key=idempotency_key(request)
     )
-    if wait:
-        job = await container.jobs.wait(principal, job.id, timeout=60.0)
-    status = 200 if job.status.finished and wait else 202
-    headers = {"Location": f"/api/v1/jobs/{job.id}"}
-    if not created:
-        headers["Idempotent-Replayed"] = "true"
-    return ok(job_out(job), status=status, headers=headers)
+    return await job_accepted(container, principal, job, created=created, wait=wait)
 
 
 @router.get("/users/{user_id}/memories")

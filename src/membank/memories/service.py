@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from membank.errors import MemoryNotFound, ValidationFailed
@@ -41,6 +42,38 @@ def new_memory(principal: Principal, data: MemoryIn) -> Memory:
         updated_at=now,
         lineage_id=memory_id,
     )
+
+
+def supersession(
+    current: Memory, content: str, *, fields: dict[str, Any], valid_from: datetime
+) -> tuple[Memory, Memory]:
+    """The closed old version and its successor (a new id in the same lineage) for new content. The old one
+    stays true until the new one became true (`valid_from`), or until now when that is not after it."""
+    now = now_utc()
+    became_true = valid_from if current.valid_from < valid_from <= now else now
+    successor = replace(
+        current,
+        **fields,
+        id=str(uuid.uuid4()),
+        content=content,
+        content_hash=content_hash(content),
+        valid_from=became_true,
+        valid_to=None,
+        superseded_by=None,
+        supersedes=current.id,
+        version=current.version + 1,
+        created_at=now,
+        updated_at=now,
+        deleted_at=None,
+    )
+    closed = replace(
+        current,
+        valid_to=became_true,
+        superseded_by=successor.id,
+        updated_at=now,
+        version=current.version + 1,
+    )
+    return closed, successor
 
 
 class MemoryService:
@@ -110,27 +143,8 @@ class MemoryService:
     async def _supersede(
         self, principal: Principal, current: Memory, content: str, changes: dict[str, Any]
     ) -> Memory:
-        now = now_utc()
-        new_id = str(uuid.uuid4())
         fields = {key: value for key, value in changes.items() if key in _IN_PLACE_FIELDS}
-        successor = replace(
-            current,
-            **fields,
-            id=new_id,
-            content=content,
-            content_hash=content_hash(content),
-            valid_from=now,
-            valid_to=None,
-            superseded_by=None,
-            supersedes=current.id,
-            version=current.version + 1,
-            created_at=now,
-            updated_at=now,
-            deleted_at=None,
-        )
-        closed = replace(
-            current, valid_to=now, superseded_by=new_id, updated_at=now, version=current.version + 1
-        )
+        closed, successor = supersession(current, content, fields=fields, valid_from=now_utc())
         vectors = await self._embedder.embed([content])
         await asyncio.to_thread(
             self._store.memories.supersede,

@@ -9,7 +9,7 @@ from membank.api.deps import AppContainer, MemoriesRead
 from membank.api.envelope import ok
 from membank.errors import BackendUnavailable
 from membank.memories.schemas import memory_out
-from membank.search.schemas import SearchIn
+from membank.search.schemas import SearchIn, SynthesizeIn
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -31,3 +31,13 @@ async def search_memories(body: SearchIn, principal: MemoriesRead, container: Ap
     if body.explain:
         data["timings"] = timings
     return ok(data)
+
+
+@router.post("/memories/synthesize-context")
+async def synthesize_context(
+    body: SynthesizeIn, principal: MemoriesRead, container: AppContainer
+) -> Response:
+    """A compact context for a query: cited memories, summarised (LLM) or structured by type (no LLM)."""
+    if container.synthesis is None:
+        raise BackendUnavailable("this process has no vector index")
+    return ok(await container.synthesis.synthesize(principal, body))

@@ -10,6 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from membank.memories.schemas import Identifier, MemoryType, Tag, UserId
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 class TimeRange(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -41,12 +47,29 @@ class SearchIn(BaseModel):
     @field_validator("query")
     @classmethod
     def _query_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
+        return _not_blank(value)
 
     @model_validator(mode="after")
     def _importance_range(self) -> SearchIn:
         if self.min_importance and self.max_importance and self.min_importance > self.max_importance:
             raise ValueError("min_importance must not exceed max_importance")
         return self
+
+
+class SynthesizeIn(BaseModel):
+    """A context for a query, built from one user's most relevant memories."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: UserId
+    query: str = Field(min_length=1, max_length=4_000)
+    max_memories: int = Field(default=10, ge=1, le=50)
+    use_cache: bool = True
+    memory_types: list[MemoryType] | None = Field(default=None, max_length=16)
+    time_range: TimeRange | None = None
+    threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @field_validator("query")
+    @classmethod
+    def _query_not_blank(cls, value: str) -> str:
+        return _not_blank(value)

@@ -292,6 +292,9 @@ class JobRepository(Protocol):
     def counts(self) -> dict[str, int]:
         """Number of jobs per status."""
 
+    def save_progress(self, progress: JobProgress) -> None:
+        """Save progress and checkpoint (only if the worker still holds the lease; else LeaseLost)."""
+
     def create_batch(self, batch: Batch, jobs: Sequence[Job]) -> None:
         """Store a batch and its queued jobs in one transaction."""
 

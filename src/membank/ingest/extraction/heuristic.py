@@ -62,6 +62,8 @@ _SUBJECTLESS = (
     ),
 )
 _DAY_KINDS = ("event", "episodic")
+_STATED_KINDS = frozenset({"preference", "relationship"})
+_STATED_BONUS = 3.0
 _VITAL = 8
 
 
@@ -222,8 +224,13 @@ class HeuristicExtractor:
                 facts.append(fact)
                 continue
             score = signals.informativeness(statement, who.exclude)
-            if signals.kind(statement)[1] >= _VITAL:
+            memory_type, importance = signals.kind(statement)
+            if importance >= _VITAL:
                 score += self.min_turn_score  # health and identity are worth keeping even when said briefly
+            elif memory_type in _STATED_KINDS and signals.first_person(statement):
+                score += (
+                    _STATED_BONUS  # "I love sushi", "I have two kids": short, but exactly what to remember
+                )
             if score >= self.min_context_score:
                 generic.append(_Generic(statement, score))
         merged = self._merge(generic, who)

@@ -81,7 +81,9 @@ class TokenUsage:
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
-            self.model, self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens
+            self.model,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
         )
 
 

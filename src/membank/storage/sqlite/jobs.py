@@ -8,8 +8,9 @@ from typing import Any
 import orjson
 
 from membank.models import Job, to_epoch
-from membank.storage.ports import Batch
+from membank.storage.ports import Batch, JobProgress
 from membank.storage.sqlite.database import SqliteDatabase
+from membank.storage.sqlite.memories import save_progress
 from membank.storage.sqlite.rows import dumps, job_from_row
 
 _RUNNABLE = (
@@ -62,6 +63,10 @@ class SqliteJobRepository:
                 _job_params(job),
             )
         return job, True
+
+    def save_progress(self, progress: JobProgress) -> None:
+        with self._db.write() as conn:
+            save_progress(conn, progress)
 
     def create_batch(self, batch: Batch, jobs: Sequence[Job]) -> None:
         with self._db.write() as conn:

@@ -96,7 +96,7 @@ class SqliteMemoryRepository:
         versions = [_version(m, "CREATE", actor, old=None, new=m.content, provenance=provenance) for m in memories]
         with self._db.write() as conn:
             if progress is not None:
-                _save_progress(conn, progress)
+                save_progress(conn, progress)
             conn.executemany(_INSERT_MEMORY, [memory_params(m) for m in memories])
             conn.executemany(
                 "INSERT INTO memory_embeddings VALUES (?, ?, ?, ?)",
@@ -422,7 +422,7 @@ class SqliteMemoryRepository:
                 yield memory.id, sync_token(memory)
 
 
-def _save_progress(conn: sqlite3.Connection, progress: JobProgress) -> None:
+def save_progress(conn: sqlite3.Connection, progress: JobProgress) -> None:
     cursor = conn.execute(
         "UPDATE jobs SET progress_done = ?, checkpoint = ?, updated_at = ? "
         "WHERE id = ? AND lease_owner = ? AND status = 'processing'",

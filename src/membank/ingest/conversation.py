@@ -1,0 +1,240 @@
+"""Conversation processing: extract facts from new messages, consolidate them under the user's lock, keep the
+session's rolling summary, and report every decision."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from membank.ingest.consolidation import Action, Consolidator, FactContext
+from membank.ingest.extraction.ports import CandidateFact, Conversation, ExtractionResult, Extractor, Turn
+from membank.ingest.sessions import next_session_state
+from membank.jobs.worker import TaskContext
+from membank.models import Job, Provenance, iso, now_utc
+from membank.providers.embedders.ports import Embedder
+from membank.storage.ports import JobProgress, LockRepository, RecordStore, UsageRecord
+
+PROCESS_CONVERSATION = "process_conversation"
+CONTEXT_TURNS = 6
+LOCK_TTL_SECONDS = 60.0
+
+
+@contextlib.asynccontextmanager
+async def scope_lock(locks: LockRepository, name: str, owner: str) -> AsyncIterator[None]:
+    """Hold a named lease shared by every process on the store; waits while another holder has it."""
+    delay = 0.005
+    while not await asyncio.to_thread(locks.acquire, name, owner, time.time(), LOCK_TTL_SECONDS):
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(locks.release, name, owner)
+
+
+def turns_of(messages: list[dict[str, Any]]) -> list[Turn]:
+    """Turns from a job payload's messages (timestamps were fixed when the job was queued)."""
+    return [
+        Turn(
+            index=i,
+            role=m["role"],
+            content=m["content"],
+            timestamp=datetime.fromisoformat(m["timestamp"]),
+            speaker=m.get("name"),
+            message_id=m.get("id"),
+        )
+        for i, m in enumerate(messages)
+    ]
+
+
+class ConversationProcessor:
+    """Runs `process_conversation` jobs: new turns in windows, one extraction call per window."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        embedder: Embedder,
+        extractor: Extractor,
+        consolidator: Consolidator,
+        *,
+        window: int,
+        on_written: Callable[[], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._extractor = extractor
+        self._consolidator = consolidator
+        self._window = window
+        self._on_written = on_written
+
+    async def __call__(self, job: Job, context: TaskContext) -> dict[str, Any]:
+        payload = job.payload
+        turns = turns_of(payload["messages"])
+        new_from = int(payload.get("new_from", 0))
+        checkpoint: dict[str, Any] = {
+            "actions": [],
+            "extractors": [],
+            "prompt_version": None,
+            **job.checkpoint,
+        }
+        usage: dict[str, Any] = checkpoint.get("usage") or {}
+        done = job.progress_done
+        while new_from + done < len(turns):
+            start = new_from + done
+            end = min(start + self._window, len(turns))
+            result = await self._extract(payload, turns, start, end)
+            actions = await self._consolidate(job, context, payload, turns, result, start)
+            checkpoint["actions"] += [a.as_dict() for a in actions]
+            if result.extractor not in checkpoint["extractors"]:
+                checkpoint["extractors"].append(result.extractor)
+            checkpoint["prompt_version"] = result.prompt_version or checkpoint["prompt_version"]
+            if result.usage is not None:
+                usage = _add_usage(usage, result)
+                await asyncio.to_thread(self._record_usage, job, result)
+            checkpoint["usage"] = usage
+            done = end - new_from
+            progress = JobProgress(job.id, context.worker_id, done, checkpoint)
+            await asyncio.to_thread(self._store.jobs.save_progress, progress)
+            await context.heartbeat(job)
+        await self._save_session(job, payload, turns[new_from:], checkpoint["actions"])
+        return _result(payload, checkpoint, len(turns) - new_from)
+
+    async def _extract(
+        self, payload: dict[str, Any], turns: list[Turn], start: int, end: int
+    ) -> ExtractionResult:
+        first = max(0, start - CONTEXT_TURNS)
+        window = [replace(turn, index=turn.index - first) for turn in turns[first:end]]
+        conversation = Conversation(
+            user_id=payload["user_id"],
+            session_id=payload.get("session_id"),
+            turns=window,
+            new_from=start - first,
+            summary=payload.get("summary"),
+        )
+        result = await self._extractor.extract(conversation)
+        for fact in result.facts:
+            fact.source_turns = [first + i for i in fact.source_turns if 0 <= first + i < end]
+        result.facts = [fact for fact in result.facts if fact.source_turns]
+        return result
+
+    async def _consolidate(
+        self,
+        job: Job,
+        context: TaskContext,
+        payload: dict[str, Any],
+        turns: list[Turn],
+        result: ExtractionResult,
+        start: int,
+    ) -> list[Action]:
+        if not result.facts:
+            return []
+        vectors = await self._embedder.embed([fact.content for fact in result.facts])
+        sources = [_source(payload, turns, fact, result.extractor) for fact in result.facts]
+        fact_context = FactContext(
+            tenant_id=job.tenant_id,
+            user_id=payload["user_id"],
+            actor=job.actor,
+            provenance=Provenance(job.id, result.extractor, result.prompt_version),
+            model_id=self._embedder.model_id,
+            agent_id=payload.get("agent_id"),
+            session_id=payload.get("session_id"),
+            merge_strategy=payload.get("options", {}).get("merge_strategy", "replace"),
+        )
+        lock = f"consolidate:{job.tenant_id}:{payload['user_id']}"
+        async with scope_lock(self._store.locks, lock, f"{context.worker_id}/{job.id}"):
+            actions = await self._consolidator.apply(fact_context, result.facts, np.asarray(vectors), sources)
+        if self._on_written is not None and any(a.event != "NOOP" for a in actions):
+            self._on_written()
+        return actions
+
+    async def _save_session(
+        self, job: Job, payload: dict[str, Any], new_turns: list[Turn], actions: list[dict[str, Any]]
+    ) -> None:
+        session_id = payload.get("session_id")
+        if not session_id:
+            return
+        previous = await asyncio.to_thread(
+            self._store.sessions.get, job.tenant_id, payload["user_id"], session_id
+        )
+        state = next_session_state(
+            previous,
+            tenant_id=job.tenant_id,
+            user_id=payload["user_id"],
+            session_id=session_id,
+            new_turns=new_turns,
+            actions=actions,
+            now=now_utc(),
+        )
+        await asyncio.to_thread(self._store.sessions.save, state, job_id=job.id)
+
+    def _record_usage(self, job: Job, result: ExtractionResult) -> None:
+        assert result.usage is not None
+        self._store.usage.record(
+            UsageRecord(
+                tenant_id=job.tenant_id,
+                job_id=job.id,
+                purpose="extraction",
+                model=result.usage.model,
+                prompt_tokens=result.usage.prompt_tokens,
+                completion_tokens=result.usage.completion_tokens,
+                created_at=time.time(),
+            )
+        )
+
+
+def _source(
+    payload: dict[str, Any], turns: list[Turn], fact: CandidateFact, extractor: str
+) -> dict[str, Any]:
+    cited = [turns[i] for i in sorted(set(fact.source_turns))]
+    return {
+        "session_id": payload.get("session_id"),
+        "speaker": fact.speaker,
+        "extractor": extractor,
+        "said_at": iso(max(turn.timestamp for turn in cited)),
+        "messages": [
+            {
+                "session_id": payload.get("session_id"),
+                "message_index": turn.index,
+                "message_id": turn.message_id,
+                "role": turn.role,
+                "speaker": turn.speaker,
+                "timestamp": iso(turn.timestamp),
+            }
+            for turn in cited
+        ],
+    }
+
+
+def _add_usage(usage: dict[str, Any], result: ExtractionResult) -> dict[str, Any]:
+    assert result.usage is not None
+    return {
+        "model": result.usage.model,
+        "prompt_tokens": int(usage.get("prompt_tokens", 0)) + result.usage.prompt_tokens,
+        "completion_tokens": int(usage.get("completion_tokens", 0)) + result.usage.completion_tokens,
+    }
+
+
+def _result(payload: dict[str, Any], checkpoint: dict[str, Any], turn_count: int) -> dict[str, Any]:
+    actions: list[dict[str, Any]] = checkpoint["actions"]
+    counts = {event: 0 for event in ("ADD", "UPDATE", "DELETE", "NOOP")}
+    for action in actions:
+        counts[action["event"]] += 1
+    extractors: list[str] = checkpoint["extractors"]
+    fell_back = [e for e in extractors if e.startswith("heuristic (")]
+    return {
+        "user_id": payload["user_id"],
+        "session_id": payload.get("session_id"),
+        "extractor": fell_back[0] if fell_back else (extractors[0] if extractors else "heuristic"),
+        "prompt_version": checkpoint["prompt_version"],
+        "usage": checkpoint.get("usage") or None,
+        "turns": turn_count,
+        "counts": counts,
+        "actions": actions,
+    }

@@ -1,0 +1,65 @@
+"""HTTP endpoints of conversation processing, batches and sessions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from membank.api.deps import AppContainer, JobsRead, MemoriesRead, MemoriesWrite
+from membank.api.envelope import ok
+from membank.api.idempotency import idempotency_key
+from membank.ingest.schemas import ProcessConversationIn
+from membank.ingest.sessions import session_out
+from membank.jobs.endpoints import job_accepted
+from membank.memories.schemas import IDENTIFIER_PATTERN
+
+router = APIRouter(prefix="/api/v1", tags=["conversations"])
+
+UserIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
+SessionIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
+
+
+@router.post("/memories/process-conversation", status_code=202)
+async def process_conversation(
+    body: ProcessConversationIn,
+    principal: MemoriesWrite,
+    container: AppContainer,
+    request: Request,
+    wait: bool = False,
+) -> Response:
+    """Extract and consolidate facts from one exchange as a job; the result lists every action."""
+    job, created = await container.ingest.process_exchange(
+        principal, body, idempotency_key=idempotency_key(request)
+    )
+    return await job_accepted(container, principal, job, created=created, wait=wait)
+
+
+@router.get("/batches/{batch_id}")
+async def get_batch(
+    batch_id: Annotated[str, Path(max_length=64)], principal: JobsRead, container: AppContainer
+) -> Response:
+    """A batch's status, its jobs and the totals of their actions."""
+    return ok(await container.ingest.batch(principal, batch_id))
+
+
+@router.get("/users/{user_id}/sessions/{session_id}")
+async def get_session(
+    user_id: UserIdPath, session_id: SessionIdPath, principal: MemoriesRead, container: AppContainer
+) -> Response:
+    """A session's rolling summary, key facts and latest messages."""
+    return ok(session_out(await container.ingest.session(principal, user_id, session_id)))
+
+
+@router.get("/users/{user_id}/sessions")
+async def list_sessions(
+    user_id: UserIdPath,
+    principal: MemoriesRead,
+    container: AppContainer,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """A user's sessions, most recently updated first."""
+    sessions = await container.ingest.sessions(principal, user_id, limit=limit, offset=offset)
+    return ok({"sessions": [session_out(s) for s in sessions], "limit": limit, "offset": offset})
