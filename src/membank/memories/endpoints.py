@@ -24,7 +24,11 @@ UserIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
 
 @router.post("/memories", status_code=201)
 async def create_memory(
-    body: MemoryCreateIn, principal: MemoriesWrite, container: AppContainer, request: Request, wait: bool = False
+    body: MemoryCreateIn,
+    principal: MemoriesWrite,
+    container: AppContainer,
+    request: Request,
+    wait: bool = False,
 ) -> Response:
     """Store one memory as given (201); with `infer: true` or a `context`, extract from it as a job (202)."""
     if body.extracts:
