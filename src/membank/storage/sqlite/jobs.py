@@ -117,7 +117,8 @@ class SqliteJobRepository:
     def claim(self, worker_id: str, now: float, lease_seconds: float) -> Job | None:
         with self._db.write() as conn:
             row = conn.execute(
-                f"SELECT id FROM jobs WHERE {_RUNNABLE} ORDER BY priority DESC, run_after, created_at LIMIT 1", {"now": now}
+                f"SELECT id FROM jobs WHERE {_RUNNABLE} ORDER BY priority DESC, run_after, created_at LIMIT 1",
+                {"now": now},
             ).fetchone()
             if row is None:
                 return None

@@ -93,7 +93,9 @@ class SqliteMemoryRepository:
         provenance: Provenance | None = None,
         progress: JobProgress | None = None,
     ) -> None:
-        versions = [_version(m, "CREATE", actor, old=None, new=m.content, provenance=provenance) for m in memories]
+        versions = [
+            _version(m, "CREATE", actor, old=None, new=m.content, provenance=provenance) for m in memories
+        ]
         with self._db.write() as conn:
             if progress is not None:
                 save_progress(conn, progress)
@@ -235,7 +237,8 @@ class SqliteMemoryRepository:
         now = to_epoch(now_utc())
         with self._db.write() as conn:
             rows = conn.execute(
-                "SELECT id, user_id FROM memories WHERE tenant_id = ? AND lineage_id = ?", (tenant_id, lineage_id)
+                "SELECT id, user_id FROM memories WHERE tenant_id = ? AND lineage_id = ?",
+                (tenant_id, lineage_id),
             ).fetchall()
             if not rows:
                 return []
@@ -398,7 +401,8 @@ class SqliteMemoryRepository:
         row = (
             self._db.read()
             .execute(
-                "SELECT revision FROM user_revisions WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id)
+                "SELECT revision FROM user_revisions WHERE tenant_id = ? AND user_id = ?",
+                (tenant_id, user_id),
             )
             .fetchone()
         )
