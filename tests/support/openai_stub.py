@@ -172,14 +172,14 @@ def _invalid_chat_request(body: Any, *, json_schema_supported: bool) -> JSONResp
         return JSONResponse({"error": error}, status_code=400)
     kind = (body.get("response_format") or {}).get("type", "text")
     if not json_schema_supported and kind not in ("text", "json_object"):
-        # What FastAPI answers for llama-cpp-python's `Literal["text", "json_object"]`.
-        detail = {
-            "type": "literal_error",
-            "loc": ["body", "response_format", "type"],
-            "msg": "Input should be 'text' or 'json_object'",
-            "input": kind,
-        }
-        return JSONResponse({"detail": [detail]}, status_code=422)
+        # Word for word what llama-cpp-python 0.3.36's server answers: its error handler turns the request
+        # validation error for `Literal["text", "json_object"]` into an HTTP 500.
+        detail = (
+            "{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be "
+            f"'text' or 'json_object'\", 'input': '{kind}', 'ctx': {{'expected': \"'text' or 'json_object'\"}}}}"
+        )
+        error = {"message": f"1 validation error:\n  {detail}\n", "type": "internal_server_error"}
+        return JSONResponse({"error": error}, status_code=500)
     return None
 
 

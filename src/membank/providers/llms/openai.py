@@ -3,7 +3,7 @@ llama-cpp-python's server.
 
 Output is constrained by a JSON schema. OpenAI, vLLM, Ollama and llama.cpp's `llama-server` accept OpenAI's
 `{"type": "json_schema", "json_schema": {...}}`; llama-cpp-python's server accepts only
-`{"type": "json_object", "schema": {...}}` and answers 422 to the other. With `response_format="auto"` the
+`{"type": "json_object", "schema": {...}}` and answers HTTP 500 to the other. With `response_format="auto"` the
 client sends OpenAI's form and, when a server rejects it naming `response_format`, switches to the
 llama-cpp-python form for the rest of its life (one extra request, once).
 
@@ -245,5 +245,7 @@ class OpenAIChatModel:
 
 
 def _rejects_response_format(response: httpx.Response) -> bool:
-    # llama-cpp-python validates `response_format.type` as "text" | "json_object" and answers 422 naming it.
-    return response.status_code in (400, 422) and "response_format" in response.text
+    # llama-cpp-python validates `response_format.type` as "text" | "json_object" and answers HTTP 500 (its
+    # error handler turns the validation error into one) quoting the field and our value; others say 400/422.
+    text = response.text
+    return response.status_code in (400, 422, 500) and "response_format" in text and "json_schema" in text
