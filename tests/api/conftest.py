@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -42,9 +43,9 @@ class Api:
         )
 
 
-@pytest.fixture
-def api(make_settings: Callable[..., Settings]) -> Iterator[Api]:
-    settings = make_settings()
+@contextlib.contextmanager
+def open_api(settings: Settings) -> Iterator[Api]:
+    """A served app on `settings` with keys for two tenants and a read-only key."""
     store = build_store(settings)
     alice = issue_key(store.keys, tenant_name="acme", name="alice").plaintext
     bob = issue_key(store.keys, tenant_name="globex", name="bob").plaintext
@@ -52,3 +53,9 @@ def api(make_settings: Callable[..., Settings]) -> Iterator[Api]:
     store.close()
     with TestClient(create_app(settings)) as client:
         yield Api(client, alice, bob, reader, settings)
+
+
+@pytest.fixture
+def api(make_settings: Callable[..., Settings]) -> Iterator[Api]:
+    with open_api(make_settings()) as served:
+        yield served

@@ -152,6 +152,10 @@ class Consolidator:
         similarity = self._similarities(vector, [current.id]).get(current.id, 0.0)
         if self._is_paraphrase(fact, current, similarity):
             return self._paraphrase(ctx, fact, vector, source, current, similarity)
+        if _became_true(fact, source, now_utc()) < current.valid_from:
+            # Out-of-order input (an older session processed late) must not retire a newer value.
+            reason = f"older than the stored value of {current.slot} (valid from {current.valid_from.date()})"
+            return Action("NOOP", current.id, current.content, fact.content, reason, source)
         if ctx.merge_strategy == "skip":
             return Action(
                 "NOOP",
