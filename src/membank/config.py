@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_seconds: float = Field(default=30.0, gt=0)
     llm_max_retries: int = Field(default=3, ge=0)
+    llm_backoff_seconds: float = Field(default=0.5, ge=0)
     llm_max_tokens: int = Field(default=1024, gt=0)
     llm_breaker_failures: int = Field(default=5, ge=1)
     llm_breaker_reset_seconds: float = Field(default=30.0, gt=0)

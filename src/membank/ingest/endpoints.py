@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -14,6 +16,7 @@ from membank.ingest.schemas import ProcessConversationIn
 from membank.ingest.sessions import session_out
 from membank.jobs.endpoints import job_accepted
 from membank.memories.schemas import IDENTIFIER_PATTERN
+from membank.models import iso, now_utc, to_epoch
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
@@ -63,3 +66,17 @@ async def list_sessions(
     """A user's sessions, most recently updated first."""
     sessions = await container.ingest.sessions(principal, user_id, limit=limit, offset=offset)
     return ok({"sessions": [session_out(s) for s in sessions], "limit": limit, "offset": offset})
+
+
+@router.get("/usage/llm")
+async def llm_usage(
+    principal: JobsRead,
+    container: AppContainer,
+    since: Annotated[datetime | None, Query(description="Start of the period (default: 30 days ago)")] = None,
+) -> Response:
+    """LLM calls and tokens of the caller's tenant per model and purpose, for cost reports."""
+    start = since or now_utc() - timedelta(days=30)
+    totals = await asyncio.to_thread(
+        container.store.usage.summary, principal.tenant_id, since=to_epoch(start)
+    )
+    return ok({"since": iso(start), "totals": totals})

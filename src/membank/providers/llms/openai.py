@@ -92,6 +92,7 @@ class OpenAIChatModel:
             "api_key": settings.llm_api_key,
             "timeout": settings.llm_timeout_seconds,
             "max_retries": settings.llm_max_retries,
+            "backoff_initial": settings.llm_backoff_seconds,
             "breaker_failures": settings.llm_breaker_failures,
             "breaker_reset_seconds": settings.llm_breaker_reset_seconds,
             **options,
