@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import structlog.testing
 from pydantic import SecretStr
 
 from membank.errors import LLMServiceError
@@ -327,3 +328,27 @@ async def test_zero_facts_lost_under_every_fault(
         assert contents(result.facts) == contents(heuristic.facts) != []
     expect_llm = any(step is VALID for step in script)
     assert (result.extractor == "llm:stub-model") is expect_llm
+
+
+async def test_the_key_reaches_no_log_and_no_result(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    key = "sk-live-VERY-SECRET-42"
+    openai_stub.json_schema_supported = False  # the format switch is logged too
+    openai_stub.script = [MALFORMED, 401]  # the stub echoes the Authorization header in its error
+    chat = chat_model(openai_stub_server[0], api_key=SecretStr(key))
+    with structlog.testing.capture_logs() as logs:
+        try:
+            result = await FallbackExtractor(
+                LlmExtractor(chat, max_tokens=300), HeuristicExtractor()
+            ).extract(CONVERSATION)
+        finally:
+            await chat.aclose()
+    assert openai_stub.chat_requests()[-1]["authorization"] == f"Bearer {key}"
+    assert result.extractor.startswith("heuristic (llm failed: HTTP 401")
+    assert {entry["event"] for entry in logs} >= {
+        "llm.response_format",
+        "llm.invalid_output",
+        "extraction.fallback",
+    }
+    assert key not in repr(logs) and key not in repr(result)
