@@ -28,7 +28,9 @@ def events(result: dict[str, Any]) -> list[str]:
 
 
 def test_moving_city_supersedes_and_history_keeps_both(api: Api) -> None:
-    first = exchange(api, "I live in Paris.", "Nice, Paris is lovely.", session_id="s1")
+    first = exchange(
+        api, "I live in Paris.", "Nice, Paris is lovely.", session_id="s1", timestamp="2026-01-05T09:00:00Z"
+    )
     assert events(first) == ["ADD"]
     old_id = first["actions"][0]["memory_id"]
     second = exchange(api, "I moved to Berlin last month.", session_id="s1", timestamp="2026-03-10T12:00:00Z")
