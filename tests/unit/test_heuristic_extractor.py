@@ -243,3 +243,27 @@ async def test_slots_need_an_exclusive_statement(text: str, slot: str | None) ->
     facts = await extract(conversation(("user", text)))
     assert len(facts) == 1
     assert facts[0].attribute == slot
+
+
+async def test_thanks_and_the_listeners_name_alone_are_not_facts() -> None:
+    conv = conversation(
+        ("assistant", "Who was singing?"),
+        ("user", "Thanks, Caroline! It was Matt Patterson, he is so talented! Thanks for asking about the show."),
+        speakers={"user": "Melanie", "assistant": "Caroline"},
+    )
+    facts = await extract(conv)
+    assert [f.content for f in facts] == ["It was Matt Patterson, he is so talented!"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Don't feel like I'm making much of an impact at the studio lately.", True),
+        ("Can't wait to visit Boston next month with my sister.", True),
+        ("Do you know a good vegan restaurant in Lisbon", False),
+        ("Can you recommend a good hiking trail near Denver", False),
+    ],
+)
+async def test_an_auxiliary_opens_a_question_only_before_its_subject(text: str, kept: bool) -> None:
+    facts = await extract(conversation(("user", text)))
+    assert bool(facts) is kept, facts

@@ -104,10 +104,15 @@ _CLAUSE = re.compile(
 
 
 _VOCATIVE = re.compile(r"^(?P<name>[A-Z][a-z]+)[,!]\s+(?P<rest>.+)")
+_NAME_ONLY = re.compile(r"^(?P<name>[A-Z][a-z]+)[,!.]*$")
 
 
 def _unaddressed(sentence: str, names: frozenset[str]) -> str:
-    """`sentence` without the listener's name in front ("James, been a few days ...")."""
+    """`sentence` without the listener's name in front ("James, been a few days ..."); nothing is left of a
+    sentence that only names them (what "Thanks, Caroline!" leaves)."""
+    alone = _NAME_ONLY.match(sentence)
+    if alone and alone["name"].lower() in names:
+        return ""
     m = _VOCATIVE.match(sentence)
     if m and (m["name"].lower() in names or m["rest"][0].islower()):
         return m["rest"]

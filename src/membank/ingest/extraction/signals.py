@@ -36,12 +36,17 @@ AFFECT = _words(
     congrats congratulations luck hope hoping wish care support supportive rewarding fulfilling vibe vibes
     feeling feelings heart kind kindness journey"""
 )
+# An auxiliary opens a question only when the subject follows it ("Do you ...", "Is it ..."); without one it
+# opens a casual statement that dropped its subject ("Can't wait to ...", "Don't feel like ...", "Had a blast").
 _QUESTION_OPENER = re.compile(
-    r"^(?:so,? |and,? |but,? |oh,? |hey,? |btw,? |anyway,? )?(?:what|how|why|where|when|who|whom|which|whose|"
-    r"do|does|did|are|is|was|were|can|could|would|will|should|shall|have|has|had|may|might|any|anything|ever|"
-    r"isn't|aren't|don't|didn't|doesn't|won't|wanna|what's|how's|who's|where's|tell me|i wonder|i was wondering|"
+    r"^(?:so,? |and,? |but,? |oh,? |hey,? |btw,? |anyway,? )?(?:(?:what|how|why|where|when|who|whom|which|whose|"
+    r"any|anything|ever|wanna|what's|how's|who's|where's|tell me|i wonder|i was wondering|"
     r"mind if|care to|got any|please|help me|remind me|show me|give me|recommend|suggest|explain|write me|"
-    r"list|find me|let me know|i need you to|i want you to|i'd like you to)\b",
+    r"list|find me|let me know|i need you to|i want you to|i'd like you to)\b|"
+    r"(?:do|does|did|are|is|was|were|can|could|would|will|should|shall|have|has|had|may|might|"
+    r"isn't|aren't|don't|didn't|doesn't|won't|can't|couldn't|wouldn't|shouldn't|haven't|hasn't|wasn't|weren't)"
+    r"\s+(?:i|you|u|ya|we|they|he|she|it|there|this|that|these|those|your|my|his|her|our|their|the|a|an|any|"
+    r"anyone|anybody|someone|somebody|everyone|everybody|people)\b)",
     re.IGNORECASE,
 )
 _SMALL_TALK = re.compile(
@@ -53,7 +58,9 @@ _SMALL_TALK = re.compile(
 )
 _INTERJECTION = re.compile(
     r"^(?:(?:oh|ooh|oof|ugh|aww|gosh|dude|man|wow|whoa|yeah|yes|yep|yup|no|nope|ok|okay|sure|well|so|haha|lol|omg|aw+|hmm+|ah|hey|"
-    r"totally|absolutely|definitely|exactly|right|true|cool|nice|great|awesome|thanks)[,!.]*\s+)+",
+    r"totally|absolutely|definitely|exactly|right|true|cool|nice|great|awesome)[,!.]*\s+"
+    # "Thanks, Mel! ..." opens a statement; "Thanks for the tip!" is the whole thought (small talk)
+    r"|thanks[,!.]+\s+)+",
     re.IGNORECASE,
 )
 _FIRST_PERSON = re.compile(
