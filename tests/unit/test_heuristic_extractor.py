@@ -248,7 +248,10 @@ async def test_slots_need_an_exclusive_statement(text: str, slot: str | None) ->
 async def test_thanks_and_the_listeners_name_alone_are_not_facts() -> None:
     conv = conversation(
         ("assistant", "Who was singing?"),
-        ("user", "Thanks, Caroline! It was Matt Patterson, he is so talented! Thanks for asking about the show."),
+        (
+            "user",
+            "Thanks, Caroline! It was Matt Patterson, he is so talented! Thanks for asking about the show.",
+        ),
         speakers={"user": "Melanie", "assistant": "Caroline"},
     )
     facts = await extract(conv)
