@@ -337,6 +337,7 @@ async def test_the_key_reaches_no_log_and_no_result(
     openai_stub.json_schema_supported = False  # the format switch is logged too
     openai_stub.script = [MALFORMED, 401]  # the stub echoes the Authorization header in its error
     chat = chat_model(openai_stub_server[0], api_key=SecretStr(key))
+    structlog.reset_defaults()  # an app started by an earlier test may have filtered out info events
     with structlog.testing.capture_logs() as logs:
         try:
             result = await FallbackExtractor(

@@ -39,7 +39,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached: a reconfiguration (a second app in one process, log capture in tests) must reach loggers
+        # that already logged; the cost is one small bind per log call.
+        cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("uvicorn.access").disabled = True
