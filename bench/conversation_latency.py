@@ -125,12 +125,17 @@ def exchanges(count: int, users: list[str], seed: int = 0) -> list[tuple[str, st
     """(user id, kind, request body) in order; each body carries the user's last messages as history."""
     rng = random.Random(seed)
     history: dict[str, list[dict[str, str]]] = {u: [] for u in users}
+    loved: dict[str, list[str]] = {u: [] for u in users}
     weights = [w for _, _, w in KINDS]
     out = []
     for i in range(count):
         user = users[i % len(users)]
         kind, templates, _ = rng.choices(KINDS, weights)[0]
         text = rng.choice(templates).format(**{k: rng.choice(v) for k, v in _SOURCES.items()})
+        if kind == "retraction" and loved[user]:
+            text = f"Please forget that I love {rng.choice(loved[user])}."  # something this user said
+        elif text.startswith("I love "):
+            loved[user].append(text.removeprefix("I love ").rstrip("."))
         body: dict[str, Any] = {
             "user_id": user,
             "session_id": f"{user}-s1",
@@ -239,9 +244,12 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,4", help="comma-separated concurrency levels")
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--output", default="conversation-latency", help="result name under bench/results")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, help="wait up to N s for other processes to go idle"
+    )
     args = parser.parse_args()
     levels = tuple(int(c) for c in args.concurrency.split(","))
-    result = run(requests=args.requests, levels=levels, users=args.users)
+    result = run(requests=args.requests, levels=levels, users=args.users, quiet_wait=args.wait_quiet)
     result["command"] = "python -m bench.conversation_latency"
     for level, stats in result["levels"].items():
         print(f"c={level}")

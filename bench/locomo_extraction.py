@@ -409,8 +409,16 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=4, help="users ingested side by side")
     parser.add_argument("--diagnose", type=int, default=0, help="print this many examples of missed evidence")
     parser.add_argument("--output", help="result name under bench/results (default locomo-extraction)")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, help="wait up to N s for other processes to go idle"
+    )
     args = parser.parse_args()
-    result = run(conversations=args.conversations, streams=args.streams, examples=args.diagnose)
+    result = run(
+        conversations=args.conversations,
+        streams=args.streams,
+        examples=args.diagnose,
+        quiet_wait=args.wait_quiet,
+    )
     command = "python -m bench.locomo_extraction"
     if args.conversations:
         command += f" --conversations {args.conversations}"
