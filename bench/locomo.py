@@ -2,29 +2,47 @@
 
     .venv/bin/python -m bench.locomo                      # the reported numbers: a real server, over HTTP
     .venv/bin/python -m bench.locomo --inprocess          # services built directly, for quick tuning
-    .venv/bin/python -m bench.locomo --inprocess --data-dir /tmp/locomo --rrf-k 20 --candidates 100
+    .venv/bin/python -m bench.locomo --inprocess --data-dir /tmp/locomo --sweep dense_weight=0.5,0.6,0.7
+    .venv/bin/python -m bench.locomo --inprocess --data-dir /tmp/locomo-plain --no-context --fusion rrf
 
-Raw mode: every turn of each of the 10 conversations is one memory, content
-``"[<session date>] <speaker>: <text>"``, one user per conversation, the turn's dia_id kept in `source_refs`
-and `metadata`; ingested by batch import (one job per conversation). Each question of categories 1-4 searches
-its conversation's user (limit 10); recall@k is the fraction of the question's evidence turns found in the
-top k, hit@k whether any was, MRR the reciprocal rank of the first evidence turn (0 beyond 10).
+Raw mode: every turn of each of the 10 conversations is one memory, one user per conversation, the turn's
+dia_id kept in `source_refs` and `metadata`; ingested by batch import (one job per conversation). A memory's
+content is the turn with the turn it answers, as a client storing chat turns one by one would write it so that
+a reply can be found by the words of what it replies to ("Yes, every Sunday" means nothing alone)::
+
+    [<session date>] <speaker>: <text> (replying to <previous speaker>: <previous text>)
+
+The first turn of a session has no "(replying to ...)" part; `--no-context` stores the bare turn
+``"[<session date>] <speaker>: <text>"`` (the format before 2026-11-22); `--captions` appends a shared
+image's caption as ``" [shares <caption>]"`` to the turn's own text. `source_refs` names only the turn itself,
+so a question whose evidence is the previous turn is not credited for finding the reply.
+
+Each question of categories 1-4 searches its conversation's user (limit 10) with the server's default search
+settings unless options override them; recall@k is the fraction of the question's evidence turns found in the
+top k, hit@k whether any was, MRR the reciprocal rank of the first evidence turn (0 beyond 10). Questions,
+answers and evidence are used only to measure, never to build memories or queries.
 
 Evidence ids are normalised: entries split on ";" and whitespace, "D:11:26" -> "D11:26", "D30:05" -> "D30:5";
 ids naming no turn of the conversation are dropped and questions left without evidence are skipped.
+
+The code keeps ingestion (how memories are written) apart from evaluation (questions -> searches -> ranked
+dia_ids -> metrics), so another way of writing the memories needs only an ingest function whose memories
+carry `source_refs` with dia_ids; `ranked_dia_ids` maps any search result back to turns.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +68,18 @@ KS = (1, 5, 10)
 LIMIT = 10
 _SESSION = re.compile(r"session_(\d+)")
 _EVIDENCE = re.compile(r"D:?(\d+):(\d+)")
+# Search settings the options can override: option name -> Settings field (env MEMBANK_<FIELD>).
+SETTINGS = {
+    "fusion": "search_fusion",
+    "candidates": "search_candidates",
+    "rrf_k": "rrf_k",
+    "dense_weight": "dense_weight",
+    "keyword_weight": "keyword_weight",
+    "recency_weight": "recency_weight",
+    "importance_weight": "importance_weight",
+}
+# Of those, the ones the in-process run can change between runs on the same data (ScoringWeights fields).
+WEIGHTS = ("fusion", "rrf_k", "dense_weight", "keyword_weight", "recency_weight", "importance_weight")
 
 
 # -- dataset ---------------------------------------------------------------------------------------
@@ -69,16 +99,27 @@ class Prepared:
     memories: dict[str, list[dict[str, Any]]]  # user id -> batch items
     questions: list[Question]
     counts: dict[str, Any] = field(default_factory=dict)
+    ingestion: dict[str, Any] = field(default_factory=dict)  # how the memories were written
 
 
 def user_of(index: int, sample_id: str | None) -> str:
     return f"locomo-{index:02d}" + (f"-{sample_id}" if sample_id else "")
 
 
-def turn_content(date: str, turn: dict[str, Any], *, captions: bool) -> str:
-    content = f"[{date}] {turn['speaker']}: {turn['text']}"
+def turn_text(turn: dict[str, Any], *, captions: bool) -> str:
+    text = f"{turn['speaker']}: {turn['text']}"
     if captions and turn.get("blip_caption"):
-        content += f" [shares {turn['blip_caption']}]"
+        text += f" [shares {turn['blip_caption']}]"
+    return text
+
+
+def turn_content(
+    date: str, turn: dict[str, Any], *, captions: bool, previous: dict[str, Any] | None = None
+) -> str:
+    """A raw-mode memory: the dated turn, and the turn it replies to when `previous` is given."""
+    content = f"[{date}] {turn_text(turn, captions=captions)}"
+    if previous is not None:
+        content += f" (replying to {turn_text(previous, captions=captions)})"
     return content
 
 
@@ -100,12 +141,56 @@ def normalise_evidence(entries: Iterable[Any], present: set[str]) -> tuple[list[
     return ids, dropped
 
 
+def sessions_of(conversation: dict[str, Any]) -> list[tuple[int, str, list[dict[str, Any]]]]:
+    """(session number, session date, turns) in session order."""
+    numbers = sorted(int(m[1]) for key in conversation if (m := _SESSION.fullmatch(key)) is not None)
+    return [
+        (n, conversation.get(f"session_{n}_date_time", ""), conversation[f"session_{n}"]) for n in numbers
+    ]
+
+
+def raw_memories(
+    conversation: dict[str, Any], user_id: str, *, captions: bool, context: bool
+) -> list[dict[str, Any]]:
+    """Raw mode: one batch item per turn (see the module docstring)."""
+    items: list[dict[str, Any]] = []
+    for number, date, turns in sessions_of(conversation):
+        previous: dict[str, Any] | None = None
+        for turn in turns:
+            dia_id = _normalise_turn_id(turn["dia_id"])
+            items.append(
+                {
+                    "user_id": user_id,
+                    "content": turn_content(
+                        date, turn, captions=captions, previous=previous if context else None
+                    ),
+                    "memory_type": "episodic",
+                    "session_id": f"session-{number}",
+                    "source_refs": [{"dia_id": dia_id}],
+                    "metadata": {
+                        "dia_id": dia_id,
+                        "session": number,
+                        "session_date": date,
+                        "speaker": turn["speaker"],
+                    },
+                }
+            )
+            previous = turn
+    return items
+
+
 def prepare(
-    path: Path = DATASET, *, captions: bool = False, categories: Iterable[int] = (1, 2, 3, 4)
+    path: Path = DATASET,
+    *,
+    captions: bool = False,
+    context: bool = True,
+    categories: Iterable[int] = (1, 2, 3, 4),
 ) -> Prepared:
     conversations = json.loads(path.read_text())
     wanted = set(categories)
-    prepared = Prepared(memories={}, questions=[])
+    prepared = Prepared(
+        memories={}, questions=[], ingestion={"mode": "raw", "captions": captions, "context": context}
+    )
     counts: dict[str, Any] = {
         "conversations": len(conversations),
         "turns": 0,
@@ -119,32 +204,12 @@ def prepare(
     for index, sample in enumerate(conversations):
         conversation = sample["conversation"]
         user_id = user_of(index, sample.get("sample_id"))
-        items: list[dict[str, Any]] = []
-        sessions = sorted(
-            (int(m[1]), key) for key in conversation if (m := _SESSION.fullmatch(key)) is not None
-        )
-        for number, key in sessions:
-            date = conversation.get(f"{key}_date_time", "")
-            for turn in conversation[key]:
-                dia_id = _normalise_turn_id(turn["dia_id"])
-                items.append(
-                    {
-                        "user_id": user_id,
-                        "content": turn_content(date, turn, captions=captions),
-                        "memory_type": "episodic",
-                        "session_id": f"session-{number}",
-                        "source_refs": [{"dia_id": dia_id}],
-                        "metadata": {
-                            "dia_id": dia_id,
-                            "session": number,
-                            "session_date": date,
-                            "speaker": turn["speaker"],
-                        },
-                    }
-                )
+        items = raw_memories(conversation, user_id, captions=captions, context=context)
         prepared.memories[user_id] = items
         counts["turns"] += len(items)
-        present = {item["source_refs"][0]["dia_id"] for item in items}
+        present = {
+            _normalise_turn_id(turn["dia_id"]) for _, _, turns in sessions_of(conversation) for turn in turns
+        }
         for qa in sample["qa"]:
             counts["qa_total"] += 1
             category = int(qa.get("category", 0))
@@ -199,19 +264,53 @@ def aggregate(rows: list[tuple[int, dict[str, float]]]) -> dict[str, Any]:
 
 
 def ranked_dia_ids(memories: list[dict[str, Any]]) -> list[str]:
+    """The turns a ranked list of memories (API shape) names, best first, each once.
+
+    Every dia_id of a memory's `source_refs` counts, in their order (a memory built from several turns names
+    them all); `metadata.dia_id` is the fallback for a memory without refs.
+    """
     ids: list[str] = []
     for memory in memories:
-        refs = memory.get("source_refs") or []
-        dia_id = refs[0].get("dia_id") if refs else (memory.get("metadata") or {}).get("dia_id")
-        if dia_id and dia_id not in ids:
-            ids.append(dia_id)
+        refs = [ref.get("dia_id") for ref in memory.get("source_refs") or [] if isinstance(ref, dict)]
+        if not any(refs):
+            refs = [(memory.get("metadata") or {}).get("dia_id")]
+        for dia_id in refs:
+            if dia_id and dia_id not in ids:
+                ids.append(str(dia_id))
     return ids
+
+
+# -- evaluation (any ingestion, any transport) -----------------------------------------------------
+
+# One search: a question -> the memories found, best first, as the API returns them.
+SearchFn = Callable[[Question], Awaitable[list[dict[str, Any]]]]
+
+
+async def evaluate(
+    search: SearchFn, questions: list[Question], *, concurrency: int = 1
+) -> tuple[list[tuple[int, dict[str, float]]], dict[str, Any]]:
+    """Metric rows (category, metrics) in question order, and the search latency summary."""
+    rows: list[tuple[int, dict[str, float]]] = [(q.category, {}) for q in questions]
+    latencies: list[float] = []
+    pending = iter(range(len(questions)))
+
+    async def worker() -> None:
+        for i in pending:
+            t0 = time.perf_counter()
+            memories = await search(questions[i])
+            latencies.append(time.perf_counter() - t0)
+            rows[i] = (questions[i].category, score(questions[i].evidence, ranked_dia_ids(memories)))
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return rows, latency_summary(latencies, time.perf_counter() - t0)
 
 
 # -- HTTP path -------------------------------------------------------------------------------------
 
 
 def ingest_http(server: Server, prepared: Prepared) -> dict[str, Any]:
+    """Raw mode over HTTP: one batch import job per conversation."""
     t0 = time.perf_counter()
     with server.client(timeout=120.0) as client:
         job_ids = [submit_batch(client, items) for items in prepared.memories.values()]
@@ -229,33 +328,22 @@ def ingest_http(server: Server, prepared: Prepared) -> dict[str, Any]:
 
 async def evaluate_http(
     server: Server, questions: list[Question], concurrency: int = 4
-) -> tuple[list[Any], list[float]]:
-    rows: list[tuple[int, dict[str, float]]] = [(q.category, {}) for q in questions]
-    latencies: list[float] = []
-    position = 0
+) -> tuple[list[tuple[int, dict[str, float]]], dict[str, Any]]:
     async with httpx.AsyncClient(
         base_url=server.base_url, headers={"X-API-Key": server.api_key}, timeout=60.0
     ) as client:
 
-        async def worker() -> None:
-            nonlocal position
-            while position < len(questions):
-                i = position
-                position += 1
-                q = questions[i]
-                t0 = time.perf_counter()
-                response = await client.post(
-                    "/api/v1/memories/search",
-                    json={"user_id": q.user_id, "query": q.question, "limit": LIMIT},
-                )
-                latencies.append(time.perf_counter() - t0)
-                body = response.json()
-                if not body.get("success"):
-                    raise RuntimeError(f"search failed: {response.status_code} {body.get('error')}")
-                rows[i] = (q.category, score(q.evidence, ranked_dia_ids(body["data"]["memories"])))
+        async def search(q: Question) -> list[dict[str, Any]]:
+            response = await client.post(
+                "/api/v1/memories/search", json={"user_id": q.user_id, "query": q.question, "limit": LIMIT}
+            )
+            body = response.json()
+            if not body.get("success"):
+                raise RuntimeError(f"search failed: {response.status_code} {body.get('error')}")
+            memories: list[dict[str, Any]] = body["data"]["memories"]
+            return memories
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return rows, latencies
+        return await evaluate(search, questions, concurrency=concurrency)
 
 
 def run_http(prepared: Prepared, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -263,34 +351,56 @@ def run_http(prepared: Prepared, env: dict[str, str] | None = None) -> dict[str,
         log(f"server ready in {server.cold_start_seconds:.2f} s; ingesting {prepared.counts['turns']} turns")
         ingest = ingest_http(server, prepared)
         log(f"ingested: {ingest}")
-        t0 = time.perf_counter()
-        rows, latencies = asyncio.run(evaluate_http(server, prepared.questions))
-        elapsed = time.perf_counter() - t0
-    return {
-        "mode": "http",
-        "ingest": ingest,
-        "search": latency_summary(latencies, elapsed),
-        "metrics": aggregate(rows),
-    }
+        rows, search = asyncio.run(evaluate_http(server, prepared.questions))
+    return {"mode": "http", "ingest": ingest, "search": search, "metrics": aggregate(rows)}
 
 
 # -- in-process path (tuning) ----------------------------------------------------------------------
+
+
+async def ingest_inprocess(container: Any, principal: Any, prepared: Prepared) -> dict[str, Any]:
+    """Raw mode without a server: the same memories, written straight to the store and the index."""
+    from membank.memories.schemas import MemoryIn
+    from membank.memories.service import new_memory
+
+    t0 = time.perf_counter()
+    for items in prepared.memories.values():
+        memories = [new_memory(principal, MemoryIn.model_validate(item)) for item in items]
+        vectors = await container.embedder.embed([m.content for m in memories])
+        await asyncio.to_thread(
+            container.store.memories.insert,
+            memories,
+            vectors.tolist(),
+            container.embedder.model_id,
+            actor=principal.subject,
+        )
+    await asyncio.to_thread(container.index_sync.apply_due)
+    return {"reused": False, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def weight_runs(options: argparse.Namespace) -> list[dict[str, Any]]:
+    """The ScoringWeights overrides of each run: the options, then one run per value of `--sweep`."""
+    base = {name: value for name in WEIGHTS if (value := getattr(options, name, None)) is not None}
+    if not options.sweep:
+        return [base]
+    name, _, values = options.sweep.partition("=")
+    if name not in WEIGHTS or not values:
+        raise SystemExit(f"--sweep wants NAME=V1,V2,... with NAME one of {', '.join(WEIGHTS)}")
+    kind = str if name == "fusion" else int if name == "rrf_k" else float
+    return [{**base, name: kind(value)} for value in values.split(",")]
 
 
 async def run_inprocess(prepared: Prepared, options: argparse.Namespace) -> dict[str, Any]:
     from membank.auth.keys import issue_key
     from membank.bootstrap import build_container
     from membank.config import Settings
-    from membank.memories.schemas import MemoryIn
-    from membank.memories.service import new_memory
     from membank.search.schemas import SearchIn
-    from membank.search.scoring import ScoringWeights
 
     data_dir = (
         Path(options.data_dir) if options.data_dir else Path(tempfile.mkdtemp(prefix="membank-locomo-"))
     )
     marker = data_dir / "locomo-ingested.json"
-    fingerprint = {"turns": prepared.counts["turns"], "captions": options.captions}
+    fingerprint = {"turns": prepared.counts["turns"], **prepared.ingestion}
     reuse = marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint
     if options.data_dir and not reuse and data_dir.exists():
         shutil.rmtree(data_dir)
@@ -300,6 +410,7 @@ async def run_inprocess(prepared: Prepared, options: argparse.Namespace) -> dict
         overrides["search_candidates"] = options.candidates
     settings = Settings(**overrides)
     container = build_container(settings)
+    runs = []
     try:
         await container.start()
         if reuse:
@@ -307,70 +418,27 @@ async def run_inprocess(prepared: Prepared, options: argparse.Namespace) -> dict
         else:
             plaintext = issue_key(container.store.keys, tenant_name="default", name="locomo").plaintext
         principal = await container.auth.authenticate(plaintext)
-        ingest: dict[str, Any] = {"reused": reuse}
+        ingest: dict[str, Any] = {"reused": True}
         if not reuse:
-            t0 = time.perf_counter()
-            for items in prepared.memories.values():
-                memories = [new_memory(principal, MemoryIn.model_validate(item)) for item in items]
-                vectors = await container.embedder.embed([m.content for m in memories])
-                await asyncio.to_thread(
-                    container.store.memories.insert,
-                    memories,
-                    vectors.tolist(),
-                    container.embedder.model_id,
-                    actor=principal.subject,
-                )
-            assert container.index_sync is not None
-            await asyncio.to_thread(container.index_sync.apply_due)
-            ingest["seconds"] = round(time.perf_counter() - t0, 2)
+            ingest = await ingest_inprocess(container, principal, prepared)
             marker.write_text(json.dumps({"fingerprint": fingerprint, "key": plaintext}))
-        assert container.search is not None
-        defaults = container.search.weights
-        ks = (
-            [int(k) for k in options.sweep_rrf_k.split(",")]
-            if options.sweep_rrf_k
-            else [options.rrf_k or None]
-        )
-        runs = []
-        for k in ks:
-            container.search.weights = ScoringWeights(
-                rrf_k=k or defaults.rrf_k,
-                dense_weight=_pick(options.dense_weight, defaults.dense_weight),
-                keyword_weight=_pick(options.keyword_weight, defaults.keyword_weight),
-                recency_weight=_pick(options.recency_weight, defaults.recency_weight),
-                importance_weight=_pick(options.importance_weight, defaults.importance_weight),
-                recency_half_life_days=defaults.recency_half_life_days,
+        service = container.search
+        assert service is not None
+        defaults = service.weights
+
+        async def search(q: Question) -> list[dict[str, Any]]:
+            hits, _ = await service.search(
+                principal, SearchIn(user_id=q.user_id, query=q.question, limit=LIMIT)
             )
-            rows: list[tuple[int, dict[str, float]]] = []
-            latencies: list[float] = []
-            t0 = time.perf_counter()
-            for q in prepared.questions:
-                s0 = time.perf_counter()
-                hits, _ = await container.search.search(
-                    principal, SearchIn(user_id=q.user_id, query=q.question, limit=LIMIT)
-                )
-                latencies.append(time.perf_counter() - s0)
-                ranked = ranked_dia_ids(
-                    [{"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in hits]
-                )
-                rows.append((q.category, score(q.evidence, ranked)))
-            weights = container.search.weights
-            runs.append(
-                {
-                    "weights": {
-                        "rrf_k": weights.rrf_k,
-                        "dense_weight": weights.dense_weight,
-                        "keyword_weight": weights.keyword_weight,
-                        "recency_weight": weights.recency_weight,
-                        "importance_weight": weights.importance_weight,
-                        "candidates": settings.search_candidates,
-                    },
-                    "search": latency_summary(latencies, time.perf_counter() - t0),
-                    "metrics": aggregate(rows),
-                }
-            )
-            if len(ks) > 1:
-                log(f"rrf_k={weights.rrf_k}: {_overall(runs[-1]['metrics'])}")
+            return [{"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in hits]
+
+        for changes in weight_runs(options):
+            service.weights = dataclasses.replace(defaults, **changes)
+            rows, latency = await evaluate(search, prepared.questions)
+            weights = {**dataclasses.asdict(service.weights), "candidates": settings.search_candidates}
+            runs.append({"weights": weights, "search": latency, "metrics": aggregate(rows)})
+            if options.sweep:
+                log(f"{changes}: {_overall(runs[-1]['metrics'])}")
     finally:
         await container.aclose()
         if not options.data_dir:
@@ -383,19 +451,18 @@ async def run_inprocess(prepared: Prepared, options: argparse.Namespace) -> dict
 
 def _overall(metrics: dict[str, Any]) -> str:
     m = metrics["overall"]
-    return f"recall@5 {m['recall@5']:.3f}, recall@10 {m['recall@10']:.3f}, hit@10 {m['hit@10']:.3f}, MRR {m['mrr']:.3f}"
-
-
-def _pick(value: float | None, default: float) -> float:
-    return default if value is None else value
+    return (
+        f"recall@1 {m['recall@1']:.3f}, recall@5 {m['recall@5']:.3f}, recall@10 {m['recall@10']:.3f}, "
+        f"hit@10 {m['hit@10']:.3f}, MRR {m['mrr']:.3f}"
+    )
 
 
 # -- entry point -----------------------------------------------------------------------------------
 
 
-def run(*, captions: bool = False, quiet_wait: float = 0.0) -> dict[str, Any]:
+def run(*, captions: bool = False, context: bool = True, quiet_wait: float = 0.0) -> dict[str, Any]:
     """The reported numbers (HTTP path)."""
-    prepared = prepare(captions=captions)
+    prepared = prepare(captions=captions, context=context)
     background = wait_for_quiet(max_wait=quiet_wait)
     machine = machine_info()
     result = run_http(prepared)
@@ -403,43 +470,40 @@ def run(*, captions: bool = False, quiet_wait: float = 0.0) -> dict[str, Any]:
     result["background_cpu_pct_before"] = background
     result["counts"] = prepared.counts
     result["captions"] = captions
+    result["ingestion"] = prepared.ingestion
     return result
 
 
-def sweep(rrf_ks: Iterable[int], *, captions: bool = False) -> dict[str, Any]:
-    """In-process runs over RRF k values (fast tuning; the reported numbers come from `run`)."""
-    prepared = prepare(captions=captions)
+def sweep(rrf_ks: Iterable[int], *, captions: bool = False, context: bool = True) -> dict[str, Any]:
+    """In-process runs of RRF fusion over k values (for reference; the default fusion is by score)."""
+    prepared = prepare(captions=captions, context=context)
     options = argparse.Namespace(
         data_dir=None,
-        captions=captions,
         candidates=None,
-        rrf_k=None,
-        sweep_rrf_k=",".join(str(k) for k in rrf_ks),
-        dense_weight=None,
-        keyword_weight=None,
-        recency_weight=None,
-        importance_weight=None,
+        fusion="rrf",
+        sweep="rrf_k=" + ",".join(str(k) for k in rrf_ks),
     )
     machine = machine_info()
     result = asyncio.run(run_inprocess(prepared, options))
     result["machine"] = machine
     result["counts"] = prepared.counts
     result["captions"] = captions
+    result["ingestion"] = prepared.ingestion
     return result
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
-    lines = [f"{'category':<16}{'n':>6}{'R@5':>8}{'R@10':>8}{'hit@5':>8}{'hit@10':>8}{'MRR':>8}"]
+    lines = [f"{'category':<16}{'n':>6}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'hit@5':>8}{'hit@10':>8}{'MRR':>8}"]
     for key, m in metrics.items():
         label = f"{key} {m['name']}" if key != "overall" else "overall"
         lines.append(
-            f"{label:<16}{m['count']:>6}{m['recall@5']:>8.3f}{m['recall@10']:>8.3f}"
+            f"{label:<16}{m['count']:>6}{m['recall@1']:>8.3f}{m['recall@5']:>8.3f}{m['recall@10']:>8.3f}"
             f"{m['hit@5']:>8.3f}{m['hit@10']:>8.3f}{m['mrr']:>8.3f}"
         )
     return "\n".join(lines)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -447,46 +511,56 @@ def main() -> None:
     parser.add_argument(
         "--captions", action="store_true", help="append image captions to turns that have one"
     )
+    parser.add_argument(
+        "--no-context", action="store_true", help="store bare turns, without the turn each one replies to"
+    )
     parser.add_argument("--data-dir", help="(--inprocess) keep the ingested data here and reuse it next time")
+    parser.add_argument("--fusion", choices=("score", "rrf"), help="fusion (MEMBANK_SEARCH_FUSION)")
     parser.add_argument("--candidates", type=int, help="candidates per list (MEMBANK_SEARCH_CANDIDATES)")
     parser.add_argument("--rrf-k", type=int, help="RRF k (MEMBANK_RRF_K)")
+    parser.add_argument("--dense-weight", type=float, help="share of the dense list (MEMBANK_DENSE_WEIGHT)")
     parser.add_argument(
-        "--sweep-rrf-k", help="(--inprocess only) comma-separated RRF k values to try in turn"
+        "--keyword-weight", type=float, help="share of the keyword list (MEMBANK_KEYWORD_WEIGHT)"
     )
-    parser.add_argument("--dense-weight", type=float, help="scoring weight (MEMBANK_DENSE_WEIGHT)")
-    parser.add_argument("--keyword-weight", type=float, help="scoring weight (MEMBANK_KEYWORD_WEIGHT)")
     parser.add_argument("--recency-weight", type=float, help="scoring weight (MEMBANK_RECENCY_WEIGHT)")
     parser.add_argument("--importance-weight", type=float, help="scoring weight (MEMBANK_IMPORTANCE_WEIGHT)")
+    parser.add_argument(
+        "--sweep", help=f"(--inprocess only) NAME=V1,V2,... one run per value; NAME in {', '.join(WEIGHTS)}"
+    )
+    parser.add_argument("--sweep-rrf-k", help="(--inprocess only) same as --sweep rrf_k=K1,K2,...")
     parser.add_argument(
         "--output", help="result name under bench/results (default locomo or locomo-inprocess)"
     )
     args = parser.parse_args()
-    prepared = prepare(captions=args.captions)
-    log(f"dataset: {json.dumps(prepared.counts)}")
+    if args.sweep_rrf_k:
+        args.sweep = args.sweep or f"rrf_k={args.sweep_rrf_k}"
+    if args.sweep and not args.inprocess:
+        parser.error("--sweep needs --inprocess")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    prepared = prepare(captions=args.captions, context=not args.no_context)
+    log(f"dataset: {json.dumps(prepared.counts)}; ingestion: {json.dumps(prepared.ingestion)}")
     background = wait_for_quiet()
     machine = machine_info()
     if args.inprocess:
         result = asyncio.run(run_inprocess(prepared, args))
     else:
         env = {
-            f"MEMBANK_{name.upper()}": str(value)
-            for name in (
-                "search_candidates",
-                "rrf_k",
-                "dense_weight",
-                "keyword_weight",
-                "recency_weight",
-                "importance_weight",
-            )
-            if (value := getattr(args, name.removeprefix("search_"))) is not None
+            f"MEMBANK_{setting.upper()}": str(value)
+            for name, setting in SETTINGS.items()
+            if (value := getattr(args, name)) is not None
         }
         result = run_http(prepared, env)
         result["settings_env"] = env
     result["counts"] = prepared.counts
     result["captions"] = args.captions
+    result["ingestion"] = prepared.ingestion
     result["background_cpu_pct_before"] = background
     result["machine"] = machine
-    result["command"] = "python -m bench.locomo" + (" --inprocess" if args.inprocess else "")
+    result["command"] = " ".join(["python -m bench.locomo", *sys.argv[1:]])
     print(format_metrics(result["metrics"]))
     print(f"search: {json.dumps(result['search'])}")
     name = args.output or ("locomo-inprocess" if args.inprocess else "locomo")

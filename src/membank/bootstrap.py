@@ -111,6 +111,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         IndexSync(store, index, poll_seconds=settings.outbox_poll_seconds) if index is not None else None
     )
     weights = ScoringWeights(
+        fusion=settings.search_fusion,
         rrf_k=settings.rrf_k,
         dense_weight=settings.dense_weight,
         keyword_weight=settings.keyword_weight,

@@ -67,9 +67,11 @@ class Settings(BaseSettings):
 
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     search_candidates: int = Field(default=60, gt=0)
+    # Fusion of the dense and keyword lists (see search/scoring.py); shares tuned on LOCOMO (bench/locomo.py).
+    search_fusion: Literal["score", "rrf"] = "score"
     rrf_k: int = Field(default=10, gt=0)
-    dense_weight: float = Field(default=1.0, ge=0)
-    keyword_weight: float = Field(default=1.3, ge=0)
+    dense_weight: float = Field(default=0.6, ge=0)
+    keyword_weight: float = Field(default=0.4, ge=0)
     recency_weight: float = Field(default=0.05, ge=0, le=0.5)
     importance_weight: float = Field(default=0.05, ge=0, le=0.5)
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api
+from collections.abc import Callable
+
+import pytest
+
+from membank.config import Settings
+from tests.api.conftest import Api, open_api
 
 
 def _seed(api: Api) -> dict[str, str]:
@@ -43,12 +48,28 @@ def test_most_relevant_memory_ranks_first_with_scores_in_unit_interval(api: Api)
 
 def test_explain_returns_each_component(api: Api) -> None:
     _seed(api)
-    hit = api.search("golden retriever Max", explain=True).json()["data"]["memories"][0]
-    details = hit["score_details"]
+    hits = api.search("golden retriever Max", explain=True).json()["data"]["memories"]
+    details = hits[0]["score_details"]
+    assert details["fusion"] == "score"
     assert details["dense_rank"] == 1 and details["keyword_rank"] == 1
-    for key in ("dense_similarity", "keyword_score", "rrf", "relevance", "recency", "importance", "final"):
+    # First in both lists: each list gives its whole share, so relevance is 1.
+    assert details["dense_contribution"] == 0.6 and details["keyword_contribution"] == 0.4
+    assert details["relevance"] == 1.0
+    for key in ("dense_similarity", "keyword_score", "recency", "importance", "final"):
         assert key in details
-    assert details["final"] == hit["score"]
+    assert details["final"] == hits[0]["score"]
+    for hit in hits[1:]:
+        d = hit["score_details"]
+        assert d["dense_contribution"] + d["keyword_contribution"] == pytest.approx(d["relevance"], abs=1e-5)
+        assert d["relevance"] < 1.0
+
+
+def test_rrf_fusion_is_a_setting(make_settings: Callable[..., Settings]) -> None:
+    with open_api(make_settings(search_fusion="rrf", rrf_k=10)) as api:
+        _seed(api)
+        hit = api.search("golden retriever Max", explain=True).json()["data"]["memories"][0]
+    assert hit["score_details"]["fusion"] == "rrf"
+    assert hit["score_details"]["relevance"] == 1.0
 
 
 def test_threshold_and_limit(api: Api) -> None:

@@ -69,6 +69,7 @@ class SearchService:
         moment = to_epoch(request.as_of) if request.as_of else to_epoch(now_utc())
         vectors = await self._embedder.embed([request.query])
         embedded = time.perf_counter()
+        candidates = max(self._candidates, request.limit)
         result = await asyncio.to_thread(
             self._index.search,
             scope,
@@ -76,9 +77,10 @@ class SearchService:
             request.query,
             filter=filter_node,
             as_of=moment,
-            limit=max(self._candidates, request.limit),
+            limit=candidates,
         )
-        ranked = [s for s in fuse(result, self.weights, now=time.time()) if s.score >= request.threshold]
+        fused = fuse(result, self.weights, now=time.time(), limit=candidates)
+        ranked = [s for s in fused if s.score >= request.threshold]
         hits = await asyncio.to_thread(self._load, principal.tenant_id, ranked[: request.limit * 2], moment)
         timings = {
             "embed_ms": round((embedded - started) * 1000, 3),

@@ -1,0 +1,79 @@
+"""Fusion of the dense and keyword lists into one relevance in [0, 1]."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from membank.search.scoring import ScoringWeights, fuse
+from membank.storage.ports import IndexHit, IndexResult
+
+NOW = 1_800_000_000.0
+# Relevance alone decides: recency and importance are equal for every hit below, but zero them to be sure.
+ONLY_RELEVANCE: dict[str, Any] = {"recency_weight": 0.0, "importance_weight": 0.0}
+
+
+def hits(*scores: tuple[str, float]) -> list[IndexHit]:
+    return [
+        IndexHit(id=memory_id, score=score, rank=rank, importance=5, created_at=NOW)
+        for rank, (memory_id, score) in enumerate(scores, start=1)
+    ]
+
+
+def relevance(result: IndexResult, limit: int, **weights: Any) -> dict[str, float]:
+    scored = fuse(result, ScoringWeights(**{**ONLY_RELEVANCE, **weights}), now=NOW, limit=limit)
+    return {s.id: s.relevance for s in scored}
+
+
+def test_score_fusion_keeps_the_gaps_that_ranks_hide() -> None:
+    # "a" matches the query far better than "b" in both lists: RRF sees only ranks 1 and 2.
+    result = IndexResult(dense=hits(("a", 0.8), ("b", 0.4)), keyword=hits(("a", 9.0), ("b", 3.0)))
+    by_score = relevance(result, limit=10)
+    assert by_score["a"] == pytest.approx(1.0)
+    assert by_score["b"] == pytest.approx(0.6 * 0.5 + 0.4 * 3.0 / 9.0)
+    by_rank = relevance(result, limit=10, fusion="rrf", rrf_k=10)
+    assert by_rank["a"] == pytest.approx(1.0)
+    assert by_rank["b"] > 0.9  # ranks 1 and 2 are neighbours to RRF
+    assert by_score["b"] < 0.5
+
+
+def test_memory_missing_from_a_cut_list_scores_that_lists_last_score() -> None:
+    # The keyword list was cut at 2: "d" ranked below "k2" there, so it scores at most k2's 2.0, not 0.
+    result = IndexResult(
+        dense=hits(("d", 0.9), ("k1", 0.3)),
+        keyword=hits(("k1", 8.0), ("k2", 2.0)),
+    )
+    cut = relevance(result, limit=2)
+    assert cut["d"] == pytest.approx(0.6 + 0.4 * 2.0 / 8.0)
+    # k2 is missing from the dense list, cut too: it gets the dense list's last score (0.3 of 0.9).
+    assert cut["k2"] == pytest.approx(0.6 * 0.3 / 0.9 + 0.4 * 2.0 / 8.0)
+    # Asked for more than came back: every match was returned, so a missing memory matched nothing.
+    whole = relevance(result, limit=10)
+    assert whole["d"] == pytest.approx(0.6)
+    assert whole["k2"] == pytest.approx(0.4 * 2.0 / 8.0)
+
+
+def test_weights_are_shares_of_the_relevance() -> None:
+    result = IndexResult(dense=hits(("d", 0.9)), keyword=hits(("k", 5.0)))
+    scores = relevance(result, limit=10, dense_weight=3.0, keyword_weight=1.0)
+    assert scores == pytest.approx({"d": 0.75, "k": 0.25})
+
+
+def test_negative_cosine_and_zero_weights_give_zero_not_errors() -> None:
+    negative = IndexResult(dense=hits(("a", -0.2), ("b", -0.5)), keyword=[])
+    assert relevance(negative, limit=10) == {"a": 0.0, "b": 0.0}
+    result = IndexResult(dense=hits(("a", 0.5)), keyword=hits(("a", 1.0)))
+    assert relevance(result, limit=10, dense_weight=0.0, keyword_weight=0.0) == {"a": 0.0}
+
+
+def test_final_scores_stay_in_unit_interval_and_explain_adds_up() -> None:
+    result = IndexResult(dense=hits(("a", 0.7), ("b", 0.6)), keyword=hits(("b", 4.0), ("c", 1.0)))
+    scored = fuse(result, ScoringWeights(), now=NOW, limit=2)
+    assert [s.score for s in scored] == sorted((s.score for s in scored), reverse=True)
+    for s in scored:
+        details = s.details()
+        assert 0.0 <= s.score <= 1.0
+        assert details["dense_contribution"] + details["keyword_contribution"] == pytest.approx(
+            details["relevance"], abs=1e-5
+        )
