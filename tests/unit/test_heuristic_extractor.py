@@ -258,6 +258,20 @@ async def test_thanks_and_the_listeners_name_alone_are_not_facts() -> None:
     assert [f.content for f in facts] == ["It was Matt Patterson, he is so talented!"]
 
 
+async def test_the_listeners_name_at_the_end_is_dropped() -> None:
+    conv = conversation(
+        ("assistant", "How was the trip?"),
+        (
+            "user",
+            "We explored the coast and hiked up Mount Hood, Caroline! It was an awesome time, Caroline.",
+        ),
+        speakers={"user": "Melanie", "assistant": "Caroline"},
+    )
+    facts = await extract(conv)
+    assert [f.content for f in facts] == ["Melanie and others explored the coast and hiked up Mount Hood!"]
+    assert "Caroline" not in facts[0].entities
+
+
 @pytest.mark.parametrize(
     ("text", "kept"),
     [

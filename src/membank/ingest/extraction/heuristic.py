@@ -105,14 +105,18 @@ _CLAUSE = re.compile(
 
 _VOCATIVE = re.compile(r"^(?P<name>[A-Z][a-z]+)[,!]\s+(?P<rest>.+)")
 _NAME_ONLY = re.compile(r"^(?P<name>[A-Z][a-z]+)[,!.]*$")
+_TRAILING_VOCATIVE = re.compile(r",\s*(?P<name>[A-Z][a-z]+)(?P<end>[!.?]*)$")
 
 
 def _unaddressed(sentence: str, names: frozenset[str]) -> str:
-    """`sentence` without the listener's name in front ("James, been a few days ..."); nothing is left of a
-    sentence that only names them (what "Thanks, Caroline!" leaves)."""
+    """`sentence` without the listener's name in front ("James, been a few days ...") or at the end ("It was
+    an awesome time, Caroline!"); nothing is left of a sentence that only names them ("Thanks, Caroline!")."""
     alone = _NAME_ONLY.match(sentence)
     if alone and alone["name"].lower() in names:
         return ""
+    end = _TRAILING_VOCATIVE.search(sentence)
+    if end and end["name"].lower() in names:
+        sentence = sentence[: end.start()] + end["end"]
     m = _VOCATIVE.match(sentence)
     if m and (m["name"].lower() in names or m["rest"][0].islower()):
         return m["rest"]
