@@ -137,20 +137,27 @@ def _diagnosis(d: dict[str, Any] | None) -> list[str]:
 
 
 FINDINGS = """\
-What the misses say (examples with `python -m bench.locomo_extraction --diagnose 30`):
+What the misses say (examples: `python -m bench.locomo_extraction --diagnose 40`):
 
-- **Ranking, not extraction, loses most evidence.** Most missed turns were extracted and are active, but rank
-  below 10. Multi-hop questions ("What activities has Melanie done with her family?") need several turns that
-  each read differently from the question; a merged memory of a chatty turn ("That's awesome, Caroline! on
-  5 July 2023 Melanie took the kids to the museum - it was so cool ...") carries the reaction's words too, which
-  dilutes both the dense and the BM25 match. Suggestions: extract the informative clause without the
-  reaction around it (the heuristic keeps whole sentences), and return more memories per question for
-  multi-hop queries (recall counted over every turn the 10 memories cite is higher, last column).
-- **The 10-turn cut** costs the pairs whose memory is in the top 10 but whose turn falls past the 10th dia_id:
-  a memory that answers the other speaker's question cites two turns, and the question turn is rarely evidence.
-- **Not extracted** turns are mostly short answers whose facts hide in reactions or in the shared photo (the
-  heuristic tier does not see image captions: "Here's a pic of ..."), and questions that carry the evidence
-  ("How long have you been into art?").
+- **Ranking loses more evidence than extraction does.** Most missed turns were extracted and are still
+  active, but rank below 10 (multi-hop questions most of all: they need several turns that each read
+  differently from the question). The main cause is that a memory of a reply loses its referent: "What did
+  Nate think of the coconut milk ice cream he made?" has to find *"It was rich and creamy - might be Nate's new
+  favorite snack!"*, and *"It enabled needed repairs and renovations ..."* never says what "it" is. The memory
+  cites the question turn it answers (`source_refs`) but not its words; raw mode stores each turn with the turn
+  it replies to for the same reason. Suggestion: when a fact answers the other speaker's question or opens
+  with a pronoun, carry the question's key nouns and names into the memory (the LLM tier does this by
+  rewriting; the heuristic tier could append them), rather than searching more candidates.
+- **Chatty context dilutes.** An informative turn's weaker sentences ride along ("Glad you have support!
+  Unconditional love is so important. Here's a pic of Melanie's family camping at the beach."), which helps
+  keyword recall but blurs the embedding of the one sentence that matters.
+- **Not extracted** are mostly short answers below the informativeness gate ("She is younger, she is 5 years
+  old.", "I've had her for two years now.", "Definitely! And some old friends and teamates from other
+  tournaments."), plans phrased as invitations ("Wanna meet up at that cafe next Monday? Let's try fresh
+  pastries.") and turns whose fact is in the shared photo, which the heuristic tier does not see. Lowering the
+  gate would store more per turn; the 0.6 budget leaves little room.
+- **The 10-turn cut:** a memory answering the other speaker's question cites both turns, so the first 10
+  dia_ids can end before the 10th memory (the last column counts every turn of the 10 memories).
 - Consolidation barely acts on LOCOMO: nearly every fact is a new event, so slots rarely fill twice."""
 
 
