@@ -17,11 +17,12 @@ import argparse
 import asyncio
 import random
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
 import httpx
+import numpy as np
 
 from bench.common import (
     Server,
@@ -160,15 +161,16 @@ async def run_level(
     server: Server, items: list[tuple[str, str, dict[str, Any]]], concurrency: int
 ) -> dict[str, Any]:
     """Send every exchange with `wait=true`; users are split over `concurrency` tasks, each in order."""
-    lanes: list[list[dict[str, Any]]] = [[] for _ in range(concurrency)]
+    lanes: list[list[tuple[str, dict[str, Any]]]] = [[] for _ in range(concurrency)]
     users = sorted({u for u, _, _ in items})
     lane_of = {u: i % concurrency for i, u in enumerate(users)}
-    for user, _, body in items:
-        lanes[lane_of[user]].append(body)
+    for user, kind, body in items:
+        lanes[lane_of[user]].append((kind, body))
     round_trips: list[float] = []
     latency: list[float] = []
     run: list[float] = []
     events: Counter[str] = Counter()
+    by_kind: dict[str, list[float]] = defaultdict(list)
     errors = 0
     cpu_before = server.cpu_seconds()
     machine_before = machine_cpu_ticks()
@@ -177,9 +179,9 @@ async def run_level(
         base_url=server.base_url, headers={"X-API-Key": server.api_key}, timeout=60.0
     ) as client:
 
-        async def lane(bodies: list[dict[str, Any]]) -> None:
+        async def lane(bodies: list[tuple[str, dict[str, Any]]]) -> None:
             nonlocal errors
-            for body in bodies:
+            for kind, body in bodies:
                 s0 = time.perf_counter()
                 response = await client.post("/api/v1/memories/process-conversation?wait=true", json=body)
                 elapsed = time.perf_counter() - s0
@@ -189,6 +191,7 @@ async def run_level(
                     continue
                 round_trips.append(elapsed)
                 latency.append(_seconds(job, "finished_at", "created_at"))
+                by_kind[kind].append(latency[-1])
                 run.append(_seconds(job, "finished_at", "started_at"))
                 events.update(job["result"]["counts"])
 
@@ -201,6 +204,9 @@ async def run_level(
         "job_run": latency_summary(run, elapsed, errors),
         "round_trip": latency_summary(round_trips, elapsed, errors),
         "events": dict(events),
+        "job_latency_p50_ms_by_kind": {
+            kind: round(1000 * float(np.median(values)), 2) for kind, values in sorted(by_kind.items())
+        },
         "server_cpu_pct": round(server_cpu, 1),
         "other_cpu_pct": round(
             max(0.0, machine_busy_pct(machine_before, machine_cpu_ticks()) - server_cpu), 1
