@@ -18,12 +18,6 @@ from bench.common import ROOT, log, machine_info, read_result, write_result
 DOC = ROOT / "docs" / "benchmarks.md"
 ALL = ("load", "scale", "locomo", "locomo-extraction", "conversation-latency")
 
-LOCOMO_REFERENCES = (
-    ("BM25 alone", 0.542),
-    ("dense MiniLM alone", 0.501),
-    ("plain RRF (BM25 + MiniLM)", 0.602),
-)
-
 
 def run_benchmarks(names: tuple[str, ...], *, quick: bool, quiet_wait: float) -> None:
     """Run and write bench/results/<name>.json (<name>-quick.json with `quick`, which the doc ignores)."""
@@ -143,7 +137,12 @@ def _targets(
     if locomo_r:
         recall = locomo_r["metrics"]["overall"]["recall@10"]
         rows.append(
-            ("LOCOMO raw turns, categories 1-4: recall@10", "≥ 0.65", f"{recall:.3f}", _ge(recall, 0.65))
+            (
+                "LOCOMO raw turns, categories 1-4: recall@10",
+                f"≥ {locomo.TARGET_RECALL_AT_10:.2f}",
+                f"{recall:.3f}",
+                _ge(recall, locomo.TARGET_RECALL_AT_10),
+            )
         )
     rows += report_conversations.targets(extraction_r, latency_r)
     if scale_r:
@@ -304,50 +303,7 @@ def _scale_section(r: dict[str, Any]) -> list[str]:
 
 
 def _locomo_section(r: dict[str, Any]) -> list[str]:
-    counts = r["counts"]
-    out = [
-        "## LOCOMO retrieval (`bench/locomo.py`)",
-        "",
-        f"Command: `{r.get('command', 'python -m bench.locomo')}` — run {r['machine']['date']}, code {r['machine'].get('git_commit')}.",
-        "",
-    ]
-    out.append(
-        f"Raw mode: {counts['turns']} dialogue turns of {counts['conversations']} conversations, each stored as one memory "
-        '`"[<session date>] <speaker>: <text>"` (image captions '
-        f"{'appended' if r.get('captions') else 'not used'}), one user per conversation, imported by batch jobs "
-        f"({_fmt(r['ingest'].get('memories_per_s'), 0)} memories/s). Each question of categories 1-4 searches its "
-        "conversation's user over HTTP with `limit` 10 and default settings."
-    )
-    out.append("")
-    out.append(
-        f"Questions: {counts['qa_total']} in the file, {counts['qa_in_categories']} in categories 1-4, "
-        f"{counts['qa_used']} used, {counts['qa_skipped_no_evidence']} skipped (no evidence id left after normalising; "
-        f"{counts['evidence_ids_dropped']} evidence ids dropped in all). Evidence ids are split on `;` and whitespace, "
-        "`D:11:26` → `D11:26`, `D30:05` → `D30:5`, and ids naming no turn of the conversation are dropped."
-    )
-    out += [
-        "",
-        "| Category | questions | recall@5 | recall@10 | hit@5 | hit@10 | MRR@10 |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for key, m in r["metrics"].items():
-        label = f"{key} ({m['name']})" if key != "overall" else "**overall 1-4**"
-        out.append(
-            f"| {label} | {m['count']} | {m['recall@5']:.3f} | {m['recall@10']:.3f} | {m['hit@5']:.3f} | "
-            f"{m['hit@10']:.3f} | {m['mrr']:.3f} |"
-        )
-    out += [
-        "",
-        "Reference points for recall@10 (categories 1-4, same raw-turn setup): "
-        + "; ".join(f"{name} {value:.3f}" for name, value in LOCOMO_REFERENCES)
-        + "; target ≥ 0.65.",
-    ]
-    s = r.get("search", {})
-    out.append(
-        f"Search latency during the run (4 concurrent requests): p50 {_fmt(s.get('p50_ms'))} ms, p99 "
-        f"{_fmt(s.get('p99_ms'))} ms."
-    )
-    return out
+    return locomo.report_section(r)
 
 
 MISSES = """\
@@ -395,8 +351,8 @@ def _sweep_section(r: dict[str, Any]) -> list[str]:
         "### Tuning: RRF k (in-process, same data and questions)",
         "",
         f"Command: `{r.get('command')}` — run {r['machine']['date']}, code {r['machine'].get('git_commit')}. The services are called directly "
-        "(no HTTP); only the fusion constant k changes (weights and candidates at their defaults). "
-        "For reference, not the reported number.",
+        "(no HTTP) with RRF fusion (`--fusion rrf`; the default fuses scores), only the constant k changes "
+        "(weights and candidates at their defaults). For reference, not the reported number.",
         "",
         "| RRF k | candidates | recall@5 | recall@10 | hit@10 | MRR@10 |",
         "|---:|---:|---:|---:|---:|---:|",
