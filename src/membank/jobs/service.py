@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from membank.errors import BatchNotFound, JobNotFound
-from membank.jobs.worker import JobSignal
+from membank.jobs.worker import JobSignal, first_of
 from membank.models import Job, JobStatus, Principal, iso, now_utc
 from membank.storage.ports import Batch, RecordStore
 
@@ -92,12 +92,20 @@ class JobService:
         """The job once finished (completed or dead), or as it is when `timeout` seconds have passed."""
         deadline = time.monotonic() + timeout
         delay = 0.01
-        while True:
-            job = await self.get(principal, job_id)
-            if job.status.finished or time.monotonic() >= deadline:
-                return job
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
+        ended = self._signal.subscribe(ended=True) if self._signal is not None else asyncio.Event()
+        try:
+            while True:
+                ended.clear()
+                job = await self.get(principal, job_id)
+                remaining = deadline - time.monotonic()
+                if job.status.finished or remaining <= 0:
+                    return job
+                # Woken as soon as any job of this process ends; the poll covers workers of other processes.
+                await first_of(ended, timeout=min(delay, remaining))
+                delay = min(delay * 1.5, 0.25)
+        finally:
+            if self._signal is not None:
+                self._signal.unsubscribe(ended)
 
 
 def job_out(job: Job) -> dict[str, Any]:

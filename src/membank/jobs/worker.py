@@ -63,22 +63,30 @@ def release_free_heap() -> None:
 
 
 class JobSignal:
-    """Wakes this process's idle workers when it queues a job, so a job starts in milliseconds rather than
-    at the next poll. Workers of other processes still find it by polling."""
+    """In-process wake-ups: idle workers when a job is queued, waiting requests when a job ends, so neither
+    waits for its next poll. Other processes still find jobs and their ends by polling."""
 
     def __init__(self) -> None:
-        self._events: set[asyncio.Event] = set()
+        self._queued: set[asyncio.Event] = set()
+        self._ended: set[asyncio.Event] = set()
 
-    def subscribe(self) -> asyncio.Event:
+    def subscribe(self, *, ended: bool = False) -> asyncio.Event:
         event = asyncio.Event()
-        self._events.add(event)
+        (self._ended if ended else self._queued).add(event)
         return event
 
     def unsubscribe(self, event: asyncio.Event) -> None:
-        self._events.discard(event)
+        self._queued.discard(event)
+        self._ended.discard(event)
 
     def notify(self) -> None:
-        for event in self._events:
+        """A job was queued."""
+        for event in self._queued:
+            event.set()
+
+    def notify_ended(self) -> None:
+        """A job completed, failed or died."""
+        for event in self._ended:
             event.set()
 
 
@@ -125,7 +133,7 @@ class Worker:
                     log.exception("worker_loop_error", worker_id=self.id)
                     ran = False
                 if not ran:
-                    await _first_of(stop, wake, timeout=self._poll)
+                    await first_of(stop, wake, timeout=self._poll)
         finally:
             if self._signal is not None:
                 self._signal.unsubscribe(wake)
@@ -159,13 +167,19 @@ class Worker:
                 self._on_progress()
             await asyncio.to_thread(release_free_heap)
         await asyncio.to_thread(self._store.jobs.complete, job.id, self.id, result, time.time())
+        self._ended()
         log.info("job_completed", job_id=job.id, kind=job.kind)
+
+    def _ended(self) -> None:
+        if self._signal is not None:
+            self._signal.notify_ended()
 
     async def _failed(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         final = job.attempts >= job.max_attempts or isinstance(exc, UnknownJobKind)
         retry_at = None if final else time.time() + self._backoff * 2 ** (job.attempts - 1)
         await asyncio.to_thread(self._store.jobs.fail, job.id, self.id, error, time.time(), retry_at)
+        self._ended()
         log.warning(
             "job_failed",
             job_id=job.id,
@@ -182,7 +196,8 @@ class Worker:
                 await asyncio.to_thread(self._store.jobs.heartbeat, job.id, self.id, time.time(), self._lease)
 
 
-async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+async def first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Return when any of the events is set, or after `timeout` seconds."""
     waiters = [asyncio.ensure_future(event.wait()) for event in events]
     try:
         await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
