@@ -179,8 +179,7 @@ def latency_section(r: dict[str, Any]) -> list[str]:
         + "). The embedded default: SQLite, Qdrant Edge, the ONNX embedder, 2 job workers, heuristic tier. "
         "*Job latency* is the job's `finished_at - created_at` on the server (queued to done: extraction, "
         "embedding, consolidation under the user's lock, session summary); *run* is `finished_at - started_at`; "
-        "the *round trip* is measured at the client and includes the endpoint's polling of the job for "
-        "`wait=true` (every 10 ms, then 15, 22, ... ms).",
+        "the *round trip* is measured at the client (POST with `wait=true` to the finished job in the answer).",
         "",
         "| concurrency | exchanges | errors | exchanges/s | job p50 ms | job p95 ms | job p99 ms | run p50 ms | "
         "run p95 ms | round trip p50 ms | round trip p95 ms | round trip p99 ms | server CPU | other CPU |",
@@ -212,11 +211,10 @@ def latency_section(r: dict[str, Any]) -> list[str]:
 
 
 LATENCY_NOTES = """\
-An exchange with a fact embeds it (~5 ms of the model), looks up the user's memories with the same hash, the
-same slot and the nearest neighbours, and writes the memory with its outbox row and version; small talk and
-questions store nothing but still pay the job's bookkeeping (claim, progress, result, session summary). At
-c=4 two workers serve four clients, so jobs queue: the gap between *job* and *run* is the wait for a worker.
-The round trip is dominated by the `wait=true` polling interval, not by the job: the endpoint re-reads the
-job after 10 ms, then 15 ms more, so a job done in 13 ms is seen at ~25 ms. Waking the waiting request when
-the job finishes (the workers run in the same process) would bring the round trip down to the job latency
-plus the HTTP cost."""
+An exchange with a fact embeds it (~5-8 ms of the model, longer for longer facts), looks up the user's
+memories with the same hash, the same slot and the nearest neighbours, and writes the memory with its outbox
+row and version (~2-3 ms); small talk and questions store nothing but still pay the job's bookkeeping (claim,
+progress, result, session summary). At c=4 two workers serve four clients, so jobs queue: the gap between
+*job* and *run* is the wait for a worker. The round trip adds the HTTP request and the endpoint's wait for
+the job: `wait=true` wakes when a job of the server's own workers ends (commit ef1b378; before it, the endpoint
+polled after 10 ms, then 15 ms more, and the round trip p50 at c=1 was 29 ms for the same 12 ms jobs)."""
