@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -174,3 +175,23 @@ def test_tenants_cannot_see_each_others_batches_sessions_or_facts(api: Api) -> N
     assert api.call("GET", f"/api/v1/batches/{accepted['batch_id']}").status_code == 404
     assert api.call("GET", "/api/v1/users/u1/sessions/shared", api.bob_key).status_code == 404
     assert current(api) == ["User lives in Paris."]
+
+
+def test_one_users_conversations_are_consolidated_in_the_order_sent(
+    make_settings: Callable[..., Settings],
+) -> None:
+    sessions = [("a", "I live in Paris."), ("b", "I moved to Berlin."), ("c", "I moved to Rome.")]
+    body = {
+        "user_id": "u1",
+        "conversations": [
+            {"session_id": s, "messages": [{"role": "user", "content": text}]} for s, text in sessions
+        ],
+    }
+    with open_api(make_settings(workers=4)) as api:
+        accepted = api.call("POST", "/api/v1/memories/batch", json=body).json()["data"]
+        batch = wait_batch(api, accepted["batch_id"])
+        assert batch["counts"] == {"ADD": 1, "UPDATE": 2, "DELETE": 0, "NOOP": 0}, batch
+        jobs = sorted(batch["jobs"], key=lambda job: job["started_at"])
+        assert [job["id"] for job in jobs] == accepted["job_ids"]
+        assert all(a["finished_at"] <= b["started_at"] for a, b in itertools.pairwise(jobs))
+        assert current(api) == ["User moved to Rome."]

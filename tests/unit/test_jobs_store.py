@@ -134,3 +134,32 @@ def test_idempotency_key_is_per_tenant(store: SqliteRecordStore) -> None:
     assert created and not created_again and again.id == first.id
     assert created_other and other.id != first.id
     assert store.jobs.get("t2", first.id) is None
+
+
+def _sequenced(sequence: str | None, priority: int = 0) -> Job:
+    job = _job()
+    job.sequence_key = sequence
+    job.priority = priority
+    return job
+
+
+def test_jobs_of_one_sequence_run_one_at_a_time_in_order(store: SqliteRecordStore) -> None:
+    first, second, other = _sequenced("user-a"), _sequenced("user-a", priority=9), _sequenced("user-b")
+    for job in (first, second, other):
+        store.jobs.enqueue(job)
+    now = now_utc().timestamp() + 1
+    claimed = [
+        store.jobs.claim("w1", now, 30),
+        store.jobs.claim("w2", now, 30),
+        store.jobs.claim("w3", now, 30),
+    ]
+    # The high-priority second job of user-a waits for the first; user-b's job is independent.
+    assert [j.id if j else None for j in claimed] == [first.id, other.id, None]
+    assert store.jobs.complete(other.id, "w2", {}, now)
+    assert store.jobs.fail(first.id, "w1", "boom", now, retry_at=now + 60)
+    assert store.jobs.claim("w1", now, 30) is None  # a failed job due for retry still holds its sequence
+    claimed_again = store.jobs.claim("w1", now + 61, 30)
+    assert claimed_again is not None and claimed_again.id == first.id
+    assert store.jobs.fail(first.id, "w1", "boom", now + 61, retry_at=None)  # dead: releases the sequence
+    after = store.jobs.claim("w2", now + 62, 30)
+    assert after is not None and after.id == second.id

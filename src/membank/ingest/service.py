@@ -49,6 +49,12 @@ def _payload(
     }
 
 
+def user_sequence(principal: Principal, user_id: str) -> str:
+    """One user's conversation jobs run one at a time, in the order they were sent: a later session must
+    not be consolidated before an earlier one."""
+    return f"conversation:{principal.tenant_id}:{user_id}"
+
+
 def _job_summary(job: Job) -> dict[str, Any]:
     out = job_out(job)
     out["result"] = (
@@ -81,7 +87,12 @@ class IngestService:
             merge_strategy=body.options.merge_strategy,
         )
         return await self._jobs.enqueue(
-            principal, PROCESS_CONVERSATION, payload, total=len(current), idempotency_key=idempotency_key
+            principal,
+            PROCESS_CONVERSATION,
+            payload,
+            total=len(current),
+            idempotency_key=idempotency_key,
+            sequence_key=user_sequence(principal, body.user_id),
         )
 
     async def infer_memory(
@@ -107,7 +118,12 @@ class IngestService:
             merge_strategy="replace",
         )
         return await self._jobs.enqueue(
-            principal, PROCESS_CONVERSATION, payload, total=len(current), idempotency_key=idempotency_key
+            principal,
+            PROCESS_CONVERSATION,
+            payload,
+            total=len(current),
+            idempotency_key=idempotency_key,
+            sequence_key=user_sequence(principal, body.user_id),
         )
 
     async def process_conversations(self, principal: Principal, body: BatchIn) -> tuple[Batch, list[Job]]:
@@ -122,6 +138,7 @@ class IngestService:
                 total=len(conversation.messages),
                 batch_id=batch_id,
                 priority=body.options.priority,
+                sequence_key=user_sequence(principal, body.user_id),
             )
             for conversation in body.conversations
         ]

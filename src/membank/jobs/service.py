@@ -29,6 +29,7 @@ class JobService:
         idempotency_key: str | None = None,
         batch_id: str | None = None,
         priority: int = 0,
+        sequence_key: str | None = None,
     ) -> Job:
         """A queued job, not yet stored."""
         now = now_utc()
@@ -47,6 +48,7 @@ class JobService:
             actor=principal.subject,
             batch_id=batch_id,
             priority=priority,
+            sequence_key=sequence_key,
         )
 
     async def enqueue_batch(self, batch: Batch, jobs: list[Job]) -> None:
@@ -73,9 +75,12 @@ class JobService:
         *,
         total: int,
         idempotency_key: str | None = None,
+        sequence_key: str | None = None,
     ) -> tuple[Job, bool]:
         """Queue a job; with an idempotency key already used, return the earlier job and False."""
-        job = self.new_job(principal, kind, payload, total=total, idempotency_key=idempotency_key)
+        job = self.new_job(
+            principal, kind, payload, total=total, idempotency_key=idempotency_key, sequence_key=sequence_key
+        )
         stored, created = await asyncio.to_thread(self._store.jobs.enqueue, job)
         if created:
             self._wake()

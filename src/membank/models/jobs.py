@@ -22,7 +22,8 @@ class JobStatus(StrEnum):
 
 @dataclass(slots=True)
 class Job:
-    """A unit of slow work; `failed` means it will be retried, `dead` that it will not."""
+    """A unit of slow work; `failed` means it will be retried, `dead` that it will not. Jobs sharing a
+    `sequence_key` (e.g. one user's conversations) run one at a time, in the order they were queued."""
 
     id: str
     tenant_id: str
@@ -47,3 +48,4 @@ class Job:
     checkpoint: dict[str, Any] = field(default_factory=dict)
     batch_id: str | None = None
     priority: int = 0
+    sequence_key: str | None = None

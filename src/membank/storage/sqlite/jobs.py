@@ -14,15 +14,19 @@ from membank.storage.sqlite.memories import save_progress
 from membank.storage.sqlite.rows import dumps, job_from_row
 
 _RUNNABLE = (
-    "(status IN ('queued', 'failed') AND run_after <= :now) "
-    "OR (status = 'processing' AND lease_expires_at < :now)"
+    "((status IN ('queued', 'failed') AND run_after <= :now) "
+    "OR (status = 'processing' AND lease_expires_at < :now)) "
+    # A job waits while an earlier job of its sequence is unfinished (dead ones no longer hold it back).
+    "AND (sequence_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS earlier "
+    "WHERE earlier.sequence_key = jobs.sequence_key AND earlier.status IN ('queued', 'processing', 'failed') "
+    "AND (earlier.created_at < jobs.created_at OR (earlier.created_at = jobs.created_at AND earlier.rowid < jobs.rowid))))"
 )
 
 
 _INSERT_JOB = (
     "INSERT INTO jobs (id, tenant_id, kind, status, payload, attempts, max_attempts, progress_done, "
-    "progress_total, idempotency_key, run_after, checkpoint, actor, created_at, updated_at, batch_id, priority) "
-    "VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?, '{}', ?, ?, ?, ?, ?)"
+    "progress_total, idempotency_key, run_after, checkpoint, actor, created_at, updated_at, batch_id, priority, "
+    "sequence_key) VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -42,6 +46,7 @@ def _job_params(job: Job) -> tuple[Any, ...]:
         to_epoch(job.updated_at),
         job.batch_id,
         job.priority,
+        job.sequence_key,
     )
 
 

@@ -149,4 +149,5 @@ def job_from_row(row: sqlite3.Row) -> Job:
         finished_at=_time_or_none(row["finished_at"]),
         batch_id=row["batch_id"],
         priority=row["priority"],
+        sequence_key=row["sequence_key"],
     )

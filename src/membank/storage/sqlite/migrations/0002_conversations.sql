@@ -6,7 +6,9 @@ ALTER TABLE memory_versions ADD COLUMN prompt_version TEXT;
 
 ALTER TABLE jobs ADD COLUMN batch_id TEXT;
 ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN sequence_key TEXT;
 CREATE INDEX jobs_batch ON jobs(tenant_id, batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX jobs_sequence ON jobs(sequence_key, status, created_at) WHERE sequence_key IS NOT NULL;
 
 CREATE TABLE batches (
     id TEXT PRIMARY KEY,
