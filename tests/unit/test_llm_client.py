@@ -7,14 +7,20 @@ import socket
 import time
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from membank.config import Settings
 from membank.errors import LLMServiceError, MemBankError
+from membank.providers._http import error_text, redact
 from membank.providers.llms import OpenAIChatModel, build_chat_model
 from membank.providers.llms.ports import ChatMessage
-from tests.support.openai_stub import OpenAIStub, Reply, Status, reply_json
+from tests.support.openai_stub import OpenAIStub, Reply, Status, reply_json, serve_app
 
 API_KEY = "sk-llm-SECRET-0123456789abcdef"
 SCHEMA: dict[str, Any] = {
@@ -321,3 +327,42 @@ def test_build_chat_model_follows_the_settings() -> None:
     assert model.model == "gpt-test"
     assert API_KEY not in repr(model)
     assert "127.0.0.1:9" in repr(model)
+
+
+def _echoing_app(status: int, pad: int, body_key: str = API_KEY) -> Starlette:
+    """A server whose 401 message echoes the key starting at character `pad` of its error message."""
+
+    async def chat(request: Request) -> JSONResponse:
+        message = "x" * pad + f"{body_key} and bearer token Bearer other-token-abcdefghijkl"
+        return JSONResponse({"error": {"message": message}}, status_code=status)
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+@pytest.mark.parametrize("pad", [190, 195, 199])
+def test_error_text_masks_a_key_straddling_the_cut(pad: int) -> None:
+    message = "x" * pad + API_KEY + " tail"
+    response = httpx.Response(401, json={"error": {"message": message}})
+    text = error_text(response, API_KEY)
+    assert len(text) <= 200
+    assert API_KEY[:6] not in text[pad:], text[pad:]
+    plain = error_text(httpx.Response(401, text=message), API_KEY)
+    assert API_KEY[:6] not in plain[pad:]
+
+
+def test_redact_masks_bearer_and_sk_tokens_of_any_key() -> None:
+    text = redact("sent Bearer abc.def-ghi and sk-proj-ABCDEFGH12345678 ok", "")
+    assert "abc.def-ghi" not in text and "sk-proj" not in text and text.endswith(" ok")
+
+
+async def test_a_401_echoing_the_key_near_the_cut_reaches_no_message() -> None:
+    with serve_app(_echoing_app(401, pad=192)) as url:
+        model = chat_model(f"{url}/v1")
+        try:
+            with pytest.raises(LLMServiceError) as caught:
+                await ask(model)
+        finally:
+            await model.aclose()
+    assert "401" in caught.value.message and "***" in caught.value.message
+    assert API_KEY[:6] not in caught.value.message
+    assert_no_key(caught.value)

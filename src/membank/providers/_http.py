@@ -4,6 +4,7 @@ wait before the next attempt, and how to quote a server's error without ever quo
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import httpx
@@ -67,18 +68,33 @@ def retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
-def error_text(response: httpx.Response) -> str:
-    """The server's own error message, short (it may still echo credentials: pass it through `redact`)."""
+_ERROR_CHARS = 200
+# Tokens that look like credentials whoever they belong to: a bearer token, an OpenAI-style `sk-` key.
+_TOKENS = re.compile(r"(?i)\bbearer\s+[^\s'\",;]+|\bsk-[A-Za-z0-9_\-]{8,}")
+
+
+def error_text(response: httpx.Response, secret: str) -> str:
+    """The server's own error message with credentials masked, then shortened.
+
+    Masking runs on the whole text before it is cut: a credential straddling the cut would otherwise survive
+    as a prefix that no longer matches the secret.
+    """
     try:
         body: Any = response.json()
     except ValueError:
-        return response.text[:200]
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message", error))[:200]
-    return str(error if error is not None else body)[:200]
+        text = response.text
+    else:
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            text = str(error.get("message", error))
+        else:
+            text = str(error if error is not None else body)
+    return redact(text, secret)[:_ERROR_CHARS]
 
 
 def redact(message: str, secret: str) -> str:
-    """`message` with every occurrence of `secret` masked."""
-    return message.replace(secret, "***") if secret else message
+    """`message` with every occurrence of `secret`, and anything shaped like a bearer token or an `sk-` key,
+    masked."""
+    if secret:
+        message = message.replace(secret, "***")
+    return _TOKENS.sub("***", message)

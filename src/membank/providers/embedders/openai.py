@@ -156,7 +156,9 @@ class OpenAIEmbedder:
         status = response.status_code
         if status >= 400:
             raise EmbeddingServiceError(
-                self._redact(f"embedding service answered HTTP {status}: {error_text(response)}"),
+                self._redact(
+                    f"embedding service answered HTTP {status}: {error_text(response, self._api_key)}"
+                ),
                 details={"status": status, INPUT_REJECTED: status in (400, 413, 422)},
             )
         return self._parse(response, len(texts))

@@ -197,7 +197,7 @@ class OpenAIChatModel:
         status = response.status_code
         if status >= 400:
             raise LLMServiceError(
-                self._redact(f"HTTP {status}: {error_text(response)}"),
+                self._redact(f"HTTP {status}: {error_text(response, self._api_key.get_secret_value())}"),
                 details={"status": status, INPUT_REJECTED: status in (400, 413, 422)},
             )
         return self._parse(response)
