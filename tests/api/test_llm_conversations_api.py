@@ -85,7 +85,7 @@ def test_no_fact_is_lost_to_llm_faults(llm_api: Api, openai_stub: OpenAIStub, fa
 
 
 def test_partial_invalid_output_never_drops_facts_silently(llm_api: Api, openai_stub: OpenAIStub) -> None:
-    broken = {**FACT, "memory_type": "gossip"}
+    broken = {**FACT, "content": "  "}
     openai_stub.script = [reply_json({"facts": [broken]}), reply_json({"facts": [broken]})]
     result = exchange(llm_api, "I moved to Lisbon.")
     assert result["extractor"].startswith("heuristic (llm failed:")

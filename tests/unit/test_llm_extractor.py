@@ -74,7 +74,7 @@ MALFORMED = Reply('{"facts": [{"content": "User moved to Berlin", "memory_type":
 TRUNCATED = Reply('{"facts": [{"content": "User moved to Ber', finish_reason="length")
 WRONG_SCHEMA = reply_json([{"fact": "User moved to Berlin"}])
 ALL_INVALID = reply_json(
-    {"facts": [{"content": "x", "memory_type": "gossip", "importance": 42, "subject": "u"}]}
+    {"facts": [{"content": "  ", "memory_type": "personal", "subject": "u"}, "a string"]}
 )
 
 
@@ -150,14 +150,13 @@ async def test_facts_are_validated_and_normalised(
     assert tea.speaker == "User"
 
 
-async def test_an_invalid_fact_is_dropped_alone(
+async def test_an_invalid_fact_is_dropped_alone_and_counted(
     openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
 ) -> None:
     bad = [
-        {**FACTS[0], "importance": 42},
-        {**FACTS[0], "memory_type": "gossip"},
-        {**FACTS[0], "valid_from": "last week"},
         {**FACTS[0], "content": "  "},
+        {**FACTS[0], "subject": ""},
+        {**FACTS[0], "operation": "maybe"},
         "not an object",
     ]
     openai_stub.script = [reply_json({"facts": [*bad, FACTS[2]]})]
@@ -167,7 +166,66 @@ async def test_an_invalid_fact_is_dropped_alone(
     finally:
         await chat.aclose()
     assert contents(result.facts) == ["User loves green tea"]
+    assert result.rejected == 4
     assert len(openai_stub.chat_requests()) == 1
+
+
+async def test_cosmetic_fields_are_defaulted_not_dropped(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    odd = [
+        {**FACTS[0], "valid_from": "2024-05"},
+        {**FACTS[0], "valid_from": "next week"},
+        {**FACTS[0], "valid_from": 12},
+        {**FACTS[0], "importance": 0},
+        {**FACTS[0], "importance": 11},
+        {**FACTS[0], "importance": "high"},
+        {**FACTS[0], "memory_type": "gossip"},
+        {key: value for key, value in FACTS[0].items() if key not in ("memory_type", "importance")},
+    ]
+    openai_stub.script = [reply_json({"facts": odd})]
+    chat = chat_model(openai_stub_server[0])
+    try:
+        result = await LlmExtractor(chat, max_tokens=300).extract(CONVERSATION)
+    finally:
+        await chat.aclose()
+    assert len(result.facts) == len(odd) and result.rejected == 0
+    month, week, number, low, high, word, gossip, bare = result.facts
+    assert month.valid_from is None and week.valid_from is None and number.valid_from is None
+    assert (low.importance, high.importance, word.importance) == (1, 10, 5)
+    assert gossip.memory_type == "factual"
+    assert (bare.memory_type, bare.importance) == ("factual", 5)
+    assert low.valid_from == datetime(2024, 4, 1, tzinfo=UTC)
+
+
+async def test_facts_drawn_only_from_context_turns_are_dropped_and_counted(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    greeting = {**FACTS[2], "content": "User greeted the assistant", "source_turns": [0, 1]}
+    mixed = {**FACTS[0], "source_turns": [1, 2]}  # context may help resolve a new turn's fact
+    openai_stub.script = [reply_json({"facts": [greeting, mixed]})]
+    chat = chat_model(openai_stub_server[0])
+    try:
+        result = await LlmExtractor(chat, max_tokens=300).extract(CONVERSATION)
+    finally:
+        await chat.aclose()
+    assert contents(result.facts) == ["User moved to Berlin"] and result.facts[0].source_turns == [1, 2]
+    assert result.rejected == 1
+    assert len(openai_stub.chat_requests()) == 1
+
+
+async def test_only_context_facts_is_an_empty_answer_not_a_failure(
+    openai_stub_server: tuple[str, OpenAIStub], openai_stub: OpenAIStub
+) -> None:
+    openai_stub.script = [reply_json({"facts": [{**FACTS[2], "source_turns": [0]}]})]
+    chat = chat_model(openai_stub_server[0])
+    try:
+        result = await FallbackExtractor(LlmExtractor(chat, max_tokens=300), HeuristicExtractor()).extract(
+            CONVERSATION
+        )
+    finally:
+        await chat.aclose()
+    assert result.extractor == "llm:stub-model" and result.facts == [] and result.rejected == 1
 
 
 async def test_nothing_to_extract_is_an_answer(

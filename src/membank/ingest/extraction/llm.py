@@ -2,12 +2,17 @@
 
 An answer that is not JSON, is cut off, has no `facts` array, or whose every fact is invalid is retried with a
 new call; when that fails too, `extract` raises LlmExtractionFailed (so the fallback tier runs) instead of
-returning fewer facts. Single facts with an invalid field are dropped when the rest of the answer is usable.
+returning fewer facts. Cosmetic fields never cost a fact: an unknown `memory_type` becomes "factual", an
+`importance` out of 1..10 is clamped (missing or not a number: 5), an unparseable `valid_from` becomes None (the
+message time is used). A fact is dropped only when it has no usable content or subject, or when every turn it
+names is context (before `new_from`: the prompt says not to extract from those); the result counts them in
+`rejected`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -57,8 +62,8 @@ class _Fact(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     content: str = Field(min_length=1, max_length=2000)
-    memory_type: str
-    importance: int = Field(ge=1, le=10)
+    memory_type: str = "factual"
+    importance: int = 5
     subject: str = Field(min_length=1, max_length=200)
     attribute: str | None = Field(default=None, max_length=100)
     operation: Literal["assert", "retract"] = "assert"
@@ -69,10 +74,22 @@ class _Fact(BaseModel):
 
     @field_validator("memory_type", mode="before")
     @classmethod
-    def _known_type(cls, value: Any) -> Any:
+    def _known_type(cls, value: Any) -> str:
         if isinstance(value, str) and value.strip().lower() in MEMORY_TYPES:
             return value.strip().lower()
-        raise ValueError(f"memory_type must be one of {', '.join(MEMORY_TYPES)}")
+        return "factual"  # the type only ranks and filters: a wrong one must not cost the fact
+
+    @field_validator("importance", mode="before")
+    @classmethod
+    def _clamped(cls, value: Any) -> int:
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                return 5
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return 5
+        return int(min(10, max(1, round(value))))
 
     @field_validator("subject", mode="after")
     @classmethod
@@ -93,15 +110,20 @@ class _Fact(BaseModel):
 
     @field_validator("valid_from", mode="before")
     @classmethod
-    def _iso(cls, value: Any) -> Any:
-        if value is None or value == "":
+    def _iso(cls, value: Any) -> datetime | None:
+        # Unparseable ("2024-05", "next week") means unknown: the message time is used instead.
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, date):
+            parsed = datetime(value.year, value.month, value.day)
+        elif isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.strip())  # a date alone means its midnight
+            except ValueError:
+                return None
+        else:
             return None
-        if isinstance(value, str):
-            parsed = datetime.fromisoformat(value.strip())  # a date alone means its midnight
-            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-        if isinstance(value, date):
-            return value
-        raise ValueError("valid_from must be an ISO 8601 date")
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 class LlmExtractor:
@@ -149,7 +171,7 @@ class LlmExtractor:
                 continue
             if rejected:
                 log.info("llm.facts_rejected", rejected=rejected, kept=len(facts))
-            return ExtractionResult(facts, self.label, PROMPT_VERSION, usage)
+            return ExtractionResult(facts, self.label, PROMPT_VERSION, usage, rejected=rejected)
         plural = "s" if self._max_attempts > 1 else ""
         raise LlmExtractionFailed(f"{reason} ({self._max_attempts} call{plural})", usage=usage)
 
@@ -157,7 +179,8 @@ class LlmExtractor:
 def parse_facts(
     content: str, conversation: Conversation, finish_reason: str | None = None
 ) -> tuple[list[CandidateFact], int]:
-    """The valid facts of an answer and how many were dropped; raises InvalidOutput when it is unusable."""
+    """The usable facts of an answer and how many were dropped (invalid, or drawn only from context turns);
+    raises InvalidOutput when it is unusable."""
     text = content.strip()
     fenced = _FENCE.match(text)  # some servers wrap JSON in a Markdown fence despite the schema
     if fenced:
@@ -172,21 +195,31 @@ def parse_facts(
         raise InvalidOutput('wrong schema: no "facts" array')
     facts: list[CandidateFact] = []
     errors: list[str] = []
+    from_context = 0
     for raw in data["facts"]:
         try:
-            facts.append(_candidate(_Fact.model_validate(raw), conversation))
+            fact = _candidate(_Fact.model_validate(raw), conversation)
         except ValidationError as exc:
             first = exc.errors()[0]
             errors.append(f"{'.'.join(str(p) for p in first['loc']) or 'fact'}: {first['msg']}")
+            continue
+        if fact is None:
+            from_context += 1
+        else:
+            facts.append(fact)
     if errors and not facts:
         raise InvalidOutput(f"wrong schema: all {len(errors)} facts invalid ({errors[0]})")
-    return facts, len(errors)
+    return facts, len(errors) + from_context
 
 
-def _candidate(fact: _Fact, conversation: Conversation) -> CandidateFact:
+def _candidate(fact: _Fact, conversation: Conversation) -> CandidateFact | None:
+    """The candidate of a valid fact, or None when it names only context turns (they were extracted from
+    before, with the job that brought them)."""
     count = len(conversation.turns)  # a turn's index is its position in `turns`
     # A fact must point at what it came from; a model that names no valid turn gets the whole batch.
     sources = list(dict.fromkeys(i for i in fact.source_turns if 0 <= i < count))
+    if sources and all(i < conversation.new_from for i in sources):
+        return None
     sources = sources or list(range(conversation.new_from, count))
     speaker = fact.speaker or speaker_of(conversation.turns[sources[0]])
     return CandidateFact(

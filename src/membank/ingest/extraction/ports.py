@@ -89,12 +89,17 @@ class TokenUsage:
 
 @dataclass(slots=True)
 class ExtractionResult:
-    """Facts found, and which tier found them (e.g. "heuristic", "llm", "heuristic (llm failed: timeout)")."""
+    """Facts found, and which tier found them (e.g. "heuristic", "llm", "heuristic (llm failed: timeout)").
+
+    `rejected` counts facts the extractor proposed but dropped (an LLM fact with no usable content or
+    subject, or drawn only from context turns), so a job result can say that something was left out.
+    """
 
     facts: list[CandidateFact]
     extractor: str
     prompt_version: str | None = None
     usage: TokenUsage | None = None
+    rejected: int = 0
 
 
 class Extractor(Protocol):

@@ -50,6 +50,7 @@ class FallbackExtractor:
             extractor=f"{result.extractor} ({self.primary.name} failed: {_short(reason)})",
             prompt_version=result.prompt_version,
             usage=usage,
+            rejected=result.rejected,
         )
 
 
