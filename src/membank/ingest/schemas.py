@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from membank.memories.schemas import Identifier, MemoryIn, UserId
+from membank.memories.schemas import Identifier, MemoryIn, UserId, UtcDatetime
 
 MAX_MESSAGE = 20_000
 MAX_MESSAGES = 500
@@ -22,7 +21,7 @@ class MessageIn(_Strict):
 
     role: Literal["user", "assistant", "system"]
     content: str = Field(min_length=1, max_length=MAX_MESSAGE)
-    timestamp: datetime | None = None
+    timestamp: UtcDatetime | None = None
     name: str | None = Field(default=None, min_length=1, max_length=64)
     id: str | None = Field(default=None, min_length=1, max_length=128)
 
@@ -40,7 +39,7 @@ class ProcessConversationIn(_Strict):
     user_input: str = Field(min_length=1, max_length=MAX_MESSAGE)
     ai_response: str | None = Field(default=None, max_length=MAX_MESSAGE)
     history: list[MessageIn] = Field(default_factory=list, max_length=MAX_MESSAGES)
-    timestamp: datetime | None = None
+    timestamp: UtcDatetime | None = None
     user_name: str | None = Field(default=None, min_length=1, max_length=64)
     options: ExtractionOptions = Field(default_factory=ExtractionOptions)
 
@@ -76,7 +75,7 @@ class ConversationIn(_Strict):
 
     session_id: Identifier | None = None
     messages: list[MessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
-    timestamp: datetime | None = None
+    timestamp: UtcDatetime | None = None
 
 
 class BatchOptions(_Strict):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from membank.models import MEMORY_TYPES, Memory, MemoryVersion, iso
 
@@ -18,6 +18,15 @@ MemoryType = Literal[
     "personal", "preference", "factual", "episodic", "procedural", "semantic", "relationship", "event"
 ]
 assert set(MemoryType.__args__) == set(MEMORY_TYPES)  # type: ignore[attr-defined]
+
+
+def _assume_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# A time without an offset is taken as UTC: naive and aware times must never meet in one comparison (a job
+# comparing them dies after it has written).
+UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
 
 MAX_CONTENT = 20_000
 MAX_METADATA_BYTES = 16_384
@@ -47,7 +56,7 @@ class MemoryIn(_Strict):
     source_refs: list[dict[str, Any]] = Field(default_factory=list, max_length=32)
     agent_id: Identifier | None = None
     session_id: Identifier | None = None
-    valid_from: datetime | None = None
+    valid_from: UtcDatetime | None = None
 
     @field_validator("content")
     @classmethod

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from membank.memories.schemas import Identifier, MemoryType, Tag, UserId
+from membank.memories.schemas import Identifier, MemoryType, Tag, UserId, UtcDatetime
 
 
 def _not_blank(value: str) -> str:
@@ -19,8 +18,8 @@ def _not_blank(value: str) -> str:
 class TimeRange(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: datetime | None = Field(default=None, alias="from")
-    to: datetime | None = None
+    from_: UtcDatetime | None = Field(default=None, alias="from")
+    to: UtcDatetime | None = None
 
 
 class SearchIn(BaseModel):
@@ -41,7 +40,7 @@ class SearchIn(BaseModel):
     max_importance: int | None = Field(default=None, ge=1, le=10)
     time_range: TimeRange | None = None
     filters: dict[str, Any] | None = None
-    as_of: datetime | None = None
+    as_of: UtcDatetime | None = None
     explain: bool = False
 
     @field_validator("query")
