@@ -13,7 +13,8 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     ├── Unauthorized                  UNAUTHORIZED              401
     ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
     ├── Conflict                      CONFLICT                  409
-    │   └── LeaseLost                 LEASE_LOST                409
+    │   ├── LeaseLost                 LEASE_LOST                409
+    │   └── MemoryChanged             MEMORY_CHANGED            409
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
     ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
     ├── LLMServiceError               LLM_SERVICE_ERROR         503
@@ -91,6 +92,12 @@ class LeaseLost(Conflict):
     """A worker tried to write for a job whose lease it no longer holds."""
 
     code = "LEASE_LOST"
+
+
+class MemoryChanged(Conflict):
+    """A memory was superseded or deleted by someone else between reading and writing it."""
+
+    code = "MEMORY_CHANGED"
 
 
 class PayloadTooLarge(MemBankError):

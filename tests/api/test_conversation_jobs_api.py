@@ -136,11 +136,54 @@ def test_merge_strategy_skip_keeps_the_stored_value(api: Api) -> None:
     assert current(api) == ["User lives in Paris."]
 
 
-def test_older_news_does_not_retire_a_newer_value(api: Api) -> None:
+def test_older_news_does_not_retire_a_newer_value_and_is_kept_as_history(api: Api) -> None:
     exchange(api, "I live in Rome.", timestamp="2025-05-01T00:00:00Z")
     late = exchange(api, "I live in Paris.", timestamp="2020-05-01T00:00:00Z")
-    assert events(late) == ["NOOP"] and "older" in late["actions"][0]["reason"]
+    assert events(late) == ["ADD"] and "earlier value" in late["actions"][0]["reason"]
     assert current(api) == ["User lives in Rome."]
+    paris = api.call("GET", f"/api/v1/memories/{late['actions'][0]['memory_id']}").json()["data"]
+    assert paris["valid_from"].startswith("2020-05-01") and paris["valid_to"].startswith("2025-05-01")
+    then = api.search("where does the user live", as_of="2021-01-01T00:00:00Z").json()["data"]["memories"]
+    assert [m["content"] for m in then] == ["User lives in Paris."]
+
+
+def test_a_correction_in_the_same_breath_updates(api: Api) -> None:
+    result = exchange(
+        api, "I live in Paris. Oh wait, I moved to Berlin last month.", timestamp="2026-03-10T10:00:00Z"
+    )
+    assert events(result) == ["ADD", "UPDATE"]
+    assert current(api) == ["User moved to Berlin in February 2026."]
+
+
+def test_retraction_is_scoped_to_its_slot_and_values(api: Api) -> None:
+    exchange(api, "I live in Paris.")
+    assert events(exchange(api, "I no longer work in Paris.")) == ["NOOP"]
+    exchange(api, "I play tennis on Mondays.")
+    exchange(api, "I play tennis on Fridays.")
+    retired = exchange(api, "I don't play tennis on Mondays anymore.")
+    assert events(retired) == ["DELETE"]
+    assert "Mondays" in retired["actions"][0]["old"]
+    remaining = current(api)
+    assert "User lives in Paris." in remaining and any("Fridays" in m for m in remaining), remaining
+
+
+def test_negation_and_changed_numbers_are_not_paraphrases(api: Api) -> None:
+    exchange(api, "I like jazz.")
+    denied = exchange(api, "I don't like jazz.")
+    assert events(denied) == ["UPDATE"] and denied["actions"][0]["reason"] == "contradicts a known fact"
+    assert current(api) == ["User doesn't like jazz."]
+    exchange(api, "I have two kids.")
+    assert events(exchange(api, "I have three kids.")) != ["NOOP"]
+
+
+def test_retraction_closes_the_fact_when_it_was_said(api: Api) -> None:
+    exchange(api, "I work at Acme.", timestamp="2023-01-10T00:00:00Z")
+    exchange(api, "I no longer work at Acme.", timestamp="2023-06-10T00:00:00Z")
+    page = api.call("GET", "/api/v1/users/u1/memories?include_invalid=true").json()["data"]["memories"]
+    assert page[0]["valid_to"].startswith("2023-06-10") and page[0]["deleted_at"] is not None
+    during = api.search("where does the user work", as_of="2023-03-01T00:00:00Z").json()["data"]["memories"]
+    after = api.search("where does the user work", as_of="2024-01-01T00:00:00Z").json()["data"]["memories"]
+    assert [m["content"] for m in during] == ["User works at Acme."] and after == []
 
 
 def test_bad_exchange_input_is_rejected_with_its_field(api: Api) -> None:

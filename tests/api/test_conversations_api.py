@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
-from tests.api.conftest import Api
+from membank.config import Settings
+from membank.memories.schemas import MemoryIn
+from membank.memories.service import new_memory
+from membank.models import Principal
+from tests.api.conftest import Api, open_api
 
 
 def exchange(api: Api, user_input: str, ai_response: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -137,3 +143,27 @@ def test_synthesize_filters_by_type_and_rejects_bad_input(api: Api) -> None:
     assert bad.status_code == 400
     fields = {e["field"] for e in bad.json()["error"]["details"]["errors"]}
     assert {"query", "max_memories"} <= fields
+
+
+def test_synthesis_never_caches_an_answer_that_misses_an_unindexed_write(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # The index applier is idle for the test: a write made by another process (here: straight into the
+    # store, as a standalone worker does) stays unindexed until applied.
+    with open_api(make_settings(outbox_poll_seconds=3600)) as api:
+        api.add("User likes lattes", memory_type="preference")
+        assert synthesize(api, "drinks")["cached"] is False
+        container = api.client.app.state.container  # type: ignore[attr-defined]
+        principal = Principal(tenant_id=container.store.keys.tenant_by_name("acme").id, subject="worker")
+        memory = new_memory(principal, MemoryIn(user_id="u1", content="User drinks green tea"))
+        vector = asyncio.run(container.embedder.embed([memory.content]))
+        container.store.memories.insert(
+            [memory], vector.tolist(), container.embedder.model_id, actor="worker"
+        )
+        stale = synthesize(api, "drinks")
+        assert stale["cached"] is False and "green tea" not in stale["context"]
+        assert synthesize(api, "drinks")["cached"] is False  # the stale answer was not kept
+        container.index_sync.apply_due()
+        fresh = synthesize(api, "drinks")
+        assert fresh["cached"] is False and "green tea" in fresh["context"]
+        assert synthesize(api, "drinks")["cached"] is True

@@ -3,13 +3,13 @@
 Candidates come from three places, all within the user's scope: the same normalised text, the same slot
 (subject and attribute: "caroline/residence"), and the nearest memories by vector and keyword search. A new
 fact supersedes only memories of its own slot, so where the user lives never retires where the user works.
-Paraphrases are NOOPs; distinct events that merely read alike (other dates, numbers or names) are not.
+Paraphrases are NOOPs; facts that merely read alike (other names, numbers, dates, or one denies the other)
+are not. Every memory written or retired gets its own action in the result.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,20 +18,20 @@ from typing import Any, Literal
 
 import numpy as np
 
+from membank.ingest.candidates import CandidateFinder, negated, salient_tokens
 from membank.ingest.extraction.ports import CandidateFact
 from membank.memories.service import supersession
-from membank.models import Memory, Provenance, Scope, content_hash, now_utc, to_epoch
+from membank.models import Memory, Provenance, content_hash, now_utc, to_epoch
 from membank.storage.ports import RecordStore, VectorIndex
 
 Event = Literal["ADD", "UPDATE", "DELETE", "NOOP"]
 MergeStrategy = Literal["replace", "merge", "skip"]
 
 PARAPHRASE_SIMILARITY = 0.9
+CONTRADICTION_SIMILARITY = 0.8
 RETRACT_SIMILARITY = 0.78
+UNSLOTTED_RETRACT_SIMILARITY = 0.9
 SLOT_VALUE_SIMILARITY = 0.6
-NEIGHBOURS = 8
-SCAN_LIMIT = 5_000
-_SALIENT = re.compile(r"\b(?:\d[\w:/.-]*|[A-Z][\w'-]+)")
 
 
 @dataclass(slots=True)
@@ -68,22 +68,12 @@ class FactContext:
     agent_id: str | None = None
     session_id: str | None = None
     merge_strategy: MergeStrategy = "replace"
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def slot_of(fact: CandidateFact) -> str | None:
     return f"{fact.subject}/{fact.attribute}" if fact.attribute else None
-
-
-def salient_tokens(text: str) -> set[str]:
-    """Numbers, dates and names after the first word: two texts that differ in these are different facts."""
-    words = text.split(maxsplit=1)
-    rest = words[1] if len(words) > 1 else ""
-    return {token.casefold() for token in _SALIENT.findall(rest)}
-
-
-def _cosine(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(vector) or 1.0)
-    return np.asarray((matrix @ vector) / np.where(norms == 0, 1.0, norms))
 
 
 class Consolidator:
@@ -96,7 +86,7 @@ class Consolidator:
         apply_index: Callable[[list[str]], object] | None = None,
     ) -> None:
         self._store = store
-        self._index = index
+        self._finder = CandidateFinder(store, index)
         self._apply_index = apply_index
 
     async def apply(
@@ -109,35 +99,69 @@ class Consolidator:
         """Decide and write each fact in order (later facts see earlier ones)."""
         actions: list[Action] = []
         for fact, vector, source in zip(facts, vectors, sources, strict=True):
-            action = await asyncio.to_thread(self._decide_and_write, context, fact, vector, source)
-            actions.append(action)
+            actions += await asyncio.to_thread(self._decide_and_write, context, fact, vector, source)
         return actions
 
     def _decide_and_write(
         self, ctx: FactContext, fact: CandidateFact, vector: np.ndarray, source: dict[str, Any]
-    ) -> Action:
+    ) -> list[Action]:
         at = to_epoch(now_utc())
         if fact.operation == "retract":
             return self._retract(ctx, fact, vector, source, at)
-        duplicates = self._store.memories.valid_with_hash(
+        known = self._store.memories.valid_with_hash(
             ctx.tenant_id, ctx.user_id, content_hash(fact.content), at=at
         )
-        if duplicates:
-            return Action(
-                "NOOP", duplicates[0].id, duplicates[0].content, fact.content, "already known", source
-            )
+        if known:
+            return [self._already_known(ctx, fact, source, known[0])]
         slot = slot_of(fact)
         if slot is not None:
             filled = self._store.memories.valid_in_slot(ctx.tenant_id, ctx.user_id, slot, at=at)
             if filled:
-                return self._replace_in_slot(ctx, fact, vector, source, filled, at)
-        neighbours = self._neighbours(ctx, fact, vector, at)
-        for memory, similarity in neighbours:
-            if self._is_paraphrase(fact, memory, similarity):
-                return self._paraphrase(ctx, fact, vector, source, memory, similarity)
+                return self._replace_in_slot(ctx, fact, vector, source, filled)
+        for memory, similarity in self._finder.neighbours(
+            ctx.tenant_id, ctx.user_id, fact.content, vector, at
+        ):
+            if not _same_subject(fact, memory):
+                continue
+            if _is_paraphrase(fact, memory, similarity):
+                return [self._paraphrase(ctx, fact, vector, source, memory, similarity)]
+            if _contradicts(fact, memory, similarity):
+                successor = self._supersede(ctx, memory, fact, vector, source)
+                return [
+                    Action(
+                        "UPDATE",
+                        successor.id,
+                        memory.content,
+                        fact.content,
+                        "contradicts a known fact",
+                        source,
+                    )
+                ]
         memory = self._new_memory(ctx, fact, source)
         self._write_new(ctx, memory, vector)
-        return Action("ADD", memory.id, None, memory.content, "new fact", source)
+        return [Action("ADD", memory.id, None, memory.content, "new fact", source)]
+
+    def _already_known(
+        self, ctx: FactContext, fact: CandidateFact, source: dict[str, Any], memory: Memory
+    ) -> Action:
+        # A retried job finds what its own earlier attempt wrote: report that write, not a duplicate.
+        if ctx.provenance.job_id is not None:
+            for entry in self._store.memories.history(ctx.tenant_id, memory.lineage_id):
+                if (
+                    entry.memory_id == memory.id
+                    and entry.job_id == ctx.provenance.job_id
+                    and entry.event != "SUPERSEDED"
+                ):
+                    event: Event = "ADD" if entry.event == "CREATE" else "UPDATE"
+                    return Action(
+                        event,
+                        memory.id,
+                        entry.old_content if event == "UPDATE" else None,
+                        memory.content,
+                        "written by an earlier attempt of this job",
+                        source,
+                    )
+        return Action("NOOP", memory.id, memory.content, fact.content, "already known", source)
 
     def _replace_in_slot(
         self,
@@ -146,31 +170,35 @@ class Consolidator:
         vector: np.ndarray,
         source: dict[str, Any],
         filled: list[Memory],
-        at: float,
-    ) -> Action:
+    ) -> list[Action]:
         current = filled[0]
-        similarity = self._similarities(vector, [current.id]).get(current.id, 0.0)
-        if self._is_paraphrase(fact, current, similarity):
-            return self._paraphrase(ctx, fact, vector, source, current, similarity)
-        if _became_true(fact, source, now_utc()) < current.valid_from:
-            # Out-of-order input (an older session processed late) must not retire a newer value.
-            reason = f"older than the stored value of {current.slot} (valid from {current.valid_from.date()})"
-            return Action("NOOP", current.id, current.content, fact.content, reason, source)
+        similarity = self._finder.similarities(ctx.tenant_id, vector, [current.id]).get(current.id, 0.0)
+        if _is_paraphrase(fact, current, similarity):
+            return [self._paraphrase(ctx, fact, vector, source, current, similarity)]
+        if _said_at(source) < _said_at_of(current):
+            # Older news (an earlier session processed late, or replayed history) must not retire the newer
+            # value: it is kept as a closed version of the past.
+            return [self._store_history(ctx, fact, vector, source, current)]
         if ctx.merge_strategy == "skip":
-            return Action(
-                "NOOP",
-                current.id,
+            reason = "slot already filled (merge_strategy=skip)"
+            return [Action("NOOP", current.id, current.content, fact.content, reason, source)]
+        successor = self._supersede(ctx, current, fact, vector, source)
+        actions = [
+            Action(
+                "UPDATE",
+                successor.id,
                 current.content,
-                fact.content,
-                "slot already filled (merge_strategy=skip)",
+                successor.content,
+                f"new value of {current.slot}",
                 source,
             )
-        successor = self._supersede(ctx, current, fact, vector, source)
+        ]
         for stale in filled[1:]:
-            self._invalidate(ctx, stale)
-        return Action(
-            "UPDATE", successor.id, current.content, successor.content, f"new value of {current.slot}", source
-        )
+            retired = self._invalidate(ctx, stale, successor.valid_from)
+            actions.append(
+                Action("DELETE", retired.id, stale.content, None, f"replaced value of {stale.slot}", source)
+            )
+        return actions
 
     def _paraphrase(
         self,
@@ -202,80 +230,36 @@ class Consolidator:
 
     def _retract(
         self, ctx: FactContext, fact: CandidateFact, vector: np.ndarray, source: dict[str, Any], at: float
-    ) -> Action:
+    ) -> list[Action]:
         targets: dict[str, Memory] = {}
         slot = slot_of(fact)
         if slot is not None:
             filled = self._store.memories.valid_in_slot(ctx.tenant_id, ctx.user_id, slot, at=at)
-            similarities = self._similarities(vector, [m.id for m in filled])
+            similarities = self._finder.similarities(ctx.tenant_id, vector, [m.id for m in filled])
             for memory in filled:
-                if self._names_same_value(fact, memory, similarities.get(memory.id, 0.0)):
+                if _names_same_value(fact, memory, similarities.get(memory.id, 0.0)):
                     targets[memory.id] = memory
-        for memory, similarity in self._neighbours(ctx, fact, vector, at):
-            if similarity >= RETRACT_SIMILARITY and _same_subject(fact, memory):
-                targets.setdefault(memory.id, memory)
+        for memory, similarity in self._finder.neighbours(
+            ctx.tenant_id, ctx.user_id, fact.content, vector, at
+        ):
+            if memory.id not in targets and _retracts(fact, memory, similarity):
+                targets[memory.id] = memory
         if not targets:
-            return Action(
-                "NOOP", None, None, fact.content, "nothing stored matches what was retracted", source
-            )
-        retired = [self._invalidate(ctx, memory) for memory in targets.values()]
-        first = retired[0]
-        reason = "retracted by the speaker" + (f" ({len(retired)} memories)" if len(retired) > 1 else "")
-        return Action("DELETE", first.id, first.content, None, reason, source)
-
-    @staticmethod
-    def _names_same_value(fact: CandidateFact, memory: Memory, similarity: float) -> bool:
-        # "I no longer work at Acme" retires the Acme job, not the current one at Google; "forget where I
-        # work" names no value and retires the slot.
-        if not fact.entities:
-            return True
-        named = {e.casefold() for e in fact.entities}
-        return bool(named & {e.casefold() for e in memory.entities}) or similarity >= SLOT_VALUE_SIMILARITY
-
-    @staticmethod
-    def _is_paraphrase(fact: CandidateFact, memory: Memory, similarity: float) -> bool:
-        if similarity < PARAPHRASE_SIMILARITY or not _same_subject(fact, memory):
-            return False
-        return salient_tokens(fact.content) == salient_tokens(memory.content)
-
-    def _neighbours(
-        self, ctx: FactContext, fact: CandidateFact, vector: np.ndarray, at: float
-    ) -> list[tuple[Memory, float]]:
-        if self._index is not None:
-            found = self._index.search(
-                Scope(ctx.tenant_id, ctx.user_id),
-                vector.tolist(),
-                fact.content,
-                filter=None,
-                as_of=at,
-                limit=NEIGHBOURS,
-            )
-            ids = list(dict.fromkeys(hit.id for hit in [*found.dense, *found.keyword]))
-            similarities = self._similarities(vector, ids)
-        else:
-            ids, stored = self._store.memories.valid_vectors(
-                ctx.tenant_id, ctx.user_id, at=at, limit=SCAN_LIMIT
-            )
-            scores = _cosine(np.asarray(stored, dtype=np.float32), vector) if stored else np.zeros(0)
-            best = np.argsort(-scores)[:NEIGHBOURS]
-            similarities = {ids[i]: float(scores[i]) for i in best}
-        memories = self._store.memories.get_many(ctx.tenant_id, list(similarities))
-        ranked = sorted(similarities.items(), key=lambda item: -item[1])
+            return [
+                Action("NOOP", None, None, fact.content, "nothing stored matches what was retracted", source)
+            ]
+        said = _said_at(source)
         return [
-            (memories[i], score)
-            for i, score in ranked
-            if i in memories and memories[i].user_id == ctx.user_id and memories[i].is_valid_at(now_utc())
+            Action(
+                "DELETE",
+                self._invalidate(ctx, memory, said).id,
+                memory.content,
+                None,
+                "retracted by the speaker",
+                source,
+            )
+            for memory in targets.values()
         ]
-
-    def _similarities(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
-        if not ids:
-            return {}
-        stored = self._store.memories.vectors(ids)
-        present = [i for i in ids if i in stored]
-        if not present:
-            return {}
-        scores = _cosine(np.asarray([stored[i] for i in present], dtype=np.float32), vector)
-        return {i: float(score) for i, score in zip(present, scores, strict=True)}
 
     def _new_memory(self, ctx: FactContext, fact: CandidateFact, source: dict[str, Any]) -> Memory:
         now = now_utc()
@@ -289,6 +273,7 @@ class Consolidator:
             content=fact.content,
             memory_type=fact.memory_type,
             importance=fact.importance,
+            tags=list(ctx.tags),
             metadata=_metadata(fact, ctx),
             entities=list(dict.fromkeys(fact.entities)),
             source_refs=_refs(source),
@@ -306,6 +291,22 @@ class Consolidator:
         )
         self._indexed([memory.id])
 
+    def _store_history(
+        self,
+        ctx: FactContext,
+        fact: CandidateFact,
+        vector: np.ndarray,
+        source: dict[str, Any],
+        current: Memory,
+    ) -> Action:
+        memory = self._new_memory(ctx, fact, source)
+        memory.valid_to = max(current.valid_from, memory.valid_from)
+        self._write_new(ctx, memory, vector)
+        reason = (
+            f"an earlier value of {current.slot}: stored as history (valid until {current.valid_from.date()})"
+        )
+        return Action("ADD", memory.id, None, memory.content, reason, source)
+
     def _supersede(
         self,
         ctx: FactContext,
@@ -317,8 +318,9 @@ class Consolidator:
         fields = {
             "memory_type": fact.memory_type,
             "importance": fact.importance,
+            "tags": list(dict.fromkeys([*current.tags, *ctx.tags])),
             "entities": list(dict.fromkeys(fact.entities)),
-            "metadata": _metadata(fact, ctx),
+            "metadata": {**current.metadata, **_metadata(fact, ctx)},
             "source_refs": _refs(source),
             "session_id": ctx.session_id or current.session_id,
             "slot": slot_of(fact) or current.slot,
@@ -332,9 +334,13 @@ class Consolidator:
         self._indexed([closed.id, successor.id])
         return successor
 
-    def _invalidate(self, ctx: FactContext, memory: Memory) -> Memory:
+    def _invalidate(self, ctx: FactContext, memory: Memory, until: datetime) -> Memory:
+        # True until it was said to stop being true (not until we got around to processing it).
         now = now_utc()
-        retired = replace(memory, valid_to=now, deleted_at=now, updated_at=now, version=memory.version + 1)
+        valid_to = min(max(until, memory.valid_from), now)
+        retired = replace(
+            memory, valid_to=valid_to, deleted_at=now, updated_at=now, version=memory.version + 1
+        )
         self._store.memories.invalidate(retired, actor=ctx.actor, provenance=ctx.provenance)
         self._indexed([retired.id])
         return retired
@@ -349,8 +355,50 @@ def _same_subject(fact: CandidateFact, memory: Memory) -> bool:
     return subject is None or subject == fact.subject
 
 
+def _is_paraphrase(fact: CandidateFact, memory: Memory, similarity: float) -> bool:
+    if similarity < PARAPHRASE_SIMILARITY or not _same_subject(fact, memory):
+        return False
+    same_facts = salient_tokens(fact.content) == salient_tokens(memory.content)
+    return same_facts and negated(fact.content) == negated(memory.content)
+
+
+def _contradicts(fact: CandidateFact, memory: Memory, similarity: float) -> bool:
+    """The new fact denies the stored one, or the reverse ("likes jazz" / "doesn't like jazz")."""
+    return (
+        similarity >= CONTRADICTION_SIMILARITY
+        and memory.slot == slot_of(fact)
+        and salient_tokens(fact.content) == salient_tokens(memory.content)
+        and negated(fact.content) != negated(memory.content)
+    )
+
+
+def _retracts(fact: CandidateFact, memory: Memory, similarity: float) -> bool:
+    """A retraction reaches a memory only of its own slot that states the same names, numbers and dates:
+    "no longer work in Paris" does not retire living in Paris, "not on Mondays" not the Friday game."""
+    if not _same_subject(fact, memory) or salient_tokens(fact.content) != salient_tokens(memory.content):
+        return False
+    if memory.slot == slot_of(fact):
+        return similarity >= RETRACT_SIMILARITY
+    # A memory stored without a slot (e.g. through the API) needs to read almost the same.
+    return memory.slot is None and similarity >= UNSLOTTED_RETRACT_SIMILARITY
+
+
+def _names_same_value(fact: CandidateFact, memory: Memory, similarity: float) -> bool:
+    # "I no longer work at Acme" retires the Acme job, not the current one at Google; "forget where I
+    # work" names no value and retires the slot.
+    if not fact.entities:
+        return True
+    named = {e.casefold() for e in fact.entities}
+    return bool(named & {e.casefold() for e in memory.entities}) or similarity >= SLOT_VALUE_SIMILARITY
+
+
 def _metadata(fact: CandidateFact, ctx: FactContext) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"subject": fact.subject, "speaker": fact.speaker, "source": "conversation"}
+    metadata: dict[str, Any] = {
+        **ctx.metadata,
+        "subject": fact.subject,
+        "speaker": fact.speaker,
+        "source": "conversation",
+    }
     if fact.attribute:
         metadata["attribute"] = fact.attribute
     if ctx.provenance.extractor:
@@ -362,10 +410,32 @@ def _refs(source: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(ref) for ref in source.get("messages", [])]
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _said_at(source: dict[str, Any]) -> datetime:
+    said_at = source.get("said_at")
+    return _aware(datetime.fromisoformat(said_at)) if said_at else now_utc()
+
+
+def _said_at_of(memory: Memory) -> datetime:
+    """When the stored fact was said: its newest source message, else when it was stored."""
+    times = [t for t in (_parse_time(ref.get("timestamp")) for ref in memory.source_refs) if t is not None]
+    return max(times, default=memory.created_at)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    # source_refs given through the API are the caller's free-form dicts: a bad time is no time.
+    if not isinstance(value, str):
+        return None
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
 def _became_true(fact: CandidateFact, source: dict[str, Any], now: datetime) -> datetime:
     # A plan for next month is a fact now; a statement is true from when it was said unless it says when.
-    said_at = source.get("said_at")
-    moment = fact.valid_from or (datetime.fromisoformat(said_at) if said_at else now)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    moment = _aware(fact.valid_from) if fact.valid_from else _said_at(source)
     return min(moment, now)

@@ -137,6 +137,7 @@ class ConversationProcessor:
             return []
         vectors = await self._embedder.embed([fact.content for fact in result.facts])
         sources = [_source(payload, turns, fact, result.extractor) for fact in result.facts]
+        options: dict[str, Any] = payload.get("options", {})
         fact_context = FactContext(
             tenant_id=job.tenant_id,
             user_id=payload["user_id"],
@@ -145,7 +146,9 @@ class ConversationProcessor:
             model_id=self._embedder.model_id,
             agent_id=payload.get("agent_id"),
             session_id=payload.get("session_id"),
-            merge_strategy=payload.get("options", {}).get("merge_strategy", "replace"),
+            merge_strategy=options.get("merge_strategy", "replace"),
+            tags=tuple(options.get("tags", ())),
+            metadata=dict(options.get("metadata", {})),
         )
         lock = f"consolidate:{job.tenant_id}:{payload['user_id']}"
         async with scope_lock(self._store.locks, lock, f"{context.worker_id}/{job.id}"):

@@ -38,7 +38,9 @@ def next_session_state(
     key_facts = key_facts[-KEY_FACTS:]
     recent = (list(previous.recent_messages) if previous else []) + [_preview(t) for t in new_turns]
     turn_count = (previous.turn_count if previous else 0) + len(new_turns)
-    fact_count = (previous.fact_count if previous else 0) + sum(a["event"] != "NOOP" for a in actions)
+    fact_count = (previous.fact_count if previous else 0) + sum(
+        a["event"] in ("ADD", "UPDATE") for a in actions
+    )
     last_message = max((t.timestamp for t in new_turns), default=None)
     return SessionState(
         tenant_id=tenant_id,

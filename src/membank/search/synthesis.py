@@ -145,6 +145,9 @@ class SynthesisService:
             cached = self._cache.get(key, revision)
             if cached is not None:
                 return {**cached, "cached": True}
+        # Read after the revision: a write committed but not yet indexed makes this answer unfit to keep,
+        # since the search below cannot see it.
+        unindexed = await asyncio.to_thread(self._store.outbox.has_pending, principal.tenant_id)
         search = SearchIn(
             user_id=request.user_id,
             query=request.query,
@@ -155,7 +158,8 @@ class SynthesisService:
         )
         hits, _ = await self._search.search(principal, search)
         result = await self._compose(principal, request, hits)
-        self._cache.put(key, revision, result)
+        if not unindexed and "failed" not in result["synthesizer"]:
+            self._cache.put(key, revision, result)
         return {**result, "cached": False}
 
     async def _compose(

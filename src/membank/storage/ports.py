@@ -267,6 +267,9 @@ class Outbox(Protocol):
     def pending(self) -> int:
         """Number of items not yet applied."""
 
+    def has_pending(self, tenant_id: str) -> bool:
+        """Whether any write of the tenant has not reached the index yet."""
+
 
 class JobRepository(Protocol):
     """Durable jobs with leases, retries and idempotency keys."""

@@ -57,7 +57,7 @@ _SMALL_TALK = re.compile(
     re.IGNORECASE,
 )
 _INTERJECTION = re.compile(
-    r"^(?:(?:oh|ooh|oof|ugh|aww|gosh|dude|man|wow|whoa|yeah|yes|yep|yup|no|nope|ok|okay|sure|well|so|haha|lol|omg|aw+|hmm+|ah|hey|"
+    r"^(?:(?:oh|ooh|oof|ugh|aww|gosh|dude|man|wow|whoa|yeah|yes|yep|yup|no|nope|ok|okay|sure|well|so|haha|lol|omg|aw+|hmm+|ah|hey|wait|actually|sorry|"
     r"totally|absolutely|definitely|exactly|right|true|cool|nice|great|awesome)[,!.]*\s+"
     # "Thanks, Mel! ..." opens a statement; "Thanks for the tip!" is the whole thought (small talk)
     r"|thanks[,!.]+\s+)+",

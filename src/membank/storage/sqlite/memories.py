@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from membank.errors import LeaseLost
+from membank.errors import LeaseLost, MemoryChanged
 from membank.models import Memory, MemoryVersion, Provenance, now_utc, to_epoch
 from membank.storage.ports import JobProgress, MemoryPage, sync_token
 from membank.storage.sqlite.database import SqliteDatabase
@@ -161,7 +161,7 @@ class SqliteMemoryRepository:
         with self._db.write() as conn:
             cursor = conn.execute(
                 "UPDATE memories SET valid_to = ?, superseded_by = ?, updated_at = ?, version = ? "
-                "WHERE +tenant_id = ? AND id = ? AND superseded_by IS NULL",
+                "WHERE +tenant_id = ? AND id = ? AND superseded_by IS NULL AND deleted_at IS NULL",
                 (
                     to_epoch(old.valid_to or new.valid_from),
                     new.id,
@@ -172,7 +172,7 @@ class SqliteMemoryRepository:
                 ),
             )
             if cursor.rowcount != 1:
-                raise LeaseLost(f"memory {old.id} was superseded concurrently")
+                raise MemoryChanged(f"memory {old.id} was superseded or deleted concurrently")
             conn.execute(_INSERT_MEMORY, memory_params(new))
             conn.execute(
                 "INSERT INTO memory_embeddings VALUES (?, ?, ?, ?)",
@@ -218,9 +218,9 @@ class SqliteMemoryRepository:
         entry = _version(memory, "DELETE", actor, old=memory.content, new=None, provenance=provenance)
         assert memory.valid_to is not None and memory.deleted_at is not None
         with self._db.write() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "UPDATE memories SET valid_to = ?, deleted_at = ?, version = ?, updated_at = ? "
-                "WHERE +tenant_id = ? AND id = ?",
+                "WHERE +tenant_id = ? AND id = ? AND superseded_by IS NULL AND deleted_at IS NULL",
                 (
                     to_epoch(memory.valid_to),
                     to_epoch(memory.deleted_at),
@@ -230,6 +230,8 @@ class SqliteMemoryRepository:
                     memory.id,
                 ),
             )
+            if cursor.rowcount != 1:
+                raise MemoryChanged(f"memory {memory.id} was superseded or deleted concurrently")
             conn.execute(_INSERT_VERSION, version_params(entry))
             _touch_outbox(conn, [memory])
 

@@ -54,6 +54,14 @@ class SqliteOutbox:
     def pending(self) -> int:
         return int(self._db.read().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
+    def has_pending(self, tenant_id: str) -> bool:
+        row = (
+            self._db.read()
+            .execute("SELECT 1 FROM outbox WHERE tenant_id = ? LIMIT 1", (tenant_id,))
+            .fetchone()
+        )
+        return row is not None
+
 
 class SqliteIdempotency:
     def __init__(self, db: SqliteDatabase) -> None:
