@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from membank.memories.schemas import Identifier, MemoryIn, UserId, UtcDatetime
 
@@ -45,8 +45,19 @@ class ProcessConversationIn(_Strict):
 
 
 class ExchangeIn(_Strict):
-    user_input: str | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE)
+    """The current exchange of an extracting memory create: the memory's `content` is the user's message, so
+    only the assistant's answer goes here."""
+
+    user_input: None = Field(
+        default=None, description="Not accepted: the memory's `content` is the user input"
+    )
     ai_response: str | None = Field(default=None, max_length=MAX_MESSAGE)
+
+    @field_validator("user_input", mode="before")
+    @classmethod
+    def _content_is_the_user_input(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError("not accepted: the memory's `content` is the user input, send it there")
 
 
 class ExtractionContextIn(_Strict):
@@ -59,8 +70,15 @@ class ExtractionContextIn(_Strict):
     session_id: Identifier | None = None
 
 
+# What extraction decides for itself: a create that extracts cannot honour these, so it refuses them.
+NOT_EXTRACTED_FIELDS = ("summary", "memory_type", "importance", "entities", "source_refs")
+
+
 class MemoryCreateIn(MemoryIn):
-    """A memory create; with `infer: true` or a `context`, the content is extracted from instead of stored."""
+    """A memory create; with `infer: true` or a `context`, the content is extracted from instead of stored.
+
+    Extracting, `content` is the user's message, `valid_from` its time, and `tags` and `metadata` go onto every
+    memory the job creates; the fields in NOT_EXTRACTED_FIELDS are refused (extraction sets them)."""
 
     infer: bool = False
     context: ExtractionContextIn | None = None
@@ -68,6 +86,10 @@ class MemoryCreateIn(MemoryIn):
     @property
     def extracts(self) -> bool:
         return self.infer or self.context is not None
+
+    def unsupported_when_extracting(self) -> list[str]:
+        """The fields sent that an extracting create cannot honour."""
+        return [name for name in NOT_EXTRACTED_FIELDS if name in self.model_fields_set]
 
 
 class ConversationIn(_Strict):

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from membank.errors import SessionNotFound
+from membank.errors import SessionNotFound, ValidationFailed
 from membank.ingest.conversation import PROCESS_CONVERSATION
 from membank.ingest.schemas import BatchIn, ConversationIn, MemoryCreateIn, MessageIn, ProcessConversationIn
 from membank.jobs.service import JobService, job_out
@@ -98,14 +98,20 @@ class IngestService:
     async def infer_memory(
         self, principal: Principal, body: MemoryCreateIn, *, idempotency_key: str | None
     ) -> tuple[Job, bool]:
-        """Queue extraction from a memory create with `infer` or `context`."""
+        """Queue extraction from a memory create with `infer` or `context`; `tags` and `metadata` go onto
+        every memory the job creates, fields only extraction can set are refused."""
+        unsupported = body.unsupported_when_extracting()
+        if unsupported:
+            reason = "not accepted with infer or context: extraction sets it"
+            raise ValidationFailed(
+                f"{', '.join(unsupported)}: {reason}",
+                details={"errors": [{"field": name, "reason": reason} for name in unsupported]},
+            )
         at = body.valid_from or now_utc()
         context = body.context
         recent = [_message(m, at) for m in (context.recent_messages if context else [])]
         exchange = context.current_exchange if context else None
-        current = [
-            MessageIn(role="user", content=(exchange.user_input if exchange else None) or body.content)
-        ]
+        current = [MessageIn(role="user", content=body.content)]
         if exchange is not None and exchange.ai_response:
             current.append(MessageIn(role="assistant", content=exchange.ai_response))
         payload = _payload(
@@ -117,6 +123,10 @@ class IngestService:
             summary=context.summary if context else None,
             merge_strategy="replace",
         )
+        if body.tags:
+            payload["options"]["tags"] = list(body.tags)
+        if body.metadata:
+            payload["options"]["metadata"] = dict(body.metadata)
         return await self._jobs.enqueue(
             principal,
             PROCESS_CONVERSATION,
