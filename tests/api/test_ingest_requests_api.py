@@ -109,3 +109,72 @@ def test_an_extracting_create_carries_tags_and_metadata_to_the_job(api: Api) -> 
     assert payload["options"]["metadata"] == {"source": "onboarding", "rank": 2}
     assert payload["messages"][-1]["content"] == "I live in Oslo."
     assert payload["messages"][-1]["timestamp"] == "2025-02-01T10:00:00Z"
+
+
+def post(api: Api, path: str, body: dict[str, Any], key: str) -> Any:
+    return api.call("POST", path, json=body, headers={"Idempotency-Key": key})
+
+
+def assert_conflict(response: Any) -> None:
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "CONFLICT" and error["details"]["field"] == "Idempotency-Key"
+    assert "Idempotency-Key" in error["message"]
+
+
+def test_a_conversation_batch_runs_once_per_idempotency_key(api: Api) -> None:
+    body = {
+        "user_id": "u1",
+        "conversations": [{"session_id": "a", "messages": [{"role": "user", "content": "I live in Oslo."}]}],
+    }
+    first = post(api, "/api/v1/memories/batch", body, "conv-batch-1")
+    again = post(api, "/api/v1/memories/batch", body, "conv-batch-1")
+    assert first.status_code == again.status_code == 202
+    assert again.json()["data"] == first.json()["data"]
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+    assert again.headers["location"] == first.headers["location"]
+    other = {**body, "conversations": [{"messages": [{"role": "user", "content": "I live in Rome."}]}]}
+    assert_conflict(post(api, "/api/v1/memories/batch", other, "conv-batch-1"))
+    assert wait_batch(api, first.json()["data"]["batch_id"])["status"] == "completed"
+    assert current(api) == ["User lives in Oslo."]
+    sessions = api.call("GET", "/api/v1/users/u1/sessions").json()["data"]["sessions"]
+    assert [s["turn_count"] for s in sessions] == [1]
+
+
+def test_an_exchange_with_another_body_under_a_used_key_is_a_conflict(api: Api) -> None:
+    url = "/api/v1/memories/process-conversation"
+    body = {"user_id": "u1", "user_input": "I live in Oslo."}
+    first = post(api, url, body, "exchange-1")
+    again = post(api, url, body, "exchange-1")
+    assert first.status_code == again.status_code == 202
+    assert again.json()["data"]["id"] == first.json()["data"]["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == f"/api/v1/jobs/{first.json()['data']['id']}"
+    assert_conflict(post(api, url, {**body, "user_input": "I live in Rome."}, "exchange-1"))
+    # A key is the tenant's, whatever the endpoint: a synchronous create cannot reuse it either.
+    assert_conflict(post(api, "/api/v1/memories", {"user_id": "u1", "content": "x"}, "exchange-1"))
+
+
+def test_inferred_creates_and_memory_batches_conflict_on_another_body(api: Api) -> None:
+    infer = {"user_id": "u1", "content": "I live in Oslo.", "infer": True}
+    assert post(api, "/api/v1/memories", infer, "infer-1").status_code == 202
+    assert_conflict(post(api, "/api/v1/memories", {**infer, "content": "I live in Rome."}, "infer-1"))
+    batch = {"memories": [{"user_id": "u1", "content": "User reads novels"}]}
+    assert post(api, "/api/v1/memories/batch", batch, "mem-batch-1").status_code == 202
+    other = {"memories": [{"user_id": "u1", "content": "User writes novels"}]}
+    assert_conflict(post(api, "/api/v1/memories/batch", other, "mem-batch-1"))
+
+
+def test_wait_stores_the_acceptance_and_a_replay_can_wait_too(api: Api) -> None:
+    url = "/api/v1/memories/process-conversation"
+    body = {"user_id": "u1", "user_input": "I live in Oslo."}
+    waited = post(api, f"{url}?wait=true", body, "wait-1")
+    assert waited.status_code == 200 and waited.json()["data"]["status"] == "completed"
+    job_id = waited.json()["data"]["id"]
+    replay = post(api, url, body, "wait-1")
+    assert replay.status_code == 202 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["data"]["id"] == job_id and replay.json()["data"]["status"] == "queued"
+    replay_waiting = post(api, f"{url}?wait=true", body, "wait-1")
+    assert replay_waiting.status_code == 200 and replay_waiting.headers["idempotent-replayed"] == "true"
+    assert replay_waiting.json()["data"] == waited.json()["data"]
+    assert current(api) == ["User lives in Oslo."]

@@ -36,17 +36,18 @@ async def request_hash(request: Request) -> str:
     ).hexdigest()
 
 
-async def replay_or_run(
+async def run_once(
     container: Container,
     principal: Principal,
     request: Request,
     run: Callable[[], Awaitable[tuple[int, Any]]],
-) -> JSONResponse:
-    """Run `run` once per Idempotency-Key; replay its stored response for later requests with the same key."""
+) -> tuple[int, Any, bool]:
+    """`run`'s status and data once per Idempotency-Key, and whether they are a replay: a later request with
+    the same key and body gets the stored first answer, one with another body a 409 CONFLICT."""
     key = idempotency_key(request)
     if key is None:
         status, data = await run()
-        return ok(data, status=status)
+        return status, data, False
     digest = await request_hash(request)
     repo = container.store.idempotency
     stored = await asyncio.to_thread(repo.get, principal.tenant_id, key)
@@ -56,9 +57,20 @@ async def replay_or_run(
                 "Idempotency-Key was already used with a different request",
                 details={"field": "Idempotency-Key"},
             )
-        return ok(stored.body, status=stored.status, headers={"Idempotent-Replayed": "true"})
+        return stored.status, stored.body, True
     status, data = await run()
     await asyncio.to_thread(
         repo.put, principal.tenant_id, key, StoredResponse(digest, status, data), time.time()
     )
-    return ok(data, status=status)
+    return status, data, False
+
+
+async def replay_or_run(
+    container: Container,
+    principal: Principal,
+    request: Request,
+    run: Callable[[], Awaitable[tuple[int, Any]]],
+) -> JSONResponse:
+    """Run `run` once per Idempotency-Key; replay its stored response for later requests with the same key."""
+    status, data, replayed = await run_once(container, principal, request, run)
+    return ok(data, status=status, headers={"Idempotent-Replayed": "true"} if replayed else None)

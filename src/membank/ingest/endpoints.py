@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -11,12 +12,11 @@ from fastapi.responses import Response
 
 from membank.api.deps import AppContainer, JobsRead, MemoriesRead, MemoriesWrite
 from membank.api.envelope import ok
-from membank.api.idempotency import idempotency_key
 from membank.ingest.schemas import ProcessConversationIn
 from membank.ingest.sessions import session_out
-from membank.jobs.endpoints import job_accepted
+from membank.jobs.endpoints import accept_job
 from membank.memories.schemas import IDENTIFIER_PATTERN
-from membank.models import iso, now_utc, to_epoch
+from membank.models import Job, iso, now_utc, to_epoch
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
@@ -33,10 +33,11 @@ async def process_conversation(
     wait: bool = False,
 ) -> Response:
     """Extract and consolidate facts from one exchange as a job; the result lists every action."""
-    job, created = await container.ingest.process_exchange(
-        principal, body, idempotency_key=idempotency_key(request)
-    )
-    return await job_accepted(container, principal, job, created=created, wait=wait)
+
+    def enqueue(key: str | None) -> Awaitable[tuple[Job, bool]]:
+        return container.ingest.process_exchange(principal, body, idempotency_key=key)
+
+    return await accept_job(container, principal, request, enqueue, wait=wait)
 
 
 @router.get("/batches/{batch_id}")

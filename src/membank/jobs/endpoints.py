@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from membank.api.deps import AppContainer, JobsRead
 from membank.api.envelope import ok
+from membank.api.idempotency import idempotency_key, run_once
 from membank.bootstrap import Container
 from membank.jobs.service import job_out
 from membank.models import Job, Principal
@@ -24,14 +26,38 @@ async def get_job(
     return ok(job_out(await container.jobs.get(principal, job_id)))
 
 
-async def job_accepted(
-    container: Container, principal: Principal, job: Job, *, created: bool, wait: bool, timeout: float = 60.0
+Enqueue = Callable[[str | None], Awaitable[tuple[Job, bool]]]
+
+
+async def accept_job(
+    container: Container,
+    principal: Principal,
+    request: Request,
+    enqueue: Enqueue,
+    *,
+    wait: bool,
+    timeout: float = 60.0,
 ) -> Response:
-    """202 with the queued job and its Location; with `wait`, 200 with the job once it finished."""
-    if wait:
-        job = await container.jobs.wait(principal, job.id, timeout=timeout)
-    status = 200 if wait and job.status.finished else 202
-    headers = {"Location": f"/api/v1/jobs/{job.id}"}
-    if not created:
+    """202 with the queued job and its Location; with `wait`, 200 with the job once it finished.
+
+    `enqueue` (given the Idempotency-Key) runs once per key, like a synchronous create: the same key and body
+    again replays the first answer with `Idempotent-Replayed: true`, another body is a 409 CONFLICT. The
+    answer stored for a key is the 202 acceptance, stored before any wait, so a retry arriving while the
+    first request still waits already finds it; a replay with `wait` waits on that same job.
+    """
+    created = True
+
+    async def run() -> tuple[int, Any]:
+        nonlocal created
+        job, created = await enqueue(idempotency_key(request))
+        return 202, job_out(job)
+
+    status, data, replayed = await run_once(container, principal, request, run)
+    job_id = str(data["id"])
+    headers = {"Location": f"/api/v1/jobs/{job_id}"}
+    if replayed or not created:  # not created: the jobs table already held a job under this key
         headers["Idempotent-Replayed"] = "true"
-    return ok(job_out(job), status=status, headers=headers)
+    if wait:
+        job = await container.jobs.wait(principal, job_id, timeout=timeout)
+        return ok(job_out(job), status=200 if job.status.finished else 202, headers=headers)
+    return ok(data, status=status, headers=headers)

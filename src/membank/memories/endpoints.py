@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -9,12 +10,13 @@ from fastapi.responses import Response
 
 from membank.api.deps import AppContainer, MemoriesRead, MemoriesWrite
 from membank.api.envelope import ok
-from membank.api.idempotency import idempotency_key, replay_or_run
+from membank.api.idempotency import replay_or_run, run_once
 from membank.errors import ValidationFailed
 from membank.ingest.schemas import BatchIn, MemoryCreateIn
 from membank.ingest.tasks import BATCH_IMPORT
-from membank.jobs.endpoints import job_accepted
+from membank.jobs.endpoints import accept_job
 from membank.memories.schemas import IDENTIFIER_PATTERN, MemoryPatch, memory_out, version_out
+from membank.models import Job
 
 router = APIRouter(prefix="/api/v1", tags=["memories"])
 
@@ -32,10 +34,11 @@ async def create_memory(
 ) -> Response:
     """Store one memory as given (201); with `infer: true` or a `context`, extract from it as a job (202)."""
     if body.extracts:
-        job, created = await container.ingest.infer_memory(
-            principal, body, idempotency_key=idempotency_key(request)
-        )
-        return await job_accepted(container, principal, job, created=created, wait=wait)
+
+        def infer(key: str | None) -> Awaitable[tuple[Job, bool]]:
+            return container.ingest.infer_memory(principal, body, idempotency_key=key)
+
+        return await accept_job(container, principal, request, infer, wait=wait)
 
     async def run() -> tuple[int, Any]:
         memory = await container.memories.create(principal, body)
@@ -77,11 +80,19 @@ async def memory_history(memory_id: MemoryId, principal: MemoriesRead, container
 async def batch_import(
     body: BatchIn, principal: MemoriesWrite, container: AppContainer, request: Request, wait: bool = False
 ) -> Response:
-    """Import raw memories as one job, or extract from conversations (one job each, as a batch); 202."""
+    """Import raw memories as one job, or extract from conversations (one job each, as a batch); 202.
+    Once per Idempotency-Key, like every create."""
     if body.conversations is not None:
-        batch, jobs = await container.ingest.process_conversations(principal, body)
-        data = {"batch_id": batch.id, "job_count": len(jobs), "job_ids": [job.id for job in jobs]}
-        return ok(data, status=202, headers={"Location": f"/api/v1/batches/{batch.id}"})
+
+        async def run() -> tuple[int, Any]:
+            batch, jobs = await container.ingest.process_conversations(principal, body)
+            return 202, {"batch_id": batch.id, "job_count": len(jobs), "job_ids": [job.id for job in jobs]}
+
+        status, data, replayed = await run_once(container, principal, request, run)
+        headers = {"Location": f"/api/v1/batches/{data['batch_id']}"}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return ok(data, status=status, headers=headers)
     assert body.memories is not None
     limit = container.settings.batch_max_items
     if len(body.memories) > limit:
@@ -90,10 +101,13 @@ async def batch_import(
         "memories": [m.model_dump(mode="json", exclude_unset=True) for m in body.memories],
         "options": {"skip_duplicates": body.options.skip_duplicates},
     }
-    job, created = await container.jobs.enqueue(
-        principal, BATCH_IMPORT, payload, total=len(body.memories), idempotency_key=idempotency_key(request)
-    )
-    return await job_accepted(container, principal, job, created=created, wait=wait)
+
+    def enqueue(key: str | None) -> Awaitable[tuple[Job, bool]]:
+        return container.jobs.enqueue(
+            principal, BATCH_IMPORT, payload, total=len(body.memories or ()), idempotency_key=key
+        )
+
+    return await accept_job(container, principal, request, enqueue, wait=wait)
 
 
 @router.get("/users/{user_id}/memories")
