@@ -109,6 +109,13 @@ def test_an_extracting_create_carries_tags_and_metadata_to_the_job(api: Api) -> 
     assert payload["options"]["metadata"] == {"source": "onboarding", "rank": 2}
     assert payload["messages"][-1]["content"] == "I live in Oslo."
     assert payload["messages"][-1]["timestamp"] == "2025-02-01T10:00:00Z"
+    job = api.call("GET", f"/api/v1/jobs/{response.json()['data']['id']}").json()["data"]
+    while job["status"] not in ("completed", "dead"):
+        job = api.call("GET", f"/api/v1/jobs/{job['id']}").json()["data"]
+    memory = api.call("GET", f"/api/v1/memories/{job['result']['actions'][0]['memory_id']}").json()["data"]
+    assert memory["tags"] == ["home", "profile"]
+    assert memory["metadata"]["source"] == "onboarding" and memory["metadata"]["rank"] == 2
+    assert memory["metadata"]["subject"] == "user" and job["result"]["rejected_facts"] == 0
 
 
 def post(api: Api, path: str, body: dict[str, Any], key: str) -> Any:

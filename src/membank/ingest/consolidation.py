@@ -394,10 +394,10 @@ def _names_same_value(fact: CandidateFact, memory: Memory, similarity: float) ->
 
 def _metadata(fact: CandidateFact, ctx: FactContext) -> dict[str, Any]:
     metadata: dict[str, Any] = {
+        "source": "conversation",
         **ctx.metadata,
         "subject": fact.subject,
         "speaker": fact.speaker,
-        "source": "conversation",
     }
     if fact.attribute:
         metadata["attribute"] = fact.attribute

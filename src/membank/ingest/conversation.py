@@ -95,6 +95,7 @@ class ConversationProcessor:
             if result.extractor not in checkpoint["extractors"]:
                 checkpoint["extractors"].append(result.extractor)
             checkpoint["prompt_version"] = result.prompt_version or checkpoint["prompt_version"]
+            checkpoint["rejected"] = int(checkpoint.get("rejected", 0)) + result.rejected
             if result.usage is not None:
                 usage = _add_usage(usage, result)
                 await asyncio.to_thread(self._record_usage, job, result)
@@ -239,5 +240,6 @@ def _result(payload: dict[str, Any], checkpoint: dict[str, Any], turn_count: int
         "usage": checkpoint.get("usage") or None,
         "turns": turn_count,
         "counts": counts,
+        "rejected_facts": int(checkpoint.get("rejected", 0)),
         "actions": actions,
     }
