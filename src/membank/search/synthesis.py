@@ -20,7 +20,7 @@ import structlog
 from pydantic import BaseModel, Field, ValidationError
 
 from membank.errors import LLMServiceError
-from membank.models import MEMORY_TYPES, Memory, Principal
+from membank.models import MEMORY_TYPES, Memory, Principal, iso
 from membank.providers.llms import ChatMessage, ChatModel
 from membank.search.schemas import SearchIn, SynthesizeIn
 from membank.search.service import SearchHit, SearchService
@@ -172,7 +172,7 @@ class SynthesisService:
                 "id": hit.memory.id,
                 "content": hit.memory.content,
                 "memory_type": hit.memory.memory_type,
-                "valid_from": hit.memory.valid_from.isoformat(),
+                "valid_from": iso(hit.memory.valid_from),
                 "score": round(hit.score, 6),
             }
             for i, hit in enumerate(hits, start=1)
