@@ -3,6 +3,7 @@ Idempotency-Key on every job-creating POST."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from membank.bootstrap import build_store
@@ -185,3 +186,21 @@ def test_wait_stores_the_acceptance_and_a_replay_can_wait_too(api: Api) -> None:
     assert replay_waiting.status_code == 200 and replay_waiting.headers["idempotent-replayed"] == "true"
     assert replay_waiting.json()["data"] == waited.json()["data"]
     assert current(api) == ["User lives in Oslo."]
+
+
+def test_racing_requests_with_one_idempotency_key_create_one_batch(api: Api) -> None:
+    body = {
+        "user_id": "u7",
+        "conversations": [{"messages": [{"role": "user", "content": "I live in Oslo."}]}],
+    }
+
+    def send(_: int) -> Any:
+        return post(api, "/api/v1/memories/batch", body, "race-1")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(send, range(6)))
+    accepted = {r.json()["data"]["batch_id"] for r in responses if r.status_code == 202}
+    assert len(accepted) == 1, [r.text for r in responses]
+    busy = [r for r in responses if r.status_code == 409]
+    assert all("still being processed" in r.json()["error"]["message"] for r in busy)
+    assert len(busy) + sum(r.status_code == 202 for r in responses) == 6

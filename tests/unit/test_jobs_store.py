@@ -10,7 +10,7 @@ import pytest
 
 from membank.errors import LeaseLost
 from membank.models import Job, JobStatus, Memory, content_hash, now_utc
-from membank.storage.ports import JobProgress
+from membank.storage.ports import JobProgress, StoredResponse
 from membank.storage.sqlite import SqliteRecordStore
 
 
@@ -163,3 +163,18 @@ def test_jobs_of_one_sequence_run_one_at_a_time_in_order(store: SqliteRecordStor
     assert store.jobs.fail(first.id, "w1", "boom", now + 61, retry_at=None)  # dead: releases the sequence
     after = store.jobs.claim("w2", now + 62, 30)
     assert after is not None and after.id == second.id
+
+
+def test_idempotency_keys_are_reserved_before_the_request_runs(store: SqliteRecordStore) -> None:
+    repo = store.idempotency
+    assert repo.reserve("t1", "k", "h1", 100.0, stale_after=60) is None
+    running = repo.reserve("t1", "k", "h1", 101.0, stale_after=60)
+    assert running is not None and running.status == 0  # a second request sees the first still running
+    assert repo.reserve("t2", "k", "h1", 101.0, stale_after=60) is None  # keys are per tenant
+    repo.put("t1", "k", StoredResponse("h1", 202, {"job": 1}), 102.0)
+    done = repo.reserve("t1", "k", "h2", 500.0, stale_after=60)
+    assert done == StoredResponse("h1", 202, {"job": 1})  # a stored answer is never taken over
+    assert repo.reserve("t1", "dead", "h1", 100.0, stale_after=60) is None
+    assert repo.reserve("t1", "dead", "h2", 200.0, stale_after=60) is None  # its request died: taken over
+    repo.release("t1", "dead")
+    assert repo.reserve("t1", "dead", "h3", 201.0, stale_after=60) is None  # released: free again

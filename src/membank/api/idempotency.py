@@ -17,6 +17,8 @@ from membank.errors import Conflict, ValidationFailed
 from membank.models import Principal
 from membank.storage.ports import StoredResponse
 
+# A reservation whose request has not answered in this time is taken to be abandoned (its process died).
+RESERVATION_SECONDS = 120.0
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,255}$")
 
 
@@ -50,15 +52,27 @@ async def run_once(
         return status, data, False
     digest = await request_hash(request)
     repo = container.store.idempotency
-    stored = await asyncio.to_thread(repo.get, principal.tenant_id, key)
+    # Reserve the key before running, so that two requests racing with one key cannot both run.
+    stored = await asyncio.to_thread(
+        repo.reserve, principal.tenant_id, key, digest, time.time(), RESERVATION_SECONDS
+    )
     if stored is not None:
         if stored.request_hash != digest:
             raise Conflict(
                 "Idempotency-Key was already used with a different request",
                 details={"field": "Idempotency-Key"},
             )
+        if stored.status == 0:
+            raise Conflict(
+                "a request with this Idempotency-Key is still being processed; retry later",
+                details={"field": "Idempotency-Key"},
+            )
         return stored.status, stored.body, True
-    status, data = await run()
+    try:
+        status, data = await run()
+    except BaseException:
+        await asyncio.to_thread(repo.release, principal.tenant_id, key)
+        raise
     await asyncio.to_thread(
         repo.put, principal.tenant_id, key, StoredResponse(digest, status, data), time.time()
     )

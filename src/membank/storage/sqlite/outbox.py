@@ -78,9 +78,36 @@ class SqliteIdempotency:
         )
         return StoredResponse(row[0], row[1], orjson.loads(row[2])) if row else None
 
+    def reserve(
+        self, tenant_id: str, key: str, request_hash: str, now: float, stale_after: float
+    ) -> StoredResponse | None:
+        with self._db.write() as conn:
+            taken = conn.execute(
+                "INSERT INTO idempotency_keys VALUES (?, ?, ?, 0, '{}', ?) ON CONFLICT (tenant_id, key) DO UPDATE "
+                "SET request_hash = excluded.request_hash, created_at = excluded.created_at "
+                "WHERE idempotency_keys.status = 0 AND idempotency_keys.created_at < ?",
+                (tenant_id, key, request_hash, now, now - stale_after),
+            )
+            if taken.rowcount == 1:
+                return None
+            row = conn.execute(
+                "SELECT request_hash, status, response FROM idempotency_keys WHERE tenant_id = ? AND key = ?",
+                (tenant_id, key),
+            ).fetchone()
+        return StoredResponse(row[0], row[1], orjson.loads(row[2]))
+
+    def release(self, tenant_id: str, key: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ? AND status = 0",
+                (tenant_id, key),
+            )
+
     def put(self, tenant_id: str, key: str, response: StoredResponse, now: float) -> None:
         with self._db.write() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, key) DO UPDATE "
+                "SET status = excluded.status, response = excluded.response "
+                "WHERE idempotency_keys.status = 0 AND idempotency_keys.request_hash = excluded.request_hash",
                 (tenant_id, key, response.request_hash, response.status, dumps(response.body), now),
             )
