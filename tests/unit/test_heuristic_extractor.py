@@ -255,7 +255,7 @@ async def test_thanks_and_the_listeners_name_alone_are_not_facts() -> None:
         speakers={"user": "Melanie", "assistant": "Caroline"},
     )
     facts = await extract(conv)
-    assert [f.content for f in facts] == ["It was Matt Patterson, he is so talented!"]
+    assert [f.content for f in facts] == ["It was Matt Patterson, he is so talented! (about singing)"]
 
 
 async def test_the_listeners_name_at_the_end_is_dropped() -> None:
@@ -268,7 +268,9 @@ async def test_the_listeners_name_at_the_end_is_dropped() -> None:
         speakers={"user": "Melanie", "assistant": "Caroline"},
     )
     facts = await extract(conv)
-    assert [f.content for f in facts] == ["Melanie and others explored the coast and hiked up Mount Hood!"]
+    assert [f.content for f in facts] == [
+        "Melanie and others explored the coast and hiked up Mount Hood! (about trip)"
+    ]
     assert "Caroline" not in facts[0].entities
 
 
@@ -284,3 +286,72 @@ async def test_the_listeners_name_at_the_end_is_dropped() -> None:
 async def test_an_auxiliary_opens_a_question_only_before_its_subject(text: str, kept: bool) -> None:
     facts = await extract(conversation(("user", text)))
     assert bool(facts) is kept, facts
+
+
+def chat(*lines: tuple[str, str]) -> Conversation:
+    """Two named people talking, every turn of role "user" (how LOCOMO-style chats arrive)."""
+    turns = [Turn(i, "user", text, NOW, speaker=who) for i, (who, text) in enumerate(lines)]
+    return Conversation(user_id="u1", session_id="s1", turns=turns)
+
+
+async def test_a_reply_carries_the_topic_of_the_question_it_answers() -> None:
+    facts = await extract(
+        chat(
+            ("Melanie", "How was your trip to Paris?"),
+            ("Caroline", "It was wonderful, we walked along the Seine every evening and ate croissants."),
+        )
+    )
+    assert [(f.content, f.source_turns) for f in facts] == [
+        (
+            "It was wonderful, Caroline and others walked along the Seine every evening and ate croissants."
+            " (about Caroline's trip to Paris)",
+            [0, 1],
+        )
+    ]
+    facts = await extract(
+        chat(
+            ("Joanna", "Wow! What did you think of the coconut milk ice cream you made?"),
+            ("Nate", "It was rich and creamy - might be my new favorite snack!"),
+        )
+    )
+    assert [f.content for f in facts] == [
+        "It was rich and creamy - might be Nate's new favorite snack! (about coconut milk ice cream)"
+    ]
+    assert len(facts) == 1
+
+
+async def test_the_askers_own_things_are_named_and_words_already_said_are_not_repeated() -> None:
+    facts = await extract(
+        chat(
+            ("Maria", "Did my sister tell you about the charity run?"),
+            ("John", "She did, and I signed up for the charity run next month with my brother."),
+        )
+    )
+    assert [f.content for f in facts] == [
+        "John signed up for the charity run in June 2023 with John's brother. (about Maria's sister)"
+    ]
+
+
+async def test_a_fact_opening_with_a_pronoun_takes_the_topic_of_what_it_replies_to() -> None:
+    facts = await extract(
+        chat(
+            ("Maria", "The shelter finally got the extra funding from the city council."),
+            ("John", "It enabled needed repairs and renovations of the kitchen and the dormitory roof."),
+        )
+    )
+    assert facts[-1].content == (
+        "It enabled needed repairs and renovations of the kitchen and the dormitory roof."
+        " (about shelter finally, extra funding from the city council)"
+    )
+    assert facts[-1].source_turns == [1]
+
+
+@pytest.mark.parametrize(
+    "question", ["What's up?", "How are you doing these days?", "Are you feeling good about it?", "What now?"]
+)
+async def test_a_question_without_content_words_adds_nothing(question: str) -> None:
+    reply = "I spent the whole weekend repairing my old bike in the garage."
+    facts = await extract(chat(("Joanna", question), ("Nate", reply)))
+    assert [(f.content, f.source_turns) for f in facts] == [
+        ("Nate spent the whole weekend repairing Nate's old bike in the garage.", [0, 1])
+    ]

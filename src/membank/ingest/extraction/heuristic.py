@@ -213,6 +213,8 @@ class HeuristicExtractor:
             confirmed = _confirmed(previous, turn)
             if confirmed:
                 statements.insert(0, confirmed)
+            if previous is not None and _other_party(previous, turn):
+                return [_about(fact, previous, who) for fact in self._facts(statements, who)]
         return self._facts(statements, who)
 
     @staticmethod
@@ -269,6 +271,29 @@ class HeuristicExtractor:
             valid_from=when if memory_type in _DAY_KINDS else None,
             confidence=min(0.9, 0.3 + total / 40),
         )
+
+
+_BARE_PRONOUN = re.compile(r"^(?:It|That|This|They|She|He)\b")
+
+
+def _about(fact: CandidateFact, previous: Turn, who: _Speaker) -> CandidateFact:
+    """`fact` with the topic of the question it answers ("It was rich and creamy! (about coconut milk ice
+    cream)"): a reply read alone has lost its referent, and a search uses the question's words. A fact that
+    opens with a bare pronoun takes the topic of the other party's last sentence when it answers no question."""
+    answers = len(fact.source_turns) > 1
+    if fact.operation != "assert" or not (answers or _BARE_PRONOUN.match(fact.content)):
+        return fact
+    sentences = split_sentences(normalise(previous.content))
+    candidates = [s for s in sentences if "?" in s] if answers else sentences[-1:]
+    asker = previous.speaker if previous.role == "user" else None
+    for sentence in reversed(candidates):
+        terms = signals.question_terms(
+            sentence, who.name, asker, names=who.exclude | {who.subject}, known=fact.content
+        )
+        if terms:
+            fact.content = f"{fact.content} (about {terms})"
+            break
+    return fact
 
 
 def _retraction(statement: str, who: _Speaker) -> CandidateFact | None:

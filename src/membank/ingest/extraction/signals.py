@@ -196,3 +196,107 @@ def entities(sentence: str, exclude: frozenset[str] = frozenset()) -> list[str]:
         if noun not in found:
             found.append(noun)
     return found
+
+
+# Words a question is made of that say nothing about its topic ("What have you been up to lately?").
+_QUESTION_NOISE = _words(
+    """ask asked asking happen happens happening happened else lately recently usually often ever another whats
+    hows come comes coming came take takes taking took doing done plans plan guys anyone anybody someone
+    somebody remember must show help find start part general around far since pic pics picture pictures
+    photo photos long mostly basically anyway decide"""
+)
+_LISTENER = _words("you u ya yourself you're you've you'd you'll i me we us our ours ourselves")
+# Kept between two content words so a topic stays readable ("trip to Paris", "book of poems").
+_BRIDGES = _words("of to in at for with from on and about")
+_ARTICLES = _words("a an the")
+_FUNCTION = _BRIDGES | _ARTICLES
+_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
+
+
+def _term(word: str, answerer: str, asker: str | None, names: frozenset[str]) -> str | None:
+    """`word` as a key term of a question (resolved to a third-person name where it is a possessive), or None
+    for a function word."""
+    lower = word.lower()
+    if "'" in lower and lower.split("'")[0] in STOPWORDS:
+        return None  # "How's", "What're"
+    if lower in ("your", "yours"):
+        return f"{answerer}'s"
+    if lower in ("my", "mine"):
+        return f"{asker}'s" if asker else None
+    if (
+        lower in _LISTENER
+        or lower in names
+        or lower in STOPWORDS
+        or lower in AFFECT
+        or lower in _QUESTION_NOISE
+    ):
+        return None
+    return word if len(word) > 2 or word.isdigit() else None
+
+
+def _phrases(question: str, answerer: str, asker: str | None, names: frozenset[str]) -> list[list[str]]:
+    """Runs of key terms of `question`, a bridge ("to", "from the") kept between two of them."""
+    phrases: list[list[str]] = []
+    run: list[str] = []
+    bridge: list[str] = []
+    for word in _TERM.findall(question):
+        term = _term(word, answerer, asker, names)
+        lower = word.lower()
+        if term is not None:
+            run.extend([*bridge, term])
+            bridge = []
+        elif run and ((lower in _BRIDGES and not bridge) or (lower in _ARTICLES and len(bridge) == 1)):
+            bridge.append(lower)
+        else:
+            if run:
+                phrases.append(run)
+            run, bridge = [], []
+    if run:
+        phrases.append(run)
+    return phrases
+
+
+def _stems(word: str) -> frozenset[str]:
+    """`word` and its forms without an inflection, so "working" says "work" and "lives" says "live"."""
+    word = word.lower().removesuffix("'s")
+    return frozenset(
+        [word]
+        + [
+            word[: -len(end)]
+            for end in ("ing", "ed", "es", "s", "d")
+            if word.endswith(end) and len(word) > len(end) + 2
+        ]
+    )
+
+
+def _possessive_only(phrase: list[str]) -> bool:
+    return len(phrase) == 1 and phrase[0].endswith("'s")
+
+
+def question_terms(
+    question: str,
+    answerer: str,
+    asker: str | None = None,
+    *,
+    names: frozenset[str] = frozenset(),
+    known: str = "",
+    max_words: int = 10,
+) -> str:
+    """The topic of `question` in a few words and the third person: "How was your trip to Paris?" asked of
+    Caroline -> "Caroline's trip to Paris". Question words, stopwords and speaker names are dropped, and so
+    is a phrase whose every word `known` (the text it is added to) already holds; "" when nothing is left."""
+    seen = {stem for w in _TERM.findall(known) for stem in _stems(w)}
+    kept: list[list[str]] = []
+    room = max_words
+    for phrase in _phrases(question, answerer, asker, names):
+        content = [_stems(w) for w in phrase if w.lower() not in _FUNCTION and not w.endswith("'s")]
+        if room <= 0 or _possessive_only(phrase) or all(stems & seen for stems in content):
+            continue
+        seen.update(stem for stems in content for stem in stems)
+        words = phrase[:room]
+        while words and (words[-1] in _FUNCTION or words[-1].endswith("'s")):
+            words.pop()
+        if words:
+            kept.append(words)
+            room -= len(words)
+    return ", ".join(" ".join(words) for words in kept)
