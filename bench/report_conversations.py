@@ -145,9 +145,10 @@ What the misses say (examples: `python -m bench.locomo_extraction --diagnose 40`
   Nate think of the coconut milk ice cream he made?" has to find *"It was rich and creamy - might be Nate's new
   favorite snack!"*, and *"It enabled needed repairs and renovations ..."* never says what "it" is. The memory
   cites the question turn it answers (`source_refs`) but not its words; raw mode stores each turn with the turn
-  it replies to for the same reason. Suggestion: when a fact answers the other speaker's question or opens
-  with a pronoun, carry the question's key nouns and names into the memory (the LLM tier does this by
-  rewriting; the heuristic tier could append them), rather than searching more candidates.
+  it replies to for the same reason. Since 58f9fae the heuristic tier carries the question's key terms into
+  such a memory (*"It was rich and creamy - might be Nate's new favorite snack! (about coconut milk ice
+  cream)"*): recall@10 0.640 -> 0.681, MRR 0.381 -> 0.407, the same number of memories. Pronoun-led facts
+  that answer no question take the terms of the other speaker's last sentence, which is noisier.
 - **Chatty context dilutes.** An informative turn's weaker sentences ride along ("Glad you have support!
   Unconditional love is so important. Here's a pic of Melanie's family camping at the beach."), which helps
   keyword recall but blurs the embedding of the one sentence that matters.
