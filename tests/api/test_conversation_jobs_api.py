@@ -238,3 +238,13 @@ def test_one_users_conversations_are_consolidated_in_the_order_sent(
         assert [job["id"] for job in jobs] == accepted["job_ids"]
         assert all(a["finished_at"] <= b["started_at"] for a, b in itertools.pairwise(jobs))
         assert current(api) == ["User moved to Rome."]
+
+
+def test_a_memory_created_with_a_slot_is_superseded_by_a_conversation_fact(api: Api) -> None:
+    created = api.add("User lives in Paris", slot="user/residence", valid_from="2025-01-01T00:00:00Z")
+    assert created["slot"] == "user/residence"
+    moved = exchange(api, "I moved to Berlin.")
+    assert events(moved) == ["UPDATE"] and moved["actions"][0]["old"] == "User lives in Paris"
+    assert current(api) == ["User moved to Berlin."]
+    bad = api.call("POST", "/api/v1/memories", json={"user_id": "u1", "content": "x", "slot": "Residence"})
+    assert bad.status_code == 400 and bad.json()["error"]["details"]["errors"][0]["field"] == "slot"

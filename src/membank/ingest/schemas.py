@@ -71,7 +71,7 @@ class ExtractionContextIn(_Strict):
 
 
 # What extraction decides for itself: a create that extracts cannot honour these, so it refuses them.
-NOT_EXTRACTED_FIELDS = ("summary", "memory_type", "importance", "entities", "source_refs")
+NOT_EXTRACTED_FIELDS = ("summary", "memory_type", "importance", "entities", "source_refs", "slot")
 
 
 class MemoryCreateIn(MemoryIn):

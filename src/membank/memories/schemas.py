@@ -57,6 +57,11 @@ class MemoryIn(_Strict):
     agent_id: Identifier | None = None
     session_id: Identifier | None = None
     valid_from: UtcDatetime | None = None
+    slot: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9_.:@\-]{0,63}/[a-z0-9_]{1,64}$",
+        description="subject/attribute (e.g. user/residence): a later fact of the same slot supersedes this one",
+    )
 
     @field_validator("content")
     @classmethod

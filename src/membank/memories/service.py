@@ -41,6 +41,7 @@ def new_memory(principal: Principal, data: MemoryIn) -> Memory:
         created_at=now,
         updated_at=now,
         lineage_id=memory_id,
+        slot=data.slot,
     )
 
 
