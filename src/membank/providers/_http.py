@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
-from tenacity import RetryCallState
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+T = TypeVar("T")
 
 __all__ = [
     "Retryable",
@@ -18,6 +21,7 @@ __all__ = [
     "retry_after",
     "retryable_response",
     "transport_failure",
+    "with_retries",
 ]
 
 
@@ -40,6 +44,23 @@ def backoff_delay(state: RetryCallState, *, initial: float, maximum: float) -> f
     if isinstance(exc, Retryable) and exc.retry_after is not None:
         delay = max(delay, min(exc.retry_after, maximum))
     return delay
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]], *, attempts: int, initial: float, maximum: float
+) -> T:
+    """`call`'s result, retried on `Retryable` with `backoff_delay` up to `attempts` times in all; the last
+    `Retryable` propagates for the caller to turn into its own error."""
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=lambda state: backoff_delay(state, initial=initial, maximum=maximum),
+        retry=retry_if_exception_type(Retryable),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable: tenacity either returns or raises")
 
 
 def transport_failure(exc: httpx.TransportError, secret: str) -> Retryable:

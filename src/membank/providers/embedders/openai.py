@@ -11,22 +11,16 @@ from collections.abc import Sequence
 
 import httpx
 import numpy as np
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-)
 
 from membank.config import Settings
 from membank.errors import EmbeddingServiceError
 from membank.providers._http import (
     Retryable,
-    backoff_delay,
     error_text,
     redact,
     retryable_response,
     transport_failure,
+    with_retries,
 )
 from membank.providers.embedders.batching import (
     INPUT_REJECTED,
@@ -120,25 +114,18 @@ class OpenAIEmbedder:
             await client.aclose()
 
     async def _run_batch(self, texts: list[str]) -> Vectors:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(Retryable),
-            reraise=True,
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._request(texts)
+            return await with_retries(
+                lambda: self._request(texts),
+                attempts=self._max_attempts,
+                initial=self._backoff_initial,
+                maximum=self._backoff_max,
+            )
         except Retryable as exc:
             raise EmbeddingServiceError(
                 self._redact(f"embedding service failed after {self._max_attempts} attempts: {exc.reason}"),
                 details={"status": exc.status, "attempts": self._max_attempts},
             ) from None
-        raise AssertionError("unreachable: tenacity either returns or raises")
-
-    def _wait(self, state: RetryCallState) -> float:
-        return backoff_delay(state, initial=self._backoff_initial, maximum=self._backoff_max)
 
     async def _request(self, texts: list[str]) -> Vectors:
         client = self._client

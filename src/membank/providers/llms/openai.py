@@ -20,18 +20,17 @@ from typing import Any, Literal
 import httpx
 import structlog
 from pydantic import SecretStr
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from membank.config import Settings
 from membank.errors import LLMServiceError
 from membank.ingest.extraction.ports import TokenUsage
 from membank.providers._http import (
     Retryable,
-    backoff_delay,
     error_text,
     redact,
     retryable_response,
     transport_failure,
+    with_retries,
 )
 from membank.providers.llms.breaker import CircuitBreaker
 from membank.providers.llms.ports import ChatCompletion, ChatMessage
@@ -149,26 +148,19 @@ class OpenAIChatModel:
     async def _with_retries(
         self, messages: list[ChatMessage], schema: dict[str, Any], schema_name: str, max_tokens: int
     ) -> ChatCompletion:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(Retryable),
-            reraise=True,
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._request(messages, schema, schema_name, max_tokens)
+            return await with_retries(
+                lambda: self._request(messages, schema, schema_name, max_tokens),
+                attempts=self._max_attempts,
+                initial=self._backoff_initial,
+                maximum=self._backoff_max,
+            )
         except Retryable as exc:
             attempts = self._max_attempts
             raise LLMServiceError(
                 self._redact(f"{exc.reason} after {attempts} attempt{'s' if attempts > 1 else ''}"),
                 details={"status": exc.status, "attempts": attempts},
             ) from None
-        raise AssertionError("unreachable: tenacity either returns or raises")
-
-    def _wait(self, state: RetryCallState) -> float:
-        return backoff_delay(state, initial=self._backoff_initial, maximum=self._backoff_max)
 
     def _http(self) -> httpx.AsyncClient:
         if self._closed:
