@@ -10,7 +10,6 @@ are not. Every memory written or retired gets its own action in the result.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ import numpy as np
 from membank.ingest.candidates import CandidateFinder, negated, salient_tokens
 from membank.ingest.extraction.ports import CandidateFact
 from membank.memories.service import supersession
-from membank.models import Memory, Provenance, content_hash, now_utc, to_epoch
+from membank.models import Memory, Provenance, content_hash, fresh_memory, now_utc, to_epoch
 from membank.storage.ports import RecordStore, VectorIndex
 
 Event = Literal["ADD", "UPDATE", "DELETE", "NOOP"]
@@ -262,26 +261,19 @@ class Consolidator:
         ]
 
     def _new_memory(self, ctx: FactContext, fact: CandidateFact, source: dict[str, Any]) -> Memory:
-        now = now_utc()
-        memory_id = str(uuid.uuid4())
-        return Memory(
-            id=memory_id,
+        return fresh_memory(
             tenant_id=ctx.tenant_id,
             user_id=ctx.user_id,
+            content=fact.content,
+            valid_from=_became_true(fact, source, now_utc()),
             agent_id=ctx.agent_id,
             session_id=ctx.session_id,
-            content=fact.content,
             memory_type=fact.memory_type,
             importance=fact.importance,
             tags=list(ctx.tags),
             metadata=_metadata(fact, ctx),
             entities=list(dict.fromkeys(fact.entities)),
             source_refs=_refs(source),
-            content_hash=content_hash(fact.content),
-            valid_from=_became_true(fact, source, now),
-            created_at=now,
-            updated_at=now,
-            lineage_id=memory_id,
             slot=slot_of(fact),
         )
 

@@ -10,7 +10,16 @@ from typing import Any
 
 from membank.errors import MemoryNotFound, ValidationFailed
 from membank.memories.schemas import MemoryIn, MemoryPatch
-from membank.models import Memory, MemoryVersion, Principal, content_hash, iso, now_utc, to_epoch
+from membank.models import (
+    Memory,
+    MemoryVersion,
+    Principal,
+    content_hash,
+    fresh_memory,
+    iso,
+    now_utc,
+    to_epoch,
+)
 from membank.providers.embedders.ports import Embedder
 from membank.search.indexing import IndexSync
 from membank.storage.ports import MemoryPage, RecordStore
@@ -20,15 +29,13 @@ _IN_PLACE_FIELDS = ("summary", "memory_type", "importance", "tags", "metadata", 
 
 def new_memory(principal: Principal, data: MemoryIn) -> Memory:
     """A memory built from validated input, owned by the principal's tenant."""
-    now = now_utc()
-    memory_id = str(uuid.uuid4())
-    return Memory(
-        id=memory_id,
+    return fresh_memory(
         tenant_id=principal.tenant_id,
         user_id=data.user_id,
+        content=data.content,
+        valid_from=data.valid_from,
         agent_id=data.agent_id,
         session_id=data.session_id,
-        content=data.content,
         summary=data.summary,
         memory_type=data.memory_type,
         importance=data.importance,
@@ -36,11 +43,6 @@ def new_memory(principal: Principal, data: MemoryIn) -> Memory:
         metadata=data.metadata,
         entities=list(dict.fromkeys(data.entities)),
         source_refs=data.source_refs,
-        content_hash=content_hash(data.content),
-        valid_from=data.valid_from or now,
-        created_at=now,
-        updated_at=now,
-        lineage_id=memory_id,
         slot=data.slot,
     )
 

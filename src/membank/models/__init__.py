@@ -1,7 +1,15 @@
 """Pure data of the domain: no I/O here."""
 
 from membank.models.jobs import Job, JobStatus
-from membank.models.memory import MEMORY_TYPES, Memory, MemoryVersion, Provenance, Scope, content_hash
+from membank.models.memory import (
+    MEMORY_TYPES,
+    Memory,
+    MemoryVersion,
+    Provenance,
+    Scope,
+    content_hash,
+    fresh_memory,
+)
 from membank.models.principal import ApiKey, Principal, Tenant
 from membank.models.time import from_epoch, iso, now_utc, to_epoch
 
@@ -17,6 +25,7 @@ __all__ = [
     "Scope",
     "Tenant",
     "content_hash",
+    "fresh_memory",
     "from_epoch",
     "iso",
     "now_utc",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from membank.models.time import now_utc
 
 MEMORY_TYPES = (
     "personal",
@@ -67,6 +70,27 @@ class Memory:
 
     def is_valid_at(self, moment: datetime) -> bool:
         return self.valid_from <= moment and (self.valid_to is None or self.valid_to > moment)
+
+
+def fresh_memory(
+    *, tenant_id: str, user_id: str, content: str, valid_from: datetime | None, **fields: Any
+) -> Memory:
+    """A memory not stored before: its own id and lineage, created now, true from `valid_from` (else now),
+    the content hash following the content."""
+    now = now_utc()
+    memory_id = str(uuid.uuid4())
+    return Memory(
+        id=memory_id,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        content=content,
+        content_hash=content_hash(content),
+        valid_from=valid_from or now,
+        created_at=now,
+        updated_at=now,
+        lineage_id=memory_id,
+        **fields,
+    )
 
 
 @dataclass(slots=True)
