@@ -60,26 +60,27 @@ class CandidateFinder:
                 Scope(tenant_id, user_id), vector.tolist(), text, filter=None, as_of=at, limit=NEIGHBOURS
             )
             ids = list(dict.fromkeys(hit.id for hit in [*found.dense, *found.keyword]))
-            similarities = self.similarities(tenant_id, vector, ids)
+            similarities = None
         else:
             ids, stored = self._store.memories.valid_vectors(tenant_id, user_id, at=at, limit=SCAN_LIMIT)
             scores = cosine(np.asarray(stored, dtype=np.float32), vector) if stored else np.zeros(0)
             similarities = {ids[i]: float(scores[i]) for i in np.argsort(-scores)[:NEIGHBOURS]}
-        memories = self._store.memories.get_many(tenant_id, list(similarities))
+        # The store has the last word: of the tenant, of this user, and still valid.
         moment = now_utc()
-        return [
-            (memories[i], score)
-            for i, score in sorted(similarities.items(), key=lambda item: -item[1])
-            if i in memories and memories[i].user_id == user_id and memories[i].is_valid_at(moment)
+        memories = [
+            m
+            for m in self._store.memories.get_many(tenant_id, list(similarities or ids)).values()
+            if m.user_id == user_id and m.is_valid_at(moment)
         ]
+        if similarities is None:
+            similarities = self.similarities(vector, memories)
+        ranked = [(m, similarities[m.id]) for m in memories if m.id in similarities]
+        return sorted(ranked, key=lambda item: -item[1])
 
-    def similarities(self, tenant_id: str, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
-        """Cosine similarity of `vector` to each stored memory of the tenant among `ids`."""
-        if not ids:
-            return {}
-        owned = set(self._store.memories.get_many(tenant_id, ids))
-        stored = self._store.memories.vectors([i for i in ids if i in owned])
-        present = [i for i in ids if i in stored]
+    def similarities(self, vector: np.ndarray, memories: list[Memory]) -> dict[str, float]:
+        """Cosine similarity of `vector` to each of these (already loaded, so already scoped) memories."""
+        stored = self._store.memories.vectors([m.id for m in memories])
+        present = [m.id for m in memories if m.id in stored]
         if not present:
             return {}
         scores = cosine(np.asarray([stored[i] for i in present], dtype=np.float32), vector)

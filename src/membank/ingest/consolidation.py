@@ -171,7 +171,7 @@ class Consolidator:
         filled: list[Memory],
     ) -> list[Action]:
         current = filled[0]
-        similarity = self._finder.similarities(ctx.tenant_id, vector, [current.id]).get(current.id, 0.0)
+        similarity = self._finder.similarities(vector, [current]).get(current.id, 0.0)
         if _is_paraphrase(fact, current, similarity):
             return [self._paraphrase(ctx, fact, vector, source, current, similarity)]
         if _said_at(source) < _said_at_of(current):
@@ -234,7 +234,7 @@ class Consolidator:
         slot = slot_of(fact)
         if slot is not None:
             filled = self._store.memories.valid_in_slot(ctx.tenant_id, ctx.user_id, slot, at=at)
-            similarities = self._finder.similarities(ctx.tenant_id, vector, [m.id for m in filled])
+            similarities = self._finder.similarities(vector, filled)
             for memory in filled:
                 if _names_same_value(fact, memory, similarities.get(memory.id, 0.0)):
                     targets[memory.id] = memory
