@@ -66,6 +66,17 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # Bounds of the JSON values the API stores or compares (models/bounds.py); beyond one: 400 naming it.
+    # Nesting of a whole request body; Qdrant Edge's payload and WAL fail near 127 levels.
+    max_json_depth: int = Field(default=32, ge=8, le=100)
+    # Nesting of `metadata` and of each `source_refs` item (an object with a scalar is 1 level).
+    max_metadata_depth: int = Field(default=10, ge=1, le=64)
+    # Encoded (JSON) size of `metadata` and of each `source_refs` item.
+    max_metadata_bytes: int = Field(default=16_384, gt=0)
+    # Keys and list items of `metadata` or a `source_refs` item, counted over all levels.
+    max_metadata_items: int = Field(default=1_000, gt=0)
+    # Encoded (JSON) size of a search's `filters` tree.
+    max_filter_bytes: int = Field(default=16_384, gt=0)
     search_candidates: int = Field(default=60, gt=0)
     # Fusion of the dense and keyword lists (see search/scoring.py); shares tuned on LOCOMO (bench/locomo.py).
     search_fusion: Literal["score", "rrf"] = "score"
@@ -87,6 +98,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MEMBANK_AUTH_ENABLED=false is allowed only when MEMBANK_HOST is a loopback address"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _metadata_fits_in_a_body(self) -> Settings:
+        # metadata sits at most three levels down in a body (memories[i].metadata)
+        if self.max_metadata_depth + 3 > self.max_json_depth:
+            raise ValueError("MEMBANK_MAX_METADATA_DEPTH must be at least 3 below MEMBANK_MAX_JSON_DEPTH")
         return self
 
     @property

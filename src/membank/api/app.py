@@ -10,11 +10,13 @@ import structlog
 from fastapi import FastAPI
 
 from membank import __version__
+from membank.api.bounds import JsonBoundsMiddleware
 from membank.api.errors import install_error_handlers
 from membank.api.middleware import RequestContextMiddleware
 from membank.bootstrap import Container, build_container
 from membank.config import Settings
 from membank.jobs.worker import finish_within
+from membank.models.bounds import JsonBounds, use_bounds
 from membank.observability.logging import configure_logging
 
 log = structlog.get_logger(__name__)
@@ -23,9 +25,13 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
     """The API; background work (index sync, in-process workers) lives and dies with its lifespan."""
     configure_logging(settings.log_level, json=settings.log_json)
+    bounds = JsonBounds.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The background tasks below (workers re-validating job payloads) inherit this app's bounds; the
+        # lifespan's context ends with the app.
+        use_bounds(bounds)
         own = container if container is not None else await asyncio.to_thread(build_container, settings)
         app.state.container = own
         await own.start()
@@ -68,5 +74,6 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(jobs_router)
     app.include_router(health_router)
     install_error_handlers(app)
+    app.add_middleware(JsonBoundsMiddleware, bounds=bounds)  # inside the size limit and the request id
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
     return app

@@ -33,17 +33,39 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 
 def validation_error(exc: RequestValidationError) -> MemBankError:
-    """A pydantic error as our error: every failing field named, with the reason."""
+    """A pydantic error as our error: every failing field named, with the reason and the bound it broke."""
     errors = []
     for err in exc.errors():
         loc = tuple(err.get("loc", ()))
         kind = err.get("type", "")
-        reason = (
-            "invalid JSON: " + str(err.get("ctx", {}).get("error", ""))
-            if kind == "json_invalid"
-            else err["msg"]
-        )
-        errors.append({"field": _field(loc), "reason": reason, "type": kind})
+        ctx = err.get("ctx", {})
+        reason = "invalid JSON: " + str(ctx.get("error", "")) if kind == "json_invalid" else err["msg"]
+        entry: dict[str, Any] = {"field": _field(loc), "reason": reason, "type": kind}
+        limit = _limit(ctx)
+        if limit:
+            entry["limit"] = limit
+        errors.append(entry)
+    return _failed(errors)
+
+
+def bound_error(field: str, reason: str, limit: dict[str, Any]) -> MemBankError:
+    """A value beyond a bound (`limit` names it, e.g. {"max_json_depth": 32}) as our validation error."""
+    entry: dict[str, Any] = {"field": field, "reason": reason, "type": "json_bounds"}
+    if limit:
+        entry["limit"] = limit
+    return _failed([entry])
+
+
+def _limit(ctx: dict[str, Any]) -> dict[str, Any]:
+    # pydantic's context names the bound (max_length, le, pattern, our max_* settings and time range).
+    return {
+        key: value
+        for key, value in ctx.items()
+        if key not in ("error", "reason") and isinstance(value, str | int | float | bool)
+    }
+
+
+def _failed(errors: list[dict[str, Any]]) -> MemBankError:
     first = errors[0] if errors else {"field": "body", "reason": "invalid request"}
     message = f"{first['field']}: {first['reason']}"
     if any(e["field"].split(".")[-1].split("[")[0] == "user_id" for e in errors):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -15,7 +15,7 @@ from membank.api.envelope import ok
 from membank.ingest.schemas import ProcessConversationIn
 from membank.ingest.sessions import session_out
 from membank.jobs.endpoints import accept_job
-from membank.memories.schemas import IDENTIFIER_PATTERN
+from membank.memories.schemas import IDENTIFIER_PATTERN, MAX_PAGE_OFFSET, UtcDatetime
 from membank.models import Job, iso, now_utc, to_epoch
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
@@ -62,7 +62,7 @@ async def list_sessions(
     principal: MemoriesRead,
     container: AppContainer,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_PAGE_OFFSET)] = 0,
 ) -> Response:
     """A user's sessions, most recently updated first."""
     sessions = await container.ingest.sessions(principal, user_id, limit=limit, offset=offset)
@@ -73,7 +73,9 @@ async def list_sessions(
 async def llm_usage(
     principal: JobsRead,
     container: AppContainer,
-    since: Annotated[datetime | None, Query(description="Start of the period (default: 30 days ago)")] = None,
+    since: Annotated[
+        UtcDatetime | None, Query(description="Start of the period (default: 30 days ago)")
+    ] = None,
 ) -> Response:
     """LLM calls and tokens of the caller's tenant per model and purpose, for cost reports."""
     start = since or now_utc() - timedelta(days=30)

@@ -15,7 +15,13 @@ from membank.errors import ValidationFailed
 from membank.ingest.schemas import BatchIn, MemoryCreateIn
 from membank.ingest.tasks import BATCH_IMPORT
 from membank.jobs.endpoints import accept_job
-from membank.memories.schemas import IDENTIFIER_PATTERN, MemoryPatch, memory_out, version_out
+from membank.memories.schemas import (
+    IDENTIFIER_PATTERN,
+    MAX_PAGE_OFFSET,
+    MemoryPatch,
+    memory_out,
+    version_out,
+)
 from membank.models import Job
 
 router = APIRouter(prefix="/api/v1", tags=["memories"])
@@ -116,7 +122,7 @@ async def list_user_memories(
     principal: MemoriesRead,
     container: AppContainer,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_PAGE_OFFSET)] = 0,
     sort_by: Literal["created_at", "updated_at", "importance", "valid_from"] = "created_at",
     sort_order: Literal["asc", "desc"] = "desc",
     memory_type: Annotated[str | None, Query(alias="type", max_length=32)] = None,

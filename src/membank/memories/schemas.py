@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from membank.models import MEMORY_TYPES, Memory, MemoryVersion, iso
+from membank.models.bounds import Violation, active_bounds, json_violation
+from membank.models.time import EARLIEST, LATEST, in_time_range
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$"
 UserId = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
@@ -20,26 +23,65 @@ MemoryType = Literal[
 assert set(MemoryType.__args__) == set(MEMORY_TYPES)  # type: ignore[attr-defined]
 
 
-def _assume_utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def _utc_in_range(value: datetime) -> datetime:
+    utc = in_time_range(value)
+    if utc is None:
+        raise PydanticCustomError(
+            "time_range",
+            "must lie between {earliest} and {latest} (UTC)",
+            {"earliest": iso(EARLIEST), "latest": iso(LATEST)},
+        )
+    return utc
 
 
-# A time without an offset is taken as UTC: naive and aware times must never meet in one comparison (a job
-# comparing them dies after it has written).
-UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
+# Every accepted time: a time without an offset is taken as UTC (naive and aware times must never meet in one
+# comparison), kept in UTC, and within the one range whose times the stores read back exactly (models/time.py).
+UtcDatetime = Annotated[datetime, AfterValidator(_utc_in_range)]
 
 MAX_CONTENT = 20_000
-MAX_METADATA_BYTES = 16_384
+# Pagination: the deepest page of any list (an OFFSET far past any real row count, well inside 64 bits).
+MAX_PAGE_OFFSET = 10_000_000
+
+
+def _bounded(value: Any, violation: Violation | None, size: tuple[str, int]) -> None:
+    if violation is None:
+        name, limit = size
+        encoded = len(orjson.dumps(value))  # safe now: bounded depth, 64-bit integers, valid Unicode
+        if encoded <= limit:
+            return
+        violation = Violation((), f"{encoded} bytes when encoded, more than {limit} ({name})", {name: limit})
+    where = violation.where()
+    reason = f"{violation.reason} (at {where})" if where else violation.reason
+    raise PydanticCustomError("json_bounds", "{reason}", {"reason": reason, **violation.limit})
+
+
+def _check_object(value: dict[str, Any]) -> dict[str, Any]:
+    bounds = active_bounds()
+    violation = json_violation(
+        value,
+        depth=("max_metadata_depth", bounds.metadata_depth),
+        items=("max_metadata_items", bounds.metadata_items),
+    )
+    _bounded(value, violation, ("max_metadata_bytes", bounds.metadata_bytes))
+    return value
+
+
+def _check_filter(value: dict[str, Any]) -> dict[str, Any]:
+    bounds = active_bounds()
+    violation = json_violation(value, depth=("max_json_depth", bounds.json_depth))
+    _bounded(value, violation, ("max_filter_bytes", bounds.filter_bytes))
+    return value
+
+
+# A stored JSON object (metadata, one source_ref): depth, key/item count, size, 64-bit integers, finite numbers
+# and valid Unicode bounded by the settings (models/bounds.py).
+JsonObject = Annotated[dict[str, Any], AfterValidator(_check_object)]
+# A search filter tree as sent, before parsing (search/filters.py bounds its logic): depth, size, values.
+FilterJson = Annotated[dict[str, Any], AfterValidator(_check_filter)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
-
-
-def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
-        raise ValueError(f"metadata larger than {MAX_METADATA_BYTES} bytes when encoded")
-    return value
 
 
 class MemoryIn(_Strict):
@@ -51,9 +93,9 @@ class MemoryIn(_Strict):
     memory_type: MemoryType = "factual"
     importance: int = Field(default=5, ge=1, le=10)
     tags: list[Tag] = Field(default_factory=list, max_length=32)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
     entities: list[Tag] = Field(default_factory=list, max_length=64)
-    source_refs: list[dict[str, Any]] = Field(default_factory=list, max_length=32)
+    source_refs: list[JsonObject] = Field(default_factory=list, max_length=32)
     agent_id: Identifier | None = None
     session_id: Identifier | None = None
     valid_from: UtcDatetime | None = None
@@ -70,8 +112,6 @@ class MemoryIn(_Strict):
             raise ValueError("must not be blank")
         return value
 
-    _metadata = field_validator("metadata")(_check_metadata)
-
 
 class MemoryPatch(_Strict):
     """Fields to change; a new `content` supersedes the memory with a new version."""
@@ -81,13 +121,8 @@ class MemoryPatch(_Strict):
     memory_type: MemoryType | None = None
     importance: int | None = Field(default=None, ge=1, le=10)
     tags: list[Tag] | None = Field(default=None, max_length=32)
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
     entities: list[Tag] | None = Field(default=None, max_length=64)
-
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if value is None else _check_metadata(value)
 
 
 def memory_out(m: Memory) -> dict[str, Any]:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from membank.errors import ValidationFailed
+from membank.models.time import TIME_RANGE, epoch_in_time_range, in_time_range
 
 Op = Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains"]
 OPS: tuple[str, ...] = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains")
@@ -155,20 +156,27 @@ def _scalar(field_name: str, op: str, value: Any, path: str) -> Scalar:
 
 
 def parse_time(value: Any, path: str) -> float:
-    """An ISO 8601 datetime (naive means UTC) or epoch seconds, as epoch seconds."""
+    """An ISO 8601 datetime (naive means UTC) or epoch seconds, as epoch seconds, within the accepted range
+    of times (models/time.py)."""
     if isinstance(value, bool):
         raise ValidationFailed.field(path, "must be an ISO 8601 datetime or epoch seconds")
     if isinstance(value, int | float):
+        if not epoch_in_time_range(value):
+            raise _out_of_range(path)
         return float(value)
     if isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = in_time_range(datetime.fromisoformat(value.replace("Z", "+00:00")))
         except ValueError:
-            raise ValidationFailed.field(path, f"not an ISO 8601 datetime: {value!r}") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
+            raise ValidationFailed.field(path, f"not an ISO 8601 datetime: {value[:64]!r}") from None
+        if moment is None:
+            raise _out_of_range(path)
         return moment.timestamp()
     raise ValidationFailed.field(path, "must be an ISO 8601 datetime or epoch seconds")
+
+
+def _out_of_range(path: str) -> ValidationFailed:
+    return ValidationFailed.field(path, f"must lie between {TIME_RANGE} (UTC)")
 
 
 def all_of(*nodes: FilterNode | None) -> FilterNode | None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from membank.memories.schemas import Identifier, MemoryType, Tag, UserId, UtcDatetime
+from membank.memories.schemas import FilterJson, Identifier, MemoryType, Tag, UserId, UtcDatetime
 
 
 def _not_blank(value: str) -> str:
@@ -39,7 +37,7 @@ class SearchIn(BaseModel):
     min_importance: int | None = Field(default=None, ge=1, le=10)
     max_importance: int | None = Field(default=None, ge=1, le=10)
     time_range: TimeRange | None = None
-    filters: dict[str, Any] | None = None
+    filters: FilterJson | None = None
     as_of: UtcDatetime | None = None
     explain: bool = False
 
