@@ -19,7 +19,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from membank.api.envelope import fail
 from membank.api.errors import bound_error
 from membank.errors import MemBankError
-from membank.models.bounds import INT64_MAX, INT64_MIN, JsonBounds, json_violation, reset_bounds, use_bounds
+from membank.models.bounds import (
+    INT64_MAX,
+    INT64_MIN,
+    INT64_REASON,
+    JsonBounds,
+    json_violation,
+    reset_bounds,
+    use_bounds,
+)
 
 # Parsing a body this large blocks for milliseconds: do it off the event loop.
 _PARSE_IN_THREAD_BYTES = 256 * 1024
@@ -77,9 +85,7 @@ def body_problem(body: bytes, bounds: JsonBounds) -> MemBankError | None:
     except UnicodeDecodeError:
         return bound_error("body", "not valid UTF-8", {})
     except ValueError:  # an integer literal of thousands of digits
-        return bound_error(
-            "body", "integer outside the signed 64-bit range", {"min": INT64_MIN, "max": INT64_MAX}
-        )
+        return bound_error("body", INT64_REASON, {"min": INT64_MIN, "max": INT64_MAX})
     violation = json_violation(value, depth=("max_json_depth", bounds.json_depth))
     if violation is None:
         return None

@@ -21,6 +21,7 @@ from membank.ingest.candidates import CandidateFinder, negated, salient_tokens
 from membank.ingest.extraction.ports import CandidateFact
 from membank.memories.service import supersession
 from membank.models import Memory, Provenance, content_hash, fresh_memory, now_utc, to_epoch
+from membank.models.time import in_time_range
 from membank.storage.ports import RecordStore, VectorIndex
 
 Event = Literal["ADD", "UPDATE", "DELETE", "NOOP"]
@@ -422,7 +423,7 @@ def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return _aware(datetime.fromisoformat(value))
+        return in_time_range(datetime.fromisoformat(value))  # out of the accepted range: no time either
     except ValueError:
         return None
 

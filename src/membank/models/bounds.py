@@ -23,6 +23,7 @@ from membank.config import Settings, get_settings
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+INT64_REASON = f"integer outside the signed 64-bit range {INT64_MIN} .. {INT64_MAX}"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SHOWN_PATH_PARTS = 4
 
@@ -140,7 +141,7 @@ def _scalar_problem(node: Any) -> tuple[str, dict[str, Any]] | None:
     if isinstance(node, int):
         if INT64_MIN <= node <= INT64_MAX:
             return None
-        return "integer outside the signed 64-bit range", {"min": INT64_MIN, "max": INT64_MAX}
+        return INT64_REASON, {"min": INT64_MIN, "max": INT64_MAX}
     if isinstance(node, float):
         return None if math.isfinite(node) else ("NaN and infinite numbers are not JSON", {})
     if isinstance(node, str):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import structlog
@@ -31,6 +31,7 @@ from membank.ingest.extraction.prompt import (
     speaker_of,
 )
 from membank.models import MEMORY_TYPES
+from membank.models.time import in_time_range
 from membank.providers.llms.ports import ChatModel
 
 __all__ = ["PROMPT_VERSION", "InvalidOutput", "LlmExtractionFailed", "LlmExtractor", "parse_facts"]
@@ -123,7 +124,8 @@ class _Fact(BaseModel):
                 return None
         else:
             return None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        # A date outside the accepted range of times (models/time.py) is as unknown as an unparseable one.
+        return in_time_range(parsed)
 
 
 class LlmExtractor:
