@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,44 +93,52 @@ def json_violation(
     """The first way `value` is not a bounded JSON value, or None.
 
     `depth` and `items` are (setting name, limit) of the nesting depth (an object or array is one level) and of
-    the number of keys and items over all levels. The walk is iterative and stops at the depth limit, so any
-    value is checked without deep recursion.
+    the number of keys and items over all levels. The walk stops at the depth limit, so however deep the value,
+    it recurses no deeper than that limit (at most 100 by the settings).
     """
-    depth_name, max_depth = depth
-    counted = 0
-    stack: list[tuple[Any, tuple[str | int, ...], int]] = [(value, (), 1)]
-    while stack:
-        node, path, level = stack.pop()
-        if not isinstance(node, dict | list):
-            problem = _scalar_problem(node)
-            if problem is not None:
-                return Violation(path, *problem)
-            continue
+    return _Walk(depth, items).value(value, 1)
+
+
+class _Walk:
+    __slots__ = ("counted", "depth", "items")
+
+    def __init__(self, depth: tuple[str, int], items: tuple[str, int] | None) -> None:
+        self.depth = depth
+        self.items = items
+        self.counted = 0
+
+    def value(self, node: Any, level: int) -> Violation | None:
+        if isinstance(node, dict | list):
+            return self._container(node, level)
+        problem = _scalar_problem(node)
+        return None if problem is None else Violation((), *problem)
+
+    def _container(self, node: dict[Any, Any] | list[Any], level: int) -> Violation | None:
+        name, max_depth = self.depth
         if level > max_depth:
-            return Violation(
-                path, f"nested deeper than {max_depth} levels ({depth_name})", {depth_name: max_depth}
-            )
-        counted += len(node)
-        if items is not None and counted > items[1]:
-            return Violation(
-                path, f"more than {items[1]} keys and items in all ({items[0]})", {items[0]: items[1]}
-            )
-        bad_key = _bad_key(node) if isinstance(node, dict) else None
-        if bad_key is not None:
-            return Violation(path, bad_key, {})
-        stack.extend((child, (*path, key), level + 1) for key, child in reversed(list(_children(node))))
-    return None
-
-
-def _children(node: dict[str, Any] | list[Any]) -> Iterator[tuple[str | int, Any]]:
-    return iter(node.items()) if isinstance(node, dict) else enumerate(node)
+            return Violation((), f"nested deeper than {max_depth} levels ({name})", {name: max_depth})
+        self.counted += len(node)
+        if self.items is not None and self.counted > self.items[1]:
+            name, most = self.items
+            return Violation((), f"more than {most} keys and items in all ({name})", {name: most})
+        pairs: Iterable[tuple[Any, Any]] = enumerate(node)
+        if isinstance(node, dict):
+            bad_key = _bad_key(node)
+            if bad_key is not None:
+                return Violation((), bad_key, {})
+            pairs = node.items()
+        for key, child in pairs:
+            found = self.value(child, level + 1)
+            if found is not None:
+                return Violation((key, *found.path), found.reason, found.limit)
+        return None
 
 
 def _bad_key(node: dict[Any, Any]) -> str | None:
     for key in node:
         if not isinstance(key, str):
             return "object keys must be strings"
-        if _SURROGATE.search(key):
+        if not key.isascii() and _SURROGATE.search(key):
             return "a key contains a lone surrogate (not valid Unicode)"
     return None
 
@@ -145,5 +153,6 @@ def _scalar_problem(node: Any) -> tuple[str, dict[str, Any]] | None:
     if isinstance(node, float):
         return None if math.isfinite(node) else ("NaN and infinite numbers are not JSON", {})
     if isinstance(node, str):
-        return ("contains a lone surrogate (not valid Unicode)", {}) if _SURROGATE.search(node) else None
+        valid = node.isascii() or not _SURROGATE.search(node)
+        return None if valid else ("contains a lone surrogate (not valid Unicode)", {})
     return f"not a JSON value ({type(node).__name__})", {}
