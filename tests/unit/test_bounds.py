@@ -38,7 +38,7 @@ def test_depth_counts_objects_and_arrays_and_names_the_path() -> None:
     assert violation.limit == {"max_metadata_depth": 3} and "max_metadata_depth" in violation.reason
 
 
-def test_a_value_nested_far_beyond_any_recursion_limit_is_checked_without_recursing() -> None:
+def test_a_value_nested_far_beyond_any_recursion_limit_is_walked_only_to_the_depth_limit() -> None:
     violation = json_violation(nested(100_000), depth=DEPTH)
     assert violation is not None and violation.where() == "a.a.a"
 
