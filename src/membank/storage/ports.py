@@ -389,6 +389,9 @@ class KeyRepository(Protocol):
     def tenant_by_name(self, name: str) -> Tenant | None:
         """The tenant of that name or None."""
 
+    def tenants(self) -> list[Tenant]:
+        """Every tenant, oldest first."""
+
     def create_key(self, key: ApiKey) -> None:
         """Store a new key."""
 
