@@ -1,4 +1,4 @@
-"""HTTP endpoint of jobs."""
+"""HTTP endpoints of jobs: a job, its items, and accepting work as a job."""
 
 from __future__ import annotations
 

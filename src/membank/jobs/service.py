@@ -98,8 +98,8 @@ class JobService:
         """A page of a job's items: a batch import's memories with their outcome, or a conversation job's
         actions; any other kind of job has none."""
         job = await self.get(principal, job_id)
-        if "actions" in (job.result or job.checkpoint):
-            actions = job_actions(job)
+        actions = _actions_of(job)
+        if actions is not None:
             items = [
                 JobItemOut(index=index, status=action["event"], **_action_fields(action))
                 for index, action in enumerate(actions[offset : offset + limit], start=offset)
@@ -215,11 +215,11 @@ def _visible_result(job: Job, content: bool) -> tuple[dict[str, Any] | None, lis
     return result, []
 
 
-def job_actions(job: Job) -> list[dict[str, Any]]:
-    """A conversation job's actions so far (all of them once it completed)."""
+def _actions_of(job: Job) -> list[dict[str, Any]] | None:
+    """A conversation job's actions so far (all of them once it completed); None for a job without any."""
     source = job.result if job.result is not None else job.checkpoint
-    actions = source.get("actions", [])
-    return actions if isinstance(actions, list) else []
+    actions = source.get("actions")
+    return actions if isinstance(actions, list) else None
 
 
 def _action_fields(action: dict[str, Any]) -> dict[str, Any]:
