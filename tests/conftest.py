@@ -26,7 +26,6 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "job_lease_seconds": 5.0,
             "job_backoff_seconds": 0.05,
             "outbox_poll_seconds": 0.1,
-            "key_cache_seconds": 0.0,
             "log_json": False,
             "log_level": "WARNING",
             **overrides,

@@ -146,7 +146,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         embedder=embedder,
         index=index,
         index_sync=index_sync,
-        auth=AuthService(store.keys, enabled=settings.auth_enabled, cache_seconds=settings.key_cache_seconds),
+        auth=AuthService(store.keys, enabled=settings.auth_enabled),
         memories=MemoryService(store, embedder, index_sync),
         jobs=jobs,
         search=search,

@@ -24,7 +24,6 @@ class Settings(BaseSettings):
 
     admin_api_key: SecretStr | None = None
     auth_enabled: bool = True
-    key_cache_seconds: float = Field(default=30.0, ge=0)
 
     store: Literal["sqlite"] = "sqlite"
     vector_index: Literal["qdrant-edge"] = "qdrant-edge"

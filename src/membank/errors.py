@@ -19,6 +19,7 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
     ├── LLMServiceError               LLM_SERVICE_ERROR         503
     └── BackendUnavailable            BACKEND_UNAVAILABLE       503
+        └── IndexLocked               INDEX_LOCKED              503
 """
 
 from __future__ import annotations
@@ -120,3 +121,9 @@ class LLMServiceError(MemBankError):
 class BackendUnavailable(MemBankError):
     code = "BACKEND_UNAVAILABLE"
     status = 503
+
+
+class IndexLocked(BackendUnavailable):
+    """Another process (a running server) has the embedded vector index open; only one process may."""
+
+    code = "INDEX_LOCKED"

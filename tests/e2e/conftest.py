@@ -97,7 +97,6 @@ def env(tmp_path: Path) -> dict[str, str]:
             "MEMBANK_LOG_LEVEL": "INFO",
             "MEMBANK_JOB_POLL_SECONDS": "0.05",
             "MEMBANK_OUTBOX_POLL_SECONDS": "0.1",
-            "MEMBANK_KEY_CACHE_SECONDS": "0",
         }
     )
     return values

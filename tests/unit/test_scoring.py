@@ -77,3 +77,14 @@ def test_final_scores_stay_in_unit_interval_and_explain_adds_up() -> None:
         assert details["dense_contribution"] + details["keyword_contribution"] == pytest.approx(
             details["relevance"], abs=1e-5
         )
+
+
+def test_explained_dense_similarity_is_in_unit_interval_and_ranking_is_unchanged() -> None:
+    # An opposite-leaning vector (cosine -0.06) and float error above 1 were reported as they came.
+    result = IndexResult(dense=hits(("a", 1.0000002), ("b", 0.3), ("c", -0.06)), keyword=hits(("c", 2.0)))
+    scored = fuse(result, ScoringWeights(), now=NOW, limit=10)
+    similarity = {s.id: s.details()["dense_similarity"] for s in scored}
+    assert similarity == {"a": 1.0, "b": 0.3, "c": 0.0}
+    # The similarity shown is the one the fusion used: c's dense part is 0, as for any cosine <= 0.
+    assert next(s for s in scored if s.id == "c").dense_part == 0.0
+    assert [s.id for s in scored] == ["a", "c", "b"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import click
 
@@ -50,11 +51,23 @@ def list_keys(tenant: str | None) -> None:
         if tenant is not None:
             found = store.keys.tenant_by_name(tenant)
             if found is None:
-                raise click.ClickException(f"unknown tenant {tenant!r}")
+                raise click.ClickException(
+                    f"unknown tenant {tenant!r}; fix: `membank keys list` shows them all"
+                )
             tenant_id = found.id
-        for key in store.keys.list_keys(tenant_id):
-            state = "revoked" if key.revoked_at else "active"
-            click.echo(f"{key.id}  {key.prefix}  {state:8}  {','.join(key.scopes):40}  {key.name}")
+        tenants = {t.id: t.name for t in store.keys.tenants()}
+        rows = [
+            (
+                key.id,
+                key.prefix,
+                tenants.get(key.tenant_id, key.tenant_id),
+                "revoked" if key.revoked_at else "active",
+                ",".join(key.scopes),
+                key.name,
+            )
+            for key in store.keys.list_keys(tenant_id)
+        ]
+        _table(("ID", "PREFIX", "TENANT", "STATE", "SCOPES", "NAME"), rows)
     finally:
         store.close()
 
@@ -68,7 +81,15 @@ def revoke(key_id: str) -> None:
     store = build_store(Settings())
     try:
         if not store.keys.revoke(key_id, time.time()):
-            raise click.ClickException(f"no active key {key_id!r}")
+            raise click.ClickException(
+                f"no active key {key_id!r}; fix: give an ID or PREFIX of an active key from `membank keys list`"
+            )
     finally:
         store.close()
     click.echo(f"revoked {key_id}")
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

@@ -10,21 +10,19 @@ from typing import Any
 import click
 import orjson
 
+from membank.cli.errors import OneLineErrors
 from membank.config import Settings
 
 
 def _settings() -> Settings:
-    from pydantic import ValidationError
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid settings: {exc}") from None
+    """This command's settings; invalid ones end it with one line naming the variables (cli/errors.py)."""
+    return Settings()
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 @click.version_option(package_name="membank")
-def cli() -> None:
+@click.option("--traceback", is_flag=True, help="On an error, show the Python traceback (for bug reports).")
+def cli(traceback: bool) -> None:
     """MemBank: long-term memory for AI agents."""
 
 

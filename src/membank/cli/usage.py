@@ -8,7 +8,7 @@ from typing import Any
 import click
 import orjson
 
-from membank.client import MemBankAPIError, MemBankClient
+from membank.client import MemBankClient
 from membank.config import Settings
 
 
@@ -30,13 +30,8 @@ def _emit(value: Any) -> None:
 @click.argument("content")
 def add(user_id: str, memory_type: str, importance: int, tags: tuple[str, ...], content: str) -> None:
     """Store one memory."""
-    try:
-        with _client() as client:
-            _emit(
-                client.add(user_id, content, memory_type=memory_type, importance=importance, tags=list(tags))
-            )
-    except MemBankAPIError as exc:
-        raise click.ClickException(str(exc)) from None
+    with _client() as client:
+        _emit(client.add(user_id, content, memory_type=memory_type, importance=importance, tags=list(tags)))
 
 
 @click.command()
@@ -46,14 +41,11 @@ def add(user_id: str, memory_type: str, importance: int, tags: tuple[str, ...], 
 @click.argument("query")
 def search(user_id: str, limit: int, explain: bool, query: str) -> None:
     """Search a user's memories."""
-    try:
-        with _client() as client:
-            for hit in client.search(user_id, query, limit=limit, explain=explain):
-                click.echo(f"{hit['score']:.3f}  {hit['id']}  {hit['content']}")
-                if explain:
-                    click.echo(f"       {orjson.dumps(hit['score_details']).decode()}")
-    except MemBankAPIError as exc:
-        raise click.ClickException(str(exc)) from None
+    with _client() as client:
+        for hit in client.search(user_id, query, limit=limit, explain=explain):
+            click.echo(f"{hit['score']:.3f}  {hit['id']}  {hit['content']}")
+            if explain:
+                click.echo(f"       {orjson.dumps(hit['score_details']).decode()}")
 
 
 @click.command("import")
@@ -76,19 +68,18 @@ def import_file(path: Path, batch_size: int, skip_duplicates: bool) -> None:
             skipped += job["result"]["skipped"]
             batch.clear()
 
-        try:
-            with path.open("rb") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        batch.append(orjson.loads(line))
-                    except orjson.JSONDecodeError as exc:
-                        raise click.ClickException(f"{path}:{number}: invalid JSON ({exc})") from None
-                    if len(batch) >= batch_size:
-                        flush()
-            if batch:
-                flush()
-        except MemBankAPIError as exc:
-            raise click.ClickException(str(exc)) from None
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    batch.append(orjson.loads(line))
+                except orjson.JSONDecodeError as exc:
+                    raise click.ClickException(
+                        f"{path}:{number}: invalid JSON ({exc}); fix: one JSON object per line"
+                    ) from None
+                if len(batch) >= batch_size:
+                    flush()
+        if batch:
+            flush()
     click.echo(f"imported {created} memories, skipped {skipped}")

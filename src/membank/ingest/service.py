@@ -55,8 +55,8 @@ def user_sequence(principal: Principal, user_id: str) -> str:
     return f"conversation:{principal.tenant_id}:{user_id}"
 
 
-def _job_summary(job: Job) -> dict[str, Any]:
-    out = job_out(job)
+def _job_summary(job: Job, *, content: bool) -> dict[str, Any]:
+    out = job_out(job, content=content)
     out["result"] = (
         {"counts": job.result.get("counts"), "extractor": job.result.get("extractor")} if job.result else None
     )
@@ -198,7 +198,7 @@ class IngestService:
             "jobs_by_status": dict(statuses),
             "counts": {event: events.get(event, 0) for event in ("ADD", "UPDATE", "DELETE", "NOOP")},
             "options": batch.options,
-            "jobs": [_job_summary(job) for job in jobs],
+            "jobs": [_job_summary(job, content=principal.can("memories:read")) for job in jobs],
             "created_at": iso(from_epoch(batch.created_at)),
         }
 

@@ -6,42 +6,55 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pydantic
+
+from membank.errors import MemBankError
 from membank.jobs.worker import Handler, TaskContext
 from membank.memories.schemas import MemoryIn
 from membank.memories.service import new_memory
-from membank.models import Job, Memory, Principal, Provenance, now_utc, to_epoch
+from membank.models import Job, JobItem, Memory, Principal, Provenance, now_utc, to_epoch
 from membank.providers.embedders.ports import Embedder
 from membank.storage.ports import JobProgress
 
 BATCH_IMPORT = "batch_import"
+OUTCOMES = ("created", "skipped", "failed")
+MAX_ITEM_ERROR = 500
+
+Indexed = list[tuple[int, Memory]]
 
 
 def batch_import_handler(
     embedder: Embedder, *, chunk_size: int, on_written: Callable[[], None] | None = None
 ) -> Handler:
-    """The handler of `batch_import` jobs. Progress and the chunk it counts commit together, so a worker
-    killed mid-job resumes after the last committed chunk and never stores a memory twice."""
+    """The handler of `batch_import` jobs. Progress, the chunk it counts and the outcome of each of its
+    items commit together, so a worker killed mid-job resumes after the last committed chunk and never
+    stores a memory twice. The result holds counts only; the items are paged by GET /jobs/{id}/items."""
 
     async def handle(job: Job, context: TaskContext) -> dict[str, Any]:
         principal = Principal(tenant_id=job.tenant_id, subject=job.actor)
         items = job.payload["memories"]
         skip_duplicates = bool(job.payload.get("options", {}).get("skip_duplicates", False))
-        checkpoint: dict[str, Any] = {"created": 0, "skipped": 0, "memory_ids": [], **job.checkpoint}
+        counts = {outcome: int(job.checkpoint.get(outcome, 0)) for outcome in OUTCOMES}
         done = job.progress_done
         while done < len(items):
             end = min(done + chunk_size, len(items))
-            memories = [new_memory(principal, MemoryIn.model_validate(raw)) for raw in items[done:end]]
+            memories, outcomes = _prepare(principal, items, done, end)
             if skip_duplicates:
-                kept = await asyncio.to_thread(_drop_duplicates, context, job.tenant_id, memories)
-                checkpoint["skipped"] += len(memories) - len(kept)
-                memories = kept
-            checkpoint["created"] += len(memories)
-            checkpoint["memory_ids"] += [m.id for m in memories]
-            vectors = (await embedder.embed([m.content for m in memories])).tolist() if memories else []
-            progress = JobProgress(job.id, context.worker_id, end, checkpoint)
+                memories, skipped = await asyncio.to_thread(
+                    _drop_duplicates, context, job.tenant_id, memories
+                )
+                outcomes += skipped
+            outcomes += [JobItem(index, "created", memory.id) for index, memory in memories]
+            for outcome in outcomes:
+                counts[outcome.status] += 1
+            texts = [memory.content for _, memory in memories]
+            vectors = (await embedder.embed(texts)).tolist() if texts else []
+            progress = JobProgress(
+                job.id, context.worker_id, end, dict(counts), sorted(outcomes, key=lambda o: o.index)
+            )
             await asyncio.to_thread(
                 context.store.memories.insert,
-                memories,
+                [memory for _, memory in memories],
                 vectors,
                 embedder.model_id,
                 actor=job.actor,
@@ -52,30 +65,48 @@ def batch_import_handler(
             if on_written is not None:
                 on_written()
             await context.heartbeat(job)
-        return {
-            "created": checkpoint["created"],
-            "skipped": checkpoint["skipped"],
-            "memory_ids": checkpoint["memory_ids"],
-            "total": len(items),
-        }
+        return {**counts, "total": len(items), "items": f"/api/v1/jobs/{job.id}/items"}
 
     return handle
 
 
-def _drop_duplicates(context: TaskContext, tenant_id: str, memories: list[Memory]) -> list[Memory]:
+def _prepare(principal: Principal, items: list[Any], start: int, end: int) -> tuple[Indexed, list[JobItem]]:
+    """The memories of items[start:end] by input position, and the items that cannot become one. Items are
+    validated when the job is queued; this catches what a job queued by an older version let through, so
+    one bad item costs that item, not the job."""
+    memories: Indexed = []
+    failed: list[JobItem] = []
+    for index in range(start, end):
+        try:
+            memories.append((index, new_memory(principal, MemoryIn.model_validate(items[index]))))
+        except (pydantic.ValidationError, MemBankError, TypeError, ValueError) as exc:
+            error = " ".join(f"{type(exc).__name__}: {exc}".split())[:MAX_ITEM_ERROR]
+            failed.append(JobItem(index, "failed", error=error))
+    return memories, failed
+
+
+def _drop_duplicates(
+    context: TaskContext, tenant_id: str, memories: Indexed
+) -> tuple[Indexed, list[JobItem]]:
     at = to_epoch(now_utc())
-    kept: list[Memory] = []
+    kept: Indexed = []
+    skipped: list[JobItem] = []
     seen: set[tuple[str, str]] = set()
     by_user: dict[str, set[str]] = {}
-    for memory in memories:
+    for index, memory in memories:
         if memory.user_id not in by_user:
-            hashes = [m.content_hash for m in memories if m.user_id == memory.user_id]
+            hashes = [m.content_hash for _, m in memories if m.user_id == memory.user_id]
             by_user[memory.user_id] = context.store.memories.existing_hashes(
                 tenant_id, memory.user_id, hashes, at=at
             )
         key = (memory.user_id, memory.content_hash)
-        if memory.content_hash in by_user[memory.user_id] or key in seen:
-            continue
-        seen.add(key)
-        kept.append(memory)
-    return kept
+        if memory.content_hash in by_user[memory.user_id]:
+            skipped.append(
+                JobItem(index, "skipped", reason="the user already has a current memory of this content")
+            )
+        elif key in seen:
+            skipped.append(JobItem(index, "skipped", reason="an earlier item of the batch has this content"))
+        else:
+            seen.add(key)
+            kept.append((index, memory))
+    return kept, skipped

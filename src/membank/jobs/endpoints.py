@@ -1,29 +1,57 @@
-"""HTTP endpoint of jobs."""
+"""HTTP endpoints of jobs: a job, its items, and accepting work as a job."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from membank.api.deps import AppContainer, JobsRead
 from membank.api.envelope import ok
 from membank.api.idempotency import idempotency_key, run_once
 from membank.bootstrap import Container
+from membank.errors import Forbidden
+from membank.jobs.schemas import MAX_ITEMS_OFFSET, MAX_ITEMS_PAGE
 from membank.jobs.service import job_out
 from membank.models import Job, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
 
+JobId = Annotated[str, Path(max_length=64)]
+
+
+async def _job_items_reader(principal: JobsRead) -> Principal:
+    if not principal.can("memories:read"):
+        raise Forbidden("this key lacks the 'memories:read' scope: a job's items carry memory content")
+    return principal
+
+
+JobItemsRead = Annotated[Principal, Depends(_job_items_reader)]
+
+
 @router.get("/jobs/{job_id}")
-async def get_job(
-    job_id: Annotated[str, Path(max_length=64)], principal: JobsRead, container: AppContainer
+async def get_job(job_id: JobId, principal: JobsRead, container: AppContainer) -> Response:
+    """A job's status, progress, result or error. Without memories:read, the parts of the result that
+    carry memory text are left out and named in `withheld`."""
+    job = await container.jobs.get(principal, job_id)
+    return ok(job_out(job, content=principal.can("memories:read")))
+
+
+@router.get("/jobs/{job_id}/items")
+async def get_job_items(
+    job_id: JobId,
+    principal: JobItemsRead,
+    container: AppContainer,
+    limit: Annotated[int, Query(ge=1, le=MAX_ITEMS_PAGE)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_ITEMS_OFFSET)] = 0,
 ) -> Response:
-    """A job's status, progress, result or error."""
-    return ok(job_out(await container.jobs.get(principal, job_id)))
+    """A page of a job's items in input order: each memory of a batch import with its outcome (created,
+    skipped, failed), or each action of a conversation job. Needs jobs:read and memories:read."""
+    page = await container.jobs.items(principal, job_id, limit=limit, offset=offset)
+    return ok(page.model_dump(mode="json"))
 
 
 Enqueue = Callable[[str | None], Awaitable[tuple[Job, bool]]]
@@ -46,11 +74,12 @@ async def accept_job(
     first request still waits already finds it; a replay with `wait` waits on that same job.
     """
     created = True
+    content = principal.can("memories:read")
 
     async def run() -> tuple[int, Any]:
         nonlocal created
         job, created = await enqueue(idempotency_key(request))
-        return 202, job_out(job)
+        return 202, job_out(job, content=content)
 
     status, data, replayed = await run_once(container, principal, request, run)
     job_id = str(data["id"])
@@ -59,5 +88,5 @@ async def accept_job(
         headers["Idempotent-Replayed"] = "true"
     if wait:
         job = await container.jobs.wait(principal, job_id, timeout=timeout)
-        return ok(job_out(job), status=200 if job.status.finished else 202, headers=headers)
+        return ok(job_out(job, content=content), status=200 if job.status.finished else 202, headers=headers)
     return ok(data, status=status, headers=headers)

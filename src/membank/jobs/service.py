@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from membank.errors import BatchNotFound, JobNotFound
+from membank.jobs.schemas import JobItemOut, JobItemsPage
 from membank.jobs.worker import JobSignal, first_of
 from membank.models import Job, JobStatus, Principal, iso, now_utc
 from membank.storage.ports import Batch, RecordStore
@@ -93,6 +94,32 @@ class JobService:
             raise JobNotFound(f"job {job_id} not found")
         return job
 
+    async def items(self, principal: Principal, job_id: str, *, limit: int, offset: int) -> JobItemsPage:
+        """A page of a job's items: a batch import's memories with their outcome, or a conversation job's
+        actions; any other kind of job has none."""
+        job = await self.get(principal, job_id)
+        actions = _actions_of(job)
+        if actions is not None:
+            items = [
+                JobItemOut(index=index, status=action["event"], **_action_fields(action))
+                for index, action in enumerate(actions[offset : offset + limit], start=offset)
+            ]
+            total = len(actions)
+        else:
+            stored, total = await asyncio.to_thread(
+                self._store.jobs.items, principal.tenant_id, job_id, limit=limit, offset=offset
+            )
+            items = [JobItemOut.model_validate(item, from_attributes=True) for item in stored]
+        return JobItemsPage(
+            job_id=job.id,
+            kind=job.kind,
+            status=job.status.value,
+            items=items,
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+
     async def wait(self, principal: Principal, job_id: str, *, timeout: float) -> Job:
         """The job once finished (completed or dead), or as it is when `timeout` seconds have passed."""
         deadline = time.monotonic() + timeout
@@ -113,9 +140,39 @@ class JobService:
                 self._signal.unsubscribe(ended)
 
 
-def job_out(job: Job) -> dict[str, Any]:
-    """The public JSON form of a job."""
+# The result fields that carry no memory content: what a key with `jobs:read` alone sees of a job. Any other
+# field (a conversation job's actions with their old and new text, what a job records per message) also
+# needs `memories:read`, and so do a job's items and the detail of its error.
+SUMMARY_RESULT_FIELDS = frozenset(
+    {
+        "user_id",
+        "session_id",
+        "extractor",
+        "prompt_version",
+        "usage",
+        "turns",
+        "counts",
+        "rejected_facts",
+        "created",
+        "skipped",
+        "failed",
+        "total",
+        "items",
+    }
+)
+# A conversation job's result shows its first actions; GET /jobs/{id}/items pages through all of them.
+INLINE_ACTIONS = 100
+
+
+def job_out(job: Job, *, content: bool) -> dict[str, Any]:
+    """The public JSON form of a job; without `content` (the caller lacks memories:read) the fields that
+    carry memory text are left out and named in `withheld`."""
     total = job.progress_total
+    result, withheld = _visible_result(job, content)
+    error = job.error
+    if error is not None and not content:
+        error = error.split(":", 1)[0]  # the exception's name; its message may quote memory text
+        withheld.append("error")
     return {
         "id": job.id,
         "job_id": job.id,
@@ -128,12 +185,48 @@ def job_out(job: Job) -> dict[str, Any]:
         },
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
-        "result": job.result,
-        "error": job.error,
+        "result": result,
+        "error": error,
+        "withheld": withheld,
         "created_at": iso(job.created_at),
         "updated_at": iso(job.updated_at),
         "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at),
         "batch_id": job.batch_id,
         "priority": job.priority,
+    }
+
+
+def _visible_result(job: Job, content: bool) -> tuple[dict[str, Any] | None, list[str]]:
+    result = job.result
+    if result is None:
+        return None, []
+    if not content:
+        visible = {key: value for key, value in result.items() if key in SUMMARY_RESULT_FIELDS}
+        return visible, sorted(f"result.{key}" for key in result.keys() - visible.keys())
+    actions = result.get("actions")
+    if isinstance(actions, list):
+        result = {
+            **result,
+            "actions": actions[:INLINE_ACTIONS],
+            "actions_truncated": len(actions) > INLINE_ACTIONS,
+            "items": f"/api/v1/jobs/{job.id}/items",
+        }
+    return result, []
+
+
+def _actions_of(job: Job) -> list[dict[str, Any]] | None:
+    """A conversation job's actions so far (all of them once it completed); None for a job without any."""
+    source = job.result if job.result is not None else job.checkpoint
+    actions = source.get("actions")
+    return actions if isinstance(actions, list) else None
+
+
+def _action_fields(action: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "memory_id": action.get("memory_id"),
+        "reason": action.get("reason"),
+        "old": action.get("old"),
+        "new": action.get("new"),
+        "source": action.get("source") or None,
     }

@@ -1,6 +1,6 @@
 """Pure data of the domain: no I/O here."""
 
-from membank.models.jobs import Job, JobStatus
+from membank.models.jobs import Job, JobItem, JobStatus
 from membank.models.memory import (
     MEMORY_TYPES,
     Memory,
@@ -17,6 +17,7 @@ __all__ = [
     "MEMORY_TYPES",
     "ApiKey",
     "Job",
+    "JobItem",
     "JobStatus",
     "Memory",
     "MemoryVersion",

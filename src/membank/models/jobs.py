@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 
 class JobStatus(StrEnum):
@@ -49,3 +49,18 @@ class Job:
     batch_id: str | None = None
     priority: int = 0
     sequence_key: str | None = None
+
+
+JobItemStatus = Literal["created", "skipped", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobItem:
+    """What became of one input item of a job (a memory of a batch import), by its position in the input:
+    created (with the new memory's id), skipped (with the reason) or failed (with the error)."""
+
+    index: int
+    status: JobItemStatus
+    memory_id: str | None = None
+    reason: str | None = None
+    error: str | None = None

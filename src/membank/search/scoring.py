@@ -63,7 +63,7 @@ class Scored:
         d, k, w = self.dense, self.keyword, self.weights
         return {
             "fusion": w.fusion,
-            "dense_similarity": round(d.score, 6) if d else None,
+            "dense_similarity": round(dense_similarity(d.score), 6) if d else None,
             "dense_rank": d.rank if d else None,
             "keyword_score": round(k.score, 6) if k else None,
             "keyword_rank": k.rank if k else None,
@@ -141,6 +141,13 @@ def contributions(
     parts = {hit.id: share * max(hit.score, 0.0) / top for hit in hits}
     floor = min(parts.values()) if len(hits) >= limit else 0.0
     return parts, floor
+
+
+def dense_similarity(cosine: float) -> float:
+    """A cosine as the similarity in [0, 1] that explain reports: clamped, not rescaled to (1 + cos) / 2, because
+    the score fusion already counts a cosine <= 0 as 0 (see `contributions`); explain shows the number the
+    ranking used, and ranking is unchanged. The upper clamp only absorbs float error of unit vectors."""
+    return min(1.0, max(cosine, 0.0))
 
 
 def _recency(created_at: float, now: float, half_life_days: float) -> float:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from membank.models import ApiKey, Job, Memory, MemoryVersion, Provenance, Scope, Tenant, to_epoch
+from membank.models import ApiKey, Job, JobItem, Memory, MemoryVersion, Provenance, Scope, Tenant, to_epoch
 from membank.search.filters import FilterNode
 
 
@@ -135,6 +135,7 @@ class JobProgress:
     worker_id: str
     done: int
     checkpoint: dict[str, Any]
+    items: Sequence[JobItem] = ()  # the outcomes of the input items this progress counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +305,9 @@ class JobRepository(Protocol):
     def get_batch(self, tenant_id: str, batch_id: str) -> tuple[Batch, list[Job]] | None:
         """A batch of the tenant and its jobs (oldest first), or None."""
 
+    def items(self, tenant_id: str, job_id: str, *, limit: int, offset: int) -> tuple[list[JobItem], int]:
+        """A page of the recorded items of a job of the tenant by input position, and how many it has."""
+
 
 @dataclass(frozen=True, slots=True)
 class Batch:
@@ -388,6 +392,9 @@ class KeyRepository(Protocol):
 
     def tenant_by_name(self, name: str) -> Tenant | None:
         """The tenant of that name or None."""
+
+    def tenants(self) -> list[Tenant]:
+        """Every tenant, oldest first."""
 
     def create_key(self, key: ApiKey) -> None:
         """Store a new key."""

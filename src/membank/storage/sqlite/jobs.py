@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from membank.models import Job, to_epoch
+from membank.models import Job, JobItem, to_epoch
 from membank.storage.ports import Batch, JobProgress
 from membank.storage.sqlite.database import SqliteDatabase
 from membank.storage.sqlite.memories import save_progress
@@ -118,6 +118,24 @@ class SqliteJobRepository:
             .fetchone()
         )
         return job_from_row(row) if row else None
+
+    def items(self, tenant_id: str, job_id: str, *, limit: int, offset: int) -> tuple[list[JobItem], int]:
+        conn = self._db.read()
+        if (
+            conn.execute("SELECT 1 FROM jobs WHERE +tenant_id = ? AND id = ?", (tenant_id, job_id)).fetchone()
+            is None
+        ):
+            return [], 0
+        rows = conn.execute(
+            "SELECT * FROM job_items WHERE job_id = ? ORDER BY position LIMIT ? OFFSET ?",
+            (job_id, limit, offset),
+        )
+        items = [
+            JobItem(row["position"], row["status"], row["memory_id"], row["reason"], row["error"])
+            for row in rows
+        ]
+        (total,) = conn.execute("SELECT COUNT(*) FROM job_items WHERE job_id = ?", (job_id,)).fetchone()
+        return items, int(total)
 
     def claim(self, worker_id: str, now: float, lease_seconds: float) -> Job | None:
         with self._db.write() as conn:

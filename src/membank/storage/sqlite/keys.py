@@ -48,6 +48,10 @@ class SqliteKeyRepository:
         row = self._db.read().execute("SELECT * FROM tenants WHERE name = ?", (name,)).fetchone()
         return Tenant(row["id"], row["name"], from_epoch(row["created_at"])) if row else None
 
+    def tenants(self) -> list[Tenant]:
+        rows = self._db.read().execute("SELECT * FROM tenants ORDER BY created_at, name")
+        return [Tenant(row["id"], row["name"], from_epoch(row["created_at"])) for row in rows]
+
     def create_key(self, key: ApiKey) -> None:
         with self._db.write() as conn:
             conn.execute(

@@ -436,3 +436,10 @@ def save_progress(conn: sqlite3.Connection, progress: JobProgress) -> None:
     )
     if cursor.rowcount != 1:
         raise LeaseLost(f"job {progress.job_id} is no longer leased by {progress.worker_id}")
+    conn.executemany(
+        "INSERT OR REPLACE INTO job_items VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (progress.job_id, item.index, item.status, item.memory_id, item.reason, item.error)
+            for item in progress.items
+        ],
+    )

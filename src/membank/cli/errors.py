@@ -1,0 +1,139 @@
+"""One readable line for every error a `membank` command ends with: what went wrong, and how to fix it.
+
+The `membank` group (`OneLineErrors`) runs every command through `describe`, so no command needs its own handling and no
+Python traceback reaches the user (`membank --traceback ...` shows it, for a bug report).
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+
+import click
+import httpx
+import pydantic
+
+from membank.client import MemBankAPIError
+from membank.errors import IndexLocked, MemBankError
+
+MAX_LINE = 400
+
+
+@functools.singledispatch
+def _render(exc: BaseException) -> str:
+    return (
+        f"unexpected {type(exc).__name__}: {exc}; "
+        "fix: rerun with `membank --traceback ...` and report the traceback"
+    )
+
+
+@_render.register
+def _transport(exc: httpx.TransportError) -> str:
+    return (
+        f"cannot reach the MemBank server at {_url_of(exc)} ({_reason(exc)}); "
+        "fix: start it with `membank serve`, or set MEMBANK_API_URL to the address of a running server"
+    )
+
+
+@_render.register
+def _timeout(exc: httpx.TimeoutException) -> str:
+    return (
+        f"the MemBank server at {_url_of(exc)} did not answer in time ({_reason(exc)}); "
+        "fix: check that it is healthy (GET /health/ready) and not overloaded, then retry"
+    )
+
+
+@_render.register(httpx.UnsupportedProtocol)
+@_render.register(httpx.InvalidURL)
+def _bad_url(exc: Exception) -> str:
+    return (
+        f"MEMBANK_API_URL is not a usable http(s) URL ({_reason(exc)}); "
+        "fix: set it like MEMBANK_API_URL=http://127.0.0.1:8080"
+    )
+
+
+@_render.register
+def _api(exc: MemBankAPIError) -> str:
+    cause = f"the server answered {exc.status} {exc.code}: {exc.message}"
+    if exc.status == 401:
+        return f"{cause}; fix: set MEMBANK_API_KEY to an active key (`membank keys create` on the server)"
+    if exc.status == 403:
+        return f"{cause}; fix: use a key with that scope (`membank keys create --scopes ...`)"
+    if exc.status >= 500:
+        return f"{cause}; fix: see the server's log for this request, then retry"
+    return f"{cause}; fix: correct the request"
+
+
+@_render.register
+def _settings(exc: pydantic.ValidationError) -> str:
+    problems = [
+        f"MEMBANK_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+        if error["loc"]
+        else error["msg"]
+        for error in exc.errors()
+    ]
+    return f"invalid settings ({'; '.join(problems)}); fix: correct these environment variables"
+
+
+@_render.register
+def _index_locked(exc: IndexLocked) -> str:
+    return (
+        f"{exc.message}; fix: stop the `membank serve` using this data directory (MEMBANK_DATA_DIR) first, "
+        "then run the command again"
+    )
+
+
+@_render.register
+def _membank(exc: MemBankError) -> str:
+    return f"{exc.message} ({exc.code})"
+
+
+@_render.register
+def _database(exc: sqlite3.Error) -> str:
+    return f"the database cannot be used ({exc}); fix: check MEMBANK_DATA_DIR and its permissions"
+
+
+@_render.register
+def _os(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}; fix: check the path and its permissions"
+
+
+def describe(exc: BaseException) -> str:
+    """The error as one line: its cause and a fix (the most specific rule of its class hierarchy)."""
+    return _single_line(_render(exc))
+
+
+def _single_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 3] + "..."
+
+
+def _url_of(exc: httpx.TransportError) -> str:
+    try:
+        request = exc.request
+    except RuntimeError:  # raised before a request existed
+        return "MEMBANK_API_URL"
+    return f"{request.url.scheme}://{request.url.netloc.decode()}"
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+class OneLineErrors(click.Group):
+    """A click group whose commands end on any error with `Error: <cause>; fix: <fix>` on stderr, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError:
+            raise  # click's own message: the usage line and what was wrong with the arguments
+        except click.ClickException as exc:
+            raise click.ClickException(_single_line(exc.message)) from None
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("traceback"):
+                raise
+            raise click.ClickException(describe(exc)) from None

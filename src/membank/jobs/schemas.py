@@ -1,0 +1,42 @@
+"""Response shapes of job endpoints."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+MAX_ITEMS_PAGE = 1000
+MAX_ITEMS_OFFSET = 10_000_000
+
+JobItemStatus = Literal["created", "skipped", "failed", "ADD", "UPDATE", "DELETE", "NOOP"]
+
+
+class JobItemOut(BaseModel):
+    """One item of a job: a batch import's input memory and what became of it, or one action of a
+    conversation job (its event as `status`, with the old and new text)."""
+
+    index: int = Field(description="Position in the job's input (batch import) or in its actions")
+    status: JobItemStatus = Field(
+        description="batch import: created, skipped or failed; conversation: the action's event"
+    )
+    memory_id: str | None = Field(description="The memory created, updated or deleted, if any")
+    reason: str | None = Field(default=None, description="Why it was skipped, or why the action was taken")
+    error: str | None = Field(default=None, description="Why the item failed (that item only)")
+    old: str | None = Field(default=None, description="Conversation actions: the text replaced or deleted")
+    new: str | None = Field(default=None, description="Conversation actions: the text stored")
+    source: dict[str, Any] | None = Field(
+        default=None, description="Conversation actions: the messages the fact came from"
+    )
+
+
+class JobItemsPage(BaseModel):
+    """A page of a job's items, in input order."""
+
+    job_id: str
+    kind: str
+    status: str = Field(description="The job's status: items of a running job grow as chunks commit")
+    items: list[JobItemOut]
+    total: int = Field(description="Items recorded so far")
+    limit: int
+    offset: int
