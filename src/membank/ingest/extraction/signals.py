@@ -77,7 +77,7 @@ _FRAMING = re.compile(
     re.IGNORECASE,
 )
 _TRAILING_FRAMING = re.compile(
-    rf"(?:,\s*|\s+)(?:(?:as|like) (?:i|i've|i have) (?:already )?{_SAID}|by the way|btw|fyi|remember\?*|"
+    rf",\s*(?:(?:as|like) (?:i|i've|i have) (?:already )?{_SAID}|by the way|btw|fyi|remember\?*|"
     r"you know)(?=[.!?]*$)",
     re.IGNORECASE,
 )
