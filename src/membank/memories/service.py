@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -95,6 +96,9 @@ class MemoryService:
         self._embedder = embedder
         self._sync = index_sync
         self._detect_slot = detect_slot
+        # Creates of one user's slots in this process queue here, so only one of them at a time polls the
+        # lock shared with other processes (and consolidation) instead of all of them backing off.
+        self._user_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def create(self, principal: Principal, data: MemoryIn) -> Memory:
         """Store one memory and index it before returning. A memory that fills a slot (`slot`, or found in
@@ -110,7 +114,8 @@ class MemoryService:
             written, touched = await asyncio.to_thread(self._insert, principal, memory, vector)
         else:
             lock = user_lock(principal.tenant_id, memory.user_id)
-            async with scope_lock(self._store.locks, lock, f"create/{memory.id}"):
+            in_process = self._user_locks.setdefault(lock, asyncio.Lock())
+            async with in_process, scope_lock(self._store.locks, lock, f"create/{memory.id}"):
                 written, touched = await asyncio.to_thread(self._write_in_slot, principal, memory, vector)
         await self._apply_index(touched)
         return written
