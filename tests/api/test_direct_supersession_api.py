@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,12 @@ def test_a_conversation_then_a_direct_create_of_the_same_slot(api: Api) -> None:
     created = api.add("Alice lives in Porto now.", user_id="alice")
     assert created["supersedes"] is not None
     assert current(api, "alice") == ["Alice lives in Porto now."]
+
+
+def test_concurrent_creates_of_one_slot_leave_one_current_value(api: Api) -> None:
+    cities = ["Oslo", "Rome", "Lima", "Kyoto", "Porto", "Dublin", "Seoul", "Vienna"]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        created = list(pool.map(lambda city: api.add(f"I live in {city}."), cities))
+    assert len(current(api)) == 1
+    chain = {m["supersedes"] for m in created} - {None}
+    assert len(chain) == len(cities) - 1  # each create superseded the one before it, none was lost
