@@ -10,6 +10,7 @@ from membank.ingest.consolidation import Consolidator
 from membank.ingest.conversation import PROCESS_CONVERSATION, ConversationProcessor
 from membank.ingest.extraction.heuristic import HeuristicExtractor
 from membank.ingest.extraction.ports import Extractor
+from membank.ingest.extraction.slots import detect_slot
 from membank.ingest.service import IngestService
 from membank.ingest.tasks import BATCH_IMPORT, batch_import_handler
 from membank.jobs.service import JobService
@@ -147,7 +148,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         index=index,
         index_sync=index_sync,
         auth=AuthService(store.keys, enabled=settings.auth_enabled),
-        memories=MemoryService(store, embedder, index_sync),
+        memories=MemoryService(store, embedder, index_sync, detect_slot=detect_slot),
         jobs=jobs,
         search=search,
         synthesis=SynthesisService(

@@ -7,6 +7,9 @@ Every request takes the next step of `script` (then `"ok"` when the script is em
 - an int or a `Status`: that HTTP error (429 carries `Retry-After`),
 - `"sleep"`: wait `sleep_seconds` before answering normally, so that a client's timeout fires.
 
+An embeddings request with an input of more than `max_input_words` words (when set) is refused with
+OpenAI's HTTP 400 "maximum context length", whatever the script says.
+
 Requests are recorded (path, Authorization header, JSON body). With `json_schema_supported = False` the chat
 endpoint rejects OpenAI's `response_format: {"type": "json_schema"}` like llama-cpp-python's server does.
 """
@@ -68,6 +71,7 @@ class OpenAIStub:
     chat_reply: Reply = field(default_factory=lambda: reply_json({"facts": []}))
     sleep_seconds: float = 1.0
     json_schema_supported: bool = True
+    max_input_words: int | None = None  # an embedding input longer than this is refused, as OpenAI does
 
     def reset(self) -> None:
         """Back to the defaults, with no script and no recorded request."""
@@ -75,6 +79,7 @@ class OpenAIStub:
         self.dim, self.script, self.requests = fresh.dim, fresh.script, fresh.requests
         self.chat_reply, self.sleep_seconds = fresh.chat_reply, fresh.sleep_seconds
         self.json_schema_supported = fresh.json_schema_supported
+        self.max_input_words = fresh.max_input_words
 
     def chat_requests(self) -> list[dict[str, Any]]:
         """The recorded requests to `/v1/chat/completions`."""
@@ -119,6 +124,15 @@ class OpenAIStub:
         if "" in body["input"]:
             error = {"message": "'$.input' is invalid: empty string", "type": "invalid_request_error"}
             return JSONResponse({"error": error}, status_code=400)
+        longest = max((len(text.split()) for text in body["input"]), default=0)
+        if self.max_input_words is not None and longest > self.max_input_words:
+            message = (
+                f"This model's maximum context length is {self.max_input_words} tokens, however you "
+                f"requested {longest} tokens. Please reduce your prompt."
+            )
+            return JSONResponse(
+                {"error": {"message": message, "type": "invalid_request_error"}}, status_code=400
+            )
         _, failure = await self._step(auth)
         if failure is not None:
             return failure

@@ -19,7 +19,9 @@ import numpy as np
 
 from membank.ingest.candidates import CandidateFinder, negated, salient_tokens
 from membank.ingest.extraction.ports import CandidateFact
+from membank.ingest.extraction.slots import detect_slot
 from membank.memories.service import supersession
+from membank.memories.slots import current_in_slot
 from membank.models import Memory, Provenance, content_hash, fresh_memory, now_utc, to_epoch
 from membank.models.time import in_time_range
 from membank.storage.ports import RecordStore, VectorIndex
@@ -115,7 +117,7 @@ class Consolidator:
             return [self._already_known(ctx, fact, source, known[0])]
         slot = slot_of(fact)
         if slot is not None:
-            filled = self._store.memories.valid_in_slot(ctx.tenant_id, ctx.user_id, slot, at=at)
+            filled = current_in_slot(self._store.memories, ctx.tenant_id, ctx.user_id, slot, at=at)
             if filled:
                 return self._replace_in_slot(ctx, fact, vector, source, filled)
         for memory, similarity in self._finder.neighbours(
@@ -172,6 +174,11 @@ class Consolidator:
         filled: list[Memory],
     ) -> list[Action]:
         current = filled[0]
+        if _restates(fact, current, ctx.user_id):
+            # Said again, in any words ("As I said, I live in Berlin"): the stored memory stays as it is;
+            # this NOOP, naming it, is the confirmation.
+            reason = f"restates the current value of {current.slot}"
+            return [Action("NOOP", current.id, current.content, fact.content, reason, source)]
         similarity = self._finder.similarities(vector, [current]).get(current.id, 0.0)
         if _is_paraphrase(fact, current, similarity):
             return [self._paraphrase(ctx, fact, vector, source, current, similarity)]
@@ -234,7 +241,7 @@ class Consolidator:
         targets: dict[str, Memory] = {}
         slot = slot_of(fact)
         if slot is not None:
-            filled = self._store.memories.valid_in_slot(ctx.tenant_id, ctx.user_id, slot, at=at)
+            filled = current_in_slot(self._store.memories, ctx.tenant_id, ctx.user_id, slot, at=at)
             similarities = self._finder.similarities(vector, filled)
             for memory in filled:
                 if _names_same_value(fact, memory, similarities.get(memory.id, 0.0)):
@@ -346,6 +353,18 @@ class Consolidator:
 def _same_subject(fact: CandidateFact, memory: Memory) -> bool:
     subject = memory.metadata.get("subject")
     return subject is None or subject == fact.subject
+
+
+def _restates(fact: CandidateFact, current: Memory, user_id: str) -> bool:
+    """The fact gives its slot the value the current memory already holds, however it is phrased."""
+    said = detect_slot(fact.content, user_id)
+    known = detect_slot(current.content, user_id)
+    return (
+        said is not None
+        and known is not None
+        and said.attribute == known.attribute
+        and said.value == known.value
+    )
 
 
 def _is_paraphrase(fact: CandidateFact, memory: Memory, similarity: float) -> bool:

@@ -4,39 +4,27 @@ session's rolling summary, and report every decision."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from membank.errors import EmbeddingServiceError
 from membank.ingest.consolidation import Action, Consolidator, FactContext
 from membank.ingest.extraction.ports import CandidateFact, Conversation, ExtractionResult, Extractor, Turn
 from membank.ingest.sessions import next_session_state
 from membank.jobs.worker import TaskContext
+from membank.memories.slots import scope_lock, user_lock
 from membank.models import Job, Provenance, iso, now_utc
+from membank.providers.embedders.batching import INPUT_REJECTED
 from membank.providers.embedders.ports import Embedder
-from membank.storage.ports import JobProgress, LockRepository, RecordStore, UsageRecord
+from membank.storage.ports import JobProgress, RecordStore, UsageRecord
 
 PROCESS_CONVERSATION = "process_conversation"
 CONTEXT_TURNS = 6
-LOCK_TTL_SECONDS = 60.0
-
-
-@contextlib.asynccontextmanager
-async def scope_lock(locks: LockRepository, name: str, owner: str) -> AsyncIterator[None]:
-    """Hold a named lease shared by every process on the store; waits while another holder has it."""
-    delay = 0.005
-    while not await asyncio.to_thread(locks.acquire, name, owner, time.time(), LOCK_TTL_SECONDS):
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.1)
-    try:
-        yield
-    finally:
-        await asyncio.to_thread(locks.release, name, owner)
 
 
 def turns_of(messages: list[dict[str, Any]]) -> list[Turn]:
@@ -82,6 +70,7 @@ class ConversationProcessor:
             "actions": [],
             "extractors": [],
             "prompt_version": None,
+            "skipped_messages": [],
             **job.checkpoint,
         }
         usage: dict[str, Any] = checkpoint.get("usage") or {}
@@ -90,8 +79,16 @@ class ConversationProcessor:
             start = new_from + done
             end = min(start + self._window, len(turns))
             result = await self._extract(payload, turns, start, end)
-            actions = await self._consolidate(job, context, payload, turns, result, start)
+            skipped = [_skipped(turns[s.index], "extraction", s.error) for s in result.skipped]
+            facts, vectors, refused = await self._embed(result.facts)
+            for fact, error in refused:
+                said_in = turns[max(fact.source_turns)]
+                if all(s["index"] != said_in.index for s in skipped):
+                    skipped.append(_skipped(said_in, "embedding", error))
+            result.facts = facts
+            actions = await self._consolidate(job, context, payload, turns, result, vectors)
             checkpoint["actions"] += [a.as_dict() for a in actions]
+            checkpoint["skipped_messages"] += skipped
             if result.extractor not in checkpoint["extractors"]:
                 checkpoint["extractors"].append(result.extractor)
             checkpoint["prompt_version"] = result.prompt_version or checkpoint["prompt_version"]
@@ -123,7 +120,34 @@ class ConversationProcessor:
         for fact in result.facts:
             fact.source_turns = [first + i for i in fact.source_turns if 0 <= first + i < end]
         result.facts = [fact for fact in result.facts if fact.source_turns]
+        result.skipped = [replace(s, index=first + s.index) for s in result.skipped]
         return result
+
+    async def _embed(
+        self, facts: list[CandidateFact]
+    ) -> tuple[list[CandidateFact], np.ndarray, list[tuple[CandidateFact, str]]]:
+        """The facts with their vectors, and the facts whose text the embedding service refused (e.g. too
+        long for a remote model) with its reason: those are dropped, the others kept."""
+        if not facts:
+            return [], np.empty((0, self._embedder.dim), dtype=np.float32), []
+        try:
+            return facts, await self._embedder.embed([fact.content for fact in facts]), []
+        except EmbeddingServiceError as exc:
+            if not exc.details.get(INPUT_REJECTED):
+                raise  # the service is down or misconfigured: retry the job, do not drop anything
+        kept: list[CandidateFact] = []
+        vectors: list[np.ndarray] = []
+        refused: list[tuple[CandidateFact, str]] = []
+        for fact in facts:  # the embedder has cached every text it accepted: only the refused ones cost
+            try:
+                vectors.append((await self._embedder.embed([fact.content]))[0])
+                kept.append(fact)
+            except EmbeddingServiceError as exc:
+                if not exc.details.get(INPUT_REJECTED):
+                    raise
+                refused.append((fact, exc.message))
+        shape = (len(kept), self._embedder.dim)
+        return kept, np.asarray(vectors, dtype=np.float32).reshape(shape), refused
 
     async def _consolidate(
         self,
@@ -132,11 +156,10 @@ class ConversationProcessor:
         payload: dict[str, Any],
         turns: list[Turn],
         result: ExtractionResult,
-        start: int,
+        vectors: np.ndarray,
     ) -> list[Action]:
         if not result.facts:
             return []
-        vectors = await self._embedder.embed([fact.content for fact in result.facts])
         sources = [_source(payload, turns, fact, result.extractor) for fact in result.facts]
         options: dict[str, Any] = payload.get("options", {})
         fact_context = FactContext(
@@ -151,9 +174,9 @@ class ConversationProcessor:
             tags=tuple(options.get("tags", ())),
             metadata=dict(options.get("metadata", {})),
         )
-        lock = f"consolidate:{job.tenant_id}:{payload['user_id']}"
+        lock = user_lock(job.tenant_id, payload["user_id"])
         async with scope_lock(self._store.locks, lock, f"{context.worker_id}/{job.id}"):
-            actions = await self._consolidator.apply(fact_context, result.facts, np.asarray(vectors), sources)
+            actions = await self._consolidator.apply(fact_context, result.facts, vectors, sources)
         if self._on_written is not None and any(a.event != "NOOP" for a in actions):
             self._on_written()
         return actions
@@ -216,6 +239,11 @@ def _source(
     }
 
 
+def _skipped(turn: Turn, stage: str, error: str) -> dict[str, Any]:
+    """A message of the job that cost only itself: where it is, at which stage it failed, and why."""
+    return {"index": turn.index, "message_id": turn.message_id, "stage": stage, "error": error}
+
+
 def _add_usage(usage: dict[str, Any], result: ExtractionResult) -> dict[str, Any]:
     assert result.usage is not None
     return {
@@ -241,5 +269,6 @@ def _result(payload: dict[str, Any], checkpoint: dict[str, Any], turn_count: int
         "turns": turn_count,
         "counts": counts,
         "rejected_facts": int(checkpoint.get("rejected", 0)),
+        "skipped_messages": checkpoint.get("skipped_messages", []),
         "actions": actions,
     }

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from membank.errors import MemoryNotFound, ValidationFailed
 from membank.memories.schemas import MemoryIn, MemoryPatch
+from membank.memories.slots import SlotDetector, current_in_slot, scope_lock, user_lock
 from membank.models import (
     Memory,
     MemoryVersion,
@@ -25,6 +27,8 @@ from membank.search.indexing import IndexSync
 from membank.storage.ports import MemoryPage, RecordStore
 
 _IN_PLACE_FIELDS = ("summary", "memory_type", "importance", "tags", "metadata", "entities")
+# What a direct create gives the version it writes over a slot's current value (lineage and owner stay).
+_SUCCESSOR_FIELDS = (*_IN_PLACE_FIELDS, "source_refs", "agent_id", "session_id", "slot")
 
 
 def new_memory(principal: Principal, data: MemoryIn) -> Memory:
@@ -80,24 +84,79 @@ def supersession(
 
 
 class MemoryService:
-    def __init__(self, store: RecordStore, embedder: Embedder, index_sync: IndexSync | None) -> None:
+    def __init__(
+        self,
+        store: RecordStore,
+        embedder: Embedder,
+        index_sync: IndexSync | None,
+        *,
+        detect_slot: SlotDetector | None = None,
+    ) -> None:
         self._store = store
         self._embedder = embedder
         self._sync = index_sync
+        self._detect_slot = detect_slot
+        # Creates of one user's slots in this process queue here, so only one of them at a time polls the
+        # lock shared with other processes (and consolidation) instead of all of them backing off.
+        self._user_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def create(self, principal: Principal, data: MemoryIn) -> Memory:
-        """Store one memory and index it before returning."""
+        """Store one memory and index it before returning. A memory that fills a slot (`slot`, or found in
+        its content) supersedes the slot's current value: the answer is the successor, its `supersedes`
+        names the old version. `slot: null` stores it outside any slot."""
         memory = new_memory(principal, data)
+        if "slot" not in data.model_fields_set and self._detect_slot is not None:
+            found = self._detect_slot(data.content, data.user_id)
+            memory.slot = found.slot if found is not None else None
         vectors = await self._embedder.embed([memory.content])
-        await asyncio.to_thread(
-            self._store.memories.insert,
-            [memory],
-            vectors.tolist(),
-            self._embedder.model_id,
-            actor=principal.subject,
+        vector: list[float] = vectors[0].tolist()
+        if memory.slot is None:
+            written, touched = await asyncio.to_thread(self._insert, principal, memory, vector)
+        else:
+            lock = user_lock(principal.tenant_id, memory.user_id)
+            in_process = self._user_locks.setdefault(lock, asyncio.Lock())
+            async with in_process, scope_lock(self._store.locks, lock, f"create/{memory.id}"):
+                written, touched = await asyncio.to_thread(self._write_in_slot, principal, memory, vector)
+        await self._apply_index(touched)
+        return written
+
+    def _insert(self, principal: Principal, memory: Memory, vector: list[float]) -> tuple[Memory, list[str]]:
+        self._store.memories.insert([memory], [vector], self._embedder.model_id, actor=principal.subject)
+        return memory, [memory.id]
+
+    def _write_in_slot(
+        self, principal: Principal, memory: Memory, vector: list[float]
+    ) -> tuple[Memory, list[str]]:
+        """The same rule as consolidation: the new value supersedes the current one (and retires any other
+        left in the slot); a value dated before the current one is an earlier value, stored as history."""
+        assert memory.slot is not None
+        filled = current_in_slot(
+            self._store.memories, principal.tenant_id, memory.user_id, memory.slot, at=to_epoch(now_utc())
         )
-        await self._apply_index([memory.id])
-        return memory
+        if not filled:
+            return self._insert(principal, memory, vector)
+        current = filled[0]
+        if memory.valid_from < current.valid_from:
+            memory.valid_to = current.valid_from
+            return self._insert(principal, memory, vector)
+        fields = {key: getattr(memory, key) for key in _SUCCESSOR_FIELDS}
+        closed, successor = supersession(current, memory.content, fields=fields, valid_from=memory.valid_from)
+        self._store.memories.supersede(
+            closed, successor, vector, self._embedder.model_id, actor=principal.subject
+        )
+        touched = [closed.id, successor.id]
+        for stale in filled[1:]:
+            now = now_utc()
+            retired = replace(
+                stale,
+                valid_to=max(successor.valid_from, stale.valid_from),
+                deleted_at=now,
+                updated_at=now,
+                version=stale.version + 1,
+            )
+            self._store.memories.invalidate(retired, actor=principal.subject)
+            touched.append(retired.id)
+        return successor, touched
 
     async def get(self, principal: Principal, memory_id: str) -> Memory:
         """One memory of the caller's tenant, including superseded and deleted ones."""

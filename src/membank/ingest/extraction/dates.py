@@ -17,6 +17,7 @@ Fuzzy phrases ("recently", "a few days ago", "the other day") stay as written: a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -35,7 +36,28 @@ MONTHS = (
     "November",
     "December",
 )
-_NUMBERS = {
+# Every phrase the pattern can match is a key of one of these tables: the pattern is built from their keys,
+# and a match is looked up by its normalised form (`phrase_key`), so no spelling of a matched phrase can miss.
+_PARTS_OF_DAY = ("morning", "afternoon", "evening", "night")
+#: phrase -> (kind, days from today, part of day)
+DAY_PHRASES: dict[str, tuple[str, int, str]] = {
+    "yesterday": ("day", -1, ""),
+    "today": ("day", 0, ""),
+    "tomorrow": ("day", 1, ""),
+    "the day before yesterday": ("day", -2, ""),
+    "the day after tomorrow": ("day", 2, ""),
+    "tonight": ("part", 0, "evening"),
+    "last night": ("part", -1, "night"),
+    **{f"this {part}": ("part", 0, part) for part in _PARTS_OF_DAY if part != "night"},
+    **{f"yesterday {part}": ("part", -1, part) for part in _PARTS_OF_DAY},
+    **{f"tomorrow {part}": ("part", 1, part) for part in _PARTS_OF_DAY},
+}
+#: "last week", "next Friday": which one, relative to the current one
+OFFSETS = {"last": -1, "previous": -1, "this": 0, "coming": 1, "next": 1}
+SEASON_START = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
+PERIODS = ("week", "weekend", "month", "year", *SEASON_START)
+#: "two weeks ago", "in a couple of days"
+NUMBERS = {
     "a": 1,
     "an": 1,
     "one": 1,
@@ -51,12 +73,24 @@ _NUMBERS = {
     "couple of": 2,
     "a couple of": 2,
 }
-_NUM = r"(?P<n>\d{1,2}|a couple of|couple of|an?|one|two|three|four|five|six|seven|eight|nine|ten)"
-_UNIT = r"(?P<unit>day|week|month|year)s?"
+UNITS = ("day", "week", "month", "year")
 # Prepositions that already say how the date relates; "since yesterday" must not become "since on ...".
 _PREPOSITION = re.compile(r"\b(since|until|till|from|by|before|after|on|to|through)\s+$", re.IGNORECASE)
-_SEASONS = ("spring", "summer", "fall", "autumn", "winter")
-_SEASON_START = {"spring": 3, "summer": 6, "fall": 9, "winter": 12}
+# Letters outside ASCII that a case-insensitive pattern matches for an ASCII one and casefold() does not map
+# back (U+0130 folds to "i" + a combining dot, U+0131 stays): folded by hand so the table lookup finds them.
+_FOLD_TO_ASCII = str.maketrans({"\u0131": "i", "\u0307": ""})
+
+
+def phrase_key(phrase: str) -> str:
+    """The table key of a matched phrase: case-folded (also the long s, the Kelvin sign and the dotted and
+    dotless i), one space between words."""
+    return " ".join(phrase.casefold().translate(_FOLD_TO_ASCII).split())
+
+
+def _alternatives(phrases: Iterable[str]) -> str:
+    """A regex alternation of `phrases`, longest first, any whitespace between their words."""
+    ordered = sorted(phrases, key=len, reverse=True)
+    return "|".join(r"\s+".join(re.escape(word) for word in phrase.split()) for phrase in ordered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +119,13 @@ def _add_months(d: date, months: int) -> date:
     return date(total // 12, total % 12 + 1, 1)
 
 
-def _weekday_relative(today: date, name: str, which: str) -> date:
-    target = WEEKDAYS.index(name.lower())
-    if which == "last":
+def _weekday_relative(today: date, name: str, offset: int) -> date:
+    target = WEEKDAYS.index(name)
+    if offset < 0:
         back = (today.weekday() - target) % 7 or 7
         return today - timedelta(days=back)
     ahead = (target - today.weekday()) % 7
-    if which == "next":
+    if offset > 0:
         return today + timedelta(days=ahead or 7)
     return today + timedelta(days=ahead)  # "this Saturday": the one of this week, today included
 
@@ -123,64 +157,37 @@ def _render(kind: str, d: date, extra: str = "") -> str:
     return f"in {d.year}"
 
 
-def _offset(which: str) -> int:
-    return {"last": -1, "previous": -1, "this": 0, "next": 1, "coming": 1}[which.lower()]
-
-
-def _simple(word: str, today: date) -> tuple[str, date, str]:
-    word = word.lower()
-    parts = {
-        "yesterday": ("day", -1, ""),
-        "today": ("day", 0, ""),
-        "tomorrow": ("day", 1, ""),
-        "tonight": ("part", 0, "evening"),
-        "last night": ("part", -1, "night"),
-        "this morning": ("part", 0, "morning"),
-        "this afternoon": ("part", 0, "afternoon"),
-        "this evening": ("part", 0, "evening"),
-        "yesterday morning": ("part", -1, "morning"),
-        "yesterday afternoon": ("part", -1, "afternoon"),
-        "yesterday evening": ("part", -1, "evening"),
-        "tomorrow morning": ("part", 1, "morning"),
-        "tomorrow evening": ("part", 1, "evening"),
-        "tomorrow night": ("part", 1, "night"),
-        "the day before yesterday": ("day", -2, ""),
-        "the day after tomorrow": ("day", 2, ""),
-    }
-    kind, delta, extra = parts[" ".join(word.split())]
+def _simple(phrase: str, today: date) -> tuple[str, date, str]:
+    kind, delta, extra = DAY_PHRASES[phrase_key(phrase)]
     return kind, today + timedelta(days=delta), extra
 
 
 def _relative_unit(which: str, unit: str, today: date) -> tuple[str, date, str]:
-    unit = unit.lower()
+    offset, unit = OFFSETS[phrase_key(which)], phrase_key(unit)
     if unit == "weekend":
-        saturday = _monday(today) + timedelta(days=5 + 7 * _offset(which))
+        saturday = _monday(today) + timedelta(days=5 + 7 * offset)
         return "weekend", saturday, ""
-    if unit in _SEASONS:
+    if unit in SEASON_START:
         season = "fall" if unit == "autumn" else unit
-        year = today.year + _offset(which)
-        return "season", date(year, _SEASON_START[season], 1), season
-    kind, d = _shift(today, _offset(which), unit)
+        return "season", date(today.year + offset, SEASON_START[season], 1), season
+    kind, d = _shift(today, offset, unit)
     return kind, d, ""
 
 
 def _count(n: str, unit: str, today: date, sign: int) -> tuple[str, date, str]:
-    amount = int(n) if n.isdigit() else _NUMBERS[" ".join(n.lower().split())]
-    kind, d = _shift(today, sign * amount, unit.lower())
+    amount = int(n) if n.isdigit() else NUMBERS[phrase_key(n)]
+    kind, d = _shift(today, sign * amount, phrase_key(unit))
     return kind, d, ""
 
 
-_SIMPLE = (
-    r"the day before yesterday|the day after tomorrow|"
-    r"(?:yesterday|tomorrow) (?:morning|afternoon|evening|night)|"
-    r"this (?:morning|afternoon|evening)|last night|tonight|yesterday|today|tomorrow"
-)
+_NUM = rf"\d{{1,2}}|{_alternatives(NUMBERS)}"
+_UNIT = _alternatives(UNITS)
 _PATTERN = re.compile(
-    rf"\b(?:(?P<simple>{_SIMPLE})"
-    rf"|(?P<which>last|previous|this|next|coming) (?P<wunit>week|weekend|month|year|spring|summer|fall|autumn|winter)"
-    rf"|(?P<dwhich>last|this|next|coming) (?P<weekday>{'|'.join(WEEKDAYS)})"
-    rf"|{_NUM} {_UNIT} ago"
-    rf"|in (?P<n2>\d{{1,2}}|a couple of|an?|one|two|three|four|five|six|seven|eight|nine|ten) (?P<unit2>day|week|month|year)s?"
+    rf"\b(?:(?P<simple>{_alternatives(DAY_PHRASES)})"
+    rf"|(?P<which>{_alternatives(OFFSETS)})\s+(?P<period>{_alternatives(PERIODS)})"
+    rf"|(?P<dwhich>{_alternatives(OFFSETS)})\s+(?P<weekday>{_alternatives(WEEKDAYS)})"
+    rf"|(?P<n>{_NUM})\s+(?P<unit>{_UNIT})s?\s+ago"
+    rf"|in\s+(?P<n2>{_NUM})\s+(?P<unit2>{_UNIT})s?"
     r")\b(?!['\u2019]s)",
     re.IGNORECASE,
 )
@@ -190,9 +197,10 @@ def _resolve_match(m: re.Match[str], today: date) -> tuple[str, date, str]:
     if m["simple"]:
         return _simple(m["simple"], today)
     if m["which"]:
-        return _relative_unit(m["which"], m["wunit"], today)
+        return _relative_unit(m["which"], m["period"], today)
     if m["weekday"]:
-        return "day", _weekday_relative(today, m["weekday"], m["dwhich"].lower()), ""
+        weekday = _weekday_relative(today, phrase_key(m["weekday"]), OFFSETS[phrase_key(m["dwhich"])])
+        return "day", weekday, ""
     if m["n"]:
         return _count(m["n"], m["unit"], today, -1)
     return _count(m["n2"], m["unit2"], today, 1)
@@ -205,7 +213,10 @@ def resolve(text: str, now: datetime) -> Resolved:
     out: list[str] = []
     last = 0
     for m in _PATTERN.finditer(text):
-        kind, d, extra = _resolve_match(m, today)
+        try:
+            kind, d, extra = _resolve_match(m, today)
+        except (OverflowError, ValueError):
+            continue  # a date before year 1 or after 9999 cannot be written: the phrase stays as said
         rendered = _render(kind, d, extra)
         before = text[last : m.start()]
         if kind == "day" and _PREPOSITION.search(before):

@@ -15,12 +15,23 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+import structlog
+
 from membank.ingest.extraction import patterns, signals
 from membank.ingest.extraction.dates import resolve
-from membank.ingest.extraction.ports import CandidateFact, Conversation, ExtractionResult, Turn
+from membank.ingest.extraction.ports import (
+    CandidateFact,
+    Conversation,
+    ExtractionResult,
+    SkippedTurn,
+    Turn,
+)
 from membank.ingest.extraction.rewrite import normalise, split_sentences, to_third_person
 
 __all__ = ["HeuristicExtractor"]
+
+log = structlog.get_logger(__name__)
+ERROR_CHARS = 160
 
 _ACK = re.compile(
     r"^(?:(?:got it|noted|okay|ok|understood|i see|great|sure|alright|all right|perfect|good to know|"
@@ -181,23 +192,29 @@ class HeuristicExtractor:
         self.max_sentences = max_sentences
 
     async def extract(self, conversation: Conversation) -> ExtractionResult:
-        """Candidate facts of the conversation's new turns, in turn order."""
-        return ExtractionResult(self.extract_facts(conversation), extractor=self.name)
+        """Candidate facts of the conversation's new turns, in turn order; a turn that fails is skipped
+        and reported, the others are extracted."""
+        names = _names(conversation)
+        facts: list[CandidateFact] = []
+        skipped: list[SkippedTurn] = []
+        for turn in conversation.new_turns:
+            try:
+                facts.extend(self._turn(conversation, turn, names))
+            except Exception as exc:  # one message's text must cost that message, never the conversation
+                log.warning("extraction.turn_failed", turn=turn.index, error=type(exc).__name__)
+                skipped.append(SkippedTurn(turn.index, _error_text(exc)))
+        return ExtractionResult(facts, extractor=self.name, skipped=skipped)
 
     def extract_facts(self, conversation: Conversation) -> list[CandidateFact]:
-        """The synchronous core of `extract` (pure CPU, a fraction of a millisecond per turn)."""
-        names = frozenset(t.speaker.lower() for t in conversation.turns if t.speaker)
-        facts: list[CandidateFact] = []
-        for turn in conversation.new_turns:
-            previous = conversation.turns[turn.index - 1] if turn.index > 0 else None
-            facts.extend(self._turn(conversation, turn, previous, names))
-        return facts
+        """The synchronous core of `extract` (pure CPU, a fraction of a millisecond per turn); raises
+        what a turn raises."""
+        names = _names(conversation)
+        return [fact for turn in conversation.new_turns for fact in self._turn(conversation, turn, names)]
 
-    def _turn(
-        self, conversation: Conversation, turn: Turn, previous: Turn | None, names: frozenset[str]
-    ) -> list[CandidateFact]:
+    def _turn(self, conversation: Conversation, turn: Turn, names: frozenset[str]) -> list[CandidateFact]:
         if turn.role == "system":
             return []
+        previous = conversation.turns[turn.index - 1] if turn.index > 0 else None
         sources = [turn.index]
         if previous is not None and _other_party(previous, turn) and "?" in previous.content:
             sources.insert(0, previous.index)
@@ -362,9 +379,19 @@ def _valid_from(day: date | None, now: datetime) -> datetime | None:
     return datetime.combine(day, time(), tzinfo=now.tzinfo)
 
 
+def _error_text(exc: Exception) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
+
+
 def _sentence_end(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _names(conversation: Conversation) -> frozenset[str]:
+    """Who takes part, so a sentence that only addresses one of them is not a fact."""
+    return frozenset(t.speaker.lower() for t in conversation.turns if t.speaker)
 
 
 def _other_party(previous: Turn, turn: Turn) -> bool:

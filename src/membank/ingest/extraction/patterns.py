@@ -165,13 +165,44 @@ def base_form(gerund: str) -> str:
     return stem
 
 
+def slot_value(statement: str) -> tuple[str, str] | None:
+    """The slot a first-person statement fills and the value it gives it ("I live in Paris" ->
+    ("residence", "Paris")), if any."""
+    for slot in SLOT_PATTERNS:
+        m = slot.pattern.search(statement)
+        if m:
+            return slot.attribute, m["v"].strip()
+    favorite = FAVORITE.search(statement)
+    return (favorite_slot(favorite["thing"]), favorite["v"].strip()) if favorite else None
+
+
 def slot_of(statement: str) -> str | None:
     """The slot a first-person statement fills, if any ("I live in Paris" -> "residence")."""
-    for slot in SLOT_PATTERNS:
-        if slot.pattern.search(statement):
-            return slot.attribute
-    favorite = FAVORITE.search(statement)
-    return favorite_slot(favorite["thing"]) if favorite else None
+    found = slot_value(statement)
+    return found[0] if found else None
+
+
+_MONTH_NAMES = "january|february|march|april|may|june|july|august|september|october|november|december"
+# What may follow a value without changing it: when it became true ("in March 2026", "last week", "since
+# 2020") or how the speaker feels about it ("now", "again", "for good").
+_VALUE_TAIL = re.compile(
+    r"\s+(?:now|again|too|already|still|currently|anymore|any more|as well|these days|at the moment|"
+    r"for good|for now|permanently|right now|by now|"
+    rf"(?:since|from|until|as of|starting|in|on|during) (?:(?:early|late|mid|the) )?(?:{_MONTH_NAMES}|\d|"
+    r"spring|summer|fall|autumn|winter|the (?:week|weekend|night|morning|afternoon|evening)\b)|"
+    r"(?:the (?:week|weekend) of|last|next|this|yesterday|today|tonight|recently|lately|a while ago|"
+    r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of|couple of) "
+    r"(?:day|week|month|year)s? ago)\b).*$",
+    re.IGNORECASE,
+)
+
+
+def normalise_value(value: str) -> str:
+    """A slot value as compared: case-folded, without the words that say when or how it came to be
+    ("Berlin now", "berlin in March 2026", "the Berlin" -> "berlin")."""
+    text = " ".join(value.casefold().split()).strip(" \"'.,;:!?()")
+    text = _VALUE_TAIL.sub("", text)
+    return text.removeprefix("the ").strip(" \"'.,;:!?()")
 
 
 def favorite_slot(thing: str) -> str:

@@ -87,12 +87,21 @@ class TokenUsage:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedTurn:
+    """A new turn the extractor could not read: its index in `Conversation.turns` and what went wrong."""
+
+    index: int
+    error: str
+
+
 @dataclass(slots=True)
 class ExtractionResult:
     """Facts found, and which tier found them (e.g. "heuristic", "llm", "heuristic (llm failed: timeout)").
 
     `rejected` counts facts the extractor proposed but dropped (an LLM fact with no usable content or
     subject, or drawn only from context turns), so a job result can say that something was left out.
+    `skipped` lists the turns that failed on their own: they cost only themselves, never the others.
     """
 
     facts: list[CandidateFact]
@@ -100,6 +109,7 @@ class ExtractionResult:
     prompt_version: str | None = None
     usage: TokenUsage | None = None
     rejected: int = 0
+    skipped: list[SkippedTurn] = field(default_factory=list)
 
 
 class Extractor(Protocol):

@@ -102,6 +102,7 @@ def _subject_verb(pronoun: str, name: str) -> re.Pattern[str]:
 
 def _rules(name: str, second_person: bool) -> list[tuple[re.Pattern[str], str]]:
     """Ordered (pattern, replacement) pairs: contractions first, then bare pronouns."""
+    name = name.replace("\\", "\\\\")  # a replacement template: a speaker's name is literal text
     pos = f"{name}'s"
     if second_person:
         subj, cased = r"[Yy]ou", r"[Yy]ou"
@@ -165,3 +166,33 @@ def to_third_person(sentence: str, name: str, *, second_person: bool = False) ->
         else:
             text = pattern.sub(replacement, text)
     return text[:1].upper() + text[1:]
+
+
+_BASE_FORMS = {"has": "have", "does": "do", "goes": "go", "is": "am", "was": "was"}
+_FIRST_PERSON_NEGATIONS = {"doesn't": "don't", "hasn't": "haven't", "isn't": "am not", "wasn't": "wasn't"}
+
+
+def base_verb(word: str) -> str:
+    """The verb form that goes with I, from the one that goes with he/she ("lives" -> "live")."""
+    lower = word.lower()
+    if lower in _BASE_FORMS:
+        return _BASE_FORMS[lower]
+    if lower in _FIRST_PERSON_NEGATIONS:
+        return _FIRST_PERSON_NEGATIONS[lower]
+    if not lower.isalpha() or lower in _NOT_VERBS or lower in _MODALS or not lower.endswith("s"):
+        return word
+    if lower.endswith("ies") and len(lower) > 4:
+        return word[:-3] + "y"
+    if lower.endswith(("sses", "shes", "ches", "xes", "zes", "oes")):
+        return word[:-2]
+    return word[:-1]
+
+
+def to_first_person(sentence: str, name: str) -> str:
+    """`sentence` about `name` told by them ("User moved to Berlin" -> "I moved to Berlin"): the inverse of
+    `to_third_person` for its subject, so first-person patterns read stored content too."""
+    who = re.escape(name)
+    text = re.sub(rf"\b{who}'s\b", "my", sentence)
+    verb = re.compile(rf"\b{who}\b((?:\s+(?:{_ADVERBS}))*)\s+([A-Za-z]+(?:'[a-z]+)?)\b")
+    text = verb.sub(lambda m: f"I{m[1]} {base_verb(m[2])}", text)
+    return re.sub(rf"\b{who}\b", "I", text)

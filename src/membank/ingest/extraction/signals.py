@@ -63,6 +63,24 @@ _INTERJECTION = re.compile(
     r"|thanks[,!.]+\s+)+",
     re.IGNORECASE,
 )
+# Discourse framing says how a statement relates to the talk, not what it states: "As I said, I live in
+# Berlin" states "I live in Berlin", and "Big news:" must not reach a memory.
+_SAID = r"(?:said|mentioned|told you|wrote|explained)(?: (?:before|earlier|already|last time|yesterday))?"
+_FRAMING = re.compile(
+    rf"^(?:and,? |so,? |but )?(?:(?:as|like) (?:i|i've|i have) (?:already )?{_SAID}|by the way|guess what|you know what|"
+    r"just so you know|just to let you know|(?:just )?fyi|btw|for the record|in case you forgot|"
+    r"(?:and )?(?:remember|don't forget)(?: that)?|oh,? and|and also|anyway|anyways|"
+    r"(?:(?:big|good|great|bad|sad|exciting|some) )?news|(?:quick |small |little )?update|fun fact|"
+    r"(?:just a |quick )?reminder|side note|heads up)(?:[,:;!.-]+\s+|\s+-\s+|\s+(?=i\b|i'|my\b))"
+    # a conjunction that only links the statement to what was said before it ("Oh, and I work at Acme")
+    r"|^(?:and|also|plus|so|but),?\s+(?=i\b|i'|my\b)",
+    re.IGNORECASE,
+)
+_TRAILING_FRAMING = re.compile(
+    rf",\s*(?:(?:as|like) (?:i|i've|i have) (?:already )?{_SAID}|by the way|btw|fyi|remember\?*|"
+    r"you know)(?=[.!?]*$)",
+    re.IGNORECASE,
+)
 _FIRST_PERSON = re.compile(
     r"\b(?:I|I'm|I've|I'd|I'll|my|me|mine|myself|we|we're|we've|our|us)\b", re.IGNORECASE
 )
@@ -123,8 +141,14 @@ _PAST = re.compile(
 
 
 def strip_interjections(sentence: str) -> str:
-    """`sentence` without leading "Yeah, " / "Wow, Caroline! " noise."""
-    return _INTERJECTION.sub("", sentence).strip()
+    """`sentence` without leading "Yeah, " / "Wow, Caroline! " noise and discourse framing ("Oh, and by the
+    way, as I said, ..." / "..., as I said.")."""
+    text = _TRAILING_FRAMING.sub("", sentence.strip())
+    while True:
+        stripped = _FRAMING.sub("", _INTERJECTION.sub("", text)).strip()
+        if stripped == text:
+            return text
+        text = stripped
 
 
 def is_question(sentence: str) -> bool:

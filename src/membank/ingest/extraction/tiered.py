@@ -51,6 +51,7 @@ class FallbackExtractor:
             prompt_version=result.prompt_version,
             usage=usage,
             rejected=result.rejected,
+            skipped=result.skipped,
         )
 
 
