@@ -15,8 +15,9 @@ from membank.api.envelope import ok
 from membank.ingest.schemas import ProcessConversationIn
 from membank.ingest.sessions import session_out
 from membank.jobs.endpoints import accept_job
-from membank.memories.schemas import IDENTIFIER_PATTERN, MAX_PAGE_OFFSET, UtcDatetime
+from membank.memories.schemas import IDENTIFIER_PATTERN, UtcDatetime
 from membank.models import Job, iso, now_utc, to_epoch
+from membank.models.bounds import MAX_PAGE_OFFSET
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 

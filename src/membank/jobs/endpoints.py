@@ -13,9 +13,10 @@ from membank.api.envelope import ok
 from membank.api.idempotency import idempotency_key, run_once
 from membank.bootstrap import Container
 from membank.errors import Forbidden
-from membank.jobs.schemas import MAX_ITEMS_OFFSET, MAX_ITEMS_PAGE
+from membank.jobs.schemas import MAX_ITEMS_PAGE
 from membank.jobs.service import job_out
 from membank.models import Job, Principal
+from membank.models.bounds import MAX_PAGE_OFFSET
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
@@ -46,7 +47,7 @@ async def get_job_items(
     principal: JobItemsRead,
     container: AppContainer,
     limit: Annotated[int, Query(ge=1, le=MAX_ITEMS_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_ITEMS_OFFSET)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_PAGE_OFFSET)] = 0,
 ) -> Response:
     """A page of a job's items in input order: each memory of a batch import with its outcome (created,
     skipped, failed), or each action of a conversation job. Needs jobs:read and memories:read."""

@@ -7,7 +7,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 MAX_ITEMS_PAGE = 1000
-MAX_ITEMS_OFFSET = 10_000_000
 
 JobItemStatus = Literal["created", "skipped", "failed", "ADD", "UPDATE", "DELETE", "NOOP"]
 

@@ -17,12 +17,12 @@ from membank.ingest.tasks import BATCH_IMPORT
 from membank.jobs.endpoints import accept_job
 from membank.memories.schemas import (
     IDENTIFIER_PATTERN,
-    MAX_PAGE_OFFSET,
     MemoryPatch,
     memory_out,
     version_out,
 )
 from membank.models import Job
+from membank.models.bounds import MAX_PAGE_OFFSET
 
 router = APIRouter(prefix="/api/v1", tags=["memories"])
 

@@ -39,8 +39,6 @@ def _utc_in_range(value: datetime) -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(_utc_in_range)]
 
 MAX_CONTENT = 20_000
-# Pagination: the deepest page of any list (an OFFSET far past any real row count, well inside 64 bits).
-MAX_PAGE_OFFSET = 10_000_000
 
 
 def _bounded(value: Any, violation: Violation | None, size: tuple[str, int]) -> None:

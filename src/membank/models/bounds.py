@@ -21,6 +21,8 @@ from typing import Any
 
 from membank.config import Settings, get_settings
 
+# Pagination: the deepest page of any list (an OFFSET far past any real row count, well inside 64 bits).
+MAX_PAGE_OFFSET = 10_000_000
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 INT64_REASON = f"integer outside the signed 64-bit range {INT64_MIN} .. {INT64_MAX}"
