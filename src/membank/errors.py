@@ -19,6 +19,7 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
     ├── LLMServiceError               LLM_SERVICE_ERROR         503
     └── BackendUnavailable            BACKEND_UNAVAILABLE       503
+        └── IndexUnavailable          INDEX_UNAVAILABLE         503
 """
 
 from __future__ import annotations
@@ -120,3 +121,20 @@ class LLMServiceError(MemBankError):
 class BackendUnavailable(MemBankError):
     code = "BACKEND_UNAVAILABLE"
     status = 503
+
+
+class IndexUnavailable(BackendUnavailable):
+    """A derived index cannot serve: missing, unwritable, unreadable, rebuilding, or its engine failed
+    (a native panic included). The system of record is unaffected: writes are still acknowledged and reach
+    the index through the outbox once it recovers.
+
+    ``details["cause"]`` says which: ``missing`` (its files are gone), ``unwritable`` (immutable, read-only
+    or a full disk), ``unreadable`` (it cannot be opened or read: corrupt), ``locked`` (another process owns
+    it), ``closed``, ``rebuilding`` or ``error`` (anything else the engine reported)."""
+
+    code = "INDEX_UNAVAILABLE"
+    status = 503
+
+    def __init__(self, message: str, *, cause: str = "error", details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"cause": cause, **(details or {})})
+        self.cause = cause
