@@ -68,6 +68,10 @@ class IndexMaintainer:
         except IndexUnavailable as exc:
             self._schedule_for(exc)
             return False
+        except Exception as exc:  # the probe reports whatever went wrong rather than failing /health
+            log.exception("index_probe_error")
+            self._schedule_for(IndexUnavailable(f"the vector index probe failed: {exc}"))
+            return False
         return True
 
     def tick(self) -> None:

@@ -12,13 +12,15 @@ Python handler runs (exit 135). So every write batch, flush, optimize and open i
 It also notices a shard whose files are gone (cause ``missing``): the directory deleted or replaced under
 the running process, whose open files the engine would keep writing without a trace on disk.
 
-Cost: one ``os.access`` per file (a shard has ~200 files per segment) plus three stats and a statvfs; the
-file list is re-read only when the shard's directories change (see bench/index_guard_bench.py).
+Cost: one ``faccessat`` per file, relative to an open descriptor of its directory (a path lookup per file
+cost 2.5x as much), plus three stats and a statvfs; the file list is re-read only when the shard's
+top directories change. A shard has ~200 files per segment (see bench/index_guard_bench.py).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from membank.errors import IndexUnavailable
@@ -35,7 +37,9 @@ class FileGuard:
         self.min_free_bytes = min_free_bytes
         self._identity: tuple[int, int] | None = None
         self._signature: tuple[int, ...] | None = None
-        self._files: list[str] = []
+        self._files: list[tuple[int, str, list[str]]] = []  # (directory fd, directory, file names)
+        # Checks run from writers and pingers at once; the descriptors must not be closed under a reader.
+        self._lock = threading.Lock()
 
     def remember(self) -> None:
         """Record the directory just opened: a different one at the same path later means it was replaced."""
@@ -57,19 +61,29 @@ class FileGuard:
 
     def check_writable(self) -> None:
         """Raise (cause ``missing`` or ``unwritable``) unless a write to the opened shard is safe now."""
-        self.check_present()
-        self.check_files()
+        try:
+            self.check_present()
+            self.check_files()
+        except FileNotFoundError as exc:  # deleted while being checked
+            raise _missing(f"the vector index lost {exc.filename}") from exc
+        except OSError as exc:
+            raise IndexUnavailable(f"cannot check the vector index files: {exc}", cause="unwritable") from exc
 
     def check_files(self) -> None:
         """Raise (cause ``unwritable``) unless every file under the path is writable and there is room."""
         self.check_space()
+        with self._lock:
+            self._check_files()
+
+    def _check_files(self) -> None:
         signature = self._directory_signature()
         if signature != self._signature:
-            self._files, self._signature = self._list_files(), signature
+            self._relist()
+            self._signature = signature
         blocked = self._first_unwritable()
         if blocked is not None and not os.path.lexists(blocked):
             # The engine removed a file since the list was read (a merged segment, a rotated WAL file).
-            self._files = self._list_files()
+            self._relist()
             blocked = self._first_unwritable()
         if blocked is not None:
             raise IndexUnavailable(
@@ -93,20 +107,43 @@ class FileGuard:
             )
 
     def _directory_signature(self) -> tuple[int, ...]:
-        return tuple(
-            (self.path / name).stat().st_mtime_ns if (self.path / name).exists() else -1
-            for name in ("", *_TOP_DIRS)
-        )
+        base = str(self.path)
+        return tuple(_mtime(os.path.join(base, name)) for name in ("", *_TOP_DIRS))
 
-    def _list_files(self) -> list[str]:
-        found: list[str] = []
+    def release(self) -> None:
+        """Close the directory descriptors held for the checks."""
+        with self._lock:
+            self._release()
+
+    def _release(self) -> None:
+        for fd, _, _ in self._files:
+            os.close(fd)
+        self._files, self._signature = [], None
+
+    def _relist(self) -> None:
+        self._release()
         for root, _, files in os.walk(self.path):
-            found.append(root)
-            found += [os.path.join(root, name) for name in files]
-        return found
+            try:
+                fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:
+                continue  # removed by the engine while walking
+            self._files.append((fd, root, files))
 
     def _first_unwritable(self) -> str | None:
-        return next((path for path in self._files if not os.access(path, os.W_OK)), None)
+        # Files only: an unwritable directory makes creating a file fail with an error, not a fault.
+        access, writable = os.access, os.W_OK
+        for fd, root, names in self._files:
+            for name in names:
+                if not access(name, writable, dir_fd=fd):
+                    return os.path.join(root, name)
+        return None
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return -1
 
 
 def _missing(message: str) -> IndexUnavailable:

@@ -169,6 +169,7 @@ class QdrantEdgeIndex:
             try:
                 self._guard.check_writable()
             except IndexUnavailable:
+                self._guard.release()
                 # Closing writes to mapped pages too (measured: SIGBUS on an immutable shard), so an
                 # unwritable shard is left open; the OS releases it when the process ends.
                 _LEFT_OPEN.append(shard)
@@ -177,6 +178,7 @@ class QdrantEdgeIndex:
                 self._call(shard.flush)
             with contextlib.suppress(IndexUnavailable):
                 self._call(shard.close)
+            self._guard.release()
 
     # -- reads ----------------------------------------------------------------------------------------------
 
