@@ -125,6 +125,11 @@ class QdrantEdgeIndex:
                 raise IndexUnavailable("the vector index is closed", cause="closed")
             kept = None
             if self._shard is not None:
+                try:
+                    self._guard.check_writable()
+                except IndexUnavailable as exc:
+                    if exc.cause != "missing":
+                        raise  # closing an unwritable shard would fault (SIGBUS): refuse instead
                 shard, self._shard = self._shard, None
                 with contextlib.suppress(IndexUnavailable):
                     self._call(shard.close)
@@ -137,10 +142,12 @@ class QdrantEdgeIndex:
                 elif self.path.exists():
                     shutil.rmtree(self.path)
             except OSError as exc:
-                self._unavailable = IndexUnavailable(
+                # The reason it is unavailable (e.g. unreadable: to be set aside next time) stays.
+                if self._unavailable is None:
+                    self._unavailable = IndexUnavailable(f"the vector index at {self.path} was cleared")
+                raise IndexUnavailable(
                     f"cannot clear the vector index at {self.path}: {exc}", cause="unwritable"
-                )
-                raise self._unavailable from exc
+                ) from exc
             self._upserts_since_optimize = 0
             self._shard = self._open()
             return str(kept) if kept else None
