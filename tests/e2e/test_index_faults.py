@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -186,3 +187,20 @@ def test_reindex_and_check_repair_work_on_a_corrupt_index(
     assert "set aside" in run_cli(env, "reindex").stdout
     again = launch()
     assert _found(again, "oat milk")[0] == "User drinks oat milk"
+
+
+def test_stopping_with_an_unwritable_index_exits_cleanly_and_the_restart_catches_up(
+    launch: Callable[..., Any], vectors: Path
+) -> None:
+    server = launch(**FAST_PROBE)
+    _create(server, "User likes green tea")
+    try:
+        subprocess.run(["chattr", "-R", "+i", str(vectors)], check=True)
+        _create(server, "User plays the cello")
+        server.stop()  # closing the shard would fault on its mapped files: it is left to the OS
+        assert server.proc.returncode == -signal.SIGTERM, server.output()[-2000:]
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(vectors)], check=True)
+    again = launch()
+    _wait_index_ok(again)
+    assert _found(again, "cello")[0] == "User plays the cello"
