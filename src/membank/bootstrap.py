@@ -19,7 +19,9 @@ from membank.memories.service import MemoryService
 from membank.providers.embedders import build_embedder
 from membank.providers.embedders.ports import Embedder
 from membank.providers.llms import ChatModel, build_chat_model
+from membank.search.index_health import IndexHealth
 from membank.search.indexing import IndexSync
+from membank.search.maintenance import IndexMaintainer
 from membank.search.scoring import ScoringWeights
 from membank.search.service import SearchService
 from membank.search.synthesis import SynthesisService
@@ -41,7 +43,12 @@ def build_index(settings: Settings) -> VectorIndex:
 
     # No HNSW build on open: it holds the GIL for its whole run (about a minute at 100k vectors), and
     # searches are always scoped to one user, where the filtered exact scan is fast. `membank reindex` builds it.
-    return QdrantEdgeIndex(settings.vector_path, settings.embedding_dim, optimize_on_open=False)
+    return QdrantEdgeIndex(
+        settings.vector_path,
+        settings.embedding_dim,
+        optimize_on_open=False,
+        min_free_bytes=settings.index_min_free_bytes,
+    )
 
 
 def build_extractor(settings: Settings, chat: ChatModel | None) -> Extractor:
@@ -64,6 +71,8 @@ class Container:
     embedder: Embedder
     index: VectorIndex | None
     index_sync: IndexSync | None
+    index_health: IndexHealth | None
+    index_maintainer: IndexMaintainer | None
     auth: AuthService
     memories: MemoryService
     jobs: JobService
@@ -108,8 +117,16 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     store = build_store(settings)
     embedder = build_embedder(settings)
     index = build_index(settings) if with_index else None
+    health = IndexHealth() if index is not None else None
     index_sync = (
-        IndexSync(store, index, poll_seconds=settings.outbox_poll_seconds) if index is not None else None
+        IndexSync(store, index, poll_seconds=settings.outbox_poll_seconds, health=health)
+        if index is not None
+        else None
+    )
+    maintainer = (
+        IndexMaintainer(store, index, index_sync, health, probe_seconds=settings.index_probe_seconds)
+        if index is not None and index_sync is not None and health is not None
+        else None
     )
     weights = ScoringWeights(
         fusion=settings.search_fusion,
@@ -120,13 +137,20 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         importance_weight=settings.importance_weight,
     )
     search = (
-        SearchService(store, index, embedder, candidates=settings.search_candidates, weights=weights)
+        SearchService(
+            store, index, embedder, candidates=settings.search_candidates, weights=weights, health=health
+        )
         if index is not None
         else None
     )
     wake = index_sync.wake if index_sync is not None else None
     chat = build_chat_model(settings)
-    consolidator = Consolidator(store, index, index_sync.apply_for if index_sync is not None else None)
+    consolidator = Consolidator(
+        store,
+        index,
+        index_sync.apply_for if index_sync is not None else None,
+        index_ready=(lambda: health.available) if health is not None else None,
+    )
     processor = ConversationProcessor(
         store,
         embedder,
@@ -147,6 +171,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         embedder=embedder,
         index=index,
         index_sync=index_sync,
+        index_health=health,
+        index_maintainer=maintainer,
         auth=AuthService(store.keys, enabled=settings.auth_enabled),
         memories=MemoryService(store, embedder, index_sync, detect_slot=detect_slot),
         jobs=jobs,

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     batch_chunk_size: int = Field(default=256, gt=0)
     batch_max_items: int = Field(default=10_000, gt=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # How often the serving process probes its vector index (present, writable, answering) and acts on it.
+    index_probe_seconds: float = Field(default=2.0, gt=0)
+    # Index writes are refused (kept in the outbox) below this much free disk: a full disk faults mmaps.
+    index_min_free_bytes: int = Field(default=64 * 2**20, ge=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)

@@ -19,7 +19,7 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
     ├── LLMServiceError               LLM_SERVICE_ERROR         503
     └── BackendUnavailable            BACKEND_UNAVAILABLE       503
-        └── IndexLocked               INDEX_LOCKED              503
+        └── IndexUnavailable          INDEX_UNAVAILABLE         503
 """
 
 from __future__ import annotations
@@ -123,7 +123,18 @@ class BackendUnavailable(MemBankError):
     status = 503
 
 
-class IndexLocked(BackendUnavailable):
-    """Another process (a running server) has the embedded vector index open; only one process may."""
+class IndexUnavailable(BackendUnavailable):
+    """A derived index cannot serve: missing, unwritable, unreadable, rebuilding, or its engine failed
+    (a native panic included). The system of record is unaffected: writes are still acknowledged and reach
+    the index through the outbox once it recovers.
 
-    code = "INDEX_LOCKED"
+    ``details["cause"]`` says which: ``missing`` (its files are gone), ``unwritable`` (immutable, read-only
+    or a full disk), ``unreadable`` (it cannot be opened or read: corrupt), ``locked`` (another process owns
+    it), ``closed``, ``rebuilding`` or ``error`` (anything else the engine reported)."""
+
+    code = "INDEX_UNAVAILABLE"
+    status = 503
+
+    def __init__(self, message: str, *, cause: str = "error", details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"cause": cause, **(details or {})})
+        self.cause = cause

@@ -95,12 +95,14 @@ def test_health_ready_live_metrics_and_request_id(api: Api) -> None:
     assert "/api/v1/memories/search" in api.client.get("/openapi.json").json()["paths"]
 
 
-def test_ready_reports_a_backend_that_is_down(api: Api) -> None:
+def test_ready_reports_a_derived_index_that_is_down_as_degraded(api: Api) -> None:
+    # Only the system of record (and the embedder) make the service unready; the index is derived.
     api.client.app.state.container.index.close()  # type: ignore[attr-defined]
     ready = api.client.get("/health/ready")
-    assert ready.status_code == 503
-    body = ready.json()
-    assert body["error"]["code"] == "NOT_READY"
-    assert body["error"]["details"]["components"]["vector_index"]["status"] == "error"
-    assert body["error"]["details"]["components"]["store"]["status"] == "ok"
+    assert ready.status_code == 200
+    body = ready.json()["data"]
+    assert body["status"] == "degraded"
+    assert body["components"]["vector_index"]["status"] == "degraded"
+    assert body["components"]["vector_index"]["cause"] == "closed"
+    assert body["components"]["store"]["status"] == "ok"
     assert api.client.get("/health/live").status_code == 200

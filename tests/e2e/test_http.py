@@ -91,6 +91,9 @@ def test_cli_add_search_import_and_maintenance(
         "stale": 0,
         "orphaned": 0,
         "repaired": False,
+        "unavailable": None,
+        "rebuilt": False,
+        "kept": None,
     }
 
 

@@ -117,7 +117,7 @@ def test_reindex_rebuilds_from_the_system_of_record(parts: tuple[SqliteRecordSto
     ids = {_add(store, f"fact {i}", i % DIM).id for i in range(20)}
     index.clear()
     assert _found(index) == set()
-    assert sync.reindex(batch_size=7) == 20
+    assert sync.reindex(batch_size=7).count == 20
     assert _found(index) == ids and sync.check(repair=False).consistent
 
 

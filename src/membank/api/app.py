@@ -35,10 +35,15 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         own = container if container is not None else await asyncio.to_thread(build_container, settings)
         app.state.container = own
         await own.start()
+        if own.index_maintainer is not None:
+            # Never fails start-up: a broken index is reported and rebuilt in the background.
+            await asyncio.to_thread(own.index_maintainer.verify)
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         if own.index_sync is not None:
             tasks.append(asyncio.create_task(own.index_sync.run(stop)))
+        if own.index_maintainer is not None:
+            tasks.append(asyncio.create_task(own.index_maintainer.run(stop)))
         if settings.run_workers:
             tasks += [asyncio.create_task(own.new_worker().run(stop)) for _ in range(settings.workers)]
         log.info(

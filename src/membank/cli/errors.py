@@ -14,7 +14,7 @@ import httpx
 import pydantic
 
 from membank.client import MemBankAPIError
-from membank.errors import IndexLocked, MemBankError
+from membank.errors import IndexUnavailable, MemBankError
 
 MAX_LINE = 400
 
@@ -76,10 +76,14 @@ def _settings(exc: pydantic.ValidationError) -> str:
 
 
 @_render.register
-def _index_locked(exc: IndexLocked) -> str:
+def _index_unavailable(exc: IndexUnavailable) -> str:
+    if exc.cause == "locked":
+        return (
+            f"{exc.message}; fix: stop the `membank serve` using this data directory (MEMBANK_DATA_DIR) "
+            "first, then run the command again"
+        )
     return (
-        f"{exc.message}; fix: stop the `membank serve` using this data directory (MEMBANK_DATA_DIR) first, "
-        "then run the command again"
+        f"{exc.message} ({exc.code}, {exc.cause}); fix: run `membank reindex` to rebuild it from the database"
     )
 
 

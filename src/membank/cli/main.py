@@ -118,9 +118,11 @@ def reindex() -> None:
     settings = _settings()
     store, index, sync = _index_sync(settings)
     try:
-        count = sync.reindex()
+        rebuilt = sync.reindex()
         store.outbox.complete([item.id for item in store.outbox.due(float("inf"), 1_000_000)])
-        click.echo(f"reindexed {count} memories; building the HNSW graph ...")
+        if rebuilt.kept:
+            click.echo(f"the unreadable index was set aside at {rebuilt.kept}")
+        click.echo(f"reindexed {rebuilt.count} memories; building the HNSW graph ...")
         index.optimize()
     finally:
         index.close()
@@ -149,6 +151,9 @@ def check(repair: bool) -> None:
                 "stale": len(report.stale),
                 "orphaned": len(report.orphaned),
                 "repaired": report.repaired,
+                "unavailable": report.unavailable,
+                "rebuilt": report.rebuilt is not None,
+                "kept": report.rebuilt.kept if report.rebuilt else None,
             }
         ).decode()
     )

@@ -4,11 +4,13 @@ tokens that tell a paraphrase from a different fact."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 
+from membank.errors import IndexUnavailable
 from membank.models import Memory, Scope, now_utc
-from membank.storage.ports import RecordStore, VectorIndex
+from membank.storage.ports import IndexResult, RecordStore, VectorIndex
 
 NEIGHBOURS = 8
 SCAN_LIMIT = 5_000
@@ -44,21 +46,23 @@ def cosine(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
 
 
 class CandidateFinder:
-    """Nearest valid memories of one user: from the index (dense and keyword) when this process has it,
-    else by scanning the user's newest stored vectors (a standalone worker)."""
+    """Nearest valid memories of one user: from the index (dense and keyword) when this process has it and
+    it is ready, else by scanning the user's newest stored vectors (a standalone worker, or an index that is
+    degraded or rebuilding: it may miss recent writes, and consolidation must not)."""
 
-    def __init__(self, store: RecordStore, index: VectorIndex | None) -> None:
+    def __init__(
+        self, store: RecordStore, index: VectorIndex | None, index_ready: Callable[[], bool] | None = None
+    ) -> None:
         self._store = store
         self._index = index
+        self._index_ready = index_ready
 
     def neighbours(
         self, tenant_id: str, user_id: str, text: str, vector: np.ndarray, at: float
     ) -> list[tuple[Memory, float]]:
         """(memory, cosine similarity) of the nearest valid memories, most similar first."""
-        if self._index is not None:
-            found = self._index.search(
-                Scope(tenant_id, user_id), vector.tolist(), text, filter=None, as_of=at, limit=NEIGHBOURS
-            )
+        found = self._from_index(tenant_id, user_id, text, vector, at)
+        if found is not None:
             ids = list(dict.fromkeys(hit.id for hit in [*found.dense, *found.keyword]))
             similarities = None
         else:
@@ -76,6 +80,18 @@ class CandidateFinder:
             similarities = self.similarities(vector, memories)
         ranked = [(m, similarities[m.id]) for m in memories if m.id in similarities]
         return sorted(ranked, key=lambda item: -item[1])
+
+    def _from_index(
+        self, tenant_id: str, user_id: str, text: str, vector: np.ndarray, at: float
+    ) -> IndexResult | None:
+        if self._index is None or (self._index_ready is not None and not self._index_ready()):
+            return None
+        try:
+            return self._index.search(
+                Scope(tenant_id, user_id), vector.tolist(), text, filter=None, as_of=at, limit=NEIGHBOURS
+            )
+        except IndexUnavailable:
+            return None
 
     def similarities(self, vector: np.ndarray, memories: list[Memory]) -> dict[str, float]:
         """Cosine similarity of `vector` to each of these (already loaded, so already scoped) memories."""

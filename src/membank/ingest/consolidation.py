@@ -86,9 +86,10 @@ class Consolidator:
         store: RecordStore,
         index: VectorIndex | None,
         apply_index: Callable[[list[str]], object] | None = None,
+        index_ready: Callable[[], bool] | None = None,
     ) -> None:
         self._store = store
-        self._finder = CandidateFinder(store, index)
+        self._finder = CandidateFinder(store, index, index_ready)
         self._apply_index = apply_index
 
     async def apply(

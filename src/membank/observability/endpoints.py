@@ -19,14 +19,19 @@ router = APIRouter(tags=["health"])
 
 
 def _checks(container: Container) -> dict[str, CheckFn]:
-    checks: dict[str, CheckFn] = {"store": container.store.ping}
-    if container.index is not None:
-        checks["vector_index"] = container.index.ping
-    return checks
+    return {"store": container.store.ping}
 
 
 async def _report(container: Container) -> tuple[bool, dict[str, object]]:
+    """(serving, report). Serving needs the system of record and the embedder (writes are acknowledged
+    with them); the vector index is derived, so a degraded or rebuilding index makes the status
+    "degraded" with the reason, not a 503."""
     healthy, components = await run_checks(_checks(container))
+    derived_ok = True
+    if container.index_maintainer is not None and container.index_health is not None:
+        await asyncio.to_thread(container.index_maintainer.probe)
+        components["vector_index"] = container.index_health.report()
+        derived_ok = container.index_health.available
     try:
         await asyncio.wait_for(container.embedder.embed(["health check"]), timeout=5.0)
         components["embedder"] = {"status": "ok", "model": container.embedder.model_id}
@@ -35,7 +40,7 @@ async def _report(container: Container) -> tuple[bool, dict[str, object]]:
         components["embedder"] = {"status": "error", "error": type(exc).__name__}
     outbox = await asyncio.to_thread(container.store.outbox.pending)
     return healthy, {
-        "status": "ok" if healthy else "degraded",
+        "status": "ok" if healthy and derived_ok else "degraded",
         "version": __version__,
         "components": components,
         "outbox_pending": outbox,
@@ -44,7 +49,8 @@ async def _report(container: Container) -> tuple[bool, dict[str, object]]:
 
 @router.get("/health")
 async def health(container: AppContainer) -> Response:
-    """Overall status with each backend's state."""
+    """Overall status with each backend's state: 503 only when the system of record or the embedder is
+    down; a degraded vector index is reported (status "degraded", with the reason) with 200."""
     healthy, report = await _report(container)
     return ok(report) if healthy else fail(503, "UNHEALTHY", "a backend is unavailable", report)
 
@@ -57,7 +63,7 @@ async def live() -> Response:
 
 @router.get("/health/ready")
 async def ready(container: AppContainer) -> Response:
-    """Ready to serve: every backend answers."""
+    """Ready to serve: the system of record and the embedder answer (the index may be degraded)."""
     healthy, report = await _report(container)
     return ok(report) if healthy else fail(503, "NOT_READY", "a backend is unavailable", report)
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from membank.errors import IndexUnavailable
+from membank.search.index_health import IndexHealth
 from membank.storage.ports import IndexDocument, OutboxItem, RecordStore, VectorIndex
 
 log = structlog.get_logger(__name__)
@@ -28,29 +30,49 @@ class CheckReport:
     stale: list[str] = field(default_factory=list)
     orphaned: list[str] = field(default_factory=list)
     repaired: bool = False
+    unavailable: str | None = None  # why the index could not be read at all
+    rebuilt: Rebuilt | None = None  # set when repairing had to rebuild it from scratch
 
     @property
     def consistent(self) -> bool:
-        return not (self.missing or self.stale or self.orphaned)
+        return not (self.missing or self.stale or self.orphaned or self.unavailable)
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """A full rebuild: how many documents, and where an unreadable index was set aside (if it was)."""
+
+    count: int
+    kept: str | None
 
 
 class IndexSync:
     """Applies outbox items to the vector index. One lock serialises appliers so a slow one never
     overwrites a newer state with an older one."""
 
-    def __init__(self, store: RecordStore, index: VectorIndex, *, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        store: RecordStore,
+        index: VectorIndex,
+        *,
+        poll_seconds: float = 0.5,
+        health: IndexHealth | None = None,
+    ) -> None:
         self._store = store
         self._index = index
         self._poll_seconds = poll_seconds
+        self._health = health
         self._lock = threading.Lock()
         self._wake = asyncio.Event()
 
-    def apply_due(self) -> int:
-        """Apply every due outbox item (in batches); returns how many were applied."""
+    def apply_due(self, *, ignore_backoff: bool = False) -> int:
+        """Apply every due outbox item (in batches; every pending one with `ignore_backoff`); returns how
+        many were applied."""
         applied = 0
         with self._lock:
             while True:
-                items = self._store.outbox.due(time.time(), _BATCH)
+                now = float("inf") if ignore_backoff else time.time()
+                items = self._store.outbox.due(now, _BATCH)
                 if not items:
                     return applied
                 if not self._apply(items):
@@ -59,6 +81,8 @@ class IndexSync:
 
     def apply_for(self, memory_ids: list[str]) -> bool:
         """Apply the pending items of these memories now; False if the index refused them (they stay queued)."""
+        if self._health is not None and self._health.state.status == "rebuilding":
+            return False  # the rebuild holds the lock for long and applies the outbox when it is done
         with self._lock:
             items = self._store.outbox.items_for(memory_ids)
             return self._apply(items) if items else True
@@ -80,6 +104,8 @@ class IndexSync:
                 if gone:
                     self._index.delete(gone)
         except Exception as exc:  # any index failure: keep the items and retry later
+            if isinstance(exc, IndexUnavailable) and self._health is not None:
+                self._health.degrade(exc)
             attempts = max(item.attempts for item in items) + 1
             delay = min(_MAX_BACKOFF_SECONDS, 0.5 * 2**attempts)
             log.warning("index_apply_failed", items=len(items), attempts=attempts, error=type(exc).__name__)
@@ -109,25 +135,34 @@ class IndexSync:
             for task in pending:
                 task.cancel()
 
-    def reindex(self, batch_size: int = 1000) -> int:
-        """Rebuild the vector index from the system of record; returns the number of documents."""
+    def reindex(self, batch_size: int = 1000) -> Rebuilt:
+        """Rebuild the vector index from the system of record (an unreadable one is set aside first)."""
         count = 0
         with self._lock:
-            self._index.clear()
+            kept = self._index.clear()
             for memories in self._store.memories.iter_all(batch_size):
                 vectors = self._store.memories.vectors([m.id for m in memories])
                 documents = [IndexDocument.from_memory(m, vectors[m.id]) for m in memories if m.id in vectors]
                 self._index.upsert(documents)
                 count += len(documents)
-        return count
+        return Rebuilt(count, kept)
 
     def check(self, *, repair: bool) -> CheckReport:
         """Compare the system of record with the vector index; with `repair`, bring the index in line
         (upsert missing and stale documents, delete orphans)."""
         report = CheckReport()
-        with self._lock:
-            records = dict(self._store.memories.entries())
-            indexed = dict(self._index.entries())
+        try:
+            with self._lock:
+                records = dict(self._store.memories.entries())
+                indexed = dict(self._index.entries())
+        except IndexUnavailable as exc:
+            # Nothing of it can be compared: with `repair`, rebuild it from the system of record.
+            report.unavailable = exc.message
+            report.records = self._store.memories.count_indexable()
+            if repair:
+                report.rebuilt = self.reindex()
+                report.indexed, report.repaired = report.rebuilt.count, True
+            return report
         report.records, report.indexed = len(records), len(indexed)
         for memory_id, token in records.items():
             if memory_id not in indexed:

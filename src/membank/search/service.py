@@ -10,6 +10,7 @@ from typing import Any
 from membank.models import Memory, Principal, Scope, from_epoch, now_utc, to_epoch
 from membank.providers.embedders.ports import Embedder
 from membank.search.filters import Condition, FilterNode, all_of, parse_filter
+from membank.search.index_health import IndexHealth
 from membank.search.schemas import SearchIn
 from membank.search.scoring import Scored, ScoringWeights, fuse
 from membank.storage.ports import RecordStore, VectorIndex
@@ -54,15 +55,20 @@ class SearchService:
         *,
         candidates: int,
         weights: ScoringWeights,
+        health: IndexHealth | None = None,
     ) -> None:
         self._store = store
+        self._health = health
         self._index = index
         self._embedder = embedder
         self._candidates = candidates
         self.weights = weights
 
     async def search(self, principal: Principal, request: SearchIn) -> tuple[list[SearchHit], dict[str, Any]]:
-        """Memories of one user ranked by relevance, recency and importance; valid now unless as_of."""
+        """Memories of one user ranked by relevance, recency and importance; valid now unless as_of.
+        While the index is degraded or rebuilding: IndexUnavailable (503 INDEX_UNAVAILABLE) with the reason."""
+        if self._health is not None:
+            self._health.require_available()
         started = time.perf_counter()
         filter_node = request_filter(request)
         scope = Scope(principal.tenant_id, request.user_id, request.agent_id, request.session_id)

@@ -111,17 +111,22 @@ class VectorIndex(Protocol):
     def entries(self) -> Iterator[tuple[str, str]]:
         """(id, sync_token) of every document, for consistency checks."""
 
+    def tokens(self, ids: Sequence[str]) -> dict[str, str]:
+        """The sync token of each of these documents the index holds (absent ids are left out)."""
+
     def count(self) -> int:
         """Number of documents."""
 
-    def clear(self) -> None:
-        """Remove every document (before a full rebuild)."""
+    def clear(self) -> str | None:
+        """Remove every document (before a full rebuild). An index whose data could not be read is set
+        aside rather than deleted: returns where it was kept (None when nothing was kept)."""
 
     def optimize(self) -> bool:
         """Build or merge search structures now; may block for long (maintenance, not the hot path)."""
 
     def ping(self) -> None:
-        """Raise if the index cannot serve."""
+        """Raise `IndexUnavailable` (its ``cause`` says why) unless the index can serve reads and take
+        writes now. Every method raises `IndexUnavailable` for any failure of the index or its engine."""
 
     def close(self) -> None:
         """Flush and release resources."""
@@ -245,6 +250,12 @@ class MemoryRepository(Protocol):
 
     def entries(self) -> Iterator[tuple[str, str]]:
         """(id, sync_token) of every stored memory."""
+
+    def count_indexable(self) -> int:
+        """Number of memories with a stored vector: what a complete vector index holds."""
+
+    def newest_entries(self, limit: int) -> list[tuple[str, str]]:
+        """(id, sync_token) of the `limit` memories stored last (a cheap probe of an index's freshness)."""
 
 
 class Outbox(Protocol):

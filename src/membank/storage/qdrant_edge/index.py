@@ -8,6 +8,12 @@ Concurrency (measured on qdrant-edge-py 0.9): concurrent reads and writes are sa
 hold the GIL for most of `query_batch` (two searching threads ran 1.13x one), `update` mostly holds it, and
 `optimize` holds it for its whole run (the process stops for seconds per ten thousand vectors indexed). Writes are serialised by a mutex; `clear` and `close` exclude everything.
 
+Faults: no engine failure leaves this class as anything but `IndexUnavailable` (a Rust panic, which pyo3
+raises as a `BaseException`, included), and writes are refused before they could fault on a mapped page
+(see `guard`). A shard that cannot be opened (corrupt, unwritable, locked) leaves the index unavailable
+instead of failing the constructor: `ping` tries to open it again, and `clear` sets unreadable files aside
+(``<path>.corrupt-<UTC time>``, kept for forensics) and starts empty.
+
 Durability: every update is in the shard's write-ahead log (an mmap) when `upsert`/`delete` return, so a killed
 process (kill -9) loses nothing; the WAL is synced to disk only by a flush, which runs `flush_seconds` after
 a write and on `close`: an OS crash or power cut can lose the writes of those last seconds (the outbox and
@@ -19,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -27,17 +34,19 @@ from typing import Any, TypeVar
 import numpy as np
 import qdrant_edge as q
 
-from membank.errors import BackendUnavailable, IndexLocked
+from membank.errors import IndexUnavailable
 from membank.models import Scope
 from membank.search.filters import FilterNode
 from membank.storage.ports import IndexDocument, IndexHit, IndexResult
 from membank.storage.qdrant_edge import schema
 from membank.storage.qdrant_edge.filters import scope_filter
+from membank.storage.qdrant_edge.guard import FileGuard
 from membank.storage.qdrant_edge.locking import ReadWriteLock
 from membank.storage.qdrant_edge.payload import DENSE, SPARSE, document_payload, memory_id, point_id
 
 T = TypeVar("T")
 _HIT_FIELDS = ["id", "importance", "created_at"]
+_LEFT_OPEN: list[q.EdgeShard] = []  # shards that could not be closed safely (see `close`)
 _PAGE = 1024
 
 
@@ -52,11 +61,13 @@ class QdrantEdgeIndex:
         flush_seconds: float = 5.0,
         optimize_on_open: bool = True,
         auto_optimize_points: int | None = None,
+        min_free_bytes: int = 64 * 2**20,
     ) -> None:
         """Open the shard at `path` (created when absent) for vectors of `dim` dimensions.
 
         `optimize_on_open` builds the HNSW index of segments that are due before serving; a running index is
-        optimized only by `optimize()`, or in the background after `auto_optimize_points` upserts.
+        optimized only by `optimize()`, or in the background after `auto_optimize_points` upserts. Writes
+        are refused while the file system has less than `min_free_bytes` available.
         """
         self.path = Path(path)
         self.dim = dim
@@ -68,11 +79,18 @@ class QdrantEdgeIndex:
         self._optimizing = threading.Lock()
         self._upserts_since_optimize = 0
         self._flush_timer: threading.Timer | None = None
-        self._shard: q.EdgeShard | None = self._open()
-        if optimize_on_open:
+        self._guard = FileGuard(self.path, min_free_bytes)
+        self._closed = False
+        self._unavailable: IndexUnavailable | None = None
+        self._shard: q.EdgeShard | None = None
+        try:
+            self._shard = self._open()
+        except IndexUnavailable as exc:
+            self._unavailable = exc
+        if optimize_on_open and self._shard is not None:
             try:
                 self.optimize()
-            except BaseException:
+            except IndexUnavailable:
                 self.close()  # do not leave the shard (and its WAL lock) open behind a failed constructor
                 raise
 
@@ -99,27 +117,56 @@ class QdrantEdgeIndex:
         if ids:
             self._write(q.UpdateOperation.delete_points([point_id(each) for each in ids]))
 
-    def clear(self) -> None:
-        """Remove every document: the shard is deleted and created anew."""
+    def clear(self) -> str | None:
+        """Remove every document: the shard is deleted and created anew. A shard that could not be read is
+        moved aside instead; returns where it was kept."""
         with self._rw.write():
-            shard = self._require()
-            shard.close()
-            self._shard = None
-            shutil.rmtree(self.path)
-            self._shard = self._open()
+            if self._closed:
+                raise IndexUnavailable("the vector index is closed", cause="closed")
+            kept = None
+            if self._shard is not None:
+                try:
+                    self._guard.check_writable()
+                except IndexUnavailable as exc:
+                    if exc.cause != "missing":
+                        raise  # closing an unwritable shard would fault (SIGBUS): refuse instead
+                shard, self._shard = self._shard, None
+                with contextlib.suppress(IndexUnavailable):
+                    self._call(shard.close)
+            try:
+                if self._unavailable is not None and self._unavailable.cause == "unreadable":
+                    kept = self.path.with_name(
+                        f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+                    )
+                    self.path.rename(kept)
+                elif self.path.exists():
+                    shutil.rmtree(self.path)
+            except OSError as exc:
+                # The reason it is unavailable (e.g. unreadable: to be set aside next time) stays.
+                if self._unavailable is None:
+                    self._unavailable = IndexUnavailable(f"the vector index at {self.path} was cleared")
+                raise IndexUnavailable(
+                    f"cannot clear the vector index at {self.path}: {exc}", cause="unwritable"
+                ) from exc
             self._upserts_since_optimize = 0
+            self._shard = self._open()
+            return str(kept) if kept else None
 
     def optimize(self) -> bool:
         """Index and merge segments now (blocking; holds the GIL). True when anything changed."""
         with self._optimizing, self._rw.read():
             shard = self._require()
+            self._guard.check_writable()
             changed = self._call(shard.optimize)
             self._upserts_since_optimize = 0
             return changed
 
     def close(self) -> None:
-        """Flush and close; later calls raise `BackendUnavailable`. Closing twice is harmless."""
+        """Flush and close; later calls raise `IndexUnavailable`. Closing twice is harmless. A flush that
+        fails is skipped: the WAL already holds every write (kill -9 loses nothing), and the outbox and
+        `membank check` restore what an OS crash could lose."""
         with self._rw.write():
+            self._closed = True
             if self._shard is None:
                 return
             shard, self._shard = self._shard, None
@@ -127,9 +174,18 @@ class QdrantEdgeIndex:
                 self._flush_timer.cancel()
                 self._flush_timer = None
             try:
-                shard.flush()
-            finally:
-                shard.close()
+                self._guard.check_writable()
+            except IndexUnavailable:
+                self._guard.release()
+                # Closing writes to mapped pages too (measured: SIGBUS on an immutable shard), so an
+                # unwritable shard is left open; the OS releases it when the process ends.
+                _LEFT_OPEN.append(shard)
+                return
+            with contextlib.suppress(IndexUnavailable):
+                self._call(shard.flush)
+            with contextlib.suppress(IndexUnavailable):
+                self._call(shard.close)
+            self._guard.release()
 
     # -- reads ----------------------------------------------------------------------------------------------
 
@@ -189,44 +245,92 @@ class QdrantEdgeIndex:
             shard = self._require()
             return self._call(lambda: shard.count(q.CountRequest(exact=True)))
 
-    def ping(self) -> None:
+    def tokens(self, ids: Sequence[str]) -> dict[str, str]:
+        """The sync token of each of these documents that the index holds."""
+        if not ids:
+            return {}
         with self._rw.read():
             shard = self._require()
+            records = self._call(
+                lambda: shard.retrieve([point_id(each) for each in ids], ["id", "sync_token"], False)
+            )
+        found = {}
+        for record in records:
+            payload = record.payload or {}
+            found[memory_id(record, payload)] = str(payload.get("sync_token"))
+        return found
+
+    def ping(self) -> None:
+        """Raise `IndexUnavailable` (with its cause) unless the index can serve and take writes now; an
+        index that could not be opened is tried again."""
+        if self._shard is None and not self._closed:
+            with self._rw.write():
+                if self._shard is None and not self._closed:
+                    self._shard = self._open()
+        with self._rw.read():
+            shard = self._require()
+            self._guard.check_writable()
             self._call(shard.info)
 
     # -- internals ------------------------------------------------------------------------------------------
 
     def _open(self) -> q.EdgeShard:
+        """Open (or create) the shard; on failure the index stays unavailable with the reason."""
+        try:
+            shard = self._load_or_create()
+        except IndexUnavailable as exc:
+            self._unavailable = exc
+            raise
+        self._unavailable = None
+        return shard
+
+    def _load_or_create(self) -> q.EdgeShard:
         config = schema.edge_config(self.dim)
+        if self.path.exists():
+            # Loading replays the WAL into mapped segment files: on an unwritable tree that is SIGBUS.
+            self._guard.check_files()
+        else:
+            self._guard.check_space()
         try:
             if (self.path / schema.CONFIG_FILE).exists():
                 shard = q.EdgeShard.load(str(self.path), config)
             else:
                 self.path.mkdir(parents=True, exist_ok=True)
                 shard = q.EdgeShard.create(str(self.path), config)
+        except BaseException as exc:
+            if not _engine_failure(exc):
+                raise
+            raise _open_error(self.path, exc) from exc
+        try:
             schema.ensure_payload_indexes(shard)
-        except Exception as exc:
-            # Qdrant Edge locks its WAL exclusively; "WouldBlock" is that lock held by another process.
-            if "WouldBlock" in str(exc):
-                raise IndexLocked(f"the vector index at {self.path} is open in another process") from exc
-            raise BackendUnavailable(f"cannot open the vector index at {self.path}: {exc}") from exc
+        except BaseException as exc:
+            shard.close()
+            if not _engine_failure(exc):
+                raise
+            raise _open_error(self.path, exc) from exc
+        self._guard.remember()
         return shard
 
     def _require(self) -> q.EdgeShard:
         if self._shard is None:
-            raise BackendUnavailable("the vector index is closed")
+            if self._closed or self._unavailable is None:
+                raise IndexUnavailable("the vector index is closed", cause="closed")
+            raise IndexUnavailable(self._unavailable.message, cause=self._unavailable.cause)
         return self._shard
 
     @staticmethod
     def _call(operation: Callable[[], T]) -> T:
         try:
             return operation()
-        except Exception as exc:
-            raise BackendUnavailable(f"vector index error: {exc}") from exc
+        except BaseException as exc:
+            if not _engine_failure(exc):
+                raise
+            raise IndexUnavailable(f"vector index error: {exc}") from exc
 
     def _write(self, operation: q.UpdateOperation) -> None:
         with self._rw.read(), self._write_mutex:
             shard = self._require()
+            self._guard.check_writable()
             self._call(lambda: shard.update(operation))
             if self._flush_timer is None:
                 # The WAL is written (a killed process loses nothing) but not synced: flush soon after a
@@ -239,9 +343,10 @@ class QdrantEdgeIndex:
         with self._rw.read(), self._write_mutex:
             self._flush_timer = None
             if self._shard is not None:
-                # A failed flush is retried after the next write; close() flushes too.
-                with contextlib.suppress(Exception):
-                    self._shard.flush()
+                # A failed or refused flush is retried after the next write; close() flushes too.
+                with contextlib.suppress(IndexUnavailable):
+                    self._guard.check_writable()
+                    self._call(self._shard.flush)
 
     def _after_upsert(self, points: int) -> None:
         self._upserts_since_optimize += points
@@ -253,7 +358,7 @@ class QdrantEdgeIndex:
 
     def _optimize_quietly(self) -> None:
         # Closed meanwhile, or a failure that the next write or search reports.
-        with contextlib.suppress(BackendUnavailable):
+        with contextlib.suppress(IndexUnavailable):
             self.optimize()
 
     def _dense_vectors(
@@ -306,3 +411,17 @@ def _idf_corpus(scope: Scope) -> q.Filter:
     # given): a term common for this user says little about their memories, whatever other users write.
     # It is also cheaper: IDF over a whole tenant cost ~1 ms per query at 100k memories.
     return scope_filter(Scope(scope.tenant_id, scope.user_id), as_of=None, node=None)
+
+
+def _engine_failure(exc: BaseException) -> bool:
+    # pyo3 raises a Rust panic as pyo3_runtime.PanicException, which derives from BaseException so that
+    # `except Exception` misses it; the binding does not export the class. Interrupts and exits pass.
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+def _open_error(path: Path, exc: BaseException) -> IndexUnavailable:
+    if "WouldBlock" in str(exc):
+        return IndexUnavailable(
+            f"the vector index at {path} is in use by another process (one process owns it)", cause="locked"
+        )
+    return IndexUnavailable(f"cannot open the vector index at {path}: {exc}", cause="unreadable")

@@ -427,6 +427,17 @@ class SqliteMemoryRepository:
             for memory in batch:
                 yield memory.id, sync_token(memory)
 
+    def count_indexable(self) -> int:
+        row = self._db.read().execute("SELECT COUNT(*) FROM memory_embeddings").fetchone()
+        return int(row[0])
+
+    def newest_entries(self, limit: int) -> list[tuple[str, str]]:
+        # rowid order is insertion order: the newest memories without a scan or an extra index.
+        rows = self._db.read().execute(
+            f"SELECT {MEMORY_COLUMNS} FROM memories ORDER BY rowid DESC LIMIT ?", (limit,)
+        )
+        return [(memory.id, sync_token(memory)) for memory in map(memory_from_row, rows)]
+
 
 def save_progress(conn: sqlite3.Connection, progress: JobProgress) -> None:
     cursor = conn.execute(
