@@ -211,7 +211,10 @@ def test_a_batch_import_at_every_bound_completes_and_reads_back(api: Api) -> Non
     assert response.status_code == 200, response.text
     job = response.json()["data"]
     assert job["status"] == "completed" and job["result"]["created"] == len(items), job
-    for name, memory_id in zip(AT_THE_BOUNDS, job["result"]["memory_ids"], strict=True):
+    page = api.call("GET", f"/api/v1/jobs/{job['id']}/items?limit=1000").json()["data"]
+    assert [item["status"] for item in page["items"]] == ["created"] * len(items)
+    memory_ids = [item["memory_id"] for item in page["items"]]
+    for name, memory_id in zip(AT_THE_BOUNDS, memory_ids, strict=True):
         _assert_read_back(api, name, {"id": memory_id})
     _assert_nothing_pending(api)
 

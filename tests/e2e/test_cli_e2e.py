@@ -48,10 +48,17 @@ def test_check_and_reindex_while_the_server_holds_the_index(
     launch: Callable[..., Any], env: dict[str, str]
 ) -> None:
     server = launch()
-    for command in ("check", "reindex"):
-        result = run_cli(env, command, check=False)
-        assert_one_line_error(result, "open in another process", "stop the `membank serve`")
-    assert server.client.get("/health/ready").status_code == 200  # the server was not disturbed
+    created = server.client.post(
+        "/api/v1/memories", json={"user_id": "u1", "content": "User likes green tea"}
+    )
+    assert created.status_code == 201, created.text
+    for command in ("check", "reindex", "check --repair"):
+        result = run_cli(env, *command.split(), check=False)
+        assert_one_line_error(result, "in use by another process", "stop the `membank serve`")
+    # the server was not disturbed: its index files were neither deleted nor set aside
+    assert server.client.get("/health/ready").json()["data"]["status"] == "ok"
+    found = server.client.post("/api/v1/memories/search", json={"user_id": "u1", "query": "green tea"})
+    assert [hit["id"] for hit in found.json()["data"]["memories"]] == [created.json()["data"]["id"]]
 
 
 def test_a_rejected_key_is_one_line_naming_the_setting(

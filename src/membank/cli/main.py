@@ -12,6 +12,7 @@ import orjson
 
 from membank.cli.errors import OneLineErrors
 from membank.config import Settings
+from membank.errors import IndexUnavailable
 
 
 def _settings() -> Settings:
@@ -109,6 +110,13 @@ def _index_sync(settings: Settings) -> Any:
 
     store = build_store(settings)
     index = build_index(settings)
+    try:
+        index.ping()
+    except IndexUnavailable as exc:
+        if exc.cause == "locked":  # a running server owns the index: stop here, before anything is compared
+            index.close()
+            store.close()
+            raise
     return store, index, IndexSync(store, index)
 
 

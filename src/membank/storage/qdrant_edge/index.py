@@ -123,6 +123,8 @@ class QdrantEdgeIndex:
         with self._rw.write():
             if self._closed:
                 raise IndexUnavailable("the vector index is closed", cause="closed")
+            if self._shard is None and self._unavailable is not None and self._unavailable.cause == "locked":
+                raise self._unavailable  # another process owns these files: never delete them under it
             kept = None
             if self._shard is not None:
                 try:
