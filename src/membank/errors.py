@@ -18,7 +18,9 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
     ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
     ├── LLMServiceError               LLM_SERVICE_ERROR         503
-    └── BackendUnavailable            BACKEND_UNAVAILABLE       503
+    ├── BackendUnavailable            BACKEND_UNAVAILABLE       503
+    ├── Unhealthy                     UNHEALTHY                 503
+    └── NotReady                      NOT_READY                 503
 """
 
 from __future__ import annotations
@@ -119,4 +121,18 @@ class LLMServiceError(MemBankError):
 
 class BackendUnavailable(MemBankError):
     code = "BACKEND_UNAVAILABLE"
+    status = 503
+
+
+class Unhealthy(MemBankError):
+    """/health: a backend is unavailable (the details are the health report)."""
+
+    code = "UNHEALTHY"
+    status = 503
+
+
+class NotReady(MemBankError):
+    """/health/ready: a backend is unavailable, do not send traffic (the details are the health report)."""
+
+    code = "NOT_READY"
     status = 503

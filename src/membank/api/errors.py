@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Route
 
 from membank.api.envelope import fail
 from membank.errors import InvalidUserId, MemBankError, ValidationFailed
@@ -51,6 +52,16 @@ def validation_error(exc: RequestValidationError) -> MemBankError:
     return ValidationFailed(message, details={"errors": errors})
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves at `path`: FastAPI makes one route per method, so the 405 of the first
+    route that matched the path alone names too few."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MemBankError)
     async def _ours(request: Request, exc: MemBankError) -> Response:
@@ -63,8 +74,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI could not read the body (not UTF-8, not the declared form)
+            err = ValidationFailed.field("body", str(exc.detail))
+            return fail(err.status, err.code, err.message, err.details)
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-        return fail(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.url.path))}
+        return fail(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:

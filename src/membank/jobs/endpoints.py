@@ -9,16 +9,39 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from membank.api.deps import AppContainer, JobsRead
-from membank.api.envelope import ok
+from membank.api.envelope import Envelope, ok
 from membank.api.idempotency import idempotency_key, run_once
+from membank.api.responses import AUTHENTICATED, error_responses
 from membank.bootstrap import Container
+from membank.errors import JobNotFound, ValidationFailed
+from membank.jobs.schemas import JobOut
 from membank.jobs.service import job_out
 from membank.models import Job, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
+_LOCATION = {"Location": {"description": "The job's URL", "schema": {"type": "string"}}}
 
-@router.get("/jobs/{job_id}")
+# The answers of an operation that queues a job (`accept_job`), besides its own 202 model when it has one.
+JOB_ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": Envelope[JobOut],
+        "description": "Accepted: the queued job (with `wait=true`: the job still running after the wait)",
+        "headers": _LOCATION,
+    },
+    200: {
+        "model": Envelope[JobOut],
+        "description": "With `wait=true`: the finished job (completed or dead)",
+        "headers": _LOCATION,
+    },
+}
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=Envelope[JobOut],
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, JobNotFound),
+)
 async def get_job(
     job_id: Annotated[str, Path(max_length=64)], principal: JobsRead, container: AppContainer
 ) -> Response:
