@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match
+from starlette.types import Scope
 
 from membank.api.envelope import fail
 from membank.errors import InvalidUserId, MemBankError, ValidationFailed
@@ -52,14 +53,17 @@ def validation_error(exc: RequestValidationError) -> MemBankError:
     return ValidationFailed(message, details={"errors": errors})
 
 
-def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method some route serves at `path`: FastAPI makes one route per method, so the 405 of the first
-    route that matched the path alone names too few."""
-    methods: set[str] = set()
-    for route in app.router.routes:
-        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
-            methods |= route.methods
-    return sorted(methods)
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route serves at the request's path: FastAPI makes one route per method, so the
+    405 of the first route that matched the path alone names too few."""
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in app.router.routes)
+    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -80,7 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
-            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.url.path))}
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.scope))}
         return fail(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)

@@ -15,7 +15,7 @@ MAX_MESSAGES = 500
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # as memories.schemas._Strict
+    model_config = ConfigDict(extra="forbid")
 
 
 class MessageIn(_Strict):

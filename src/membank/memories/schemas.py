@@ -45,18 +45,14 @@ def _iso_text(value: Any) -> Any:
 
 # A time without an offset is taken as UTC: naive and aware times must never meet in one comparison (a job
 # comparing them dies after it has written).
-UtcDatetime = Annotated[
-    datetime, Field(strict=False), BeforeValidator(_iso_text), AfterValidator(_assume_utc)
-]
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_assume_utc)]
 
 MAX_CONTENT = 20_000
 MAX_METADATA_BYTES = 16_384
 
 
 class _Strict(BaseModel):
-    # Strict types: a JSON value of the wrong type (0 for a boolean, true for a number) is a 400, as the
-    # OpenAPI document says, not coerced. Times parse from their ISO text (UtcDatetime).
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=False)
 
 
 def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:

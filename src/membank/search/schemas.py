@@ -17,7 +17,7 @@ def _not_blank(value: str) -> str:
 
 
 class TimeRange(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: UtcDatetime | None = Field(default=None, alias="from")
     to: UtcDatetime | None = None
@@ -26,7 +26,7 @@ class TimeRange(BaseModel):
 class SearchIn(BaseModel):
     """A hybrid search within one user's memories."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)  # as memories.schemas._Strict
+    model_config = ConfigDict(extra="forbid")
 
     user_id: UserId
     query: str = Field(min_length=1, max_length=4_000)
@@ -59,7 +59,7 @@ class SearchIn(BaseModel):
 class SynthesizeIn(BaseModel):
     """A context for a query, built from one user's most relevant memories."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)  # as memories.schemas._Strict
+    model_config = ConfigDict(extra="forbid")
 
     user_id: UserId
     query: str = Field(min_length=1, max_length=4_000)
