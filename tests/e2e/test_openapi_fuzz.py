@@ -4,6 +4,12 @@ The run fails on any server error, any response the document does not describe (
 schema, headers), a schema-valid request refused or a schema-violating one accepted, a wrong answer to an
 undocumented method or a missing key. The examples per operation are bounded so that the run takes a few
 minutes on two cores; the seed makes it repeatable (change it to explore).
+
+One check is off: `use_after_free` expects a resource to be gone after its DELETE. A DELETE without
+`hard=true` invalidates a memory and keeps it and its history readable (bi-temporal memory: history is
+always readable), and DELETE /api/v1/memories/{id} is the API's only DELETE, so the check's premise does
+not hold anywhere here. (Turning it off for those reads alone in a schemathesis.toml `[[operations]]`
+entry did not reach the stateful phase in schemathesis 4.32.)
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import pytest
 
 from tests.e2e.conftest import ADMIN_KEY, BIN
 
-CONFIG = Path(__file__).with_name("schemathesis.toml")
 MAX_EXAMPLES = 40
 SEED = 7
 
@@ -30,12 +35,12 @@ def test_the_server_keeps_its_openapi_contract(launch: Callable[..., Any], tmp_p
     run = subprocess.run(
         [
             str(BIN / "schemathesis"),
-            "--config-file",
-            str(CONFIG),
             "run",
             f"{server.url}/openapi.json",
             "--checks",
             "all",
+            "--exclude-checks",
+            "use_after_free",
             "--header",
             f"X-API-Key: {ADMIN_KEY}",
             "--max-examples",
