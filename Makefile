@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: serve test lint install bench clean
+.PHONY: serve test lint install bench clean openapi
 
 # llama-cpp-python (the local LLM server of the LLM-tier tests) compiles llama.cpp: ~5 minutes on 2 cores.
 # Its wheel is built once per version into ~/.cache and installed from there afterwards. A native build dies
@@ -45,6 +45,10 @@ lint: $(BIN)/.installed-dev
 
 test: lint
 	$(BIN)/pytest -q
+
+# The published contract; tests/api/test_openapi_document.py fails when the app and this file differ.
+openapi: $(BIN)/.installed
+	$(BIN)/membank openapi --output docs/openapi.json
 
 bench: $(BIN)/.installed-dev
 	$(BIN)/python -m bench.run_all

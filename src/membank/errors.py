@@ -18,8 +18,10 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
     ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
     ├── LLMServiceError               LLM_SERVICE_ERROR         503
-    └── BackendUnavailable            BACKEND_UNAVAILABLE       503
-        └── IndexUnavailable          INDEX_UNAVAILABLE         503
+    ├── BackendUnavailable            BACKEND_UNAVAILABLE       503
+    │   └── IndexUnavailable          INDEX_UNAVAILABLE         503
+    ├── Unhealthy                     UNHEALTHY                 503
+    └── NotReady                      NOT_READY                 503
 """
 
 from __future__ import annotations
@@ -138,3 +140,17 @@ class IndexUnavailable(BackendUnavailable):
     def __init__(self, message: str, *, cause: str = "error", details: dict[str, Any] | None = None) -> None:
         super().__init__(message, details={"cause": cause, **(details or {})})
         self.cause = cause
+
+
+class Unhealthy(MemBankError):
+    """/health: a backend is unavailable (the details are the health report)."""
+
+    code = "UNHEALTHY"
+    status = 503
+
+
+class NotReady(MemBankError):
+    """/health/ready: a backend is unavailable, do not send traffic (the details are the health report)."""
+
+    code = "NOT_READY"
+    status = 503

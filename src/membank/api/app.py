@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 
 import structlog
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from membank import __version__
 from membank.api.bounds import JsonBoundsMiddleware
 from membank.api.errors import install_error_handlers
 from membank.api.middleware import RequestContextMiddleware
+from membank.api.openapi import install_openapi
 from membank.bootstrap import Container, build_container
 from membank.config import Settings
 from membank.jobs.worker import finish_within
@@ -59,13 +61,18 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             if container is None:
                 await own.aclose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc with their assets served from the installed fastapi-offline package (no CDN).
+    app = FastAPIOffline(
         title="MemBank",
         version=__version__,
+        description="Long-term memory for AI agents. Every answer is an envelope: "
+        '`{"success": true, "data", "message", "timestamp"}`, or on failure '
+        '`{"success": false, "error": {"code", "message", "details"}, "timestamp"}`.',
         lifespan=lifespan,
         docs_url="/docs",
+        redoc_url="/redoc",
         openapi_url="/openapi.json",
-        redoc_url=None,
+        static_url="/docs-assets",
     )
     from membank.ingest.endpoints import router as ingest_router
     from membank.jobs.endpoints import router as jobs_router
@@ -80,5 +87,6 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(health_router)
     install_error_handlers(app)
     app.add_middleware(JsonBoundsMiddleware, bounds=bounds)  # inside the size limit and the request id
+    install_openapi(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
     return app

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from membank.bootstrap import Container
 from membank.errors import Forbidden
@@ -20,15 +21,18 @@ def get_container(request: Request) -> Container:
 AppContainer = Annotated[Container, Depends(get_container)]
 
 
+# The two ways to present a key, declared as OpenAPI security schemes (so the docs page can authenticate);
+# they only read the headers, the key is checked by the auth service.
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+_BEARER = HTTPBearer(auto_error=False, description="An API key as a bearer token")
+
+
 async def current_principal(
     container: AppContainer,
-    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Security(_API_KEY)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> Principal:
-    presented = x_api_key
-    if presented is None and authorization is not None:
-        scheme, _, token = authorization.partition(" ")
-        presented = token.strip() if scheme.lower() == "bearer" else None
+    presented = x_api_key if x_api_key is not None else (bearer.credentials.strip() if bearer else None)
     return await container.auth.authenticate(presented)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
 import orjson
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 
@@ -48,3 +49,34 @@ def fail(
 ) -> JSONResponse:
     """An error envelope."""
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+# The documented shapes of the two envelopes. Endpoints answer with `ok`/`fail` above (orjson, no response
+# validation by FastAPI), so these models only describe what those functions send: keep them in step.
+
+DataT = TypeVar("DataT")
+
+
+class Envelope(BaseModel, Generic[DataT]):
+    """A success: `data` is the operation's result."""
+
+    success: Literal[True]
+    data: DataT
+    message: str | None
+    timestamp: datetime = Field(description="When the answer was made, UTC, millisecond precision")
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Stable machine-readable error code")
+    message: str = Field(description="What went wrong, for a person")
+    details: dict[str, Any] = Field(
+        description="More about the error; a validation error lists each failing field under `errors`"
+    )
+
+
+class ErrorEnvelope(BaseModel):
+    """A failure: nothing was changed."""
+
+    success: Literal[False]
+    error: ErrorInfo
+    timestamp: datetime

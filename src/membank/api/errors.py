@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import Scope
 
 from membank.api.envelope import fail
 from membank.errors import InvalidUserId, MemBankError, ValidationFailed
@@ -73,6 +75,19 @@ def _failed(errors: list[dict[str, Any]]) -> MemBankError:
     return ValidationFailed(message, details={"errors": errors})
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route serves at the request's path: FastAPI makes one route per method, so the
+    405 of the first route that matched the path alone names too few."""
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in app.router.routes)
+    ]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MemBankError)
     async def _ours(request: Request, exc: MemBankError) -> Response:
@@ -85,8 +100,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI could not read the body (not UTF-8, not the declared form)
+            err = ValidationFailed.field("body", str(exc.detail))
+            return fail(err.status, err.code, err.message, err.details)
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-        return fail(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.scope))}
+        return fail(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:

@@ -21,6 +21,21 @@ from membank.storage.ports import StoredResponse
 RESERVATION_SECONDS = 120.0
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,255}$")
 
+# The header as an OpenAPI parameter (`openapi_extra` of the routes that honour it): it is read from the
+# request inside `run_once`, not declared in the endpoint's signature.
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Send a retried request with the same key: it is done once, and the retry gets "
+            "the first answer (`Idempotent-Replayed: true`); the same key with another body is a 409.",
+            "schema": {"type": "string", "pattern": _KEY.pattern},
+        }
+    ]
+}
+
 
 def idempotency_key(request: Request) -> str | None:
     """The request's Idempotency-Key header, validated."""

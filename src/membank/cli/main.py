@@ -176,3 +176,25 @@ cli.add_command(keys)
 cli.add_command(add)
 cli.add_command(search)
 cli.add_command(import_file)
+
+
+@cli.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the document to this file instead of standard output.",
+)
+def openapi(output: str | None) -> None:
+    """Print the API's OpenAPI document as published in docs/openapi.json (`make openapi` rewrites it)."""
+    from pathlib import Path
+
+    from membank.api import create_app
+    from membank.api.openapi import openapi_json
+
+    text = openapi_json(create_app(_settings()))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")

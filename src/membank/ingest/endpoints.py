@@ -11,10 +11,20 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from membank.api.deps import AppContainer, JobsRead, MemoriesRead, MemoriesWrite
-from membank.api.envelope import ok
-from membank.ingest.schemas import ProcessConversationIn
+from membank.api.envelope import Envelope, ok
+from membank.api.idempotency import IDEMPOTENCY_KEY_PARAMETER
+from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
+from membank.errors import BatchNotFound, Conflict, InvalidUserId, SessionNotFound, ValidationFailed
+from membank.ingest.schemas import (
+    BatchOut,
+    LlmUsageOut,
+    ProcessConversationIn,
+    SessionOut,
+    SessionPageOut,
+)
 from membank.ingest.sessions import session_out
-from membank.jobs.endpoints import accept_job
+from membank.jobs.endpoints import JOB_ANSWERS, accept_job
+from membank.jobs.schemas import JobOut
 from membank.memories.schemas import IDENTIFIER_PATTERN, UtcDatetime
 from membank.models import Job, iso, now_utc, to_epoch
 from membank.models.bounds import MAX_PAGE_OFFSET
@@ -25,7 +35,16 @@ UserIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
 SessionIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
 
 
-@router.post("/memories/process-conversation", status_code=202)
+@router.post(
+    "/memories/process-conversation",
+    status_code=202,
+    response_model=Envelope[JobOut],
+    responses={
+        **JOB_ANSWERS,
+        **error_responses(ValidationFailed, InvalidUserId, *AUTHENTICATED, Conflict, *WITH_BODY),
+    },
+    openapi_extra=IDEMPOTENCY_KEY_PARAMETER,
+)
 async def process_conversation(
     body: ProcessConversationIn,
     principal: MemoriesWrite,
@@ -41,7 +60,11 @@ async def process_conversation(
     return await accept_job(container, principal, request, enqueue, wait=wait)
 
 
-@router.get("/batches/{batch_id}")
+@router.get(
+    "/batches/{batch_id}",
+    response_model=Envelope[BatchOut],
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, BatchNotFound),
+)
 async def get_batch(
     batch_id: Annotated[str, Path(max_length=64)], principal: JobsRead, container: AppContainer
 ) -> Response:
@@ -49,7 +72,11 @@ async def get_batch(
     return ok(await container.ingest.batch(principal, batch_id))
 
 
-@router.get("/users/{user_id}/sessions/{session_id}")
+@router.get(
+    "/users/{user_id}/sessions/{session_id}",
+    response_model=Envelope[SessionOut],
+    responses=error_responses(ValidationFailed, InvalidUserId, *AUTHENTICATED, SessionNotFound),
+)
 async def get_session(
     user_id: UserIdPath, session_id: SessionIdPath, principal: MemoriesRead, container: AppContainer
 ) -> Response:
@@ -57,7 +84,11 @@ async def get_session(
     return ok(session_out(await container.ingest.session(principal, user_id, session_id)))
 
 
-@router.get("/users/{user_id}/sessions")
+@router.get(
+    "/users/{user_id}/sessions",
+    response_model=Envelope[SessionPageOut],
+    responses=error_responses(ValidationFailed, InvalidUserId, *AUTHENTICATED),
+)
 async def list_sessions(
     user_id: UserIdPath,
     principal: MemoriesRead,
@@ -70,7 +101,11 @@ async def list_sessions(
     return ok({"sessions": [session_out(s) for s in sessions], "limit": limit, "offset": offset})
 
 
-@router.get("/usage/llm")
+@router.get(
+    "/usage/llm",
+    response_model=Envelope[LlmUsageOut],
+    responses=error_responses(ValidationFailed, *AUTHENTICATED),
+)
 async def llm_usage(
     principal: JobsRead,
     container: AppContainer,

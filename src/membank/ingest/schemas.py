@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from membank.jobs.schemas import JobOut
 from membank.memories.schemas import Identifier, MemoryIn, UserId, UtcDatetime
 
 MAX_MESSAGE = 20_000
@@ -122,3 +124,73 @@ class BatchIn(_Strict):
         if self.conversations is not None and self.user_id is None:
             raise ValueError("user_id is required with conversations")
         return self
+
+
+# Response shapes (documentation of what the ingest endpoints and session_out send).
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BatchAcceptedOut(_Out):
+    """Conversations accepted as a batch: one extraction job each."""
+
+    batch_id: str
+    job_count: int
+    job_ids: list[str]
+
+
+class BatchOut(_Out):
+    """A batch's status, its jobs (each with the counts of its actions as `result`) and their totals."""
+
+    batch_id: str
+    user_id: str
+    status: Literal["queued", "processing", "completed", "completed_with_errors"]
+    job_count: int
+    jobs_by_status: dict[str, int]
+    counts: dict[str, int] = Field(description="Actions of the finished jobs: ADD, UPDATE, DELETE, NOOP")
+    options: dict[str, Any]
+    jobs: list[JobOut]
+    created_at: datetime
+
+
+class SessionMessageOut(_Out):
+    role: str
+    name: str | None
+    content: str = Field(description="The first 500 characters of the message")
+    timestamp: datetime | None
+
+
+class SessionOut(_Out):
+    """A session's rolling summary, key facts and latest messages."""
+
+    session_id: str
+    user_id: str
+    summary: str
+    key_facts: list[str]
+    recent_messages: list[SessionMessageOut]
+    turn_count: int
+    fact_count: int
+    started_at: datetime | None
+    last_message_at: datetime | None
+    updated_at: datetime | None
+
+
+class SessionPageOut(_Out):
+    sessions: list[SessionOut]
+    limit: int
+    offset: int
+
+
+class LlmUsageTotalOut(_Out):
+    model: str
+    purpose: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class LlmUsageOut(_Out):
+    since: datetime
+    totals: list[LlmUsageTotalOut] = Field(description="Per model and purpose")

@@ -9,19 +9,35 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from membank.api.deps import AppContainer, JobsRead
-from membank.api.envelope import ok
+from membank.api.envelope import Envelope, ok
 from membank.api.idempotency import idempotency_key, run_once
+from membank.api.responses import AUTHENTICATED, error_responses
 from membank.bootstrap import Container
-from membank.errors import Forbidden
-from membank.jobs.schemas import MAX_ITEMS_PAGE
+from membank.errors import Forbidden, JobNotFound, ValidationFailed
+from membank.jobs.schemas import MAX_ITEMS_PAGE, JobItemsPage, JobOut
 from membank.jobs.service import job_out
 from membank.models import Job, Principal
 from membank.models.bounds import MAX_PAGE_OFFSET
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
+_LOCATION = {"Location": {"description": "The job's URL", "schema": {"type": "string"}}}
 
 JobId = Annotated[str, Path(max_length=64)]
+
+# The answers of an operation that queues a job (`accept_job`), besides its own 202 model when it has one.
+JOB_ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": Envelope[JobOut],
+        "description": "Accepted: the queued job (with `wait=true`: the job still running after the wait)",
+        "headers": _LOCATION,
+    },
+    200: {
+        "model": Envelope[JobOut],
+        "description": "With `wait=true`: the finished job (completed or dead)",
+        "headers": _LOCATION,
+    },
+}
 
 
 async def _job_items_reader(principal: JobsRead) -> Principal:
@@ -33,7 +49,11 @@ async def _job_items_reader(principal: JobsRead) -> Principal:
 JobItemsRead = Annotated[Principal, Depends(_job_items_reader)]
 
 
-@router.get("/jobs/{job_id}")
+@router.get(
+    "/jobs/{job_id}",
+    response_model=Envelope[JobOut],
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, JobNotFound),
+)
 async def get_job(job_id: JobId, principal: JobsRead, container: AppContainer) -> Response:
     """A job's status, progress, result or error. Without memories:read, the parts of the result that
     carry memory text are left out and named in `withheld`."""
@@ -41,7 +61,11 @@ async def get_job(job_id: JobId, principal: JobsRead, container: AppContainer) -
     return ok(job_out(job, content=principal.can("memories:read")))
 
 
-@router.get("/jobs/{job_id}/items")
+@router.get(
+    "/jobs/{job_id}/items",
+    response_model=Envelope[JobItemsPage],
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, JobNotFound),
+)
 async def get_job_items(
     job_id: JobId,
     principal: JobItemsRead,

@@ -1,10 +1,11 @@
-"""Response shapes of job endpoints."""
+"""Response shapes of job endpoints (documentation of what job_out sends) and the job items page."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_ITEMS_PAGE = 1000
 
@@ -39,3 +40,36 @@ class JobItemsPage(BaseModel):
     total: int = Field(description="Items recorded so far")
     limit: int
     offset: int
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobProgressOut(_Out):
+    done: int
+    total: int
+    percent: float | None = Field(description="null while the total is unknown (0)")
+
+
+class JobOut(_Out):
+    """A job: `failed` will be retried, `dead` will not; `result` is set once it completed."""
+
+    id: str
+    job_id: str = Field(description="The same as `id`")
+    kind: str
+    status: Literal["queued", "processing", "completed", "failed", "dead"]
+    progress: JobProgressOut
+    attempts: int
+    max_attempts: int
+    result: dict[str, Any] | None = Field(description="What the job did; its fields depend on `kind`")
+    error: str | None = Field(description="Without memories:read only the exception's name")
+    withheld: list[str] = Field(
+        description="Fields left out because the caller lacks memories:read (e.g. result.actions, error)"
+    )
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    batch_id: str | None
+    priority: int

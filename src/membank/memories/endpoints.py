@@ -7,17 +7,32 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from membank.api.deps import AppContainer, MemoriesRead, MemoriesWrite
-from membank.api.envelope import ok
-from membank.api.idempotency import replay_or_run, run_once
-from membank.errors import ValidationFailed
-from membank.ingest.schemas import BatchIn, MemoryCreateIn
+from membank.api.envelope import Envelope, ok
+from membank.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, replay_or_run, run_once
+from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
+from membank.errors import (
+    Conflict,
+    EmbeddingServiceError,
+    InvalidUserId,
+    MemoryChanged,
+    MemoryNotFound,
+    ValidationFailed,
+)
+from membank.ingest.schemas import BatchAcceptedOut, BatchIn, MemoryCreateIn
 from membank.ingest.tasks import BATCH_IMPORT
-from membank.jobs.endpoints import accept_job
+from membank.jobs.endpoints import JOB_ANSWERS, accept_job
+from membank.jobs.schemas import JobOut
 from membank.memories.schemas import (
     IDENTIFIER_PATTERN,
+    MemoryDeletedOut,
+    MemoryHistoryOut,
+    MemoryOut,
+    MemoryPageOut,
     MemoryPatch,
+    MemoryStatsOut,
     memory_out,
     version_out,
 )
@@ -26,11 +41,31 @@ from membank.models.bounds import MAX_PAGE_OFFSET
 
 router = APIRouter(prefix="/api/v1", tags=["memories"])
 
+
+class _MemoryIdConvertor(StringConvertor):
+    # The actions beside the ids (/memories/search, ...) never match as an id: PATCH /memories/search is then
+    # a 405 naming the allowed methods, not a 400 about a malformed memory id.
+    regex = r"(?!(?:search|batch|process-conversation|synthesize-context)(?:/|$))[^/]+"
+
+
+register_url_convertor("memory_id", _MemoryIdConvertor())
+
 MemoryId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-fA-F\-]{1,64}$")]
 UserIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
 
 
-@router.post("/memories", status_code=201)
+@router.post(
+    "/memories",
+    status_code=201,
+    response_model=Envelope[MemoryOut],
+    responses={
+        **JOB_ANSWERS,
+        **error_responses(
+            ValidationFailed, InvalidUserId, *AUTHENTICATED, Conflict, *WITH_BODY, EmbeddingServiceError
+        ),
+    },
+    openapi_extra=IDEMPOTENCY_KEY_PARAMETER,
+)
 async def create_memory(
     body: MemoryCreateIn,
     principal: MemoriesWrite,
@@ -53,13 +88,23 @@ async def create_memory(
     return await replay_or_run(container, principal, request, run)
 
 
-@router.get("/memories/{memory_id}")
+@router.get(
+    "/memories/{memory_id:memory_id}",
+    response_model=Envelope[MemoryOut],
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, MemoryNotFound),
+)
 async def get_memory(memory_id: MemoryId, principal: MemoriesRead, container: AppContainer) -> Response:
     """One memory, current or not (see valid_to, superseded_by, deleted_at)."""
     return ok(memory_out(await container.memories.get(principal, memory_id)))
 
 
-@router.patch("/memories/{memory_id}")
+@router.patch(
+    "/memories/{memory_id:memory_id}",
+    response_model=Envelope[MemoryOut],
+    responses=error_responses(
+        ValidationFailed, *AUTHENTICATED, MemoryNotFound, MemoryChanged, *WITH_BODY, EmbeddingServiceError
+    ),
+)
 async def update_memory(
     memory_id: MemoryId, body: MemoryPatch, principal: MemoriesWrite, container: AppContainer
 ) -> Response:
@@ -67,7 +112,11 @@ async def update_memory(
     return ok(memory_out(await container.memories.update(principal, memory_id, body)))
 
 
-@router.delete("/memories/{memory_id}")
+@router.delete(
+    "/memories/{memory_id:memory_id}",
+    response_model=Envelope[MemoryDeletedOut],
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, MemoryNotFound, MemoryChanged),
+)
 async def delete_memory(
     memory_id: MemoryId, principal: MemoriesWrite, container: AppContainer, hard: bool = False
 ) -> Response:
@@ -75,14 +124,32 @@ async def delete_memory(
     return ok(await container.memories.delete(principal, memory_id, hard=hard))
 
 
-@router.get("/memories/{memory_id}/history")
+@router.get(
+    "/memories/{memory_id:memory_id}/history",
+    response_model=Envelope[MemoryHistoryOut],
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, MemoryNotFound),
+)
 async def memory_history(memory_id: MemoryId, principal: MemoriesRead, container: AppContainer) -> Response:
     """Every version event of the memory, oldest first."""
     versions = await container.memories.history(principal, memory_id)
     return ok({"memory_id": memory_id, "history": [version_out(v) for v in versions]})
 
 
-@router.post("/memories/batch", status_code=202)
+@router.post(
+    "/memories/batch",
+    status_code=202,
+    response_model=Envelope[JobOut | BatchAcceptedOut],
+    responses={
+        202: {
+            "description": "Accepted: the import job (raw memories) or the batch of extraction jobs "
+            "(conversations, `Location` is the batch)",
+            "headers": JOB_ANSWERS[202]["headers"],
+        },
+        200: JOB_ANSWERS[200],
+        **error_responses(ValidationFailed, InvalidUserId, *AUTHENTICATED, Conflict, *WITH_BODY),
+    },
+    openapi_extra=IDEMPOTENCY_KEY_PARAMETER,
+)
 async def batch_import(
     body: BatchIn, principal: MemoriesWrite, container: AppContainer, request: Request, wait: bool = False
 ) -> Response:
@@ -116,7 +183,11 @@ async def batch_import(
     return await accept_job(container, principal, request, enqueue, wait=wait)
 
 
-@router.get("/users/{user_id}/memories")
+@router.get(
+    "/users/{user_id}/memories",
+    response_model=Envelope[MemoryPageOut],
+    responses=error_responses(ValidationFailed, InvalidUserId, *AUTHENTICATED),
+)
 async def list_user_memories(
     user_id: UserIdPath,
     principal: MemoriesRead,
@@ -149,7 +220,11 @@ async def list_user_memories(
     )
 
 
-@router.get("/users/{user_id}/memories/stats")
+@router.get(
+    "/users/{user_id}/memories/stats",
+    response_model=Envelope[MemoryStatsOut],
+    responses=error_responses(InvalidUserId, *AUTHENTICATED),
+)
 async def user_memory_stats(
     user_id: UserIdPath, principal: MemoriesRead, container: AppContainer
 ) -> Response:

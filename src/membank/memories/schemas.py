@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from membank.models import MEMORY_TYPES, Memory, MemoryVersion, iso
@@ -34,9 +43,20 @@ def _utc_in_range(value: datetime) -> datetime:
     return utc
 
 
-# Every accepted time: a time without an offset is taken as UTC (naive and aware times must never meet in one
-# comparison), kept in UTC, and within the one range whose times the stores read back exactly (models/time.py).
-UtcDatetime = Annotated[datetime, AfterValidator(_utc_in_range)]
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _iso_text(value: Any) -> Any:
+    # The contract says "date-time": epoch numbers (which pydantic would also take) are refused, not guessed.
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date-time string such as 2026-03-01T12:00:00Z")
+
+
+# Every accepted time is an ISO 8601 string; a time without an offset is taken as UTC (naive and aware
+# times must never meet in one comparison), kept in UTC, and within the one range whose times the stores
+# read back exactly (models/time.py).
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc_in_range)]
 
 MAX_CONTENT = 20_000
 
@@ -167,3 +187,89 @@ def version_out(v: MemoryVersion) -> dict[str, Any]:
         "prompt_version": v.prompt_version,
         "created_at": iso(v.created_at),
     }
+
+
+# Response shapes (documentation of what memory_out, version_out and the endpoints send).
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MemoryOut(_Out):
+    """A memory as the API shows it, current or not (see valid_to, superseded_by, deleted_at)."""
+
+    id: str
+    user_id: str
+    agent_id: str | None
+    session_id: str | None
+    content: str
+    summary: str | None
+    memory_type: MemoryType
+    importance: int
+    tags: list[str]
+    metadata: dict[str, Any]
+    entities: list[str]
+    source_refs: list[dict[str, Any]]
+    content_hash: str
+    valid_from: datetime
+    valid_to: datetime | None
+    superseded_by: str | None
+    supersedes: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    slot: str | None
+
+
+class MemoryVersionOut(_Out):
+    """One entry of a memory's history."""
+
+    id: str
+    memory_id: str
+    version: int
+    event: str
+    old_content: str | None
+    new_content: str | None
+    actor: str
+    job_id: str | None
+    changes: dict[str, Any]
+    extractor: str | None
+    prompt_version: str | None
+    created_at: datetime
+
+
+class MemoryHistoryOut(_Out):
+    memory_id: str
+    history: list[MemoryVersionOut]
+
+
+class MemoryDeletedOut(_Out):
+    """What a delete did: an invalidation (`erased: false`, with `valid_to`) or an erasure (`erased: true`,
+    with `erased_versions`)."""
+
+    id: str
+    deleted: Literal[True]
+    erased: bool
+    valid_to: datetime | None = Field(default=None, description="Only when not erased")
+    erased_versions: int | None = Field(default=None, description="Only when erased")
+
+
+class MemoryPageOut(_Out):
+    memories: list[MemoryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class MemoryStatsOut(_Out):
+    user_id: str
+    total: int
+    active: int
+    superseded: int
+    deleted: int
+    by_type: dict[str, int] = Field(description="Memories valid now, per type")
+    average_importance: float | None
+    first_created_at: float | None = Field(description="Epoch seconds")
+    last_created_at: float | None = Field(description="Epoch seconds")

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from membank import __version__
 from membank.api.deps import AppContainer
-from membank.api.envelope import fail, ok
+from membank.api.envelope import Envelope, fail, ok
+from membank.api.responses import error_responses
 from membank.bootstrap import Container
+from membank.errors import BackendUnavailable, NotReady, Unhealthy
 from membank.observability.health import CheckFn, run_checks
 from membank.observability.metrics import JOBS, OUTBOX_PENDING, REGISTRY
+from membank.observability.schemas import HealthOut, LiveOut
 
 router = APIRouter(tags=["health"])
 
@@ -47,28 +50,43 @@ async def _report(container: Container) -> tuple[bool, dict[str, object]]:
     }
 
 
-@router.get("/health")
+@router.get(
+    "/health", response_model=Envelope[HealthOut], responses=error_responses(Unhealthy, BackendUnavailable)
+)
 async def health(container: AppContainer) -> Response:
     """Overall status with each backend's state: 503 only when the system of record or the embedder is
     down; a degraded vector index is reported (status "degraded", with the reason) with 200."""
     healthy, report = await _report(container)
-    return ok(report) if healthy else fail(503, "UNHEALTHY", "a backend is unavailable", report)
+    return (
+        ok(report) if healthy else fail(Unhealthy.status, Unhealthy.code, "a backend is unavailable", report)
+    )
 
 
-@router.get("/health/live")
+@router.get("/health/live", response_model=Envelope[LiveOut])
 async def live() -> Response:
     """The process is up."""
     return ok({"status": "ok"})
 
 
-@router.get("/health/ready")
+@router.get(
+    "/health/ready",
+    response_model=Envelope[HealthOut],
+    responses=error_responses(NotReady, BackendUnavailable),
+)
 async def ready(container: AppContainer) -> Response:
     """Ready to serve: the system of record and the embedder answer (the index may be degraded)."""
     healthy, report = await _report(container)
-    return ok(report) if healthy else fail(503, "NOT_READY", "a backend is unavailable", report)
+    return ok(report) if healthy else fail(NotReady.status, NotReady.code, "a backend is unavailable", report)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"description": "Prometheus text exposition format"},
+        **error_responses(BackendUnavailable),
+    },
+)
 async def metrics(container: AppContainer) -> Response:
     """Prometheus metrics."""
     OUTBOX_PENDING.set(await asyncio.to_thread(container.store.outbox.pending))

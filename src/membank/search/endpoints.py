@@ -6,15 +6,34 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from membank.api.deps import AppContainer, MemoriesRead
-from membank.api.envelope import ok
-from membank.errors import BackendUnavailable
+from membank.api.envelope import Envelope, ok
+from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
+from membank.errors import (
+    BackendUnavailable,
+    EmbeddingServiceError,
+    IndexUnavailable,
+    InvalidUserId,
+    MemBankError,
+    ValidationFailed,
+)
 from membank.memories.schemas import memory_out
-from membank.search.schemas import SearchIn, SynthesizeIn
+from membank.search.schemas import ContextOut, SearchIn, SearchOut, SynthesizeIn
+
+_SEARCH_ERRORS: tuple[type[MemBankError], ...] = (
+    ValidationFailed,
+    InvalidUserId,
+    *AUTHENTICATED,
+    *WITH_BODY,
+    EmbeddingServiceError,
+    IndexUnavailable,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 
-@router.post("/memories/search")
+@router.post(
+    "/memories/search", response_model=Envelope[SearchOut], responses=error_responses(*_SEARCH_ERRORS)
+)
 async def search_memories(body: SearchIn, principal: MemoriesRead, container: AppContainer) -> Response:
     """Hybrid search of one user's memories; `explain=true` adds each score component."""
     if container.search is None:
@@ -33,7 +52,11 @@ async def search_memories(body: SearchIn, principal: MemoriesRead, container: Ap
     return ok(data)
 
 
-@router.post("/memories/synthesize-context")
+@router.post(
+    "/memories/synthesize-context",
+    response_model=Envelope[ContextOut],
+    responses=error_responses(*_SEARCH_ERRORS),
+)
 async def synthesize_context(
     body: SynthesizeIn, principal: MemoriesRead, container: AppContainer
 ) -> Response:

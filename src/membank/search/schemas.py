@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from membank.memories.schemas import FilterJson, Identifier, MemoryType, Tag, UserId, UtcDatetime
+from membank.memories.schemas import FilterJson, Identifier, MemoryOut, MemoryType, Tag, UserId, UtcDatetime
 
 
 def _not_blank(value: str) -> str:
@@ -70,3 +73,49 @@ class SynthesizeIn(BaseModel):
     @classmethod
     def _query_not_blank(cls, value: str) -> str:
         return _not_blank(value)
+
+
+# Response shapes (documentation of what the search and synthesis endpoints send).
+
+
+class SearchHitOut(MemoryOut):
+    """A memory found, with its score (a similarity in [0, 1], higher is better)."""
+
+    score: float
+    score_details: dict[str, Any] | None = Field(
+        default=None, description="Only with `explain: true`: each component of the score"
+    )
+
+
+class SearchOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    memories: list[SearchHitOut]
+    total: int
+    query: str
+    timings: dict[str, Any] | None = Field(default=None, description="Only with `explain: true`")
+
+
+class CitedMemoryOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    citation: int = Field(description="The number the context cites it by")
+    id: str
+    content: str
+    memory_type: MemoryType
+    valid_from: datetime
+    score: float
+
+
+class ContextOut(BaseModel):
+    """A context for a query and the memories it cites."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    context: str
+    memories: list[CitedMemoryOut]
+    synthesizer: str = Field(description="`structured`, `llm:<model>` or why the LLM was not used")
+    prompt_version: str | None
+    query: str
+    user_id: str
+    cached: bool

@@ -1,0 +1,41 @@
+"""The OpenAPI document: FastAPI's, made to tell the truth about our errors; and its published form."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic.json_schema import models_json_schema
+
+from membank.api.responses import ERROR_MODELS
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make `app.openapi()` document the error envelopes and drop FastAPI's 422, which we never answer
+    (a request validation error is a 400 VALIDATION_ERROR in the envelope)."""
+    generate = app.openapi
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            _, defs = models_json_schema(
+                [(model, "serialization") for _, model in sorted(ERROR_MODELS.items())],
+                ref_template="#/components/schemas/{model}",
+            )
+            schemas.update(defs.get("$defs", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+
+
+def openapi_json(app: FastAPI) -> str:
+    """The document as published in docs/openapi.json: indented, keys in a stable order, one final newline."""
+    return json.dumps(app.openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

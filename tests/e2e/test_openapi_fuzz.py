@@ -1,0 +1,66 @@
+"""Schemathesis over the whole OpenAPI document against a real server, every check on.
+
+The run fails on any server error, any response the document does not describe (status, media type,
+schema, headers), a schema-valid request refused or a schema-violating one accepted, a wrong answer to an
+undocumented method or a missing key. The examples per operation are bounded so that the run takes a few
+minutes on two cores; the seed makes it repeatable (change it to explore).
+
+One check is off: `use_after_free` expects a resource to be gone after its DELETE. A DELETE without
+`hard=true` invalidates a memory and keeps it and its history readable (bi-temporal memory: history is
+always readable), and DELETE /api/v1/memories/{id} is the API's only DELETE, so the check's premise does
+not hold anywhere here. (Turning it off for those reads alone in a schemathesis.toml `[[operations]]`
+entry did not reach the stateful phase in schemathesis 4.32.)
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ADMIN_KEY, BIN
+
+MAX_EXAMPLES = 40
+SEED = 7
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+def test_the_server_keeps_its_openapi_contract(launch: Callable[..., Any], tmp_path: Path) -> None:
+    server = launch(MEMBANK_LOG_LEVEL="WARNING")
+    run = subprocess.run(
+        [
+            str(BIN / "schemathesis"),
+            "run",
+            f"{server.url}/openapi.json",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "use_after_free",
+            "--header",
+            f"X-API-Key: {ADMIN_KEY}",
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--seed",
+            str(SEED),
+            "--workers",
+            "2",
+            "--no-color",
+            "--report-dir",
+            str(tmp_path / "report"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=540,
+        cwd=tmp_path,
+    )
+    summary = run.stdout[-30_000:]
+    generated = re.search(r"(\d+) generated", run.stdout)
+    assert generated is not None, summary
+    print(f"schemathesis: {generated.group(1)} cases")  # shown with -s; the figure the issue asks for
+    assert run.returncode == 0, f"{summary}\n{run.stderr[-3000:]}\nserver log:\n{server.output()[-5000:]}"
+    assert int(generated.group(1)) >= 1000, summary  # the run really exercised the API
