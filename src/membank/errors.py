@@ -14,7 +14,8 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
     ├── Conflict                      CONFLICT                  409
     │   ├── LeaseLost                 LEASE_LOST                409
-    │   └── MemoryChanged             MEMORY_CHANGED            409
+    │   ├── MemoryChanged             MEMORY_CHANGED            409
+    │   └── MemoryNotCurrent          MEMORY_NOT_CURRENT        409
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
     ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
     ├── LLMServiceError               LLM_SERVICE_ERROR         503
@@ -101,6 +102,12 @@ class MemoryChanged(Conflict):
     """A memory was superseded or deleted by someone else between reading and writing it."""
 
     code = "MEMORY_CHANGED"
+
+
+class MemoryNotCurrent(Conflict):
+    """A change was asked of a superseded or deleted version; only the current version can change."""
+
+    code = "MEMORY_NOT_CURRENT"
 
 
 class PayloadTooLarge(MemBankError):

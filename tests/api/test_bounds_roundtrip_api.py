@@ -53,7 +53,7 @@ AT_THE_BOUNDS: dict[str, dict[str, Any]] = {
             "tag": "extremes",
             "max": INT64_MAX,
             "min": INT64_MIN,
-            "all": [INT64_MAX, INT64_MIN, 1e308],
+            "all": [INT64_MAX, INT64_MIN, float(2**63 - 1024), -float(2**63)],  # the widest floats in range
         },
         "source_refs": [{"message_id": INT64_MAX, "offset": INT64_MIN}],
     },

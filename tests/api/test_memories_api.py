@@ -66,13 +66,6 @@ def test_patch_of_fields_updates_in_place(api: Api) -> None:
     assert history[-1]["changes"]["importance"] == {"old": 3, "new": 9}
 
 
-def test_patch_of_a_superseded_version_is_rejected(api: Api) -> None:
-    old = api.add("User drives a Fiat")
-    api.call("PATCH", f"/api/v1/memories/{old['id']}", json={"content": "User drives a Volvo"})
-    response = api.call("PATCH", f"/api/v1/memories/{old['id']}", json={"content": "User drives a Tesla"})
-    assert response.status_code == 400 and response.json()["error"]["code"] == "VALIDATION_ERROR"
-
-
 def test_delete_invalidates_and_hard_delete_erases(api: Api) -> None:
     memory = api.add("User is allergic to peanuts")
     assert api.call("DELETE", f"/api/v1/memories/{memory['id']}").status_code == 200
@@ -129,3 +122,40 @@ def test_idempotency_key_replays_create_and_rejects_a_different_body(api: Api) -
     )
     assert other.status_code == 409 and other.json()["error"]["code"] == "CONFLICT"
     assert api.call("GET", "/api/v1/users/u1/memories").json()["data"]["total"] == 1
+
+
+def test_patch_refuses_null_except_summary_and_an_empty_body_before_looking_the_memory_up(api: Api) -> None:
+    memory = api.add("User likes espresso", summary="coffee", importance=6)
+    missing = "00000000-0000-0000-0000-000000000000"
+    for target in (memory["id"], missing):
+        for field in ("content", "memory_type", "importance", "tags", "metadata", "entities"):
+            response = api.call("PATCH", f"/api/v1/memories/{target}", json={field: None})
+            assert response.status_code == 400, response.text
+            error = response.json()["error"]
+            assert error["code"] == "VALIDATION_ERROR" and error["details"]["errors"][0]["field"] == field
+        empty = api.call("PATCH", f"/api/v1/memories/{target}", json={})
+        assert empty.status_code == 400 and "at least one field" in empty.json()["error"]["message"]
+    cleared = api.call("PATCH", f"/api/v1/memories/{memory['id']}", json={"summary": None})
+    assert cleared.status_code == 200 and cleared.json()["data"]["summary"] is None
+    assert cleared.json()["data"]["importance"] == 6  # nothing else changed
+
+
+def test_numbers_of_stored_json_lie_in_the_64_bit_range_whatever_their_form(api: Api) -> None:
+    for value in ("1e19", "-9.3e18", "18446744073709551616"):
+        body = '{"user_id": "u1", "content": "c", "metadata": {"n": ' + value + "}}"
+        response = api.call(
+            "POST", "/api/v1/memories", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, (value, response.text)
+        assert response.json()["error"]["details"]["errors"][0]["field"] == "metadata.n"
+    assert api.add("c", metadata={"n": 9.2e18, "m": -9223372036854775808})["metadata"]["n"] == 9.2e18
+
+
+def test_patching_a_superseded_version_is_a_409_naming_its_successor(api: Api) -> None:
+    old = api.add("User lives in Paris", slot=None)
+    new = api.call("PATCH", f"/api/v1/memories/{old['id']}", json={"content": "User lives in Rome"}).json()
+    response = api.call("PATCH", f"/api/v1/memories/{old['id']}", json={"importance": 9})
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "MEMORY_NOT_CURRENT" and error["details"]["superseded_by"] == new["data"]["id"]
+    assert api.call("GET", f"/api/v1/memories/{old['id']}").json()["data"]["importance"] == 5  # unchanged

@@ -44,7 +44,20 @@ def test_a_value_nested_far_beyond_any_recursion_limit_is_walked_only_to_the_dep
 
 
 @pytest.mark.parametrize(
-    "value", [INT64_MAX, INT64_MIN, 0, -1, 1.5, 1e308, True, None, "text", "🧠 \U0001d518 日本"]
+    "value",
+    [
+        INT64_MAX,
+        INT64_MIN,
+        0,
+        -1,
+        1.5,
+        float(2**63 - 1024),
+        -float(2**63),
+        True,
+        None,
+        "text",
+        "🧠 \U0001d518 日本",
+    ],
 )
 def test_json_scalars_in_range_pass(value: Any) -> None:
     assert json_violation({"v": [value]}, depth=DEPTH) is None
@@ -56,6 +69,8 @@ def test_json_scalars_in_range_pass(value: Any) -> None:
         (INT64_MAX + 1, "64-bit"),
         (INT64_MIN - 1, "64-bit"),
         (2**64, "64-bit"),
+        (1e308, "number outside the range"),
+        (-float(2**63 + 2048), "number outside the range"),
         (float("nan"), "NaN"),
         (float("inf"), "infinite"),
         ("\ud800", "surrogate"),

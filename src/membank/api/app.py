@@ -87,6 +87,6 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(health_router)
     install_error_handlers(app)
     app.add_middleware(JsonBoundsMiddleware, bounds=bounds)  # inside the size limit and the request id
-    install_openapi(app)
+    install_openapi(app, metadata_depth=settings.max_metadata_depth)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
     return app

@@ -9,9 +9,11 @@ from fastapi import FastAPI
 from pydantic.json_schema import models_json_schema
 
 from membank.api.responses import ERROR_MODELS
+from membank.models.bounds import json_value_schemas
+from membank.search.filters import FILTER_JSON_SCHEMA
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, *, metadata_depth: int) -> None:
     """Make `app.openapi()` document the error envelopes and drop FastAPI's 422, which we never answer
     (a request validation error is a 400 VALIDATION_ERROR in the envelope)."""
     generate = app.openapi
@@ -30,6 +32,8 @@ def install_openapi(app: FastAPI) -> None:
                 ref_template="#/components/schemas/{model}",
             )
             schemas.update(defs.get("$defs", {}))
+            schemas["Filter"] = FILTER_JSON_SCHEMA
+            schemas.update(json_value_schemas(metadata_depth))
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from membank.jobs.schemas import JobOut
 from membank.memories.schemas import Identifier, MemoryIn, UserId, UtcDatetime
@@ -76,13 +76,30 @@ class ExtractionContextIn(_Strict):
 NOT_EXTRACTED_FIELDS = ("summary", "memory_type", "importance", "entities", "source_refs", "slot")
 
 
+def _create_kinds(schema: dict[str, Any]) -> None:
+    # A direct create, or an extracting one (infer or a context) that sends none of NOT_EXTRACTED_FIELDS.
+    schema["anyOf"] = [
+        {"title": "Direct", "properties": {"infer": {"const": False}, "context": {"type": "null"}}},
+        {
+            "title": "Extracting",
+            "anyOf": [
+                {"required": ["infer"], "properties": {"infer": {"const": True}}},
+                {"required": ["context"], "properties": {"context": {"type": "object"}}},
+            ],
+            "not": {"anyOf": [{"required": [name]} for name in NOT_EXTRACTED_FIELDS]},
+        },
+    ]
+
+
 class MemoryCreateIn(MemoryIn):
     """A memory create; with `infer: true` or a `context`, the content is extracted from instead of stored.
 
     Extracting, `content` is the user's message, `valid_from` its time, and `tags` and `metadata` go onto every
     memory the job creates; the fields in NOT_EXTRACTED_FIELDS are refused (extraction sets them)."""
 
-    infer: bool = False
+    model_config = ConfigDict(json_schema_extra=_create_kinds)
+
+    infer: StrictBool = False
     context: ExtractionContextIn | None = None
 
     @property
@@ -103,13 +120,34 @@ class ConversationIn(_Strict):
 
 
 class BatchOptions(_Strict):
-    skip_duplicates: bool = False
+    skip_duplicates: StrictBool = False
     priority: int = Field(default=0, ge=0, le=10)
     merge_strategy: Literal["replace", "merge", "skip"] = "replace"
 
 
+def _batch_kinds(schema: dict[str, Any]) -> None:
+    schema["anyOf"] = [
+        {
+            "title": "Memories",
+            "required": ["memories"],
+            "properties": {"memories": {"type": "array"}, "conversations": {"type": "null"}},
+        },
+        {
+            "title": "Conversations",
+            "required": ["conversations", "user_id"],
+            "properties": {
+                "conversations": {"type": "array"},
+                "memories": {"type": "null"},
+                "user_id": {"type": "string"},
+            },
+        },
+    ]
+
+
 class BatchIn(_Strict):
     """Either raw memories to store as one job, or conversations to extract from (one job each)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_batch_kinds)
 
     user_id: UserId | None = None
     agent_id: Identifier | None = None

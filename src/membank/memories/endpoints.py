@@ -18,6 +18,7 @@ from membank.errors import (
     EmbeddingServiceError,
     InvalidUserId,
     MemoryChanged,
+    MemoryNotCurrent,
     MemoryNotFound,
     ValidationFailed,
 )
@@ -102,7 +103,13 @@ async def get_memory(memory_id: MemoryId, principal: MemoriesRead, container: Ap
     "/memories/{memory_id:memory_id}",
     response_model=Envelope[MemoryOut],
     responses=error_responses(
-        ValidationFailed, *AUTHENTICATED, MemoryNotFound, MemoryChanged, *WITH_BODY, EmbeddingServiceError
+        ValidationFailed,
+        *AUTHENTICATED,
+        MemoryNotFound,
+        MemoryChanged,
+        MemoryNotCurrent,
+        *WITH_BODY,
+        EmbeddingServiceError,
     ),
 )
 async def update_memory(

@@ -15,12 +15,14 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
+from pydantic.json_schema import WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from membank.models import MEMORY_TYPES, Memory, MemoryVersion, iso
-from membank.models.bounds import Violation, active_bounds, json_violation
-from membank.models.time import EARLIEST, LATEST, in_time_range
+from membank.models.bounds import JSON_VALUE_REF, Violation, active_bounds, json_violation
+from membank.models.time import EARLIEST, LATEST, TIME_PATTERN, TIME_RANGE, in_time_range
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$"
 UserId = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
@@ -56,9 +58,38 @@ def _iso_text(value: Any) -> Any:
 # Every accepted time is an ISO 8601 string; a time without an offset is taken as UTC (naive and aware
 # times must never meet in one comparison), kept in UTC, and within the one range whose times the stores
 # read back exactly (models/time.py).
-UtcDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc_in_range)]
+UtcDatetime = Annotated[
+    datetime,
+    BeforeValidator(_iso_text),
+    AfterValidator(_utc_in_range),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": TIME_PATTERN,
+            "description": f"ISO 8601; without an offset it is UTC; within {TIME_RANGE} in UTC",
+        }
+    ),
+]
 
 MAX_CONTENT = 20_000
+
+# Whitespace as JSON Schema (ECMA-262) regexes know it, so the document and the server agree on "blank".
+_WHITESPACE = r"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NOT_BLANK_PATTERN = f"[^{_WHITESPACE}]"
+_NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
+
+
+def _not_blank(value: str) -> str:
+    if not _NOT_BLANK.search(value):
+        raise ValueError("must not be blank")
+    return value
+
+
+# Text with something in it besides whitespace (content, queries).
+NotBlankText = Annotated[
+    str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": NOT_BLANK_PATTERN})
+]
 
 
 def _bounded(value: Any, violation: Violation | None, size: tuple[str, int]) -> None:
@@ -93,9 +124,23 @@ def _check_filter(value: dict[str, Any]) -> dict[str, Any]:
 
 # A stored JSON object (metadata, one source_ref): depth, key/item count, size, 64-bit integers, finite numbers
 # and valid Unicode bounded by the settings (models/bounds.py).
-JsonObject = Annotated[dict[str, Any], AfterValidator(_check_object)]
+JsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_check_object),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "additionalProperties": {"$ref": JSON_VALUE_REF.format(level=2)},
+            "description": "A JSON object; by default at most 1000 keys and items in all and 16 KiB encoded",
+        }
+    ),
+]
 # A search filter tree as sent, before parsing (search/filters.py bounds its logic): depth, size, values.
-FilterJson = Annotated[dict[str, Any], AfterValidator(_check_filter)]
+FilterJson = Annotated[
+    dict[str, Any],
+    AfterValidator(_check_filter),
+    WithJsonSchema({"$ref": "#/components/schemas/Filter"}),
+]
 
 
 class _Strict(BaseModel):
@@ -106,7 +151,7 @@ class MemoryIn(_Strict):
     """One memory to store as given (no extraction)."""
 
     user_id: UserId
-    content: str = Field(min_length=1, max_length=MAX_CONTENT)
+    content: NotBlankText = Field(min_length=1, max_length=MAX_CONTENT)
     summary: str | None = Field(default=None, max_length=2_000)
     memory_type: MemoryType = "factual"
     importance: int = Field(default=5, ge=1, le=10)
@@ -123,24 +168,48 @@ class MemoryIn(_Strict):
         description="subject/attribute (e.g. user/residence): a later fact of the same slot supersedes this one",
     )
 
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
+
+# Of the fields of a PATCH, only `summary` may be null (it clears the summary); leaving a field out leaves it.
+NULLABLE_PATCH_FIELDS = frozenset({"summary"})
+
+
+def _patch_schema(schema: dict[str, Any]) -> None:
+    schema["minProperties"] = 1
+    for name, prop in schema.get("properties", {}).items():
+        branches = prop.get("anyOf")
+        if name not in NULLABLE_PATCH_FIELDS and branches:
+            kept = [branch for branch in branches if branch.get("type") != "null"]
+            prop.pop("anyOf")
+            prop.pop("default", None)
+            prop.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
 
 
 class MemoryPatch(_Strict):
     """Fields to change; a new `content` supersedes the memory with a new version."""
 
-    content: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT)
+    model_config = ConfigDict(json_schema_extra=_patch_schema)
+
+    content: NotBlankText | None = Field(default=None, min_length=1, max_length=MAX_CONTENT)
     summary: str | None = Field(default=None, max_length=2_000)
     memory_type: MemoryType | None = None
     importance: int | None = Field(default=None, ge=1, le=10)
     tags: list[Tag] | None = Field(default=None, max_length=32)
     metadata: JsonObject | None = None
     entities: list[Tag] | None = Field(default=None, max_length=64)
+
+    @field_validator("content", "memory_type", "importance", "tags", "metadata", "entities", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null (leave the field out to keep it)")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _something_to_change(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data:
+            raise ValueError("at least one field to change is required")
+        return data
 
 
 def memory_out(m: Memory) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from membank.errors import MemoryNotFound, ValidationFailed
+from membank.errors import MemoryNotCurrent, MemoryNotFound
 from membank.memories.schemas import MemoryIn, MemoryPatch
 from membank.memories.slots import SlotDetector, current_in_slot, scope_lock, user_lock
 from membank.models import (
@@ -167,16 +167,14 @@ class MemoryService:
 
     async def update(self, principal: Principal, memory_id: str, patch: MemoryPatch) -> Memory:
         """Change fields in place, or supersede the memory with a new version when the content changes."""
-        changes = patch.model_dump(exclude_unset=True)
-        if not changes:
-            raise ValidationFailed.field("body", "at least one field to change is required")
-        null = next((key for key, value in changes.items() if value is None and key != "summary"), None)
-        if null is not None:
-            raise ValidationFailed.field(null, "must not be null")
+        changes = patch.model_dump(exclude_unset=True)  # non-empty, and null only where allowed (MemoryPatch)
         current = await self.get(principal, memory_id)
         if current.valid_to is not None:
             reason = "superseded" if current.superseded_by else "deleted"
-            raise ValidationFailed.field("id", f"memory is {reason}; update its current version instead")
+            raise MemoryNotCurrent(
+                f"memory {memory_id} is {reason}; update its current version instead",
+                details={"reason": reason, "superseded_by": current.superseded_by},
+            )
         new_content = changes.pop("content", None)
         if new_content is not None and content_hash(new_content) != current.content_hash:
             return await self._supersede(principal, current, new_content, changes)

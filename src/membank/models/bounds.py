@@ -26,6 +26,38 @@ MAX_PAGE_OFFSET = 10_000_000
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 INT64_REASON = f"integer outside the signed 64-bit range {INT64_MIN} .. {INT64_MAX}"
+# Every number of a stored JSON value lies in the same range, so one bound says it (and the OpenAPI document).
+NUMBER_REASON = f"number outside the range {INT64_MIN} .. {INT64_MAX}"
+JSON_VALUE_REF = "#/components/schemas/JsonValue_{level}"
+
+
+def json_value_schemas(depth: int) -> dict[str, dict[str, Any]]:
+    """The values of a stored JSON object (metadata, a source_ref) for the OpenAPI document, one named schema
+    per level below the object itself (``JsonValue_2`` .. ``JsonValue_<depth+1>``): every number in the 64-bit
+    range, containers at most `depth` levels deep counting the object (a level deeper holds scalars only).
+    Item count and encoded size are bounded too, and checked on arrival (400 naming the bound). Unrolled,
+    not recursive, so the document states the depth bound exactly."""
+    scalars: list[dict[str, Any]] = [
+        {"type": "string"},
+        {"type": "number", "minimum": INT64_MIN, "maximum": INT64_MAX},
+        {"type": "boolean"},
+        {"type": "null"},
+    ]
+    schemas: dict[str, dict[str, Any]] = {}
+    for level in range(2, depth + 2):
+        below = {"$ref": JSON_VALUE_REF.format(level=level + 1)}
+        containers = (
+            [{"type": "array", "items": below}, {"type": "object", "additionalProperties": below}]
+            if level <= depth
+            else []
+        )
+        schemas[f"JsonValue_{level}"] = {
+            "description": f"A JSON value at nesting level {level} of a stored object",
+            "anyOf": [*scalars, *containers],
+        }
+    return schemas
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SHOWN_PATH_PARTS = 4
 
@@ -153,7 +185,11 @@ def _scalar_problem(node: Any) -> tuple[str, dict[str, Any]] | None:
             return None
         return INT64_REASON, {"min": INT64_MIN, "max": INT64_MAX}
     if isinstance(node, float):
-        return None if math.isfinite(node) else ("NaN and infinite numbers are not JSON", {})
+        if not math.isfinite(node):
+            return "NaN and infinite numbers are not JSON", {}
+        if INT64_MIN <= node <= INT64_MAX:
+            return None
+        return NUMBER_REASON, {"min": INT64_MIN, "max": INT64_MAX}
     if isinstance(node, str):
         valid = node.isascii() or not _SURROGATE.search(node)
         return None if valid else ("contains a lone surrogate (not valid Unicode)", {})

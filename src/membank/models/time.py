@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 EARLIEST = datetime(1700, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
 TIME_RANGE = "1700-01-01T00:00:00Z .. 2200-12-31T23:59:59.999999Z"
+# The years of the range, for the OpenAPI document (the exact bounds are checked on UTC).
+TIME_PATTERN = r"^(1[7-9][0-9]{2}|2[01][0-9]{2}|2200)-"
 
 
 def now_utc() -> datetime:

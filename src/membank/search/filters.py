@@ -39,6 +39,48 @@ MAX_LIST = 100
 
 Scalar = str | int | float | bool
 
+_REF = {"$ref": "#/components/schemas/Filter"}
+_FIELD_PATTERN = (
+    "^(" + "|".join(sorted(KEYWORD_FIELDS | ARRAY_FIELDS | INTEGER_FIELDS | TIME_FIELDS)) + ")$"
+    "|^metadata\\.[A-Za-z0-9_\\-]{1,64}(\\.[A-Za-z0-9_\\-]{1,64}){0,3}$"
+)
+# The grammar of a filter tree for the OpenAPI document (components/schemas/Filter). What it cannot say is
+# checked when parsing and answered with 400 VALIDATION_ERROR naming the place: the value's type for the field
+# and operator, at most MAX_DEPTH levels and MAX_CONDITIONS conditions.
+FILTER_JSON_SCHEMA: dict[str, Any] = {
+    "description": "A condition, or AND/OR of filters, or NOT of a filter (see the filter language).",
+    "oneOf": [
+        {
+            "title": "Condition",
+            "type": "object",
+            "properties": {
+                "field": {"type": "string", "pattern": _FIELD_PATTERN},
+                "op": {"type": "string", "enum": list(OPS)},
+                "value": {"description": "A string, number, boolean or time; a list of 1 to 100 for in/nin"},
+            },
+            "required": ["field", "op", "value"],
+            "additionalProperties": False,
+        },
+        *(
+            {
+                "title": key,
+                "type": "object",
+                "properties": {key: {"type": "array", "items": _REF, "minItems": 1}},
+                "required": [key],
+                "additionalProperties": False,
+            }
+            for key in ("AND", "OR")
+        ),
+        {
+            "title": "NOT",
+            "type": "object",
+            "properties": {"NOT": _REF},
+            "required": ["NOT"],
+            "additionalProperties": False,
+        },
+    ],
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Condition:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, model_validator
 
-from membank.memories.schemas import FilterJson, Identifier, MemoryOut, MemoryType, Tag, UserId, UtcDatetime
+from membank.memories.schemas import (
+    FilterJson,
+    Identifier,
+    MemoryOut,
+    MemoryType,
+    NotBlankText,
+    Tag,
+    UserId,
+    UtcDatetime,
+)
 
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
+# A JSON number only: a boolean is no threshold (pydantic's lax mode would read false as 0.0).
+StrictFloat = Annotated[float, Strict()]
 
 
 class TimeRange(BaseModel):
@@ -29,9 +35,9 @@ class SearchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: UserId
-    query: str = Field(min_length=1, max_length=4_000)
+    query: NotBlankText = Field(min_length=1, max_length=4_000)
     limit: int = Field(default=10, ge=1, le=100)
-    threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    threshold: StrictFloat = Field(default=0.0, ge=0.0, le=1.0)
     agent_id: Identifier | None = None
     session_id: Identifier | None = None
     memory_types: list[MemoryType] | None = Field(default=None, max_length=16)
@@ -42,12 +48,7 @@ class SearchIn(BaseModel):
     time_range: TimeRange | None = None
     filters: FilterJson | None = None
     as_of: UtcDatetime | None = None
-    explain: bool = False
-
-    @field_validator("query")
-    @classmethod
-    def _query_not_blank(cls, value: str) -> str:
-        return _not_blank(value)
+    explain: StrictBool = False
 
     @model_validator(mode="after")
     def _importance_range(self) -> SearchIn:
@@ -62,17 +63,12 @@ class SynthesizeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: UserId
-    query: str = Field(min_length=1, max_length=4_000)
+    query: NotBlankText = Field(min_length=1, max_length=4_000)
     max_memories: int = Field(default=10, ge=1, le=50)
-    use_cache: bool = True
+    use_cache: StrictBool = True
     memory_types: list[MemoryType] | None = Field(default=None, max_length=16)
     time_range: TimeRange | None = None
-    threshold: float = Field(default=0.0, ge=0.0, le=1.0)
-
-    @field_validator("query")
-    @classmethod
-    def _query_not_blank(cls, value: str) -> str:
-        return _not_blank(value)
+    threshold: StrictFloat = Field(default=0.0, ge=0.0, le=1.0)
 
 
 # Response shapes (documentation of what the search and synthesis endpoints send).
