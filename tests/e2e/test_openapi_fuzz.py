@@ -26,7 +26,7 @@ import pytest
 from tests.e2e.conftest import ADMIN_KEY, BIN
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 40
 SEED = 7
 
 
