@@ -60,6 +60,9 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
                 await asyncio.to_thread(own.index_sync.apply_due)
             if container is None:
                 await own.aclose()
+            # The app object may outlive its lifespan (a test client, a reload); what it ran (the embedder's
+            # model, the index, the store) must not.
+            del app.state.container
 
     # Swagger UI and ReDoc with their assets served from the installed fastapi-offline package (no CDN).
     app = FastAPIOffline(
