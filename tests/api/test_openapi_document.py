@@ -72,7 +72,10 @@ def test_errors_are_documented_with_their_codes_and_422_is_gone(api: Api) -> Non
     assert _error_codes(document, create["503"]) == ["BACKEND_UNAVAILABLE", "EMBEDDING_SERVICE_ERROR"]
     memory = document["paths"]["/api/v1/memories/{memory_id}"]
     assert _error_codes(document, memory["get"]["responses"]["404"]) == ["MEMORY_NOT_FOUND"]
-    assert _error_codes(document, memory["patch"]["responses"]["409"]) == ["MEMORY_CHANGED", "MEMORY_NOT_CURRENT"]
+    assert _error_codes(document, memory["patch"]["responses"]["409"]) == [
+        "MEMORY_CHANGED",
+        "MEMORY_NOT_CURRENT",
+    ]
 
 
 def test_a_real_error_answer_carries_a_documented_code(api: Api) -> None:
