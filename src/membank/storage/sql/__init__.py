@@ -1,0 +1,1 @@
+"""The system of record on SQLite (embedded default) and PostgreSQL: one implementation over SQLAlchemy Core."""

@@ -1,0 +1,157 @@
+"""Engines and transactions of the system of record on SQLite and PostgreSQL.
+
+Ports are synchronous and services call them through `asyncio.to_thread` (DESIGN.md, "Storage"): SQLite has
+no asynchronous driver worth the name, one code path serves both engines, and the thread pool bounds how
+many connections a process holds. Repositories open a transaction with `write()` or `read()`; `write()` on
+SQLite is BEGIN IMMEDIATE (writers queue on the busy timeout instead of failing at commit), on PostgreSQL a
+READ COMMITTED transaction whose conflicts (serialization failure, deadlock) `retry_conflicts` re-runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from membank.errors import BackendUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+# SQLSTATEs of PostgreSQL conflicts that a re-run of the transaction resolves.
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}
+_WRITE_OPTION = "membank_write"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """How a PostgreSQL engine connects (from Settings; SQLite ignores what does not apply)."""
+
+    size: int = 10
+    max_overflow: int = 10
+    timeout_seconds: float = 10.0
+    statement_timeout_ms: int = 30_000
+    application_name: str = "membank"
+
+
+class SqlDatabase:
+    """One engine over SQLite (a file) or PostgreSQL (a URL), with write and read transactions."""
+
+    def __init__(self, url: str, pool: PoolSettings | None = None) -> None:
+        self.url = make_url(url)
+        self.dialect = self.url.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = _sqlite_engine(url)
+        elif self.dialect == "postgresql":
+            self.engine = _postgres_engine(url, pool or PoolSettings())
+        else:
+            raise ValueError(f"unsupported database: {self.dialect}")
+
+    @classmethod
+    def sqlite(cls, path: Path) -> SqlDatabase:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite+pysqlite:///{path}")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back on any error."""
+        with _unavailable_on_connect_error(), self.engine.connect() as conn:
+            conn = conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (one snapshot on PostgreSQL; rolled back at the end)."""
+        with _unavailable_on_connect_error(), self.engine.connect() as conn:
+            yield conn
+
+    def ping(self) -> None:
+        with self.read() as conn:
+            conn.execute(text("SELECT 1")).scalar_one()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def retry_conflicts(method: Callable[P, T]) -> Callable[P, T]:
+    """Re-run a whole write (its own transaction) when PostgreSQL reports a serialization failure or a
+    deadlock; SQLite never raises those (its writers are serialised)."""
+    return retry(
+        retry=retry_if_exception(_is_conflict),
+        stop=stop_after_attempt(5),
+        wait=wait_random_exponential(multiplier=0.01, max=0.5),
+        reraise=True,
+    )(method)
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
+@contextmanager
+def _unavailable_on_connect_error() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        if _is_conflict(exc):
+            raise
+        # The driver's message can carry the URL (and its password): say only what kind of failure it was.
+        raise BackendUnavailable(f"the database is unavailable ({type(exc.orig).__name__})") from None
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_size=8,
+        max_overflow=24,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Transactions are ours to begin (pysqlite's own BEGIN would be DEFERRED and come too late).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url: str, pool: PoolSettings) -> Engine:
+    target = make_url(url)
+    if target.drivername == "postgresql":
+        target = target.set(drivername="postgresql+psycopg")
+    return create_engine(
+        target,
+        pool_size=pool.size,
+        max_overflow=pool.max_overflow,
+        pool_timeout=pool.timeout_seconds,
+        pool_pre_ping=True,
+        connect_args={
+            "application_name": pool.application_name,
+            "options": f"-c statement_timeout={pool.statement_timeout_ms}",
+            "connect_timeout": max(1, int(pool.timeout_seconds)),
+        },
+    )

@@ -1,0 +1,270 @@
+"""The tables of the system of record, defined once for SQLite and PostgreSQL.
+
+Times are epoch seconds (double precision), JSON values are their compact JSON text, vectors are float32
+bytes: the same bytes on both engines, so a dump of one loads into the other. Alembic migrations
+(storage/sql/migrations) create exactly these tables; tests compare the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+# SQLite gives an autoincrementing key only to a column declared exactly INTEGER PRIMARY KEY.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+Epoch = Float(precision=53)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("created_at", Epoch, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, ForeignKey("tenants.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("prefix", Text, nullable=False, unique=True),
+    Column("secret_hash", Text, nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Column("last_used_at", Epoch),
+    Column("revoked_at", Epoch),
+    Index("api_keys_tenant", "tenant_id"),
+)
+
+memories = Table(
+    "memories",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("agent_id", Text),
+    Column("session_id", Text),
+    Column("content", Text, nullable=False),
+    Column("summary", Text),
+    Column("memory_type", Text, nullable=False),
+    Column("importance", Integer, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("entities", Text, nullable=False),
+    Column("source_refs", Text, nullable=False),
+    Column("content_hash", Text, nullable=False),
+    Column("valid_from", Epoch, nullable=False),
+    Column("valid_to", Epoch),
+    Column("superseded_by", Text),
+    Column("supersedes", Text),
+    Column("lineage_id", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Column("updated_at", Epoch, nullable=False),
+    Column("deleted_at", Epoch),
+    Column("slot", Text),
+    Index("memories_user_created", "tenant_id", "user_id", "created_at"),
+    Index("memories_hash", "tenant_id", "user_id", "content_hash"),
+    Index("memories_lineage", "tenant_id", "lineage_id"),
+    Index(
+        "memories_slot",
+        "tenant_id",
+        "user_id",
+        "slot",
+        sqlite_where=text("slot IS NOT NULL"),
+        postgresql_where=text("slot IS NOT NULL"),
+    ),
+)
+
+memory_embeddings = Table(
+    "memory_embeddings",
+    metadata,
+    Column("memory_id", Text, ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", Text, nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+)
+
+memory_versions = Table(
+    "memory_versions",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("memory_id", Text, nullable=False),
+    Column("lineage_id", Text, nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("old_content", Text),
+    Column("new_content", Text),
+    Column("actor", Text, nullable=False),
+    Column("job_id", Text),
+    Column("changes", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Column("extractor", Text),
+    Column("prompt_version", Text),
+    Index("memory_versions_lineage", "tenant_id", "lineage_id", "created_at"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("result", Text),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("max_attempts", Integer, nullable=False),
+    Column("progress_done", Integer, nullable=False, server_default=text("0")),
+    Column("progress_total", Integer, nullable=False, server_default=text("0")),
+    Column("idempotency_key", Text),
+    Column("lease_owner", Text),
+    Column("lease_expires_at", Epoch),
+    Column("run_after", Epoch, nullable=False),
+    Column("checkpoint", Text, nullable=False, server_default=text("'{}'")),
+    Column("actor", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Column("updated_at", Epoch, nullable=False),
+    Column("started_at", Epoch),
+    Column("finished_at", Epoch),
+    Column("batch_id", Text),
+    Column("priority", Integer, nullable=False, server_default=text("0")),
+    Column("sequence_key", Text),
+    Index("jobs_claim", "status", "run_after"),
+    Index(
+        "jobs_idempotency",
+        "tenant_id",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=text("idempotency_key IS NOT NULL"),
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
+    Index(
+        "jobs_batch",
+        "tenant_id",
+        "batch_id",
+        sqlite_where=text("batch_id IS NOT NULL"),
+        postgresql_where=text("batch_id IS NOT NULL"),
+    ),
+    Index(
+        "jobs_sequence",
+        "sequence_key",
+        "status",
+        "created_at",
+        sqlite_where=text("sequence_key IS NOT NULL"),
+        postgresql_where=text("sequence_key IS NOT NULL"),
+    ),
+)
+
+job_items = Table(
+    "job_items",
+    metadata,
+    Column("job_id", Text, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("status", Text, nullable=False),
+    Column("memory_id", Text),
+    Column("reason", Text),
+    Column("error", Text),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("job_count", Integer, nullable=False),
+    Column("options", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("memory_id", Text, nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", Epoch, nullable=False),
+    Column("last_error", Text),
+    Index("outbox_due", "next_attempt_at"),
+    Index("outbox_memory", "memory_id"),
+    sqlite_autoincrement=True,
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("request_hash", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("user_id", Text, primary_key=True),
+    Column("session_id", Text, primary_key=True),
+    Column("summary", Text, nullable=False),
+    Column("key_facts", Text, nullable=False),
+    Column("recent_messages", Text, nullable=False),
+    Column("turn_count", Integer, nullable=False),
+    Column("fact_count", Integer, nullable=False),
+    Column("last_job_id", Text),
+    Column("started_at", Epoch, nullable=False),
+    Column("last_message_at", Epoch),
+    Column("updated_at", Epoch, nullable=False),
+)
+
+scope_locks = Table(
+    "scope_locks",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("expires_at", Epoch, nullable=False),
+)
+
+user_revisions = Table(
+    "user_revisions",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("user_id", Text, primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+)
+
+llm_usage = Table(
+    "llm_usage",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("job_id", Text),
+    Column("purpose", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Index("llm_usage_tenant", "tenant_id", "created_at"),
+    sqlite_autoincrement=True,
+)
