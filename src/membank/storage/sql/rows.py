@@ -1,17 +1,18 @@
 """Mapping between rows of the system of record and domain objects, the same on every engine.
 
-Row readers take a `Mapping` (`Result.mappings()` rows, or `Row._mapping`); writers return the column values
+Row readers take a `RowMapping` (rows of `Result.mappings()`, or `Row._mapping`); writers return the column values
 of an insert as a dict. JSON values are stored as their compact text, times as epoch seconds, vectors as
 float32 bytes (tables.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import orjson
+from sqlalchemy import RowMapping
 
 from membank.models import Job, JobStatus, Memory, MemoryVersion, from_epoch, to_epoch
 
@@ -84,7 +85,7 @@ def memory_values(m: Memory) -> dict[str, Any]:
     }
 
 
-def memory_from_row(row: Mapping[str, Any]) -> Memory:
+def memory_from_row(row: RowMapping) -> Memory:
     return Memory(
         id=row["id"],
         tenant_id=row["tenant_id"],
@@ -132,7 +133,7 @@ def version_values(v: MemoryVersion) -> dict[str, Any]:
     }
 
 
-def version_from_row(row: Mapping[str, Any]) -> MemoryVersion:
+def version_from_row(row: RowMapping) -> MemoryVersion:
     return MemoryVersion(
         id=row["id"],
         memory_id=row["memory_id"],
@@ -151,7 +152,7 @@ def version_from_row(row: Mapping[str, Any]) -> MemoryVersion:
     )
 
 
-def job_from_row(row: Mapping[str, Any]) -> Job:
+def job_from_row(row: RowMapping) -> Job:
     return Job(
         id=row["id"],
         tenant_id=row["tenant_id"],
