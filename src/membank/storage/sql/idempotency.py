@@ -8,11 +8,11 @@ and re-checks the condition against the winner's committed row.
 
 from __future__ import annotations
 
-import orjson
 from sqlalchemy import Connection, and_, delete, select
 
 from membank.storage.ports import StoredResponse
 from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.rows import dumps, loads
 from membank.storage.sql.tables import idempotency_keys
 from membank.storage.sql.upsert import upsert_insert
 
@@ -27,7 +27,7 @@ def _stored(conn: Connection, tenant_id: str, key: str) -> StoredResponse | None
             idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key
         )
     ).first()
-    return StoredResponse(row[0], row[1], orjson.loads(row[2])) if row is not None else None
+    return StoredResponse(row[0], row[1], loads(row[2])) if row is not None else None
 
 
 class SqlIdempotency:
@@ -91,7 +91,7 @@ class SqlIdempotency:
                 key=key,
                 request_hash=response.request_hash,
                 status=response.status,
-                response=orjson.dumps(response.body).decode(),
+                response=dumps(response.body),
                 created_at=now,
             )
             # Only the reservation of the same request becomes its response; a stored response is kept.

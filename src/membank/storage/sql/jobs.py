@@ -18,11 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    RowMapping,
     and_,
     exists,
     func,
@@ -33,9 +31,10 @@ from sqlalchemy import (
 )
 
 from membank.errors import LeaseLost
-from membank.models import Job, JobItem, JobStatus, from_epoch, now_utc, to_epoch
+from membank.models import Job, JobItem, JobStatus, now_utc, to_epoch
 from membank.storage.ports import Batch, JobProgress
 from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.rows import dumps, job_from_row, loads
 from membank.storage.sql.tables import batches, job_items, job_order, jobs
 from membank.storage.sql.upsert import upsert_insert
 
@@ -68,46 +67,13 @@ def _held_by(job_id: str, worker_id: str) -> ColumnElement[bool]:
     return and_(jobs.c.id == job_id, jobs.c.lease_owner == worker_id, jobs.c.status == _PROCESSING)
 
 
-def _epoch_or_none(value: float | None) -> Any:
-    return None if value is None else from_epoch(value)
-
-
-def _job_from_row(row: RowMapping) -> Job:
-    return Job(
-        id=row["id"],
-        tenant_id=row["tenant_id"],
-        kind=row["kind"],
-        status=JobStatus(row["status"]),
-        payload=orjson.loads(row["payload"]),
-        result=orjson.loads(row["result"]) if row["result"] else None,
-        error=row["error"],
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        progress_done=row["progress_done"],
-        progress_total=row["progress_total"],
-        idempotency_key=row["idempotency_key"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=_epoch_or_none(row["lease_expires_at"]),
-        run_after=from_epoch(row["run_after"]),
-        checkpoint=orjson.loads(row["checkpoint"]),
-        actor=row["actor"],
-        created_at=from_epoch(row["created_at"]),
-        updated_at=from_epoch(row["updated_at"]),
-        started_at=_epoch_or_none(row["started_at"]),
-        finished_at=_epoch_or_none(row["finished_at"]),
-        batch_id=row["batch_id"],
-        priority=row["priority"],
-        sequence_key=row["sequence_key"],
-    )
-
-
 def _new_job_values(job: Job, order: int) -> dict[str, Any]:
     return {
         "id": job.id,
         "tenant_id": job.tenant_id,
         "kind": job.kind,
         "status": job.status.value,
-        "payload": orjson.dumps(job.payload).decode(),
+        "payload": dumps(job.payload),
         "attempts": 0,
         "max_attempts": job.max_attempts,
         "progress_done": 0,
@@ -147,7 +113,7 @@ def save_progress(conn: Connection, progress: JobProgress) -> None:
         .where(_held_by(progress.job_id, progress.worker_id))
         .values(
             progress_done=progress.done,
-            checkpoint=orjson.dumps(progress.checkpoint).decode(),
+            checkpoint=dumps(progress.checkpoint),
             updated_at=to_epoch(now_utc()),
         )
     )
@@ -197,7 +163,7 @@ class SqlJobRepository:
                     jobs.c.tenant_id == job.tenant_id, jobs.c.idempotency_key == job.idempotency_key
                 )
             ).mappings()
-            return _job_from_row(existing.one()), False
+            return job_from_row(existing.one()), False
 
     @retry_conflicts
     def save_progress(self, progress: JobProgress) -> None:
@@ -213,7 +179,7 @@ class SqlJobRepository:
                     tenant_id=batch.tenant_id,
                     user_id=batch.user_id,
                     job_count=batch.job_count,
-                    options=orjson.dumps(batch.options).decode(),
+                    options=dumps(batch.options),
                     actor=batch.actor,
                     created_at=batch.created_at,
                 )
@@ -241,13 +207,13 @@ class SqlJobRepository:
                 .where(jobs.c.tenant_id == tenant_id, jobs.c.batch_id == batch_id)
                 .order_by(jobs.c.created_at, jobs.c.enqueue_seq)
             ).mappings()
-            members = [_job_from_row(job) for job in rows]
+            members = [job_from_row(job) for job in rows]
         batch = Batch(
             id=row["id"],
             tenant_id=row["tenant_id"],
             user_id=row["user_id"],
             job_count=row["job_count"],
-            options=orjson.loads(row["options"]),
+            options=loads(row["options"]),
             actor=row["actor"],
             created_at=row["created_at"],
         )
@@ -260,7 +226,7 @@ class SqlJobRepository:
                 .mappings()
                 .first()
             )
-        return _job_from_row(row) if row is not None else None
+        return job_from_row(row) if row is not None else None
 
     def items(self, tenant_id: str, job_id: str, *, limit: int, offset: int) -> tuple[list[JobItem], int]:
         with self._db.read() as conn:
@@ -308,7 +274,7 @@ class SqlJobRepository:
                 )
                 .returning(*jobs.c)
             ).mappings()
-            return _job_from_row(claimed.one())
+            return job_from_row(claimed.one())
 
     @retry_conflicts
     def heartbeat(self, job_id: str, worker_id: str, now: float, lease_seconds: float) -> bool:
@@ -328,7 +294,7 @@ class SqlJobRepository:
                 .where(_held_by(job_id, worker_id))
                 .values(
                     status=JobStatus.COMPLETED.value,
-                    result=orjson.dumps(result).decode(),
+                    result=dumps(result),
                     error=None,
                     lease_owner=None,
                     lease_expires_at=None,

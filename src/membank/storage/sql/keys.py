@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-import orjson
 from sqlalchemy import RowMapping, insert, or_, select, update
 
 from membank.models import ApiKey, Tenant, from_epoch, now_utc, to_epoch
 from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.rows import dumps, loads
 from membank.storage.sql.tables import api_keys, tenants
 from membank.storage.sql.upsert import upsert_insert
 
@@ -24,7 +24,7 @@ def _key_from_row(row: RowMapping) -> ApiKey:
         name=row["name"],
         prefix=row["prefix"],
         secret_hash=row["secret_hash"],
-        scopes=orjson.loads(row["scopes"]),
+        scopes=loads(row["scopes"]),
         created_at=from_epoch(row["created_at"]),
         last_used_at=from_epoch(row["last_used_at"]) if row["last_used_at"] is not None else None,
         revoked_at=from_epoch(row["revoked_at"]) if row["revoked_at"] is not None else None,
@@ -70,7 +70,7 @@ class SqlKeyRepository:
                     name=key.name,
                     prefix=key.prefix,
                     secret_hash=key.secret_hash,
-                    scopes=orjson.dumps(key.scopes).decode(),
+                    scopes=dumps(key.scopes),
                     created_at=to_epoch(key.created_at),
                 )
             )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import orjson
 from sqlalchemy import RowMapping, select
 
 from membank.storage.ports import SessionState
 from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.rows import dumps, loads
 from membank.storage.sql.tables import sessions
 from membank.storage.sql.upsert import upsert_insert
 
@@ -19,8 +19,8 @@ def _session_from_row(row: RowMapping) -> SessionState:
         user_id=row["user_id"],
         session_id=row["session_id"],
         summary=row["summary"],
-        key_facts=orjson.loads(row["key_facts"]),
-        recent_messages=orjson.loads(row["recent_messages"]),
+        key_facts=loads(row["key_facts"]),
+        recent_messages=loads(row["recent_messages"]),
         turn_count=row["turn_count"],
         fact_count=row["fact_count"],
         started_at=row["started_at"],
@@ -57,8 +57,8 @@ class SqlSessionRepository:
                 user_id=state.user_id,
                 session_id=state.session_id,
                 summary=state.summary,
-                key_facts=orjson.dumps(state.key_facts).decode(),
-                recent_messages=orjson.dumps(state.recent_messages).decode(),
+                key_facts=dumps(state.key_facts),
+                recent_messages=dumps(state.recent_messages),
                 turn_count=state.turn_count,
                 fact_count=state.fact_count,
                 last_job_id=job_id,
