@@ -1,5 +1,5 @@
 """Shared fixtures: settings on a fresh data directory per test; the OpenAI-compatible stub server; the real
-local LLM server (llama-cpp-python serving Gemma 3 270M)."""
+local LLM server (llama-cpp-python serving Gemma 3 270M); a real PostgreSQL 16 and a fresh database per test."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from membank.config import Settings
 from tests.support.llama_server import LlamaServer, start_llama_server
 from tests.support.openai_stub import OpenAIStub, serve_stub
+from tests.support.postgres import PostgresServer, ScratchDatabases, start_postgres
 
 
 @pytest.fixture
@@ -55,3 +56,37 @@ def llama_server() -> Iterator[LlamaServer]:
     """A real llama-cpp-python OpenAI-compatible server with Gemma 3 270M (started once, on first use)."""
     with start_llama_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL 16 (+ pgvector) for the run, on 127.0.0.1 and a free port (started on first use)."""
+    with start_postgres() as server:
+        yield server
+
+
+MakePostgresDatabase = Callable[..., str]
+
+
+@pytest.fixture
+def make_postgres_database(postgres_server: PostgresServer) -> Iterator[MakePostgresDatabase]:
+    """Creates fresh databases for this test and drops them afterwards: `make(template="template1")` returns
+    the URL (`postgresql+psycopg://postgres@127.0.0.1:PORT/NAME`) of a new copy of `template`, e.g. one made
+    once with `postgres_server.template(name, prepare)`."""
+    databases = ScratchDatabases(postgres_server)
+    yield databases.make
+    databases.drop_all()
+
+
+@pytest.fixture
+def postgres_url(make_postgres_database: MakePostgresDatabase) -> str:
+    """The URL of this test's own empty database (`CREATE EXTENSION vector` works in it)."""
+    return make_postgres_database()
+
+
+@pytest.fixture(scope="module")
+def postgres_module_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of an empty database shared by the tests of one module, dropped after the module."""
+    databases = ScratchDatabases(postgres_server)
+    yield databases.make()
+    databases.drop_all()
