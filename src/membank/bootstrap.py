@@ -26,14 +26,31 @@ from membank.search.scoring import ScoringWeights
 from membank.search.service import SearchService
 from membank.search.synthesis import SynthesisService
 from membank.storage.ports import RecordStore, VectorIndex
+from membank.storage.sql.database import PoolSettings
+from membank.storage.sql.store import SqlRecordStore
 
 
-def build_store(settings: Settings) -> RecordStore:
-    """The system of record selected by settings, migrated."""
-    from membank.storage.sqlite import SqliteRecordStore
-
-    store = SqliteRecordStore(settings.sqlite_path)
-    store.migrate()
+def build_store(settings: Settings, *, migrate: bool = True) -> SqlRecordStore:
+    """The system of record selected by settings (`store`: a SQLite file in the data dir, or PostgreSQL at
+    `database_url`), migrated to the current schema unless `migrate` is False."""
+    if settings.store == "postgres":
+        assert settings.database_url is not None  # Settings refuses postgres without it
+        pool = PoolSettings(
+            size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            timeout_seconds=settings.database_pool_timeout_seconds,
+            statement_timeout_ms=settings.database_statement_timeout_ms,
+            application_name=settings.database_application_name,
+        )
+        store = SqlRecordStore.postgres(settings.database_url.get_secret_value(), pool)
+    else:
+        store = SqlRecordStore.sqlite(settings.sqlite_path)
+    if migrate:
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
     return store
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Sequence,
     Table,
     Text,
     text,
@@ -119,6 +120,9 @@ memory_versions = Table(
     Index("memory_versions_lineage", "tenant_id", "lineage_id", "created_at"),
 )
 
+# Where `jobs.enqueue_seq` numbers come from on PostgreSQL (SQLite takes MAX()+1 inside its serialised write).
+job_order = Sequence("jobs_enqueue_seq", metadata=metadata)
+
 jobs = Table(
     "jobs",
     metadata,
@@ -146,7 +150,11 @@ jobs = Table(
     Column("batch_id", Text),
     Column("priority", Integer, nullable=False, server_default=text("0")),
     Column("sequence_key", Text),
+    # The order jobs were queued in, the same on both engines (created_at ties within a batch; rowid is
+    # SQLite's own). The default only lets SQLite add the column NOT NULL: every insert sets the number.
+    Column("enqueue_seq", BigInteger, nullable=False, server_default=text("0")),
     Index("jobs_claim", "status", "run_after"),
+    Index("jobs_enqueue_order", "enqueue_seq", unique=True),
     Index(
         "jobs_idempotency",
         "tenant_id",
@@ -166,7 +174,7 @@ jobs = Table(
         "jobs_sequence",
         "sequence_key",
         "status",
-        "created_at",
+        "enqueue_seq",
         sqlite_where=text("sequence_key IS NOT NULL"),
         postgresql_where=text("sequence_key IS NOT NULL"),
     ),
@@ -181,6 +189,7 @@ job_items = Table(
     Column("memory_id", Text),
     Column("reason", Text),
     Column("error", Text),
+    sqlite_with_rowid=False,
 )
 
 batches = Table(

@@ -1,0 +1,105 @@
+"""Tenants and API keys on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import RowMapping, insert, or_, select, update
+
+from membank.models import ApiKey, Tenant, from_epoch, now_utc, to_epoch
+from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.rows import dumps, loads
+from membank.storage.sql.tables import api_keys, tenants
+from membank.storage.sql.upsert import upsert_insert
+
+
+def _tenant_from_row(row: RowMapping) -> Tenant:
+    return Tenant(row["id"], row["name"], from_epoch(row["created_at"]))
+
+
+def _key_from_row(row: RowMapping) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        secret_hash=row["secret_hash"],
+        scopes=loads(row["scopes"]),
+        created_at=from_epoch(row["created_at"]),
+        last_used_at=from_epoch(row["last_used_at"]) if row["last_used_at"] is not None else None,
+        revoked_at=from_epoch(row["revoked_at"]) if row["revoked_at"] is not None else None,
+    )
+
+
+class SqlKeyRepository:
+    def __init__(self, db: SqlDatabase) -> None:
+        self._db = db
+
+    def ensure_tenant(self, name: str) -> Tenant:
+        existing = self.tenant_by_name(name)
+        return existing if existing is not None else self._create_tenant(name)
+
+    @retry_conflicts
+    def _create_tenant(self, name: str) -> Tenant:
+        with self._db.write() as conn:
+            statement = upsert_insert(conn, tenants).values(
+                id=str(uuid.uuid4()), name=name, created_at=to_epoch(now_utc())
+            )
+            # A concurrent ensure_tenant of the same name may have won: then its tenant is the one.
+            conn.execute(statement.on_conflict_do_nothing(index_elements=[tenants.c.name]))
+            row = conn.execute(select(tenants).where(tenants.c.name == name)).mappings().one()
+        return _tenant_from_row(row)
+
+    def tenant_by_name(self, name: str) -> Tenant | None:
+        with self._db.read() as conn:
+            row = conn.execute(select(tenants).where(tenants.c.name == name)).mappings().first()
+        return _tenant_from_row(row) if row is not None else None
+
+    def tenants(self) -> list[Tenant]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(tenants).order_by(tenants.c.created_at, tenants.c.name)).mappings()
+            return [_tenant_from_row(row) for row in rows]
+
+    @retry_conflicts
+    def create_key(self, key: ApiKey) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                insert(api_keys).values(
+                    id=key.id,
+                    tenant_id=key.tenant_id,
+                    name=key.name,
+                    prefix=key.prefix,
+                    secret_hash=key.secret_hash,
+                    scopes=dumps(key.scopes),
+                    created_at=to_epoch(key.created_at),
+                )
+            )
+
+    def key_by_prefix(self, prefix: str) -> ApiKey | None:
+        with self._db.read() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.prefix == prefix)).mappings().first()
+        return _key_from_row(row) if row is not None else None
+
+    def list_keys(self, tenant_id: str | None) -> list[ApiKey]:
+        query = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        if tenant_id is not None:
+            query = query.where(api_keys.c.tenant_id == tenant_id)
+        with self._db.read() as conn:
+            return [_key_from_row(row) for row in conn.execute(query).mappings()]
+
+    @retry_conflicts
+    def revoke(self, key_id: str, at: float) -> bool:
+        with self._db.write() as conn:
+            revoked = conn.execute(
+                update(api_keys)
+                .where(
+                    or_(api_keys.c.id == key_id, api_keys.c.prefix == key_id), api_keys.c.revoked_at.is_(None)
+                )
+                .values(revoked_at=at)
+            )
+            return revoked.rowcount == 1
+
+    @retry_conflicts
+    def touch(self, key_id: str, at: float) -> None:
+        with self._db.write() as conn:
+            conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))
