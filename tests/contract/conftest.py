@@ -19,7 +19,8 @@ import pytest
 
 from membank.storage.ports import RecordStore, VectorIndex
 from membank.storage.qdrant_edge import QdrantEdgeIndex
-from membank.storage.sqlite import SqliteRecordStore
+from membank.storage.sql.database import SqlDatabase
+from membank.storage.sql.store import SqlRecordStore
 from tests.conftest import MakePostgresDatabase
 from tests.support.postgres import PostgresServer
 
@@ -60,23 +61,25 @@ def index(open_index: OpenIndex) -> VectorIndex:
     return open_index()
 
 
-# PostgreSQL joins as soon as the SQL store (SQLAlchemy Core, one implementation for both engines) exists.
-_SQL_STORE = importlib.util.find_spec("membank.storage.sql.store") is not None
-RECORD_STORE_BACKENDS = ["sqlite", *(["postgres"] if _SQL_STORE else [])]
+# The SQL store (SQLAlchemy Core, one implementation for both engines) serves SQLite and PostgreSQL; the
+# hand-written SQLite store it replaces runs the same contract for as long as it exists.
+_LEGACY_SQLITE = importlib.util.find_spec("membank.storage.sqlite") is not None
+RECORD_STORE_BACKENDS = ["sqlite", "postgres", *(["sqlite-legacy"] if _LEGACY_SQLITE else [])]
 _RECORD_TEMPLATE = "record_store_template"
 
 OpenRecordStore = Callable[[], RecordStore]
 
 
 def open_record_store_at(backend: str, place: str) -> RecordStore:
-    """The store of `backend` over the database at `place` (a SQLite file path or a PostgreSQL URL)."""
+    """The store of `backend` over the database at `place` (a SQLite file path or a PostgreSQL URL): the one
+    place that says which class serves each backend."""
     if backend == "sqlite":
-        return SqliteRecordStore(Path(place))
-    from membank.storage.sql.store import SqlRecordStore
+        return SqlRecordStore(SqlDatabase.sqlite(Path(place)))
+    if backend == "postgres":
+        return SqlRecordStore(SqlDatabase(place))
+    from membank.storage.sqlite import SqliteRecordStore
 
-    from membank.storage.sql.database import SqlDatabase
-
-    return SqlRecordStore(SqlDatabase(place))
+    return SqliteRecordStore(Path(place))
 
 
 def _migrated_template(server: PostgresServer) -> str:
@@ -94,7 +97,7 @@ def _migrated_template(server: PostgresServer) -> str:
 def record_store_place(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
     """(backend, place) of this test's own empty database with the schema in place."""
     backend: str = request.param
-    if backend == "sqlite":
+    if backend != "postgres":
         return backend, str(tmp_path / "records.sqlite3")
     server: PostgresServer = request.getfixturevalue("postgres_server")
     make: MakePostgresDatabase = request.getfixturevalue("make_postgres_database")

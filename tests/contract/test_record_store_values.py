@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import DataError
 
 from membank.models import Memory, content_hash
 from membank.models.time import EARLIEST, LATEST
@@ -90,8 +91,19 @@ def test_very_long_content_round_trips(record_store: RecordStore) -> None:
     assert record_store.memories.history("t1", created.lineage_id)[-1].old_content == long_text
 
 
-def test_a_nul_character_in_content_round_trips(record_store: RecordStore) -> None:
-    # The API accepts it ("a\u0000b" is not blank); every backend must keep it or the API must refuse it.
+def test_a_nul_character_in_content_round_trips(
+    record_store: RecordStore, record_store_place: tuple[str, str], request: pytest.FixtureRequest
+) -> None:
+    # The API accepts it today ("a\u0000b" is not blank); every backend must keep it, or the API must refuse
+    # it with a 400 (then this test moves to the API suite).
+    if record_store_place[0] == "postgres":
+        request.applymarker(
+            pytest.mark.xfail(
+                raises=DataError,
+                strict=True,
+                reason="known bug: PostgreSQL text cannot hold NUL, and the API accepts it in content",
+            )
+        )
     created = memory(content="before\x00after", metadata={"nul": "x\x00y"})
 
     assert _stored(record_store, created) == created
