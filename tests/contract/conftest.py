@@ -1,19 +1,28 @@
-"""Backends of the `VectorIndex` contract suite.
+"""Backends of the contract suites: the `VectorIndex` suite and the system of record (`RecordStore`) suite.
 
-A backend joins by adding its name to `BACKENDS` and a factory to `FACTORIES`: the factory opens the index
-kept at `place` (a directory it may use, or ignore when the backend keeps data elsewhere, e.g. a database
-schema named after it) and must, called again with the same place, reopen the same data (restart test).
+A vector index backend joins by adding its name to `BACKENDS` and a factory to `FACTORIES`: the factory opens
+the index kept at `place` (a directory it may use, or ignore when the backend keeps data elsewhere, e.g. a
+database schema named after it) and must, called again with the same place, reopen the same data (restart test).
+
+A record store backend joins in `RECORD_STORE_BACKENDS` and `open_record_store_at`, the one function that says
+which class serves it. Each test gets its own empty, migrated database: a SQLite file in its tmp_path, or a
+PostgreSQL database copied from a template migrated once per run.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from membank.storage.ports import VectorIndex
+from membank.storage.ports import RecordStore, VectorIndex
 from membank.storage.qdrant_edge import QdrantEdgeIndex
+from membank.storage.sql.database import SqlDatabase
+from membank.storage.sql.store import SqlRecordStore
+from tests.conftest import MakePostgresDatabase
+from tests.support.postgres import PostgresServer
 
 DIM = 8
 
@@ -50,3 +59,70 @@ def open_index(backend: str, tmp_path: Path) -> Iterator[OpenIndex]:
 @pytest.fixture
 def index(open_index: OpenIndex) -> VectorIndex:
     return open_index()
+
+
+# The SQL store (SQLAlchemy Core, one implementation for both engines) serves SQLite and PostgreSQL; the
+# hand-written SQLite store it replaces runs the same contract for as long as it exists.
+_LEGACY_SQLITE = importlib.util.find_spec("membank.storage.sqlite") is not None
+RECORD_STORE_BACKENDS = ["sqlite", "postgres", *(["sqlite-legacy"] if _LEGACY_SQLITE else [])]
+_RECORD_TEMPLATE = "record_store_template"
+
+OpenRecordStore = Callable[[], RecordStore]
+
+
+def open_record_store_at(backend: str, place: str) -> RecordStore:
+    """The store of `backend` over the database at `place` (a SQLite file path or a PostgreSQL URL): the one
+    place that says which class serves each backend."""
+    if backend == "sqlite":
+        return SqlRecordStore(SqlDatabase.sqlite(Path(place)))
+    if backend == "postgres":
+        return SqlRecordStore(SqlDatabase(place))
+    from membank.storage.sqlite import SqliteRecordStore
+
+    return SqliteRecordStore(Path(place))
+
+
+def _migrated_template(server: PostgresServer) -> str:
+    def migrate(url: str) -> None:
+        store = open_record_store_at("postgres", url)
+        try:
+            store.migrate()
+        finally:
+            store.close()
+
+    return server.template(_RECORD_TEMPLATE, migrate)
+
+
+@pytest.fixture(params=RECORD_STORE_BACKENDS)
+def record_store_place(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """(backend, place) of this test's own empty database with the schema in place."""
+    backend: str = request.param
+    if backend != "postgres":
+        return backend, str(tmp_path / "records.sqlite3")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    make: MakePostgresDatabase = request.getfixturevalue("make_postgres_database")
+    return backend, make(_migrated_template(server))
+
+
+@pytest.fixture
+def open_record_store(record_store_place: tuple[str, str]) -> Iterator[OpenRecordStore]:
+    """Opens (or, called again, opens another) store over this test's database, migrated; every store
+    opened is closed afterwards. A second store stands for a second process on the same database."""
+    backend, place = record_store_place
+    opened: list[RecordStore] = []
+
+    def open_() -> RecordStore:
+        store = open_record_store_at(backend, place)
+        opened.append(store)
+        store.migrate()
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def record_store(open_record_store: OpenRecordStore) -> RecordStore:
+    """This test's system of record, on each backend."""
+    return open_record_store()
