@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from sqlalchemy import inspect
 
 from membank.cli.main import cli
+from membank.errors import BackendUnavailable
 from membank.models import JobStatus
 from membank.storage.sql.schema import current_revision, head_revision
 from membank.storage.sql.store import SqlRecordStore
@@ -220,7 +221,7 @@ def test_a_database_from_an_unknown_legacy_migration_is_refused(tmp_path: Path) 
     legacy.close()
     store = SqlRecordStore.sqlite(path)
     try:
-        with pytest.raises(Exception, match="0099_future.sql"):
+        with pytest.raises(BackendUnavailable, match=r"0099_future\.sql"):
             store.migrate()
         with store.db.read() as conn:  # nothing changed: still the legacy bookkeeping, no Alembic
             assert {"schema_migrations", "memories"} <= set(inspect(conn).get_table_names())
