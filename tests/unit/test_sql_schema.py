@@ -8,6 +8,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -228,3 +229,15 @@ def test_a_database_from_an_unknown_legacy_migration_is_refused(tmp_path: Path) 
             assert current_revision(conn) is None
     finally:
         store.close()
+
+
+def test_processes_starting_together_on_postgres_migrate_one_after_the_other(postgres_url: str) -> None:
+    stores = [SqlRecordStore.postgres(postgres_url) for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(len(stores)) as pool:
+            applied = list(pool.map(lambda store: store.migrate(), stores))
+        assert sorted(applied, key=len) == [[], [], ALL_REVISIONS]
+        assert _differences(stores[0]) == []
+    finally:
+        for store in stores:
+            store.close()
