@@ -27,6 +27,7 @@ from membank.search.service import SearchService
 from membank.search.synthesis import SynthesisService
 from membank.storage.ports import RecordStore, VectorIndex
 from membank.storage.sql.database import PoolSettings
+from membank.storage.sql.schema import offline_sql
 from membank.storage.sql.store import SqlRecordStore
 
 
@@ -52,6 +53,12 @@ def build_store(settings: Settings, *, migrate: bool = True) -> SqlRecordStore:
             store.close()
             raise
     return store
+
+
+def migration_sql(dialect: str = "postgresql") -> str:
+    """The DDL of every schema migration of the system of record for `dialect`, rendered without a database
+    (`membank migrate --sql`, for DBAs)."""
+    return offline_sql(dialect)
 
 
 def build_index(settings: Settings) -> VectorIndex:

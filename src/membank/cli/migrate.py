@@ -16,12 +16,11 @@ from membank.config import Settings
 )
 def migrate(as_sql: bool) -> None:
     """Apply pending schema migrations to the system of record (MEMBANK_STORE)."""
-    if as_sql:
-        from membank.storage.sql.schema import offline_sql
+    from membank.bootstrap import build_store, migration_sql
 
-        click.echo(offline_sql("postgresql"), nl=False)
+    if as_sql:
+        click.echo(migration_sql("postgresql"), nl=False)
         return
-    from membank.bootstrap import build_store
 
     store = build_store(Settings(), migrate=False)
     try:
