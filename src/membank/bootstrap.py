@@ -31,9 +31,9 @@ from membank.storage.sql.schema import offline_sql
 from membank.storage.sql.store import SqlRecordStore
 
 
-def build_store(settings: Settings, *, migrate: bool = True) -> SqlRecordStore:
-    """The system of record selected by settings (`store`: a SQLite file in the data dir, or PostgreSQL at
-    `database_url`), migrated to the current schema unless `migrate` is False."""
+def open_store(settings: Settings) -> SqlRecordStore:
+    """The system of record selected by settings, as it is (`membank migrate` migrates it): a SQLite file in
+    the data dir (store=sqlite), or the PostgreSQL database at `database_url` (store=postgres)."""
     if settings.store == "postgres":
         assert settings.database_url is not None  # Settings refuses postgres without it
         pool = PoolSettings(
@@ -43,15 +43,18 @@ def build_store(settings: Settings, *, migrate: bool = True) -> SqlRecordStore:
             statement_timeout_ms=settings.database_statement_timeout_ms,
             application_name=settings.database_application_name,
         )
-        store = SqlRecordStore.postgres(settings.database_url.get_secret_value(), pool)
-    else:
-        store = SqlRecordStore.sqlite(settings.sqlite_path)
-    if migrate:
-        try:
-            store.migrate()
-        except BaseException:
-            store.close()
-            raise
+        return SqlRecordStore.postgres(settings.database_url.get_secret_value(), pool)
+    return SqlRecordStore.sqlite(settings.sqlite_path)
+
+
+def build_store(settings: Settings) -> SqlRecordStore:
+    """The system of record selected by settings, migrated to the current schema."""
+    store = open_store(settings)
+    try:
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 

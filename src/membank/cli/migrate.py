@@ -16,13 +16,13 @@ from membank.config import Settings
 )
 def migrate(as_sql: bool) -> None:
     """Apply pending schema migrations to the system of record (MEMBANK_STORE)."""
-    from membank.bootstrap import build_store, migration_sql
+    from membank.bootstrap import migration_sql, open_store
 
     if as_sql:
         click.echo(migration_sql("postgresql"), nl=False)
         return
 
-    store = build_store(Settings(), migrate=False)
+    store = open_store(Settings())
     try:
         applied = store.migrate()
     finally:
