@@ -105,7 +105,6 @@ def test_claimer_processes_drain_the_queue_without_double_claims(
     assert sorted(claims) == sorted(queued) and set(claims.values()) == {1}
     assert sorted(completions) == sorted(queued) and set(completions.values()) == {1}
     assert jobs.counts() == {"completed": 500}
-    assert all(report.claimed for report in done)  # every process took part
     seconds = max(r.finished for r in done) - min(r.started for r in done)
     print(f"\n{sql_engine}: 4 processes drained 500 jobs in {seconds:.2f} s = {500 / seconds:.0f} jobs/s")
 
