@@ -19,7 +19,7 @@ from membank.models import Job, JobStatus, now_utc
 from membank.storage.ports import Batch
 from membank.storage.sql.database import SqlDatabase
 from membank.storage.sql.idempotency import SqlIdempotency
-from membank.storage.sql.jobs import SqlJobRepository
+from membank.storage.sql.jobs import SqlJobRepository, enqueue
 from membank.storage.sql.keys import SqlKeyRepository
 from membank.storage.sql.locks import SqlLockRepository
 from membank.storage.sql.tables import jobs as jobs_table
@@ -179,6 +179,26 @@ def test_jobs_queued_concurrently_with_claims_keep_their_sequence_rule(sql_db: S
     log = _run_sequences(jobs, enqueue, expected=60)
     _assert_one_at_a_time_in_queue_order(sql_db, log)
     assert jobs.counts() == {"completed": 60}
+
+
+def test_a_job_queued_behind_one_still_being_queued_cannot_be_claimed_first(sql_db: SqlDatabase) -> None:
+    """B, queued for a sequence while the enqueue of A (same sequence) has not committed yet, must not run
+    before A: otherwise A, once committed, would find nothing earlier than itself and run beside B."""
+    jobs = SqlJobRepository(sql_db)
+    first, second = _job(sequence="user-a"), _job(sequence="user-a")
+    with ThreadPoolExecutor(2) as pool, sql_db.write() as conn:
+        enqueue(conn, first)
+        queued_second = pool.submit(jobs.enqueue, second)
+        time.sleep(0.3)  # time enough for the second enqueue to commit, were it not held back
+        claimed = pool.submit(jobs.claim, "w1", time.time() + 1, 300)
+        time.sleep(0.3)
+    queued_second.result(timeout=30)
+    got = claimed.result(timeout=30)
+    # PostgreSQL: the claim ran while neither job was visible; SQLite: it waited for the writer, then took A.
+    assert got is None or got.id == first.id
+    order = [jobs.claim("w2", time.time() + 1, 300) for _ in range(2)]
+    expected = [None, None] if got is not None else [first.id, None]
+    assert [job.id if job else None for job in order] == expected
 
 
 def test_concurrent_enqueues_with_one_idempotency_key_create_one_job(sql_db: SqlDatabase) -> None:

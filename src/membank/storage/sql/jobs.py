@@ -169,6 +169,25 @@ def _draw_order(conn: Connection, queued: Sequence[Job]) -> list[int]:
     return list(range(last + 1, last + 1 + len(queued)))
 
 
+def enqueue(conn: Connection, job: Job) -> tuple[Job, bool]:
+    """Queue `job` in the caller's transaction (it becomes claimable when that commits); with an idempotency
+    key the tenant already used, return that job and False instead."""
+    statement = upsert_insert(conn, jobs).values(_new_job_values(job, _draw_order(conn, [job])[0]))
+    # Atomic on both engines: a concurrent enqueue with the same key waits for ours, then inserts nothing.
+    inserted = conn.execute(
+        statement.on_conflict_do_nothing(
+            index_elements=[jobs.c.tenant_id, jobs.c.idempotency_key],
+            index_where=jobs.c.idempotency_key.is_not(None),
+        ).returning(jobs.c.id)
+    ).first()
+    if inserted is not None:
+        return job, True
+    existing = conn.execute(
+        select(jobs).where(jobs.c.tenant_id == job.tenant_id, jobs.c.idempotency_key == job.idempotency_key)
+    ).mappings()
+    return job_from_row(existing.one()), False
+
+
 def save_progress(conn: Connection, progress: JobProgress) -> None:
     """Save a job's progress, checkpoint and item outcomes in the caller's transaction, only while the worker
     still holds the job's lease (else LeaseLost, and the caller's transaction must roll back)."""
@@ -213,22 +232,7 @@ class SqlJobRepository:
     @retry_conflicts
     def enqueue(self, job: Job) -> tuple[Job, bool]:
         with self._db.write() as conn:
-            statement = upsert_insert(conn, jobs).values(_new_job_values(job, _draw_order(conn, [job])[0]))
-            # Atomic on both engines: a concurrent enqueue with the same key waits for ours, then inserts nothing.
-            inserted = conn.execute(
-                statement.on_conflict_do_nothing(
-                    index_elements=[jobs.c.tenant_id, jobs.c.idempotency_key],
-                    index_where=jobs.c.idempotency_key.is_not(None),
-                ).returning(jobs.c.id)
-            ).first()
-            if inserted is not None:
-                return job, True
-            existing = conn.execute(
-                select(jobs).where(
-                    jobs.c.tenant_id == job.tenant_id, jobs.c.idempotency_key == job.idempotency_key
-                )
-            ).mappings()
-            return job_from_row(existing.one()), False
+            return enqueue(conn, job)
 
     @retry_conflicts
     def save_progress(self, progress: JobProgress) -> None:
