@@ -26,14 +26,31 @@ from membank.search.scoring import ScoringWeights
 from membank.search.service import SearchService
 from membank.search.synthesis import SynthesisService
 from membank.storage.ports import RecordStore, VectorIndex
+from membank.storage.sql.database import PoolSettings
+from membank.storage.sql.store import SqlRecordStore
 
 
-def build_store(settings: Settings) -> RecordStore:
-    """The system of record selected by settings, migrated."""
-    from membank.storage.sqlite import SqliteRecordStore
-
-    store = SqliteRecordStore(settings.sqlite_path)
-    store.migrate()
+def build_store(settings: Settings, *, migrate: bool = True) -> SqlRecordStore:
+    """The system of record selected by settings (`store`: a SQLite file in the data dir, or PostgreSQL at
+    `database_url`), migrated to the current schema unless `migrate` is False."""
+    if settings.store == "postgres":
+        assert settings.database_url is not None  # Settings refuses postgres without it
+        pool = PoolSettings(
+            size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            timeout_seconds=settings.database_pool_timeout_seconds,
+            statement_timeout_ms=settings.database_statement_timeout_ms,
+            application_name=settings.database_application_name,
+        )
+        store = SqlRecordStore.postgres(settings.database_url.get_secret_value(), pool)
+    else:
+        store = SqlRecordStore.sqlite(settings.sqlite_path)
+    if migrate:
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
     return store
 
 
@@ -41,6 +58,8 @@ def build_index(settings: Settings) -> VectorIndex:
     """The vector index selected by settings."""
     from membank.storage.qdrant_edge import QdrantEdgeIndex
 
+    # The data dir holds the index even when the system of record is elsewhere (PostgreSQL).
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     # No HNSW build on open: it holds the GIL for its whole run (about a minute at 100k vectors), and
     # searches are always scoped to one user, where the filtered exact scan is fast. `membank reindex` builds it.
     return QdrantEdgeIndex(

@@ -7,15 +7,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_POSTGRES_SCHEMES = {"postgresql", "postgresql+psycopg"}
 
 
 class Settings(BaseSettings):
     """Typed settings for the API, the worker, the CLI and the benchmarks alike."""
 
+    # hide_input_in_errors: a validation error never quotes what it was given (a database URL's password).
     model_config = SettingsConfigDict(
-        env_prefix="MEMBANK_", env_file=None, extra="ignore", env_ignore_empty=True
+        env_prefix="MEMBANK_", env_file=None, extra="ignore", env_ignore_empty=True, hide_input_in_errors=True
     )
 
     data_dir: Path = Path("membank-data")
@@ -25,7 +28,15 @@ class Settings(BaseSettings):
     admin_api_key: SecretStr | None = None
     auth_enabled: bool = True
 
-    store: Literal["sqlite"] = "sqlite"
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    # The PostgreSQL system of record (store=postgres): postgresql://user:password@host:port/database.
+    database_url: SecretStr | None = Field(default=None, validate_default=True)
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Longest a single SQL statement may run on PostgreSQL before the server cancels it (0: no limit).
+    database_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    database_application_name: str = Field(default="membank", min_length=1, max_length=63)
     vector_index: Literal["qdrant-edge"] = "qdrant-edge"
     embedder: Literal["onnx", "openai"] = "onnx"
 
@@ -94,6 +105,17 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            if info.data.get("store") == "postgres":
+                raise ValueError("required when MEMBANK_STORE=postgres")
+            return None
+        if value.get_secret_value().split("://", 1)[0] not in _POSTGRES_SCHEMES:
+            raise ValueError("must be a PostgreSQL URL: postgresql://user:password@host:port/database")
+        return value
 
     @model_validator(mode="after")
     def _auth_off_only_on_loopback(self) -> Settings:

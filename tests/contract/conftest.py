@@ -1,24 +1,30 @@
-"""Backends of the `VectorIndex` contract suite.
+"""Backends of the contract suites: the `VectorIndex` suite and the system of record (`RecordStore`) suite.
 
-A backend joins by adding its name to `BACKENDS` and a factory to `FACTORIES`: the factory opens the index
-kept at `place` (a directory it may use, or ignore when the backend keeps data elsewhere, e.g. a database
-schema named after it) and must, called again with the same place, reopen the same data (restart test).
+A vector index backend joins by adding its name to `BACKENDS` and a factory to `FACTORIES`: the factory opens
+the index kept at `place` (a directory it may use, or ignore when the backend keeps data elsewhere, e.g. a
+database schema named after it) and must, called again with the same place, reopen the same data (restart test).
 
-The repositories of the SQL system of record (storage/sql) run on `sql_db`: a `SqlDatabase` over a fresh
-database of each engine in `SQL_ENGINES` holding every table of tables.py.
+A record store backend joins in `RECORD_STORE_BACKENDS` and `open_record_store_at`, the one function that says
+which class serves it. Each test gets its own empty, migrated database: a SQLite file in its tmp_path, or a
+PostgreSQL database copied from a template migrated once per run.
+
+The repositories of storage/sql also run on their own: `sql_db` is a `SqlDatabase` over such a database
+(a fresh migrated one per test) of each engine in `SQL_ENGINES`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from membank.storage.ports import VectorIndex
+from membank.storage.ports import RecordStore, VectorIndex
 from membank.storage.qdrant_edge import QdrantEdgeIndex
-from membank.storage.sql import tables as sql_tables
 from membank.storage.sql.database import SqlDatabase
+from membank.storage.sql.store import SqlRecordStore
+from tests.conftest import MakePostgresDatabase
 from tests.support.postgres import PostgresServer
 
 DIM = 8
@@ -58,18 +64,76 @@ def index(open_index: OpenIndex) -> VectorIndex:
     return open_index()
 
 
-# --- SQL system of record: one database per test on each engine, for the repositories of storage/sql ---
+# The SQL store (SQLAlchemy Core, one implementation for both engines) serves SQLite and PostgreSQL; the
+# hand-written SQLite store it replaces runs the same contract for as long as it exists.
+_LEGACY_SQLITE = importlib.util.find_spec("membank.storage.sqlite") is not None
+RECORD_STORE_BACKENDS = ["sqlite", "postgres", *(["sqlite-legacy"] if _LEGACY_SQLITE else [])]
+_RECORD_TEMPLATE = "record_store_template"
+
+OpenRecordStore = Callable[[], RecordStore]
+
+
+def open_record_store_at(backend: str, place: str) -> RecordStore:
+    """The store of `backend` over the database at `place` (a SQLite file path or a PostgreSQL URL): the one
+    place that says which class serves each backend."""
+    if backend == "sqlite":
+        return SqlRecordStore(SqlDatabase.sqlite(Path(place)))
+    if backend == "postgres":
+        return SqlRecordStore(SqlDatabase(place))
+    from membank.storage.sqlite import SqliteRecordStore
+
+    return SqliteRecordStore(Path(place))
+
+
+def _migrated_template(server: PostgresServer) -> str:
+    def migrate(url: str) -> None:
+        store = open_record_store_at("postgres", url)
+        try:
+            store.migrate()
+        finally:
+            store.close()
+
+    return server.template(_RECORD_TEMPLATE, migrate)
+
+
+@pytest.fixture(params=RECORD_STORE_BACKENDS)
+def record_store_place(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """(backend, place) of this test's own empty database with the schema in place."""
+    backend: str = request.param
+    if backend != "postgres":
+        return backend, str(tmp_path / "records.sqlite3")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    make: MakePostgresDatabase = request.getfixturevalue("make_postgres_database")
+    return backend, make(_migrated_template(server))
+
+
+@pytest.fixture
+def open_record_store(record_store_place: tuple[str, str]) -> Iterator[OpenRecordStore]:
+    """Opens (or, called again, opens another) store over this test's database, migrated; every store
+    opened is closed afterwards. A second store stands for a second process on the same database."""
+    backend, place = record_store_place
+    opened: list[RecordStore] = []
+
+    def open_() -> RecordStore:
+        store = open_record_store_at(backend, place)
+        opened.append(store)
+        store.migrate()
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def record_store(open_record_store: OpenRecordStore) -> RecordStore:
+    """This test's system of record, on each backend."""
+    return open_record_store()
+
+
+# --- The repositories of storage/sql on their own, over a fresh migrated database of each engine ---
 
 SQL_ENGINES = ["sqlite", "postgres"]
-_SQL_TEMPLATE = "membank_sql_schema"
-
-
-def _create_sql_schema(url: str) -> None:
-    db = SqlDatabase(url)
-    try:
-        sql_tables.metadata.create_all(db.engine)
-    finally:
-        db.close()
 
 
 @pytest.fixture(params=SQL_ENGINES)
@@ -80,14 +144,18 @@ def sql_engine(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def sql_url(sql_engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """The URL of this test's own database holding every table of the system of record."""
-    if sql_engine == "sqlite":
-        url = f"sqlite+pysqlite:///{tmp_path / 'record.sqlite3'}"
-        _create_sql_schema(url)
-        return url
-    postgres: PostgresServer = request.getfixturevalue("postgres_server")
-    make_database: Callable[..., str] = request.getfixturevalue("make_postgres_database")
-    return make_database(template=postgres.template(_SQL_TEMPLATE, _create_sql_schema))
+    """The URL of this test's own database, migrated to the newest revision."""
+    if sql_engine == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        make: MakePostgresDatabase = request.getfixturevalue("make_postgres_database")
+        return make(_migrated_template(server))
+    path = tmp_path / "records.sqlite3"
+    store = open_record_store_at("sqlite", str(path))
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    return f"sqlite+pysqlite:///{path}"
 
 
 @pytest.fixture

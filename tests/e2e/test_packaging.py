@@ -54,7 +54,8 @@ def test_a_wheel_installed_alone_gives_a_working_server(tmp_path: Path) -> None:
     (wheel,) = (tmp_path / "dist").glob("membank-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "membank/providers/embedders/minilm_tokenizer.json" in names
-    assert any(n.startswith("membank/storage/sqlite/migrations/") and n.endswith(".sql") for n in names)
+    assert "membank/storage/sql/migrations/env.py" in names
+    assert any(n.startswith("membank/storage/sql/migrations/versions/0001") for n in names)
 
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", venv, timeout=120)

@@ -16,15 +16,15 @@ from membank.search.indexing import IndexSync
 from membank.search.maintenance import IndexMaintainer
 from membank.storage.ports import IndexDocument
 from membank.storage.qdrant_edge import QdrantEdgeIndex
-from membank.storage.sqlite import SqliteRecordStore
+from membank.storage.sql.store import SqlRecordStore
 from tests.unit.test_index_sync import DIM, _add
 
-Parts = tuple[SqliteRecordStore, QdrantEdgeIndex, IndexSync, IndexHealth, IndexMaintainer]
+Parts = tuple[SqlRecordStore, QdrantEdgeIndex, IndexSync, IndexHealth, IndexMaintainer]
 
 
 @pytest.fixture
 def parts(tmp_path: Path) -> Iterator[Parts]:
-    store = SqliteRecordStore(tmp_path / "db.sqlite3")
+    store = SqlRecordStore.sqlite(tmp_path / "db.sqlite3")
     store.migrate()
     index = QdrantEdgeIndex(tmp_path / "vectors", DIM)
     health = IndexHealth()

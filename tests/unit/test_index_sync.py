@@ -14,7 +14,7 @@ from membank.models import Memory, Scope, content_hash, now_utc
 from membank.search.indexing import IndexSync
 from membank.storage.ports import IndexDocument
 from membank.storage.qdrant_edge import QdrantEdgeIndex
-from membank.storage.sqlite import SqliteRecordStore
+from membank.storage.sql.store import SqlRecordStore
 
 DIM = 8
 
@@ -36,8 +36,8 @@ class FailingUpserts:
 
 
 @pytest.fixture
-def parts(tmp_path: Path) -> Iterator[tuple[SqliteRecordStore, FailingUpserts]]:
-    store = SqliteRecordStore(tmp_path / "db.sqlite3")
+def parts(tmp_path: Path) -> Iterator[tuple[SqlRecordStore, FailingUpserts]]:
+    store = SqlRecordStore.sqlite(tmp_path / "db.sqlite3")
     store.migrate()
     index = FailingUpserts(QdrantEdgeIndex(tmp_path / "vectors", DIM))
     yield store, index
@@ -45,7 +45,7 @@ def parts(tmp_path: Path) -> Iterator[tuple[SqliteRecordStore, FailingUpserts]]:
     store.close()
 
 
-def _add(store: SqliteRecordStore, text: str, axis: int) -> Memory:
+def _add(store: SqlRecordStore, text: str, axis: int) -> Memory:
     now = now_utc()
     memory_id = str(uuid.uuid4())
     memory = Memory(
@@ -72,7 +72,7 @@ def _found(index: FailingUpserts) -> set[str]:
 
 
 def test_index_failure_keeps_the_write_and_retries_until_applied(
-    parts: tuple[SqliteRecordStore, FailingUpserts],
+    parts: tuple[SqlRecordStore, FailingUpserts],
 ) -> None:
     store, index = parts
     sync = IndexSync(store, index)  # type: ignore[arg-type]
@@ -89,7 +89,7 @@ def test_index_failure_keeps_the_write_and_retries_until_applied(
 
 
 def test_check_finds_and_repairs_missing_stale_and_orphaned(
-    parts: tuple[SqliteRecordStore, FailingUpserts],
+    parts: tuple[SqlRecordStore, FailingUpserts],
 ) -> None:
     store, index = parts
     sync = IndexSync(store, index)  # type: ignore[arg-type]
@@ -111,7 +111,7 @@ def test_check_finds_and_repairs_missing_stale_and_orphaned(
     assert _found(index) == {kept.id, lost.id, changed.id}
 
 
-def test_reindex_rebuilds_from_the_system_of_record(parts: tuple[SqliteRecordStore, FailingUpserts]) -> None:
+def test_reindex_rebuilds_from_the_system_of_record(parts: tuple[SqlRecordStore, FailingUpserts]) -> None:
     store, index = parts
     sync = IndexSync(store, index)  # type: ignore[arg-type]
     ids = {_add(store, f"fact {i}", i % DIM).id for i in range(20)}
@@ -121,7 +121,7 @@ def test_reindex_rebuilds_from_the_system_of_record(parts: tuple[SqliteRecordSto
     assert _found(index) == ids and sync.check(repair=False).consistent
 
 
-def test_apply_for_indexes_only_the_given_memories(parts: tuple[SqliteRecordStore, FailingUpserts]) -> None:
+def test_apply_for_indexes_only_the_given_memories(parts: tuple[SqlRecordStore, FailingUpserts]) -> None:
     store, index = parts
     sync = IndexSync(store, index)  # type: ignore[arg-type]
     backlog = [_add(store, f"bulk {i}", i % DIM) for i in range(5)]

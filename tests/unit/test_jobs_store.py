@@ -11,12 +11,12 @@ import pytest
 from membank.errors import LeaseLost
 from membank.models import Job, JobStatus, Memory, content_hash, now_utc
 from membank.storage.ports import JobProgress, StoredResponse
-from membank.storage.sqlite import SqliteRecordStore
+from membank.storage.sql.store import SqlRecordStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteRecordStore]:
-    s = SqliteRecordStore(tmp_path / "db.sqlite3")
+def store(tmp_path: Path) -> Iterator[SqlRecordStore]:
+    s = SqlRecordStore.sqlite(tmp_path / "db.sqlite3")
     s.migrate()
     yield s
     s.close()
@@ -58,11 +58,11 @@ def _memory(tenant: str = "t1") -> Memory:
     )
 
 
-def test_migrations_are_applied_once(store: SqliteRecordStore) -> None:
+def test_migrations_are_applied_once(store: SqlRecordStore) -> None:
     assert store.migrate() == []
 
 
-def test_claim_leases_one_job_to_one_worker(store: SqliteRecordStore) -> None:
+def test_claim_leases_one_job_to_one_worker(store: SqlRecordStore) -> None:
     job, created = store.jobs.enqueue(_job())
     assert created
     claimed = store.jobs.claim("w1", now=job.run_after.timestamp() + 1, lease_seconds=30)
@@ -71,7 +71,7 @@ def test_claim_leases_one_job_to_one_worker(store: SqliteRecordStore) -> None:
     assert store.jobs.claim("w2", now=job.run_after.timestamp() + 2, lease_seconds=30) is None
 
 
-def test_expired_lease_is_reclaimed_and_the_old_worker_can_no_longer_write(store: SqliteRecordStore) -> None:
+def test_expired_lease_is_reclaimed_and_the_old_worker_can_no_longer_write(store: SqlRecordStore) -> None:
     job, _ = store.jobs.enqueue(_job())
     t0 = job.run_after.timestamp()
     store.jobs.claim("w1", now=t0, lease_seconds=5)
@@ -103,7 +103,7 @@ def test_expired_lease_is_reclaimed_and_the_old_worker_can_no_longer_write(store
     assert done is not None and done.status is JobStatus.COMPLETED and done.result == {"by": "w2"}
 
 
-def test_progress_commits_with_the_chunk(store: SqliteRecordStore) -> None:
+def test_progress_commits_with_the_chunk(store: SqlRecordStore) -> None:
     job, _ = store.jobs.enqueue(_job())
     store.jobs.claim("w1", now=job.run_after.timestamp(), lease_seconds=30)
     store.memories.insert(
@@ -113,7 +113,7 @@ def test_progress_commits_with_the_chunk(store: SqliteRecordStore) -> None:
     assert saved is not None and saved.progress_done == 4 and saved.checkpoint == {"cursor": 4}
 
 
-def test_failed_jobs_retry_after_their_time_and_dead_jobs_never(store: SqliteRecordStore) -> None:
+def test_failed_jobs_retry_after_their_time_and_dead_jobs_never(store: SqlRecordStore) -> None:
     job, _ = store.jobs.enqueue(_job())
     t0 = job.run_after.timestamp()
     store.jobs.claim("w1", now=t0, lease_seconds=30)
@@ -127,7 +127,7 @@ def test_failed_jobs_retry_after_their_time_and_dead_jobs_never(store: SqliteRec
     assert store.jobs.counts() == {"dead": 1}
 
 
-def test_idempotency_key_is_per_tenant(store: SqliteRecordStore) -> None:
+def test_idempotency_key_is_per_tenant(store: SqlRecordStore) -> None:
     first, created = store.jobs.enqueue(_job("same"))
     again, created_again = store.jobs.enqueue(_job("same"))
     other, created_other = store.jobs.enqueue(_job("same", tenant="t2"))
@@ -143,7 +143,7 @@ def _sequenced(sequence: str | None, priority: int = 0) -> Job:
     return job
 
 
-def test_jobs_of_one_sequence_run_one_at_a_time_in_order(store: SqliteRecordStore) -> None:
+def test_jobs_of_one_sequence_run_one_at_a_time_in_order(store: SqlRecordStore) -> None:
     first, second, other = _sequenced("user-a"), _sequenced("user-a", priority=9), _sequenced("user-b")
     for job in (first, second, other):
         store.jobs.enqueue(job)
@@ -165,7 +165,7 @@ def test_jobs_of_one_sequence_run_one_at_a_time_in_order(store: SqliteRecordStor
     assert after is not None and after.id == second.id
 
 
-def test_idempotency_keys_are_reserved_before_the_request_runs(store: SqliteRecordStore) -> None:
+def test_idempotency_keys_are_reserved_before_the_request_runs(store: SqlRecordStore) -> None:
     repo = store.idempotency
     assert repo.reserve("t1", "k", "h1", 100.0, stale_after=60) is None
     running = repo.reserve("t1", "k", "h1", 101.0, stale_after=60)

@@ -13,18 +13,18 @@ import pytest
 
 from membank.jobs.worker import TaskContext, Worker, finish_within
 from membank.models import Job, JobStatus, now_utc
-from membank.storage.sqlite import SqliteRecordStore
+from membank.storage.sql.store import SqlRecordStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteRecordStore]:
-    s = SqliteRecordStore(tmp_path / "db.sqlite3")
+def store(tmp_path: Path) -> Iterator[SqlRecordStore]:
+    s = SqlRecordStore.sqlite(tmp_path / "db.sqlite3")
     s.migrate()
     yield s
     s.close()
 
 
-def _enqueue(store: SqliteRecordStore, kind: str, max_attempts: int = 3) -> str:
+def _enqueue(store: SqlRecordStore, kind: str, max_attempts: int = 3) -> str:
     now = now_utc()
     job = Job(
         id=str(uuid.uuid4()),
@@ -42,7 +42,7 @@ def _enqueue(store: SqliteRecordStore, kind: str, max_attempts: int = 3) -> str:
     return job.id
 
 
-async def _drain(worker: Worker, store: SqliteRecordStore, job_id: str, timeout: float = 10) -> Job:
+async def _drain(worker: Worker, store: SqlRecordStore, job_id: str, timeout: float = 10) -> Job:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await worker.run_once()
@@ -54,7 +54,7 @@ async def _drain(worker: Worker, store: SqliteRecordStore, job_id: str, timeout:
     raise AssertionError("job did not finish")
 
 
-async def test_flaky_job_retries_with_backoff_then_completes(store: SqliteRecordStore) -> None:
+async def test_flaky_job_retries_with_backoff_then_completes(store: SqlRecordStore) -> None:
     calls: list[float] = []
 
     async def flaky(job: Job, context: TaskContext) -> dict[str, Any]:
@@ -69,7 +69,7 @@ async def test_flaky_job_retries_with_backoff_then_completes(store: SqliteRecord
     assert calls[1] - calls[0] >= 0.1 and calls[2] - calls[1] >= 0.2
 
 
-async def test_job_failing_every_attempt_ends_dead_with_its_error(store: SqliteRecordStore) -> None:
+async def test_job_failing_every_attempt_ends_dead_with_its_error(store: SqlRecordStore) -> None:
     async def broken(job: Job, context: TaskContext) -> dict[str, Any]:
         raise ValueError("bad input row 7")
 
@@ -79,13 +79,13 @@ async def test_job_failing_every_attempt_ends_dead_with_its_error(store: SqliteR
     assert job.error == "ValueError: bad input row 7"
 
 
-async def test_unknown_kind_is_dead_at_once(store: SqliteRecordStore) -> None:
+async def test_unknown_kind_is_dead_at_once(store: SqlRecordStore) -> None:
     worker = Worker(store, {}, lease_seconds=5, poll_seconds=0.01, backoff_seconds=0.0)
     job = await _drain(worker, store, _enqueue(store, "mystery", max_attempts=5))
     assert job.status is JobStatus.DEAD and job.attempts == 1 and "mystery" in (job.error or "")
 
 
-async def test_lease_is_kept_alive_while_a_long_job_runs(store: SqliteRecordStore) -> None:
+async def test_lease_is_kept_alive_while_a_long_job_runs(store: SqlRecordStore) -> None:
     async def slow(job: Job, context: TaskContext) -> dict[str, Any]:
         await asyncio.sleep(0.8)
         return {}
@@ -101,7 +101,7 @@ async def test_lease_is_kept_alive_while_a_long_job_runs(store: SqliteRecordStor
 
 
 async def test_stuck_job_is_cancelled_at_shutdown_and_resumed_by_the_next_worker(
-    store: SqliteRecordStore,
+    store: SqlRecordStore,
 ) -> None:
     attempts: list[int] = []
 

@@ -7,11 +7,11 @@ Python traceback reaches the user (`membank --traceback ...` shows it, for a bug
 from __future__ import annotations
 
 import functools
-import sqlite3
 
 import click
 import httpx
 import pydantic
+import sqlalchemy.exc
 
 from membank.client import MemBankAPIError
 from membank.errors import IndexUnavailable, MemBankError
@@ -93,8 +93,13 @@ def _membank(exc: MemBankError) -> str:
 
 
 @_render.register
-def _database(exc: sqlite3.Error) -> str:
-    return f"the database cannot be used ({exc}); fix: check MEMBANK_DATA_DIR and its permissions"
+def _database(exc: sqlalchemy.exc.DBAPIError) -> str:
+    # The driver's own first line (SQLAlchemy's text adds the statement and its parameters).
+    cause = str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__
+    return (
+        f"the database cannot be used ({cause}); "
+        "fix: check MEMBANK_DATA_DIR and its permissions, or MEMBANK_DATABASE_URL and the server"
+    )
 
 
 @_render.register

@@ -11,6 +11,7 @@ import click
 import orjson
 
 from membank.cli.errors import OneLineErrors
+from membank.cli.migrate import migrate
 from membank.config import Settings
 from membank.errors import IndexUnavailable
 
@@ -25,6 +26,9 @@ def _settings() -> Settings:
 @click.option("--traceback", is_flag=True, help="On an error, show the Python traceback (for bug reports).")
 def cli(traceback: bool) -> None:
     """MemBank: long-term memory for AI agents."""
+
+
+cli.add_command(migrate)
 
 
 @cli.command()
@@ -90,18 +94,6 @@ def worker(concurrency: int | None) -> None:
             await container.aclose()
 
     asyncio.run(main())
-
-
-@cli.command()
-def migrate() -> None:
-    """Apply pending schema migrations to the system of record."""
-    from membank.storage.sqlite import SqliteRecordStore
-
-    settings = _settings()
-    store = SqliteRecordStore(settings.sqlite_path)
-    applied = store.migrate()
-    store.close()
-    click.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
 def _index_sync(settings: Settings) -> Any:

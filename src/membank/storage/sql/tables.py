@@ -201,6 +201,7 @@ job_items = Table(
     Column("memory_id", Text),
     Column("reason", Text),
     Column("error", Text),
+    sqlite_with_rowid=False,
 )
 
 batches = Table(

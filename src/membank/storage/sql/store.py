@@ -1,0 +1,95 @@
+"""The system of record over SQLAlchemy Core: one implementation for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from membank.storage.sql.database import PoolSettings, SqlDatabase
+from membank.storage.sql.idempotency import SqlIdempotency
+from membank.storage.sql.jobs import SqlJobRepository
+from membank.storage.sql.keys import SqlKeyRepository
+from membank.storage.sql.locks import SqlLockRepository
+from membank.storage.sql.memories import SqlMemoryRepository
+from membank.storage.sql.outbox import SqlOutbox
+from membank.storage.sql.schema import upgrade
+from membank.storage.sql.sessions import SqlSessionRepository
+from membank.storage.sql.usage import SqlUsageRepository
+
+__all__ = ["SqlRecordStore"]
+
+
+class SqlRecordStore:
+    """Every repository of the system of record over one database (a SQLite file or a PostgreSQL URL)."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self.db = db
+        self._memories = SqlMemoryRepository(db)
+        self._outbox = SqlOutbox(db)
+        self._jobs = SqlJobRepository(db)
+        self._keys = SqlKeyRepository(db)
+        self._idempotency = SqlIdempotency(db)
+        self._sessions = SqlSessionRepository(db)
+        self._locks = SqlLockRepository(db)
+        self._usage = SqlUsageRepository(db)
+
+    @classmethod
+    def sqlite(cls, path: Path) -> SqlRecordStore:
+        """The embedded store in one SQLite file."""
+        return cls(SqlDatabase.sqlite(path))
+
+    @classmethod
+    def postgres(cls, url: str, pool: PoolSettings | None = None) -> SqlRecordStore:
+        """The store in a PostgreSQL database."""
+        return cls(SqlDatabase(url, pool))
+
+    @property
+    def memories(self) -> SqlMemoryRepository:
+        return self._memories
+
+    @property
+    def versions(self) -> SqlMemoryRepository:
+        """History of memories (the memory repository keeps it)."""
+        return self._memories
+
+    @property
+    def revisions(self) -> SqlMemoryRepository:
+        """Per-user write revisions (bumped by the memory repository's writes)."""
+        return self._memories
+
+    @property
+    def outbox(self) -> SqlOutbox:
+        return self._outbox
+
+    @property
+    def jobs(self) -> SqlJobRepository:
+        return self._jobs
+
+    @property
+    def keys(self) -> SqlKeyRepository:
+        return self._keys
+
+    @property
+    def idempotency(self) -> SqlIdempotency:
+        return self._idempotency
+
+    @property
+    def sessions(self) -> SqlSessionRepository:
+        return self._sessions
+
+    @property
+    def locks(self) -> SqlLockRepository:
+        return self._locks
+
+    @property
+    def usage(self) -> SqlUsageRepository:
+        return self._usage
+
+    def migrate(self) -> list[str]:
+        """Bring the schema to head (adopting a pre-Alembic SQLite schema); the names applied."""
+        return upgrade(self.db)
+
+    def ping(self) -> None:
+        self.db.ping()
+
+    def close(self) -> None:
+        self.db.close()
