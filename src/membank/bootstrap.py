@@ -58,6 +58,8 @@ def build_index(settings: Settings) -> VectorIndex:
     """The vector index selected by settings."""
     from membank.storage.qdrant_edge import QdrantEdgeIndex
 
+    # The data dir holds the index even when the system of record is elsewhere (PostgreSQL).
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     # No HNSW build on open: it holds the GIL for its whole run (about a minute at 100k vectors), and
     # searches are always scoped to one user, where the filtered exact scan is fast. `membank reindex` builds it.
     return QdrantEdgeIndex(

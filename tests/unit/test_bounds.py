@@ -75,6 +75,7 @@ def test_json_scalars_in_range_pass(value: Any) -> None:
         (float("inf"), "infinite"),
         ("\ud800", "surrogate"),
         ("ok \udfff", "surrogate"),
+        ("tea\x00", "NUL"),
         ({1, 2}, "not a JSON value"),
         (b"bytes", "not a JSON value"),
     ],
@@ -84,7 +85,7 @@ def test_values_no_store_can_keep_are_named(value: Any, reason: str) -> None:
     assert violation is not None and violation.where() == "v[0]" and reason in violation.reason
 
 
-@pytest.mark.parametrize(("key", "reason"), [("\ud800", "surrogate"), (7, "strings")])
+@pytest.mark.parametrize(("key", "reason"), [("\ud800", "surrogate"), ("k\x00", "NUL"), (7, "strings")])
 def test_bad_keys_are_refused_at_their_object(key: Any, reason: str) -> None:
     violation = json_violation({"m": {key: 1}}, depth=DEPTH)
     assert violation is not None and violation.where() == "m" and reason in violation.reason

@@ -1,10 +1,11 @@
 """The one check of every request body before it is parsed for an endpoint: bounded, valid JSON or a 400.
 
-FastAPI parses a body with Python's `json`, which accepts what no store can keep (lone surrogates, integers of
-any size, NaN) and, nested deep enough, fails with a RecursionError. This middleware parses the body first, walks
-it once (models/bounds.py: nesting, 64-bit integers, finite numbers, valid Unicode in every string and key) and
-answers 400 VALIDATION_ERROR naming the field and the bound; a body that passes is handed on unchanged. It also
-puts the app's bounds in force for the request, for the per-field bounds of the schemas (metadata, filters).
+FastAPI parses a body with Python's `json`, which accepts what no store can keep (lone surrogates, NUL
+characters, integers of any size, NaN) and, nested deep enough, fails with a RecursionError. This middleware
+parses the body first, walks it once (models/bounds.py: nesting, 64-bit integers, finite numbers, valid Unicode
+without NUL in every string and key) and answers 400 VALIDATION_ERROR naming the field and the bound; a body that
+passes is handed on unchanged. It also puts the app's bounds in force for the request, for the per-field bounds
+of the schemas (metadata, filters).
 """
 
 from __future__ import annotations

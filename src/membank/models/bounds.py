@@ -3,7 +3,8 @@
 A value the API accepts must be storable by every backend and readable again: SQLite keeps it as JSON (orjson:
 integers of at most 64 bits, no lone surrogates), Qdrant Edge keeps it in its payload and WAL (which fail near
 127 levels of nesting) and compares it in filters. So every value is a JSON tree of bounded depth and size, its
-integers fit a signed 64-bit integer, its floats are finite and its strings (keys too) are valid Unicode.
+integers fit a signed 64-bit integer, its floats are finite and its strings (keys too) are valid Unicode without
+NUL characters (PostgreSQL's text cannot hold U+0000; refused on SQLite too, so data moves between stores).
 
 The limits come from the settings (``max_*``, see config.py). The API uses the limits of its own settings for
 the duration of each request (`use_bounds`); elsewhere (a worker process) they are those of the environment.
@@ -172,8 +173,18 @@ def _bad_key(node: dict[Any, Any]) -> str | None:
     for key in node:
         if not isinstance(key, str):
             return "object keys must be strings"
-        if not key.isascii() and _SURROGATE.search(key):
-            return "a key contains a lone surrogate (not valid Unicode)"
+        problem = _text_problem(key)
+        if problem is not None:
+            return f"a key {problem}"
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    # PostgreSQL's text type cannot hold U+0000: refused on every store, so data moves between them.
+    if "\x00" in text:
+        return "contains a NUL character (U+0000), which text cannot hold"
+    if not text.isascii() and _SURROGATE.search(text):
+        return "contains a lone surrogate (not valid Unicode)"
     return None
 
 
@@ -191,6 +202,6 @@ def _scalar_problem(node: Any) -> tuple[str, dict[str, Any]] | None:
             return None
         return NUMBER_REASON, {"min": INT64_MIN, "max": INT64_MAX}
     if isinstance(node, str):
-        valid = node.isascii() or not _SURROGATE.search(node)
-        return None if valid else ("contains a lone surrogate (not valid Unicode)", {})
+        problem = _text_problem(node)
+        return None if problem is None else (problem, {})
     return f"not a JSON value ({type(node).__name__})", {}

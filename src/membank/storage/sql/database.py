@@ -9,6 +9,7 @@ READ COMMITTED transaction whose conflicts (serialization failure, deadlock) `re
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -108,8 +109,10 @@ def _unavailable_on_connect_error() -> Iterator[None]:
     except OperationalError as exc:
         if _is_conflict(exc):
             raise
-        # The driver's message can carry the URL (and its password): say only what kind of failure it was.
-        raise BackendUnavailable(f"the database is unavailable ({type(exc.orig).__name__})") from None
+        # A PostgreSQL driver's message can carry the URL (and its password): say only what kind of failure it
+        # was. SQLite's names no secret and says what to fix (e.g. "unable to open database file").
+        reason = str(exc.orig) if isinstance(exc.orig, sqlite3.Error) else type(exc.orig).__name__
+        raise BackendUnavailable(f"the database is unavailable ({reason})") from None
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -61,6 +61,8 @@ def upgrade(db: SqlDatabase) -> list[str]:
     """Apply every pending revision; returns their names, oldest first (empty when already at head)."""
     with db.write() as conn:
         if db.is_postgres:
+            # A backfill of a large table may outlast the statement timeout meant for requests.
+            conn.execute(text("SET LOCAL statement_timeout = 0"))
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
         _adopt_legacy_schema(conn)
         current = current_revision(conn)
