@@ -14,7 +14,6 @@ The repositories of storage/sql also run on their own: `sql_db` is a `SqlDatabas
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -64,10 +63,8 @@ def index(open_index: OpenIndex) -> VectorIndex:
     return open_index()
 
 
-# The SQL store (SQLAlchemy Core, one implementation for both engines) serves SQLite and PostgreSQL; the
-# hand-written SQLite store it replaces runs the same contract for as long as it exists.
-_LEGACY_SQLITE = importlib.util.find_spec("membank.storage.sqlite") is not None
-RECORD_STORE_BACKENDS = ["sqlite", "postgres", *(["sqlite-legacy"] if _LEGACY_SQLITE else [])]
+# The SQL store (SQLAlchemy Core, one implementation for both engines) serves SQLite and PostgreSQL.
+RECORD_STORE_BACKENDS = ["sqlite", "postgres"]
 _RECORD_TEMPLATE = "record_store_template"
 
 OpenRecordStore = Callable[[], RecordStore]
@@ -78,11 +75,7 @@ def open_record_store_at(backend: str, place: str) -> RecordStore:
     place that says which class serves each backend."""
     if backend == "sqlite":
         return SqlRecordStore(SqlDatabase.sqlite(Path(place)))
-    if backend == "postgres":
-        return SqlRecordStore(SqlDatabase(place))
-    from membank.storage.sqlite import SqliteRecordStore
-
-    return SqliteRecordStore(Path(place))
+    return SqlRecordStore(SqlDatabase(place))
 
 
 def _migrated_template(server: PostgresServer) -> str:
@@ -100,7 +93,7 @@ def _migrated_template(server: PostgresServer) -> str:
 def record_store_place(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
     """(backend, place) of this test's own empty database with the schema in place."""
     backend: str = request.param
-    if backend != "postgres":
+    if backend == "sqlite":
         return backend, str(tmp_path / "records.sqlite3")
     server: PostgresServer = request.getfixturevalue("postgres_server")
     make: MakePostgresDatabase = request.getfixturevalue("make_postgres_database")
