@@ -7,11 +7,13 @@ database schema named after it) and must, called again with the same place, reop
 A record store backend joins in `RECORD_STORE_BACKENDS` and `open_record_store_at`, the one function that says
 which class serves it. Each test gets its own empty, migrated database: a SQLite file in its tmp_path, or a
 PostgreSQL database copied from a template migrated once per run.
+
+The repositories of storage/sql also run on their own: `sql_db` is a `SqlDatabase` over such a database
+(a fresh migrated one per test) of each engine in `SQL_ENGINES`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -61,10 +63,8 @@ def index(open_index: OpenIndex) -> VectorIndex:
     return open_index()
 
 
-# The SQL store (SQLAlchemy Core, one implementation for both engines) serves SQLite and PostgreSQL; the
-# hand-written SQLite store it replaces runs the same contract for as long as it exists.
-_LEGACY_SQLITE = importlib.util.find_spec("membank.storage.sqlite") is not None
-RECORD_STORE_BACKENDS = ["sqlite", "postgres", *(["sqlite-legacy"] if _LEGACY_SQLITE else [])]
+# The SQL store (SQLAlchemy Core, one implementation for both engines) serves SQLite and PostgreSQL.
+RECORD_STORE_BACKENDS = ["sqlite", "postgres"]
 _RECORD_TEMPLATE = "record_store_template"
 
 OpenRecordStore = Callable[[], RecordStore]
@@ -75,11 +75,7 @@ def open_record_store_at(backend: str, place: str) -> RecordStore:
     place that says which class serves each backend."""
     if backend == "sqlite":
         return SqlRecordStore(SqlDatabase.sqlite(Path(place)))
-    if backend == "postgres":
-        return SqlRecordStore(SqlDatabase(place))
-    from membank.storage.sqlite import SqliteRecordStore
-
-    return SqliteRecordStore(Path(place))
+    return SqlRecordStore(SqlDatabase(place))
 
 
 def _migrated_template(server: PostgresServer) -> str:
@@ -97,7 +93,7 @@ def _migrated_template(server: PostgresServer) -> str:
 def record_store_place(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
     """(backend, place) of this test's own empty database with the schema in place."""
     backend: str = request.param
-    if backend != "postgres":
+    if backend == "sqlite":
         return backend, str(tmp_path / "records.sqlite3")
     server: PostgresServer = request.getfixturevalue("postgres_server")
     make: MakePostgresDatabase = request.getfixturevalue("make_postgres_database")
@@ -126,3 +122,37 @@ def open_record_store(record_store_place: tuple[str, str]) -> Iterator[OpenRecor
 def record_store(open_record_store: OpenRecordStore) -> RecordStore:
     """This test's system of record, on each backend."""
     return open_record_store()
+
+
+# --- The repositories of storage/sql on their own, over a fresh migrated database of each engine ---
+
+SQL_ENGINES = ["sqlite", "postgres"]
+
+
+@pytest.fixture(params=SQL_ENGINES)
+def sql_engine(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def sql_url(sql_engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The URL of this test's own database, migrated to the newest revision."""
+    if sql_engine == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        make: MakePostgresDatabase = request.getfixturevalue("make_postgres_database")
+        return make(_migrated_template(server))
+    path = tmp_path / "records.sqlite3"
+    store = open_record_store_at("sqlite", str(path))
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    return f"sqlite+pysqlite:///{path}"
+
+
+@pytest.fixture
+def sql_db(sql_url: str) -> Iterator[SqlDatabase]:
+    db = SqlDatabase(sql_url)
+    yield db
+    db.close()

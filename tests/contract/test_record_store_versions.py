@@ -4,11 +4,16 @@ writer (MemoryChanged changes nothing)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import pytest
 
 from membank.errors import MemoryChanged
 from membank.models import Memory, Provenance
 from membank.storage.ports import RecordStore
+from tests.contract.conftest import OpenRecordStore
+from tests.contract.racing import run_together
 from tests.contract.records import MODEL, deleted, edited, memory, successor, vector
 
 
@@ -229,3 +234,57 @@ def test_history_is_oldest_first_across_the_lineage(record_store: RecordStore) -
     assert events[0] == ("CREATE", 1)
     assert sorted(events[1:3]) == [("SUPERSEDED", 2), ("UPDATE", 2)]
     assert events[3:] == [("UPDATE", 3), ("DELETE", 4)]
+
+
+def _attempt(write: Callable[[], None]) -> str:
+    try:
+        write()
+    except MemoryChanged:
+        return "changed"
+    return "written"
+
+
+def test_of_writers_racing_to_supersede_one_version_exactly_one_wins(
+    record_store: RecordStore, open_record_store: OpenRecordStore
+) -> None:
+    stores = [record_store, open_record_store()]  # half of the writers come from "another process"
+    for _round in range(5):
+        old = _stored(record_store)
+        contenders = [successor(old, f"contender {n}") for n in range(6)]
+
+        def supersede(n: int, contenders: list[tuple[Memory, Memory]] = contenders) -> str:
+            closed, new = contenders[n]
+            return _attempt(
+                lambda: stores[n % 2].memories.supersede(closed, new, vector(float(n)), MODEL, actor=f"w{n}")
+            )
+
+        outcomes = run_together([partial(supersede, n) for n in range(len(contenders))])
+
+        (winner,) = [n for n, outcome in enumerate(outcomes) if outcome == "written"]
+        kept = record_store.memories.get("t1", old.id)
+        assert kept is not None and kept.superseded_by == contenders[winner][1].id
+        losers = [contenders[n][1].id for n in range(len(contenders)) if n != winner]
+        assert record_store.memories.get_many("t1", losers) == {}
+        events = [e.event for e in record_store.memories.history("t1", old.lineage_id)]
+        assert sorted(events) == ["CREATE", "SUPERSEDED", "UPDATE"]
+
+
+def test_a_delete_racing_a_supersede_lets_exactly_one_through(record_store: RecordStore) -> None:
+    for _round in range(5):
+        old = _stored(record_store)
+        closed, new = successor(old, "racing edit")
+
+        outcomes = run_together(
+            [
+                lambda old=old: _attempt(lambda: record_store.memories.invalidate(deleted(old), actor="d")),
+                lambda closed=closed, new=new: _attempt(
+                    lambda: record_store.memories.supersede(closed, new, vector(2.0), MODEL, actor="e")
+                ),
+            ]
+        )
+
+        assert sorted(outcomes) == ["changed", "written"]
+        kept = record_store.memories.get("t1", old.id)
+        assert kept is not None
+        assert (kept.deleted_at is not None) != (kept.superseded_by is not None)
+        assert (record_store.memories.get("t1", new.id) is not None) == (kept.superseded_by is not None)

@@ -22,9 +22,11 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    bindparam,
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
@@ -49,22 +51,84 @@ _ITEM_FIELDS = ("status", "memory_id", "reason", "error")
 _earlier = jobs.alias("earlier")
 
 
-def _runnable(now: float) -> ColumnElement[bool]:
+def _status_in(column: ColumnElement[str], statuses: Sequence[str]) -> ColumnElement[bool]:
+    """`column IN (...)` with the statuses written into the SQL, not bound: PostgreSQL's generic plan of a
+    prepared claim (psycopg prepares a statement it runs often) can then still prove the predicate of the
+    partial index jobs_runnable and walk it."""
+    return column.in_([literal_column(f"'{status}'") for status in statuses])
+
+
+def _runnable(now: Any) -> ColumnElement[bool]:
     due = or_(
-        and_(jobs.c.status.in_(_WAITING), jobs.c.run_after <= now),
-        and_(jobs.c.status == _PROCESSING, jobs.c.lease_expires_at < now),
+        and_(_status_in(jobs.c.status, _WAITING), jobs.c.run_after <= now),
+        and_(_status_in(jobs.c.status, [_PROCESSING]), jobs.c.lease_expires_at < now),
     )
     # A job waits while an earlier job of its sequence is unfinished (dead ones no longer hold it back).
     behind_earlier = exists().where(
         _earlier.c.sequence_key == jobs.c.sequence_key,
-        _earlier.c.status.in_(_UNFINISHED),
+        _status_in(_earlier.c.status, _UNFINISHED),
         _earlier.c.enqueue_seq < jobs.c.enqueue_seq,
     )
-    return and_(due, or_(jobs.c.sequence_key.is_(None), ~behind_earlier))
+    # `unfinished` is implied by `due`: spelled out, it lets both engines use the partial index jobs_runnable.
+    unfinished = _status_in(jobs.c.status, _UNFINISHED)
+    return and_(unfinished, due, or_(jobs.c.sequence_key.is_(None), ~behind_earlier))
 
 
-def _held_by(job_id: str, worker_id: str) -> ColumnElement[bool]:
+def _held_by(job_id: Any, worker_id: Any) -> ColumnElement[bool]:
     return and_(jobs.c.id == job_id, jobs.c.lease_owner == worker_id, jobs.c.status == _PROCESSING)
+
+
+# The statements of the worker loop, built once: building a statement costs more than running it on SQLite.
+_CHOOSE = select(jobs.c.id).where(_runnable(bindparam("now"))).order_by(*_CLAIM_ORDER).limit(1)
+# Concurrent claimers pass over rows another claimer has locked instead of queueing behind it.
+_CHOOSE_SKIP_LOCKED = _CHOOSE.with_for_update(skip_locked=True, of=jobs)
+_LEASE = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("chosen"))
+    .values(
+        status=_PROCESSING,
+        lease_owner=bindparam("worker"),
+        lease_expires_at=bindparam("until"),
+        attempts=jobs.c.attempts + 1,
+        started_at=func.coalesce(jobs.c.started_at, bindparam("now")),
+        updated_at=bindparam("now"),
+    )
+    .returning(*jobs.c)
+)
+_HELD = _held_by(bindparam("job"), bindparam("worker"))
+_EXTEND = update(jobs).where(_HELD).values(lease_expires_at=bindparam("until"), updated_at=bindparam("now"))
+_COMPLETE = (
+    update(jobs)
+    .where(_HELD)
+    .values(
+        status=JobStatus.COMPLETED.value,
+        result=bindparam("outcome"),
+        error=None,
+        lease_owner=None,
+        lease_expires_at=None,
+        progress_done=jobs.c.progress_total,
+        finished_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+_FAIL = (
+    update(jobs)
+    .where(_HELD)
+    .values(
+        status=bindparam("outcome"),
+        error=bindparam("reason"),
+        lease_owner=None,
+        lease_expires_at=None,
+        run_after=bindparam("retry_at"),
+        finished_at=bindparam("finished"),
+        updated_at=bindparam("now"),
+    )
+)
+_SAVE_PROGRESS = (
+    update(jobs)
+    .where(_HELD)
+    .values(progress_done=bindparam("done"), checkpoint=bindparam("saved"), updated_at=bindparam("now"))
+)
 
 
 def _new_job_values(job: Job, order: int) -> dict[str, Any]:
@@ -105,17 +169,37 @@ def _draw_order(conn: Connection, queued: Sequence[Job]) -> list[int]:
     return list(range(last + 1, last + 1 + len(queued)))
 
 
+def enqueue(conn: Connection, job: Job) -> tuple[Job, bool]:
+    """Queue `job` in the caller's transaction (it becomes claimable when that commits); with an idempotency
+    key the tenant already used, return that job and False instead."""
+    statement = upsert_insert(conn, jobs).values(_new_job_values(job, _draw_order(conn, [job])[0]))
+    # Atomic on both engines: a concurrent enqueue with the same key waits for ours, then inserts nothing.
+    inserted = conn.execute(
+        statement.on_conflict_do_nothing(
+            index_elements=[jobs.c.tenant_id, jobs.c.idempotency_key],
+            index_where=jobs.c.idempotency_key.is_not(None),
+        ).returning(jobs.c.id)
+    ).first()
+    if inserted is not None:
+        return job, True
+    existing = conn.execute(
+        select(jobs).where(jobs.c.tenant_id == job.tenant_id, jobs.c.idempotency_key == job.idempotency_key)
+    ).mappings()
+    return job_from_row(existing.one()), False
+
+
 def save_progress(conn: Connection, progress: JobProgress) -> None:
     """Save a job's progress, checkpoint and item outcomes in the caller's transaction, only while the worker
     still holds the job's lease (else LeaseLost, and the caller's transaction must roll back)."""
     saved = conn.execute(
-        update(jobs)
-        .where(_held_by(progress.job_id, progress.worker_id))
-        .values(
-            progress_done=progress.done,
-            checkpoint=dumps(progress.checkpoint),
-            updated_at=to_epoch(now_utc()),
-        )
+        _SAVE_PROGRESS,
+        {
+            "job": progress.job_id,
+            "worker": progress.worker_id,
+            "done": progress.done,
+            "saved": dumps(progress.checkpoint),
+            "now": to_epoch(now_utc()),
+        },
     )
     if saved.rowcount != 1:
         raise LeaseLost(f"job {progress.job_id} is no longer leased by {progress.worker_id}")
@@ -148,22 +232,7 @@ class SqlJobRepository:
     @retry_conflicts
     def enqueue(self, job: Job) -> tuple[Job, bool]:
         with self._db.write() as conn:
-            statement = upsert_insert(conn, jobs).values(_new_job_values(job, _draw_order(conn, [job])[0]))
-            # Atomic on both engines: a concurrent enqueue with the same key waits for ours, then inserts nothing.
-            inserted = conn.execute(
-                statement.on_conflict_do_nothing(
-                    index_elements=[jobs.c.tenant_id, jobs.c.idempotency_key],
-                    index_where=jobs.c.idempotency_key.is_not(None),
-                ).returning(jobs.c.id)
-            ).first()
-            if inserted is not None:
-                return job, True
-            existing = conn.execute(
-                select(jobs).where(
-                    jobs.c.tenant_id == job.tenant_id, jobs.c.idempotency_key == job.idempotency_key
-                )
-            ).mappings()
-            return job_from_row(existing.one()), False
+            return enqueue(conn, job)
 
     @retry_conflicts
     def save_progress(self, progress: JobProgress) -> None:
@@ -253,26 +322,14 @@ class SqlJobRepository:
 
     @retry_conflicts
     def claim(self, worker_id: str, now: float, lease_seconds: float) -> Job | None:
-        choose = select(jobs.c.id).where(_runnable(now)).order_by(*_CLAIM_ORDER).limit(1)
-        if self._db.is_postgres:
-            # SQLite needs no row lock: its BEGIN IMMEDIATE already runs the claimers one at a time.
-            choose = choose.with_for_update(skip_locked=True, of=jobs)
+        # SQLite needs no row lock: its BEGIN IMMEDIATE already runs the claimers one at a time.
+        choose = _CHOOSE_SKIP_LOCKED if self._db.is_postgres else _CHOOSE
         with self._db.write() as conn:
-            job_id = conn.execute(choose).scalar_one_or_none()
+            job_id = conn.execute(choose, {"now": now}).scalar_one_or_none()
             if job_id is None:
                 return None
             claimed = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id)
-                .values(
-                    status=_PROCESSING,
-                    lease_owner=worker_id,
-                    lease_expires_at=now + lease_seconds,
-                    attempts=jobs.c.attempts + 1,
-                    started_at=func.coalesce(jobs.c.started_at, now),
-                    updated_at=now,
-                )
-                .returning(*jobs.c)
+                _LEASE, {"chosen": job_id, "worker": worker_id, "until": now + lease_seconds, "now": now}
             ).mappings()
             return job_from_row(claimed.one())
 
@@ -280,9 +337,7 @@ class SqlJobRepository:
     def heartbeat(self, job_id: str, worker_id: str, now: float, lease_seconds: float) -> bool:
         with self._db.write() as conn:
             extended = conn.execute(
-                update(jobs)
-                .where(_held_by(job_id, worker_id))
-                .values(lease_expires_at=now + lease_seconds, updated_at=now)
+                _EXTEND, {"job": job_id, "worker": worker_id, "until": now + lease_seconds, "now": now}
             )
             return extended.rowcount == 1
 
@@ -290,18 +345,7 @@ class SqlJobRepository:
     def complete(self, job_id: str, worker_id: str, result: dict[str, Any], now: float) -> bool:
         with self._db.write() as conn:
             completed = conn.execute(
-                update(jobs)
-                .where(_held_by(job_id, worker_id))
-                .values(
-                    status=JobStatus.COMPLETED.value,
-                    result=dumps(result),
-                    error=None,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    progress_done=jobs.c.progress_total,
-                    finished_at=now,
-                    updated_at=now,
-                )
+                _COMPLETE, {"job": job_id, "worker": worker_id, "outcome": dumps(result), "now": now}
             )
             return completed.rowcount == 1
 
@@ -310,17 +354,16 @@ class SqlJobRepository:
         retried = retry_at is not None
         with self._db.write() as conn:
             failed = conn.execute(
-                update(jobs)
-                .where(_held_by(job_id, worker_id))
-                .values(
-                    status=JobStatus.FAILED.value if retried else JobStatus.DEAD.value,
-                    error=error,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    run_after=retry_at if retry_at is not None else now,
-                    finished_at=None if retried else now,
-                    updated_at=now,
-                )
+                _FAIL,
+                {
+                    "job": job_id,
+                    "worker": worker_id,
+                    "outcome": JobStatus.FAILED.value if retried else JobStatus.DEAD.value,
+                    "reason": error,
+                    "retry_at": retry_at if retry_at is not None else now,
+                    "finished": None if retried else now,
+                    "now": now,
+                },
             )
             return failed.rowcount == 1
 

@@ -3,7 +3,8 @@
 Jobs of one sequence run in the order they were queued, which SQLite's `rowid` used to break ties on (jobs
 of one batch share `created_at`). `enqueue_seq` is that order on both engines: existing SQLite rows take
 their rowid, existing PostgreSQL rows their (created_at, id) order, and new jobs draw from the
-`jobs_enqueue_seq` sequence on PostgreSQL and from MAX()+1 on SQLite.
+`jobs_enqueue_seq` sequence on PostgreSQL and from MAX()+1 on SQLite. The claim walks the new partial
+index `jobs_runnable` in its order (priority, due time, creation, queue order) over unfinished jobs only.
 
 Revision ID: 0004
 Revises: 0003
@@ -20,6 +21,7 @@ branch_labels = None
 depends_on = None
 
 _SEQUENCE_INDEX_WHERE = sa.text("sequence_key IS NOT NULL")
+_RUNNABLE_INDEX_WHERE = sa.text("status IN ('queued', 'processing', 'failed')")
 
 
 def upgrade() -> None:
@@ -40,11 +42,19 @@ def upgrade() -> None:
     else:
         op.execute("UPDATE jobs SET enqueue_seq = rowid")
     op.create_index("jobs_enqueue_order", "jobs", ["enqueue_seq"], unique=True)
+    op.create_index(
+        "jobs_runnable",
+        "jobs",
+        [sa.text("priority DESC"), "run_after", "created_at", "enqueue_seq"],
+        sqlite_where=_RUNNABLE_INDEX_WHERE,
+        postgresql_where=_RUNNABLE_INDEX_WHERE,
+    )
     _replace_sequence_index(["sequence_key", "status", "enqueue_seq"])
 
 
 def downgrade() -> None:
     _replace_sequence_index(["sequence_key", "status", "created_at"])
+    op.drop_index("jobs_runnable", table_name="jobs")
     op.drop_index("jobs_enqueue_order", table_name="jobs")
     op.drop_column("jobs", "enqueue_seq")
     if op.get_bind().dialect.name == "postgresql":
