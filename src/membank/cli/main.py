@@ -95,18 +95,16 @@ def worker(concurrency: int | None) -> None:
 @cli.command()
 def migrate() -> None:
     """Apply pending schema migrations to the system of record."""
-    from membank.storage.sqlite import SqliteRecordStore
+    from membank.bootstrap import open_store
 
-    settings = _settings()
-    store = SqliteRecordStore(settings.sqlite_path)
+    store = open_store(_settings())
     applied = store.migrate()
     store.close()
     click.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
 def _index_sync(settings: Settings) -> Any:
-    from membank.bootstrap import build_index, build_store
-    from membank.search.indexing import IndexSync
+    from membank.bootstrap import build_index, build_index_sync, build_store
 
     store = build_store(settings)
     index = build_index(settings)
@@ -117,7 +115,7 @@ def _index_sync(settings: Settings) -> Any:
             index.close()
             store.close()
             raise
-    return store, index, IndexSync(store, index)
+    return store, index, build_index_sync(store, index)
 
 
 @cli.command()
@@ -126,8 +124,7 @@ def reindex() -> None:
     settings = _settings()
     store, index, sync = _index_sync(settings)
     try:
-        rebuilt = sync.reindex()
-        store.outbox.complete([item.id for item in store.outbox.due(float("inf"), 1_000_000)])
+        rebuilt = sync.reindex_offline()
         if rebuilt.kept:
             click.echo(f"the unreadable index was set aside at {rebuilt.kept}")
         click.echo(f"reindexed {rebuilt.count} memories; building the HNSW graph ...")

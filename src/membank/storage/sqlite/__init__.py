@@ -31,6 +31,10 @@ class SqliteRecordStore:
         self.sessions = SqliteSessionRepository(self.db)
         self.locks = SqliteLockRepository(self.db)
         self.usage = SqliteUsageRepository(self.db)
+        # History entries and revision bumps are written by the memory writes themselves: one
+        # repository serves the three ports.
+        self.versions = self.memories
+        self.revisions = self.memories
 
     def migrate(self) -> list[str]:
         return self.db.migrate()
