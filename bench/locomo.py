@@ -361,7 +361,7 @@ def run_http(prepared: Prepared, env: dict[str, str] | None = None) -> dict[str,
 async def ingest_inprocess(container: Any, principal: Any, prepared: Prepared) -> dict[str, Any]:
     """Raw mode without a server: the same memories, written straight to the store and the index."""
     from membank.memories.schemas import MemoryIn
-    from membank.memories.service import new_memory
+    from membank.models import new_memory
 
     t0 = time.perf_counter()
     for items in prepared.memories.values():

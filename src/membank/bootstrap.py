@@ -16,6 +16,7 @@ from membank.ingest.tasks import BATCH_IMPORT, batch_import_handler
 from membank.jobs.service import JobService
 from membank.jobs.worker import Handler, JobSignal, Worker
 from membank.memories.service import MemoryService
+from membank.observability.health import HealthService
 from membank.providers.embedders import build_embedder
 from membank.providers.embedders.ports import Embedder
 from membank.providers.llms import ChatModel, build_chat_model
@@ -25,7 +26,7 @@ from membank.search.maintenance import IndexMaintainer
 from membank.search.scoring import ScoringWeights
 from membank.search.service import SearchService
 from membank.search.synthesis import SynthesisService
-from membank.storage.ports import RecordStore, VectorIndex
+from membank.storage.ports import IdempotencyRepository, RecordStore, VectorIndex
 from membank.storage.sql.database import PoolSettings
 from membank.storage.sql.schema import offline_sql
 from membank.storage.sql.store import SqlRecordStore
@@ -80,6 +81,15 @@ def build_index(settings: Settings) -> VectorIndex:
     )
 
 
+def build_index_sync(
+    store: RecordStore, index: VectorIndex, *, poll_seconds: float = 0.5, health: IndexHealth | None = None
+) -> IndexSync:
+    """The outbox applier (and reindex, check) between this system of record and this index."""
+    return IndexSync(
+        index, memories=store.memories, outbox=store.outbox, poll_seconds=poll_seconds, health=health
+    )
+
+
 def build_extractor(settings: Settings, chat: ChatModel | None) -> Extractor:
     """The heuristic tier, or the LLM tier falling back to it when an LLM is configured."""
     heuristic = HeuristicExtractor()
@@ -96,13 +106,15 @@ class Container:
     """Everything a process runs, built once."""
 
     settings: Settings
-    store: RecordStore
+    store: RecordStore  # owned for its lifecycle (close); services get only their ports
+    idempotency: IdempotencyRepository
     embedder: Embedder
     index: VectorIndex | None
     index_sync: IndexSync | None
     index_health: IndexHealth | None
     index_maintainer: IndexMaintainer | None
     auth: AuthService
+    health: HealthService
     memories: MemoryService
     jobs: JobService
     search: SearchService | None
@@ -115,7 +127,7 @@ class Container:
     def new_worker(self) -> Worker:
         s = self.settings
         return Worker(
-            self.store,
+            self.store.jobs,
             self.handlers,
             lease_seconds=s.job_lease_seconds,
             poll_seconds=s.job_poll_seconds,
@@ -148,12 +160,19 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     index = build_index(settings) if with_index else None
     health = IndexHealth() if index is not None else None
     index_sync = (
-        IndexSync(store, index, poll_seconds=settings.outbox_poll_seconds, health=health)
+        build_index_sync(store, index, poll_seconds=settings.outbox_poll_seconds, health=health)
         if index is not None
         else None
     )
     maintainer = (
-        IndexMaintainer(store, index, index_sync, health, probe_seconds=settings.index_probe_seconds)
+        IndexMaintainer(
+            index,
+            index_sync,
+            health,
+            memories=store.memories,
+            outbox=store.outbox,
+            probe_seconds=settings.index_probe_seconds,
+        )
         if index is not None and index_sync is not None and health is not None
         else None
     )
@@ -167,7 +186,12 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     )
     search = (
         SearchService(
-            store, index, embedder, candidates=settings.search_candidates, weights=weights, health=health
+            store.memories,
+            index,
+            embedder,
+            candidates=settings.search_candidates,
+            weights=weights,
+            health=health,
         )
         if index is not None
         else None
@@ -175,43 +199,71 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     wake = index_sync.wake if index_sync is not None else None
     chat = build_chat_model(settings)
     consolidator = Consolidator(
-        store,
         index,
         index_sync.apply_for if index_sync is not None else None,
         index_ready=(lambda: health.available) if health is not None else None,
+        memories=store.memories,
+        versions=store.versions,
     )
     processor = ConversationProcessor(
-        store,
         embedder,
         build_extractor(settings, chat),
         consolidator,
+        jobs=store.jobs,
+        locks=store.locks,
+        sessions=store.sessions,
+        usage=store.usage,
         window=settings.extraction_window_turns,
         on_written=wake,
     )
     handlers: dict[str, Handler] = {
-        BATCH_IMPORT: batch_import_handler(embedder, chunk_size=settings.batch_chunk_size, on_written=wake),
+        BATCH_IMPORT: batch_import_handler(
+            store.memories, embedder, chunk_size=settings.batch_chunk_size, on_written=wake
+        ),
         PROCESS_CONVERSATION: processor,
     }
     signal = JobSignal()
-    jobs = JobService(store, max_attempts=settings.job_max_attempts, signal=signal)
+    jobs = JobService(store.jobs, max_attempts=settings.job_max_attempts, signal=signal)
     return Container(
         settings=settings,
         store=store,
+        idempotency=store.idempotency,
         embedder=embedder,
         index=index,
         index_sync=index_sync,
         index_health=health,
         index_maintainer=maintainer,
         auth=AuthService(store.keys, enabled=settings.auth_enabled),
-        memories=MemoryService(store, embedder, index_sync, detect_slot=detect_slot),
+        health=HealthService(
+            embedder,
+            ping_store=store.ping,
+            outbox=store.outbox,
+            jobs=store.jobs,
+            index_maintainer=maintainer,
+            index_health=health,
+        ),
+        memories=MemoryService(
+            embedder,
+            index_sync,
+            memories=store.memories,
+            versions=store.versions,
+            locks=store.locks,
+            detect_slot=detect_slot,
+        ),
         jobs=jobs,
         search=search,
         synthesis=SynthesisService(
-            store, search, chat, cache_size=settings.context_cache_size, max_tokens=settings.llm_max_tokens
+            search,
+            chat,
+            revisions=store.revisions,
+            outbox=store.outbox,
+            usage=store.usage,
+            cache_size=settings.context_cache_size,
+            max_tokens=settings.llm_max_tokens,
         )
         if search is not None
         else None,
-        ingest=IngestService(store, jobs),
+        ingest=IngestService(jobs, sessions=store.sessions, usage=store.usage),
         chat=chat,
         signal=signal,
         handlers=handlers,

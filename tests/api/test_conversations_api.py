@@ -8,8 +8,7 @@ from typing import Any
 
 from membank.config import Settings
 from membank.memories.schemas import MemoryIn
-from membank.memories.service import new_memory
-from membank.models import Principal
+from membank.models import Principal, new_memory
 from tests.api.conftest import Api, open_api
 
 

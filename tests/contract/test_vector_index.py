@@ -1,6 +1,6 @@
 """The `VectorIndex` contract: every backend behaves exactly like this (see conftest.py to add one).
 
-The filter cases are the executable form of the semantics in `membank.search.filters`.
+The filter cases are the executable form of the semantics in `membank.storage.filters`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from membank.models import Scope
-from membank.search.filters import Condition, Or, parse_filter
+from membank.search.filters import parse_filter
+from membank.storage.filters import Condition, Or
 from membank.storage.ports import IndexDocument, VectorIndex
 from tests.contract.conftest import BACKENDS, DIM, FACTORIES, OpenIndex
 

@@ -39,7 +39,7 @@ async def test_concurrent_consolidations_of_one_user_store_each_fact_once(
         for n in range(len(jobs)):
             claimed = container.store.jobs.claim(f"w{n}", time.time(), 30)
             assert claimed is not None
-            contexts.append((claimed, TaskContext(f"w{n}", 30, container.store)))
+            contexts.append((claimed, TaskContext(f"w{n}", 30, container.store.jobs)))
         handler = container.handlers[PROCESS_CONVERSATION]
         results = await asyncio.gather(*(handler(job, context) for job, context in contexts))
         page = container.store.memories.list_for_user(

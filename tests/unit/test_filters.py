@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from membank.errors import ValidationFailed
-from membank.search.filters import And, Condition, Not, Or, all_of, parse_filter
+from membank.search.filters import parse_filter
+from membank.storage.filters import And, Condition, Not, Or, all_of
 
 
 def test_parses_nested_logic_and_normalises_values() -> None:

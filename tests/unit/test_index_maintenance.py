@@ -28,8 +28,14 @@ def parts(tmp_path: Path) -> Iterator[Parts]:
     store.migrate()
     index = QdrantEdgeIndex(tmp_path / "vectors", DIM)
     health = IndexHealth()
-    sync = IndexSync(store, index, health=health)
-    yield store, index, sync, health, IndexMaintainer(store, index, sync, health, probe_seconds=0.1)
+    sync = IndexSync(index, memories=store.memories, outbox=store.outbox, health=health)
+    yield (
+        store,
+        index,
+        sync,
+        health,
+        IndexMaintainer(index, sync, health, memories=store.memories, outbox=store.outbox, probe_seconds=0.1),
+    )
     index.close()
     store.close()
 

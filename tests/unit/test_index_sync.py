@@ -75,7 +75,7 @@ def test_index_failure_keeps_the_write_and_retries_until_applied(
     parts: tuple[SqlRecordStore, FailingUpserts],
 ) -> None:
     store, index = parts
-    sync = IndexSync(store, index)  # type: ignore[arg-type]
+    sync = IndexSync(index, memories=store.memories, outbox=store.outbox)  # type: ignore[arg-type]
     index.failing = True
     memory = _add(store, "User likes tea", 0)
     assert sync.apply_due() == 0
@@ -92,7 +92,7 @@ def test_check_finds_and_repairs_missing_stale_and_orphaned(
     parts: tuple[SqlRecordStore, FailingUpserts],
 ) -> None:
     store, index = parts
-    sync = IndexSync(store, index)  # type: ignore[arg-type]
+    sync = IndexSync(index, memories=store.memories, outbox=store.outbox)  # type: ignore[arg-type]
     kept, lost, changed = (_add(store, f"fact {i}", i) for i in range(3))
     sync.apply_due()
     assert sync.check(repair=False).consistent
@@ -113,7 +113,7 @@ def test_check_finds_and_repairs_missing_stale_and_orphaned(
 
 def test_reindex_rebuilds_from_the_system_of_record(parts: tuple[SqlRecordStore, FailingUpserts]) -> None:
     store, index = parts
-    sync = IndexSync(store, index)  # type: ignore[arg-type]
+    sync = IndexSync(index, memories=store.memories, outbox=store.outbox)  # type: ignore[arg-type]
     ids = {_add(store, f"fact {i}", i % DIM).id for i in range(20)}
     index.clear()
     assert _found(index) == set()
@@ -123,7 +123,7 @@ def test_reindex_rebuilds_from_the_system_of_record(parts: tuple[SqlRecordStore,
 
 def test_apply_for_indexes_only_the_given_memories(parts: tuple[SqlRecordStore, FailingUpserts]) -> None:
     store, index = parts
-    sync = IndexSync(store, index)  # type: ignore[arg-type]
+    sync = IndexSync(index, memories=store.memories, outbox=store.outbox)  # type: ignore[arg-type]
     backlog = [_add(store, f"bulk {i}", i % DIM) for i in range(5)]
     mine = _add(store, "my fact", 1)
     assert sync.apply_for([mine.id])

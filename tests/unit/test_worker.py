@@ -63,7 +63,7 @@ async def test_flaky_job_retries_with_backoff_then_completes(store: SqlRecordSto
             raise RuntimeError(f"transient {len(calls)}")
         return {"ok": True}
 
-    worker = Worker(store, {"flaky": flaky}, lease_seconds=5, poll_seconds=0.01, backoff_seconds=0.1)
+    worker = Worker(store.jobs, {"flaky": flaky}, lease_seconds=5, poll_seconds=0.01, backoff_seconds=0.1)
     job = await _drain(worker, store, _enqueue(store, "flaky"))
     assert job.status is JobStatus.COMPLETED and job.result == {"ok": True} and job.attempts == 3
     assert calls[1] - calls[0] >= 0.1 and calls[2] - calls[1] >= 0.2
@@ -73,14 +73,14 @@ async def test_job_failing_every_attempt_ends_dead_with_its_error(store: SqlReco
     async def broken(job: Job, context: TaskContext) -> dict[str, Any]:
         raise ValueError("bad input row 7")
 
-    worker = Worker(store, {"broken": broken}, lease_seconds=5, poll_seconds=0.01, backoff_seconds=0.0)
+    worker = Worker(store.jobs, {"broken": broken}, lease_seconds=5, poll_seconds=0.01, backoff_seconds=0.0)
     job = await _drain(worker, store, _enqueue(store, "broken", max_attempts=2))
     assert job.status is JobStatus.DEAD and job.attempts == 2
     assert job.error == "ValueError: bad input row 7"
 
 
 async def test_unknown_kind_is_dead_at_once(store: SqlRecordStore) -> None:
-    worker = Worker(store, {}, lease_seconds=5, poll_seconds=0.01, backoff_seconds=0.0)
+    worker = Worker(store.jobs, {}, lease_seconds=5, poll_seconds=0.01, backoff_seconds=0.0)
     job = await _drain(worker, store, _enqueue(store, "mystery", max_attempts=5))
     assert job.status is JobStatus.DEAD and job.attempts == 1 and "mystery" in (job.error or "")
 
@@ -90,7 +90,7 @@ async def test_lease_is_kept_alive_while_a_long_job_runs(store: SqlRecordStore) 
         await asyncio.sleep(0.8)
         return {}
 
-    worker = Worker(store, {"slow": slow}, lease_seconds=0.3, poll_seconds=0.01, backoff_seconds=0.0)
+    worker = Worker(store.jobs, {"slow": slow}, lease_seconds=0.3, poll_seconds=0.01, backoff_seconds=0.0)
     job_id = _enqueue(store, "slow")
     run = asyncio.create_task(worker.run_once())
     await asyncio.sleep(0.5)
@@ -113,7 +113,7 @@ async def test_stuck_job_is_cancelled_at_shutdown_and_resumed_by_the_next_worker
 
     job_id = _enqueue(store, "sticky")
     stop = asyncio.Event()
-    first = Worker(store, {"sticky": sticky}, lease_seconds=0.3, poll_seconds=0.01, backoff_seconds=0.0)
+    first = Worker(store.jobs, {"sticky": sticky}, lease_seconds=0.3, poll_seconds=0.01, backoff_seconds=0.0)
     task = asyncio.create_task(first.run(stop))
     while not attempts:
         await asyncio.sleep(0.01)
@@ -123,7 +123,7 @@ async def test_stuck_job_is_cancelled_at_shutdown_and_resumed_by_the_next_worker
     assert task.cancelled() and time.monotonic() - started < 2
     stuck = store.jobs.get("t", job_id)
     assert stuck is not None and stuck.status is JobStatus.PROCESSING
-    second = Worker(store, {"sticky": sticky}, lease_seconds=0.3, poll_seconds=0.01, backoff_seconds=0.0)
+    second = Worker(store.jobs, {"sticky": sticky}, lease_seconds=0.3, poll_seconds=0.01, backoff_seconds=0.0)
     await asyncio.sleep(0.4)
     job = await _drain(second, store, job_id)
     assert job.status is JobStatus.COMPLETED and job.result == {"attempt": 2}

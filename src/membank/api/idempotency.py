@@ -66,7 +66,7 @@ async def run_once(
         status, data = await run()
         return status, data, False
     digest = await request_hash(request)
-    repo = container.store.idempotency
+    repo = container.idempotency
     # Reserve the key before running, so that two requests racing with one key cannot both run.
     stored = await asyncio.to_thread(
         repo.reserve, principal.tenant_id, key, digest, time.time(), RESERVATION_SECONDS

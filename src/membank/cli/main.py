@@ -97,8 +97,7 @@ def worker(concurrency: int | None) -> None:
 
 
 def _index_sync(settings: Settings) -> Any:
-    from membank.bootstrap import build_index, build_store
-    from membank.search.indexing import IndexSync
+    from membank.bootstrap import build_index, build_index_sync, build_store
 
     store = build_store(settings)
     index = build_index(settings)
@@ -109,7 +108,7 @@ def _index_sync(settings: Settings) -> Any:
             index.close()
             store.close()
             raise
-    return store, index, IndexSync(store, index)
+    return store, index, build_index_sync(store, index)
 
 
 @cli.command()
@@ -118,8 +117,7 @@ def reindex() -> None:
     settings = _settings()
     store, index, sync = _index_sync(settings)
     try:
-        rebuilt = sync.reindex()
-        store.outbox.complete([item.id for item in store.outbox.due(float("inf"), 1_000_000)])
+        rebuilt = sync.reindex_offline()
         if rebuilt.kept:
             click.echo(f"the unreadable index was set aside at {rebuilt.kept}")
         click.echo(f"reindexed {rebuilt.count} memories; building the HNSW graph ...")

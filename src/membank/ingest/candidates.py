@@ -10,7 +10,7 @@ import numpy as np
 
 from membank.errors import IndexUnavailable
 from membank.models import Memory, Scope, now_utc
-from membank.storage.ports import IndexResult, RecordStore, VectorIndex
+from membank.storage.ports import IndexResult, MemoryRepository, VectorIndex
 
 NEIGHBOURS = 8
 SCAN_LIMIT = 5_000
@@ -51,9 +51,12 @@ class CandidateFinder:
     degraded or rebuilding: it may miss recent writes, and consolidation must not)."""
 
     def __init__(
-        self, store: RecordStore, index: VectorIndex | None, index_ready: Callable[[], bool] | None = None
+        self,
+        memories: MemoryRepository,
+        index: VectorIndex | None,
+        index_ready: Callable[[], bool] | None = None,
     ) -> None:
-        self._store = store
+        self._memories = memories
         self._index = index
         self._index_ready = index_ready
 
@@ -66,14 +69,14 @@ class CandidateFinder:
             ids = list(dict.fromkeys(hit.id for hit in [*found.dense, *found.keyword]))
             similarities = None
         else:
-            ids, stored = self._store.memories.valid_vectors(tenant_id, user_id, at=at, limit=SCAN_LIMIT)
+            ids, stored = self._memories.valid_vectors(tenant_id, user_id, at=at, limit=SCAN_LIMIT)
             scores = cosine(np.asarray(stored, dtype=np.float32), vector) if stored else np.zeros(0)
             similarities = {ids[i]: float(scores[i]) for i in np.argsort(-scores)[:NEIGHBOURS]}
         # The store has the last word: of the tenant, of this user, and still valid.
         moment = now_utc()
         memories = [
             m
-            for m in self._store.memories.get_many(tenant_id, list(similarities or ids)).values()
+            for m in self._memories.get_many(tenant_id, list(similarities or ids)).values()
             if m.user_id == user_id and m.is_valid_at(moment)
         ]
         if similarities is None:
@@ -95,7 +98,7 @@ class CandidateFinder:
 
     def similarities(self, vector: np.ndarray, memories: list[Memory]) -> dict[str, float]:
         """Cosine similarity of `vector` to each of these (already loaded, so already scoped) memories."""
-        stored = self._store.memories.vectors([m.id for m in memories])
+        stored = self._memories.vectors([m.id for m in memories])
         present = [m.id for m in memories if m.id in stored]
         if not present:
             return {}

@@ -20,11 +20,10 @@ import numpy as np
 from membank.ingest.candidates import CandidateFinder, negated, salient_tokens
 from membank.ingest.extraction.ports import CandidateFact
 from membank.ingest.extraction.slots import detect_slot
-from membank.memories.service import supersession
 from membank.memories.slots import current_in_slot
-from membank.models import Memory, Provenance, content_hash, fresh_memory, now_utc, to_epoch
+from membank.models import Memory, Provenance, content_hash, fresh_memory, now_utc, supersession, to_epoch
 from membank.models.time import in_time_range
-from membank.storage.ports import RecordStore, VectorIndex
+from membank.storage.ports import MemoryRepository, VectorIndex, VersionRepository
 
 Event = Literal["ADD", "UPDATE", "DELETE", "NOOP"]
 MergeStrategy = Literal["replace", "merge", "skip"]
@@ -83,13 +82,16 @@ class Consolidator:
 
     def __init__(
         self,
-        store: RecordStore,
         index: VectorIndex | None,
         apply_index: Callable[[list[str]], object] | None = None,
         index_ready: Callable[[], bool] | None = None,
+        *,
+        memories: MemoryRepository,
+        versions: VersionRepository,
     ) -> None:
-        self._store = store
-        self._finder = CandidateFinder(store, index, index_ready)
+        self._memories = memories
+        self._versions = versions
+        self._finder = CandidateFinder(memories, index, index_ready)
         self._apply_index = apply_index
 
     async def apply(
@@ -111,14 +113,12 @@ class Consolidator:
         at = to_epoch(now_utc())
         if fact.operation == "retract":
             return self._retract(ctx, fact, vector, source, at)
-        known = self._store.memories.valid_with_hash(
-            ctx.tenant_id, ctx.user_id, content_hash(fact.content), at=at
-        )
+        known = self._memories.valid_with_hash(ctx.tenant_id, ctx.user_id, content_hash(fact.content), at=at)
         if known:
             return [self._already_known(ctx, fact, source, known[0])]
         slot = slot_of(fact)
         if slot is not None:
-            filled = current_in_slot(self._store.memories, ctx.tenant_id, ctx.user_id, slot, at=at)
+            filled = current_in_slot(self._memories, ctx.tenant_id, ctx.user_id, slot, at=at)
             if filled:
                 return self._replace_in_slot(ctx, fact, vector, source, filled)
         for memory, similarity in self._finder.neighbours(
@@ -149,7 +149,7 @@ class Consolidator:
     ) -> Action:
         # A retried job finds what its own earlier attempt wrote: report that write, not a duplicate.
         if ctx.provenance.job_id is not None:
-            for entry in self._store.memories.history(ctx.tenant_id, memory.lineage_id):
+            for entry in self._versions.history(ctx.tenant_id, memory.lineage_id):
                 if (
                     entry.memory_id == memory.id
                     and entry.job_id == ctx.provenance.job_id
@@ -242,7 +242,7 @@ class Consolidator:
         targets: dict[str, Memory] = {}
         slot = slot_of(fact)
         if slot is not None:
-            filled = current_in_slot(self._store.memories, ctx.tenant_id, ctx.user_id, slot, at=at)
+            filled = current_in_slot(self._memories, ctx.tenant_id, ctx.user_id, slot, at=at)
             similarities = self._finder.similarities(vector, filled)
             for memory in filled:
                 if _names_same_value(fact, memory, similarities.get(memory.id, 0.0)):
@@ -287,7 +287,7 @@ class Consolidator:
         )
 
     def _write_new(self, ctx: FactContext, memory: Memory, vector: np.ndarray) -> None:
-        self._store.memories.insert(
+        self._memories.insert(
             [memory], [vector.tolist()], ctx.model_id, actor=ctx.actor, provenance=ctx.provenance
         )
         self._indexed([memory.id])
@@ -329,7 +329,7 @@ class Consolidator:
         closed, successor = supersession(
             current, fact.content, fields=fields, valid_from=_became_true(fact, source, now_utc())
         )
-        self._store.memories.supersede(
+        self._memories.supersede(
             closed, successor, vector.tolist(), ctx.model_id, actor=ctx.actor, provenance=ctx.provenance
         )
         self._indexed([closed.id, successor.id])
@@ -342,7 +342,7 @@ class Consolidator:
         retired = replace(
             memory, valid_to=valid_to, deleted_at=now, updated_at=now, version=memory.version + 1
         )
-        self._store.memories.invalidate(retired, actor=ctx.actor, provenance=ctx.provenance)
+        self._memories.invalidate(retired, actor=ctx.actor, provenance=ctx.provenance)
         self._indexed([retired.id])
         return retired
 

@@ -21,7 +21,14 @@ from membank.memories.slots import scope_lock, user_lock
 from membank.models import Job, Provenance, iso, now_utc
 from membank.providers.embedders.batching import INPUT_REJECTED
 from membank.providers.embedders.ports import Embedder
-from membank.storage.ports import JobProgress, RecordStore, UsageRecord
+from membank.storage.ports import (
+    JobProgress,
+    JobRepository,
+    LockRepository,
+    SessionRepository,
+    UsageRecord,
+    UsageRepository,
+)
 
 PROCESS_CONVERSATION = "process_conversation"
 CONTEXT_TURNS = 6
@@ -47,15 +54,21 @@ class ConversationProcessor:
 
     def __init__(
         self,
-        store: RecordStore,
         embedder: Embedder,
         extractor: Extractor,
         consolidator: Consolidator,
         *,
+        jobs: JobRepository,
+        locks: LockRepository,
+        sessions: SessionRepository,
+        usage: UsageRepository,
         window: int,
         on_written: Callable[[], None] | None = None,
     ) -> None:
-        self._store = store
+        self._jobs = jobs
+        self._locks = locks
+        self._sessions = sessions
+        self._usage = usage
         self._embedder = embedder
         self._extractor = extractor
         self._consolidator = consolidator
@@ -99,7 +112,7 @@ class ConversationProcessor:
             checkpoint["usage"] = usage
             done = end - new_from
             progress = JobProgress(job.id, context.worker_id, done, checkpoint)
-            await asyncio.to_thread(self._store.jobs.save_progress, progress)
+            await asyncio.to_thread(self._jobs.save_progress, progress)
             await context.heartbeat(job)
         await self._save_session(job, payload, turns[new_from:], checkpoint["actions"])
         return _result(payload, checkpoint, len(turns) - new_from)
@@ -175,7 +188,7 @@ class ConversationProcessor:
             metadata=dict(options.get("metadata", {})),
         )
         lock = user_lock(job.tenant_id, payload["user_id"])
-        async with scope_lock(self._store.locks, lock, f"{context.worker_id}/{job.id}"):
+        async with scope_lock(self._locks, lock, f"{context.worker_id}/{job.id}"):
             actions = await self._consolidator.apply(fact_context, result.facts, vectors, sources)
         if self._on_written is not None and any(a.event != "NOOP" for a in actions):
             self._on_written()
@@ -187,9 +200,7 @@ class ConversationProcessor:
         session_id = payload.get("session_id")
         if not session_id:
             return
-        previous = await asyncio.to_thread(
-            self._store.sessions.get, job.tenant_id, payload["user_id"], session_id
-        )
+        previous = await asyncio.to_thread(self._sessions.get, job.tenant_id, payload["user_id"], session_id)
         state = next_session_state(
             previous,
             tenant_id=job.tenant_id,
@@ -199,11 +210,11 @@ class ConversationProcessor:
             actions=actions,
             now=now_utc(),
         )
-        await asyncio.to_thread(self._store.sessions.save, state, job_id=job.id)
+        await asyncio.to_thread(self._sessions.save, state, job_id=job.id)
 
     def _record_usage(self, job: Job, result: ExtractionResult) -> None:
         assert result.usage is not None
-        self._store.usage.record(
+        self._usage.record(
             UsageRecord(
                 tenant_id=job.tenant_id,
                 job_id=job.id,

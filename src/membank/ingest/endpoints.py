@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Annotated
@@ -26,7 +25,7 @@ from membank.ingest.sessions import session_out
 from membank.jobs.endpoints import JOB_ANSWERS, accept_job
 from membank.jobs.schemas import JobOut
 from membank.memories.schemas import IDENTIFIER_PATTERN, UtcDatetime
-from membank.models import Job, iso, now_utc, to_epoch
+from membank.models import Job, iso, now_utc
 from membank.models.bounds import MAX_PAGE_OFFSET
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
@@ -115,7 +114,5 @@ async def llm_usage(
 ) -> Response:
     """LLM calls and tokens of the caller's tenant per model and purpose, for cost reports."""
     start = since or now_utc() - timedelta(days=30)
-    totals = await asyncio.to_thread(
-        container.store.usage.summary, principal.tenant_id, since=to_epoch(start)
-    )
+    totals = await container.ingest.llm_usage(principal, since=start)
     return ok({"since": iso(start), "totals": totals})

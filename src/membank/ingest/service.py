@@ -14,8 +14,8 @@ from membank.errors import SessionNotFound, ValidationFailed
 from membank.ingest.conversation import PROCESS_CONVERSATION
 from membank.ingest.schemas import BatchIn, ConversationIn, MemoryCreateIn, MessageIn, ProcessConversationIn
 from membank.jobs.service import JobService, job_out
-from membank.models import Job, Principal, from_epoch, iso, now_utc
-from membank.storage.ports import Batch, RecordStore, SessionState
+from membank.models import Job, Principal, from_epoch, iso, now_utc, to_epoch
+from membank.storage.ports import Batch, SessionRepository, SessionState, UsageRepository
 
 
 def _message(message: MessageIn, default_time: datetime, name: str | None = None) -> dict[str, Any]:
@@ -64,9 +64,10 @@ def _job_summary(job: Job, *, content: bool) -> dict[str, Any]:
 
 
 class IngestService:
-    def __init__(self, store: RecordStore, jobs: JobService) -> None:
-        self._store = store
+    def __init__(self, jobs: JobService, *, sessions: SessionRepository, usage: UsageRepository) -> None:
         self._jobs = jobs
+        self._sessions = sessions
+        self._usage = usage
 
     async def process_exchange(
         self, principal: Principal, body: ProcessConversationIn, *, idempotency_key: str | None
@@ -204,7 +205,7 @@ class IngestService:
 
     async def session(self, principal: Principal, user_id: str, session_id: str) -> SessionState:
         """A session of one of the tenant's users."""
-        state = await asyncio.to_thread(self._store.sessions.get, principal.tenant_id, user_id, session_id)
+        state = await asyncio.to_thread(self._sessions.get, principal.tenant_id, user_id, session_id)
         if state is None:
             raise SessionNotFound(f"session {session_id} of user {user_id} not found")
         return state
@@ -214,5 +215,9 @@ class IngestService:
     ) -> list[SessionState]:
         """A user's sessions, most recent first."""
         return await asyncio.to_thread(
-            self._store.sessions.list_for_user, principal.tenant_id, user_id, limit=limit, offset=offset
+            self._sessions.list_for_user, principal.tenant_id, user_id, limit=limit, offset=offset
         )
+
+    async def llm_usage(self, principal: Principal, *, since: datetime) -> list[dict[str, Any]]:
+        """LLM calls and tokens of the caller's tenant per model and purpose since `since`."""
+        return await asyncio.to_thread(self._usage.summary, principal.tenant_id, since=to_epoch(since))

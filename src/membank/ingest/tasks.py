@@ -11,10 +11,9 @@ import pydantic
 from membank.errors import MemBankError
 from membank.jobs.worker import Handler, TaskContext
 from membank.memories.schemas import MemoryIn
-from membank.memories.service import new_memory
-from membank.models import Job, JobItem, Memory, Principal, Provenance, now_utc, to_epoch
+from membank.models import Job, JobItem, Memory, Principal, Provenance, new_memory, now_utc, to_epoch
 from membank.providers.embedders.ports import Embedder
-from membank.storage.ports import JobProgress
+from membank.storage.ports import JobProgress, MemoryRepository
 
 BATCH_IMPORT = "batch_import"
 OUTCOMES = ("created", "skipped", "failed")
@@ -24,7 +23,11 @@ Indexed = list[tuple[int, Memory]]
 
 
 def batch_import_handler(
-    embedder: Embedder, *, chunk_size: int, on_written: Callable[[], None] | None = None
+    memories: MemoryRepository,
+    embedder: Embedder,
+    *,
+    chunk_size: int,
+    on_written: Callable[[], None] | None = None,
 ) -> Handler:
     """The handler of `batch_import` jobs. Progress, the chunk it counts and the outcome of each of its
     items commit together, so a worker killed mid-job resumes after the last committed chunk and never
@@ -38,23 +41,21 @@ def batch_import_handler(
         done = job.progress_done
         while done < len(items):
             end = min(done + chunk_size, len(items))
-            memories, outcomes = _prepare(principal, items, done, end)
+            chunk, outcomes = _prepare(principal, items, done, end)
             if skip_duplicates:
-                memories, skipped = await asyncio.to_thread(
-                    _drop_duplicates, context, job.tenant_id, memories
-                )
+                chunk, skipped = await asyncio.to_thread(_drop_duplicates, memories, job.tenant_id, chunk)
                 outcomes += skipped
-            outcomes += [JobItem(index, "created", memory.id) for index, memory in memories]
+            outcomes += [JobItem(index, "created", memory.id) for index, memory in chunk]
             for outcome in outcomes:
                 counts[outcome.status] += 1
-            texts = [memory.content for _, memory in memories]
+            texts = [memory.content for _, memory in chunk]
             vectors = (await embedder.embed(texts)).tolist() if texts else []
             progress = JobProgress(
                 job.id, context.worker_id, end, dict(counts), sorted(outcomes, key=lambda o: o.index)
             )
             await asyncio.to_thread(
-                context.store.memories.insert,
-                [memory for _, memory in memories],
+                memories.insert,
+                [memory for _, memory in chunk],
                 vectors,
                 embedder.model_id,
                 actor=job.actor,
@@ -86,7 +87,7 @@ def _prepare(principal: Principal, items: list[Any], start: int, end: int) -> tu
 
 
 def _drop_duplicates(
-    context: TaskContext, tenant_id: str, memories: Indexed
+    stored: MemoryRepository, tenant_id: str, memories: Indexed
 ) -> tuple[Indexed, list[JobItem]]:
     at = to_epoch(now_utc())
     kept: Indexed = []
@@ -96,9 +97,7 @@ def _drop_duplicates(
     for index, memory in memories:
         if memory.user_id not in by_user:
             hashes = [m.content_hash for _, m in memories if m.user_id == memory.user_id]
-            by_user[memory.user_id] = context.store.memories.existing_hashes(
-                tenant_id, memory.user_id, hashes, at=at
-            )
+            by_user[memory.user_id] = stored.existing_hashes(tenant_id, memory.user_id, hashes, at=at)
         key = (memory.user_id, memory.content_hash)
         if memory.content_hash in by_user[memory.user_id]:
             skipped.append(

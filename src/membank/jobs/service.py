@@ -11,12 +11,12 @@ from membank.errors import BatchNotFound, JobNotFound
 from membank.jobs.schemas import JobItemOut, JobItemsPage
 from membank.jobs.worker import JobSignal, first_of
 from membank.models import Job, JobStatus, Principal, iso, now_utc
-from membank.storage.ports import Batch, RecordStore
+from membank.storage.ports import Batch, JobRepository
 
 
 class JobService:
-    def __init__(self, store: RecordStore, *, max_attempts: int, signal: JobSignal | None = None) -> None:
-        self._store = store
+    def __init__(self, jobs: JobRepository, *, max_attempts: int, signal: JobSignal | None = None) -> None:
+        self._jobs = jobs
         self._max_attempts = max_attempts
         self._signal = signal
 
@@ -54,12 +54,12 @@ class JobService:
 
     async def enqueue_batch(self, batch: Batch, jobs: list[Job]) -> None:
         """Store a batch and its jobs together."""
-        await asyncio.to_thread(self._store.jobs.create_batch, batch, jobs)
+        await asyncio.to_thread(self._jobs.create_batch, batch, jobs)
         self._wake()
 
     async def get_batch(self, principal: Principal, batch_id: str) -> tuple[Batch, list[Job]]:
         """A batch of the caller's tenant and its jobs."""
-        found = await asyncio.to_thread(self._store.jobs.get_batch, principal.tenant_id, batch_id)
+        found = await asyncio.to_thread(self._jobs.get_batch, principal.tenant_id, batch_id)
         if found is None:
             raise BatchNotFound(f"batch {batch_id} not found")
         return found
@@ -82,14 +82,14 @@ class JobService:
         job = self.new_job(
             principal, kind, payload, total=total, idempotency_key=idempotency_key, sequence_key=sequence_key
         )
-        stored, created = await asyncio.to_thread(self._store.jobs.enqueue, job)
+        stored, created = await asyncio.to_thread(self._jobs.enqueue, job)
         if created:
             self._wake()
         return stored, created
 
     async def get(self, principal: Principal, job_id: str) -> Job:
         """A job of the caller's tenant."""
-        job = await asyncio.to_thread(self._store.jobs.get, principal.tenant_id, job_id)
+        job = await asyncio.to_thread(self._jobs.get, principal.tenant_id, job_id)
         if job is None:
             raise JobNotFound(f"job {job_id} not found")
         return job
@@ -107,7 +107,7 @@ class JobService:
             total = len(actions)
         else:
             stored, total = await asyncio.to_thread(
-                self._store.jobs.items, principal.tenant_id, job_id, limit=limit, offset=offset
+                self._jobs.items, principal.tenant_id, job_id, limit=limit, offset=offset
             )
             items = [JobItemOut.model_validate(item, from_attributes=True) for item in stored]
         return JobItemsPage(

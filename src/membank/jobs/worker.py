@@ -18,7 +18,7 @@ import structlog
 
 from membank.errors import LeaseLost
 from membank.models import Job
-from membank.storage.ports import RecordStore
+from membank.storage.ports import JobRepository
 
 log = structlog.get_logger(__name__)
 
@@ -29,12 +29,12 @@ class TaskContext:
 
     worker_id: str
     lease_seconds: float
-    store: RecordStore
+    jobs: JobRepository
 
     async def heartbeat(self, job: Job) -> None:
         """Extend the lease now (handlers call it between chunks of work)."""
         held = await asyncio.to_thread(
-            self.store.jobs.heartbeat, job.id, self.worker_id, time.time(), self.lease_seconds
+            self.jobs.heartbeat, job.id, self.worker_id, time.time(), self.lease_seconds
         )
         if not held:
             raise LeaseLost(f"job {job.id} lease lost by {self.worker_id}")
@@ -101,7 +101,7 @@ def new_worker_id() -> str:
 class Worker:
     def __init__(
         self,
-        store: RecordStore,
+        jobs: JobRepository,
         handlers: Mapping[str, Handler],
         *,
         lease_seconds: float,
@@ -112,13 +112,13 @@ class Worker:
     ) -> None:
         self.id = new_worker_id()
         self._signal = signal
-        self._store = store
+        self._jobs = jobs
         self._handlers = handlers
         self._lease = lease_seconds
         self._poll = poll_seconds
         self._backoff = backoff_seconds
         self._on_progress = on_progress
-        self._context = TaskContext(self.id, lease_seconds, store)
+        self._context = TaskContext(self.id, lease_seconds, jobs)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run jobs until `stop` is set."""
@@ -141,7 +141,7 @@ class Worker:
 
     async def run_once(self) -> bool:
         """Claim one job and run it; False when nothing was runnable."""
-        job = await asyncio.to_thread(self._store.jobs.claim, self.id, time.time(), self._lease)
+        job = await asyncio.to_thread(self._jobs.claim, self.id, time.time(), self._lease)
         if job is None:
             return False
         await self._process(job)
@@ -166,7 +166,7 @@ class Worker:
             if self._on_progress is not None:
                 self._on_progress()
             await asyncio.to_thread(release_free_heap)
-        await asyncio.to_thread(self._store.jobs.complete, job.id, self.id, result, time.time())
+        await asyncio.to_thread(self._jobs.complete, job.id, self.id, result, time.time())
         self._ended()
         log.info("job_completed", job_id=job.id, kind=job.kind)
 
@@ -178,7 +178,7 @@ class Worker:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         final = job.attempts >= job.max_attempts or isinstance(exc, UnknownJobKind)
         retry_at = None if final else time.time() + self._backoff * 2 ** (job.attempts - 1)
-        await asyncio.to_thread(self._store.jobs.fail, job.id, self.id, error, time.time(), retry_at)
+        await asyncio.to_thread(self._jobs.fail, job.id, self.id, error, time.time(), retry_at)
         self._ended()
         log.warning(
             "job_failed",
@@ -193,7 +193,7 @@ class Worker:
         while True:
             await asyncio.sleep(self._lease / 3)
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(self._store.jobs.heartbeat, job.id, self.id, time.time(), self._lease)
+                await asyncio.to_thread(self._jobs.heartbeat, job.id, self.id, time.time(), self._lease)
 
 
 async def first_of(*events: asyncio.Event, timeout: float) -> None:

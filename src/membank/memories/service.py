@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 import weakref
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from membank.errors import MemoryNotCurrent, MemoryNotFound
@@ -17,82 +15,35 @@ from membank.models import (
     MemoryVersion,
     Principal,
     content_hash,
-    fresh_memory,
     iso,
+    new_memory,
     now_utc,
+    supersession,
     to_epoch,
 )
 from membank.providers.embedders.ports import Embedder
 from membank.search.indexing import IndexSync
-from membank.storage.ports import MemoryPage, RecordStore
+from membank.storage.ports import LockRepository, MemoryPage, MemoryRepository, VersionRepository
 
 _IN_PLACE_FIELDS = ("summary", "memory_type", "importance", "tags", "metadata", "entities")
 # What a direct create gives the version it writes over a slot's current value (lineage and owner stay).
 _SUCCESSOR_FIELDS = (*_IN_PLACE_FIELDS, "source_refs", "agent_id", "session_id", "slot")
 
 
-def new_memory(principal: Principal, data: MemoryIn) -> Memory:
-    """A memory built from validated input, owned by the principal's tenant."""
-    return fresh_memory(
-        tenant_id=principal.tenant_id,
-        user_id=data.user_id,
-        content=data.content,
-        valid_from=data.valid_from,
-        agent_id=data.agent_id,
-        session_id=data.session_id,
-        summary=data.summary,
-        memory_type=data.memory_type,
-        importance=data.importance,
-        tags=list(dict.fromkeys(data.tags)),
-        metadata=data.metadata,
-        entities=list(dict.fromkeys(data.entities)),
-        source_refs=data.source_refs,
-        slot=data.slot,
-    )
-
-
-def supersession(
-    current: Memory, content: str, *, fields: dict[str, Any], valid_from: datetime
-) -> tuple[Memory, Memory]:
-    """The closed old version and its successor (a new id in the same lineage) for new content. The old one
-    stays true until the new one became true (`valid_from`), or until now when that is not after it."""
-    now = now_utc()
-    became_true = valid_from if current.valid_from < valid_from <= now else now
-    successor = replace(
-        current,
-        **fields,
-        id=str(uuid.uuid4()),
-        content=content,
-        content_hash=content_hash(content),
-        valid_from=became_true,
-        valid_to=None,
-        superseded_by=None,
-        supersedes=current.id,
-        version=current.version + 1,
-        created_at=now,
-        updated_at=now,
-        deleted_at=None,
-    )
-    closed = replace(
-        current,
-        valid_to=became_true,
-        superseded_by=successor.id,
-        updated_at=now,
-        version=current.version + 1,
-    )
-    return closed, successor
-
-
 class MemoryService:
     def __init__(
         self,
-        store: RecordStore,
         embedder: Embedder,
         index_sync: IndexSync | None,
         *,
+        memories: MemoryRepository,
+        versions: VersionRepository,
+        locks: LockRepository,
         detect_slot: SlotDetector | None = None,
     ) -> None:
-        self._store = store
+        self._memories = memories
+        self._versions = versions
+        self._locks = locks
         self._embedder = embedder
         self._sync = index_sync
         self._detect_slot = detect_slot
@@ -115,13 +66,13 @@ class MemoryService:
         else:
             lock = user_lock(principal.tenant_id, memory.user_id)
             in_process = self._user_locks.setdefault(lock, asyncio.Lock())
-            async with in_process, scope_lock(self._store.locks, lock, f"create/{memory.id}"):
+            async with in_process, scope_lock(self._locks, lock, f"create/{memory.id}"):
                 written, touched = await asyncio.to_thread(self._write_in_slot, principal, memory, vector)
         await self._apply_index(touched)
         return written
 
     def _insert(self, principal: Principal, memory: Memory, vector: list[float]) -> tuple[Memory, list[str]]:
-        self._store.memories.insert([memory], [vector], self._embedder.model_id, actor=principal.subject)
+        self._memories.insert([memory], [vector], self._embedder.model_id, actor=principal.subject)
         return memory, [memory.id]
 
     def _write_in_slot(
@@ -131,7 +82,7 @@ class MemoryService:
         left in the slot); a value dated before the current one is an earlier value, stored as history."""
         assert memory.slot is not None
         filled = current_in_slot(
-            self._store.memories, principal.tenant_id, memory.user_id, memory.slot, at=to_epoch(now_utc())
+            self._memories, principal.tenant_id, memory.user_id, memory.slot, at=to_epoch(now_utc())
         )
         if not filled:
             return self._insert(principal, memory, vector)
@@ -141,9 +92,7 @@ class MemoryService:
             return self._insert(principal, memory, vector)
         fields = {key: getattr(memory, key) for key in _SUCCESSOR_FIELDS}
         closed, successor = supersession(current, memory.content, fields=fields, valid_from=memory.valid_from)
-        self._store.memories.supersede(
-            closed, successor, vector, self._embedder.model_id, actor=principal.subject
-        )
+        self._memories.supersede(closed, successor, vector, self._embedder.model_id, actor=principal.subject)
         touched = [closed.id, successor.id]
         for stale in filled[1:]:
             now = now_utc()
@@ -154,13 +103,13 @@ class MemoryService:
                 updated_at=now,
                 version=stale.version + 1,
             )
-            self._store.memories.invalidate(retired, actor=principal.subject)
+            self._memories.invalidate(retired, actor=principal.subject)
             touched.append(retired.id)
         return successor, touched
 
     async def get(self, principal: Principal, memory_id: str) -> Memory:
         """One memory of the caller's tenant, including superseded and deleted ones."""
-        memory = await asyncio.to_thread(self._store.memories.get, principal.tenant_id, memory_id)
+        memory = await asyncio.to_thread(self._memories.get, principal.tenant_id, memory_id)
         if memory is None:
             raise MemoryNotFound(f"memory {memory_id} not found")
         return memory
@@ -196,7 +145,7 @@ class MemoryService:
             version=current.version + 1,
             updated_at=now_utc(),
         )
-        await asyncio.to_thread(self._store.memories.update_fields, updated, diff, actor=principal.subject)
+        await asyncio.to_thread(self._memories.update_fields, updated, diff, actor=principal.subject)
         await self._apply_index([updated.id])
         return updated
 
@@ -207,7 +156,7 @@ class MemoryService:
         closed, successor = supersession(current, content, fields=fields, valid_from=now_utc())
         vectors = await self._embedder.embed([content])
         await asyncio.to_thread(
-            self._store.memories.supersede,
+            self._memories.supersede,
             closed,
             successor,
             vectors[0].tolist(),
@@ -222,7 +171,7 @@ class MemoryService:
         current = await self.get(principal, memory_id)
         if hard:
             erased = await asyncio.to_thread(
-                self._store.memories.erase, principal.tenant_id, current.lineage_id, actor=principal.subject
+                self._memories.erase, principal.tenant_id, current.lineage_id, actor=principal.subject
             )
             await self._apply_index(erased)
             return {"id": memory_id, "deleted": True, "erased": True, "erased_versions": len(erased)}
@@ -231,7 +180,7 @@ class MemoryService:
             current = replace(
                 current, valid_to=now, deleted_at=now, updated_at=now, version=current.version + 1
             )
-            await asyncio.to_thread(self._store.memories.invalidate, current, actor=principal.subject)
+            await asyncio.to_thread(self._memories.invalidate, current, actor=principal.subject)
             await self._apply_index([current.id])
         return {
             "id": memory_id,
@@ -243,7 +192,7 @@ class MemoryService:
     async def history(self, principal: Principal, memory_id: str) -> list[MemoryVersion]:
         """Every version event of the memory's lineage, oldest first."""
         current = await self.get(principal, memory_id)
-        return await asyncio.to_thread(self._store.memories.history, principal.tenant_id, current.lineage_id)
+        return await asyncio.to_thread(self._versions.history, principal.tenant_id, current.lineage_id)
 
     async def list_for_user(
         self,
@@ -259,7 +208,7 @@ class MemoryService:
     ) -> MemoryPage:
         """A page of a user's memories, valid now unless include_invalid."""
         return await asyncio.to_thread(
-            self._store.memories.list_for_user,
+            self._memories.list_for_user,
             principal.tenant_id,
             user_id,
             memory_type=memory_type,
@@ -274,7 +223,7 @@ class MemoryService:
     async def stats(self, principal: Principal, user_id: str) -> dict[str, Any]:
         """Counts and times of a user's memories."""
         return await asyncio.to_thread(
-            self._store.memories.stats, principal.tenant_id, user_id, at=to_epoch(now_utc())
+            self._memories.stats, principal.tenant_id, user_id, at=to_epoch(now_utc())
         )
 
     async def _apply_index(self, memory_ids: list[str]) -> None:

@@ -4,11 +4,14 @@ from membank.models.jobs import Job, JobItem, JobStatus
 from membank.models.memory import (
     MEMORY_TYPES,
     Memory,
+    MemoryDraft,
     MemoryVersion,
     Provenance,
     Scope,
     content_hash,
     fresh_memory,
+    new_memory,
+    supersession,
 )
 from membank.models.principal import ApiKey, Principal, Tenant
 from membank.models.time import from_epoch, iso, now_utc, to_epoch
@@ -20,6 +23,7 @@ __all__ = [
     "JobItem",
     "JobStatus",
     "Memory",
+    "MemoryDraft",
     "MemoryVersion",
     "Principal",
     "Provenance",
@@ -29,6 +33,8 @@ __all__ = [
     "fresh_memory",
     "from_epoch",
     "iso",
+    "new_memory",
     "now_utc",
+    "supersession",
     "to_epoch",
 ]

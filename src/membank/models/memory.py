@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from membank.models.principal import Principal
 from membank.models.time import now_utc
 
 MEMORY_TYPES = (
@@ -91,6 +93,89 @@ def fresh_memory(
         lineage_id=memory_id,
         **fields,
     )
+
+
+class MemoryDraft(Protocol):
+    """Validated input of one memory (the memories API's `MemoryIn`, a batch import's items)."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def summary(self) -> str | None: ...
+    @property
+    def memory_type(self) -> str: ...
+    @property
+    def importance(self) -> int: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
+    @property
+    def entities(self) -> Sequence[str]: ...
+    @property
+    def source_refs(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def agent_id(self) -> str | None: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def valid_from(self) -> datetime | None: ...
+    @property
+    def slot(self) -> str | None: ...
+
+
+def new_memory(principal: Principal, data: MemoryDraft) -> Memory:
+    """A memory built from validated input, owned by the principal's tenant."""
+    return fresh_memory(
+        tenant_id=principal.tenant_id,
+        user_id=data.user_id,
+        content=data.content,
+        valid_from=data.valid_from,
+        agent_id=data.agent_id,
+        session_id=data.session_id,
+        summary=data.summary,
+        memory_type=data.memory_type,
+        importance=data.importance,
+        tags=list(dict.fromkeys(data.tags)),
+        metadata=dict(data.metadata),
+        entities=list(dict.fromkeys(data.entities)),
+        source_refs=[dict(ref) for ref in data.source_refs],
+        slot=data.slot,
+    )
+
+
+def supersession(
+    current: Memory, content: str, *, fields: dict[str, Any], valid_from: datetime
+) -> tuple[Memory, Memory]:
+    """The closed old version and its successor (a new id in the same lineage) for new content. The old one
+    stays true until the new one became true (`valid_from`), or until now when that is not after it."""
+    now = now_utc()
+    became_true = valid_from if current.valid_from < valid_from <= now else now
+    successor = replace(
+        current,
+        **fields,
+        id=str(uuid.uuid4()),
+        content=content,
+        content_hash=content_hash(content),
+        valid_from=became_true,
+        valid_to=None,
+        superseded_by=None,
+        supersedes=current.id,
+        version=current.version + 1,
+        created_at=now,
+        updated_at=now,
+        deleted_at=None,
+    )
+    closed = replace(
+        current,
+        valid_to=became_true,
+        superseded_by=successor.id,
+        updated_at=now,
+        version=current.version + 1,
+    )
+    return closed, successor
 
 
 @dataclass(slots=True)

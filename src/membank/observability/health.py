@@ -1,4 +1,4 @@
-"""Liveness and readiness: readiness checks every backend."""
+"""Liveness, readiness and the numbers behind /health and /metrics."""
 
 from __future__ import annotations
 
@@ -6,6 +6,13 @@ import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
+
+from membank import __version__
+from membank.observability.metrics import JOBS, OUTBOX_PENDING
+from membank.providers.embedders.ports import Embedder
+from membank.search.index_health import IndexHealth
+from membank.search.maintenance import IndexMaintainer
+from membank.storage.ports import JobRepository, Outbox
 
 CheckFn = Callable[[], None]
 
@@ -24,3 +31,55 @@ async def run_checks(checks: dict[str, CheckFn], *, timeout: float = 2.0) -> tup
 
     await asyncio.gather(*(one(name, check) for name, check in checks.items()))
     return all(r["status"] == "ok" for r in results.values()), results
+
+
+class HealthService:
+    """The state of every backend of this process, as /health and /health/ready report it, and the gauges
+    /metrics exports."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        ping_store: CheckFn,
+        outbox: Outbox,
+        jobs: JobRepository,
+        index_maintainer: IndexMaintainer | None,
+        index_health: IndexHealth | None,
+    ) -> None:
+        self._embedder = embedder
+        self._ping_store = ping_store
+        self._outbox = outbox
+        self._jobs = jobs
+        self._maintainer = index_maintainer
+        self._index_health = index_health
+
+    async def report(self) -> tuple[bool, dict[str, object]]:
+        """(serving, report). Serving needs the system of record and the embedder (writes are acknowledged
+        with them); the vector index is derived, so a degraded or rebuilding index makes the status
+        "degraded" with the reason, not a 503."""
+        healthy, components = await run_checks({"store": self._ping_store})
+        derived_ok = True
+        if self._maintainer is not None and self._index_health is not None:
+            await asyncio.to_thread(self._maintainer.probe)
+            components["vector_index"] = self._index_health.report()
+            derived_ok = self._index_health.available
+        try:
+            await asyncio.wait_for(self._embedder.embed(["health check"]), timeout=5.0)
+            components["embedder"] = {"status": "ok", "model": self._embedder.model_id}
+        except Exception as exc:  # a health check reports any failure rather than raising
+            healthy = False
+            components["embedder"] = {"status": "error", "error": type(exc).__name__}
+        outbox = await asyncio.to_thread(self._outbox.pending)
+        return healthy, {
+            "status": "ok" if healthy and derived_ok else "degraded",
+            "version": __version__,
+            "components": components,
+            "outbox_pending": outbox,
+        }
+
+    async def refresh_gauges(self) -> None:
+        """Set the outbox and job gauges from the system of record (before /metrics renders them)."""
+        OUTBOX_PENDING.set(await asyncio.to_thread(self._outbox.pending))
+        for status, count in (await asyncio.to_thread(self._jobs.counts)).items():
+            JOBS.labels(status).set(count)

@@ -1,37 +1,34 @@
-"""The filter language: parsed once into a small tree that every index backend compiles.
+"""The filter language of requests: JSON parsed and validated once into the filter tree that every index
+backend compiles (`membank.storage.filters`, which also states the semantics of each operator).
 
 Wire form (JSON)::
 
     {"field": "metadata.project", "op": "eq", "value": "apollo"}
     {"AND": [<filter>, ...]}   {"OR": [<filter>, ...]}   {"NOT": <filter>}
-
-Semantics, identical on every backend (proven by tests/contract/test_vector_index.py):
-
-- ``eq``: the field equals the value; on an array field, some element equals it.
-- ``ne``: NOT eq (true when the field is missing).
-- ``in``: eq for some value of the list; ``nin``: NOT in (true when missing).
-- ``gt gte lt lte``: numeric (or, on time fields, datetime) comparison; false when missing.
-- ``contains``: the string value, or some string element of an array, contains the text (case-sensitive).
-- Values compare as JSON: ``true`` does not equal ``1``, ranges never match booleans, ``2`` equals ``2.0``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from membank.errors import ValidationFailed
 from membank.models.time import TIME_RANGE, epoch_in_time_range, in_time_range
+from membank.storage.filters import (
+    ARRAY_FIELDS,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    METADATA_PREFIX,
+    OPS,
+    TIME_FIELDS,
+    And,
+    Condition,
+    FilterNode,
+    Not,
+    Or,
+)
 
-Op = Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains"]
-OPS: tuple[str, ...] = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains")
-KEYWORD_FIELDS = frozenset({"user_id", "agent_id", "session_id", "memory_type"})
-ARRAY_FIELDS = frozenset({"tags", "entities"})
-INTEGER_FIELDS = frozenset({"importance"})
-TIME_FIELDS = frozenset({"created_at", "updated_at", "valid_from", "valid_to"})
-METADATA_PREFIX = "metadata."
 _METADATA_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}(\.[A-Za-z0-9_\-]{1,64}){0,3}$")
 MAX_DEPTH = 6
 MAX_CONDITIONS = 64
@@ -80,33 +77,6 @@ FILTER_JSON_SCHEMA: dict[str, Any] = {
         },
     ],
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """One comparison. Time values are epoch seconds; `in`/`nin` values are tuples."""
-
-    field: str
-    op: str
-    value: Any
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    items: tuple[FilterNode, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    items: tuple[FilterNode, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    item: FilterNode
-
-
-FilterNode = Condition | And | Or | Not
 
 
 def parse_filter(raw: Any, *, path: str = "filters") -> FilterNode:
@@ -219,11 +189,3 @@ def parse_time(value: Any, path: str) -> float:
 
 def _out_of_range(path: str) -> ValidationFailed:
     return ValidationFailed.field(path, f"must lie between {TIME_RANGE} (UTC)")
-
-
-def all_of(*nodes: FilterNode | None) -> FilterNode | None:
-    """AND of the given nodes, skipping None; None when nothing is left."""
-    present = tuple(node for node in nodes if node is not None)
-    if not present:
-        return None
-    return present[0] if len(present) == 1 else And(present)

@@ -12,12 +12,13 @@ import structlog
 
 from membank.errors import IndexUnavailable
 from membank.search.index_health import IndexHealth
-from membank.storage.ports import IndexDocument, OutboxItem, RecordStore, VectorIndex
+from membank.storage.ports import IndexDocument, MemoryRepository, Outbox, OutboxItem, VectorIndex
 
 log = structlog.get_logger(__name__)
 
 _BATCH = 512
 _MAX_BACKOFF_SECONDS = 300.0
+_OFFLINE_BACKLOG = 1_000_000
 
 
 @dataclass(slots=True)
@@ -52,13 +53,15 @@ class IndexSync:
 
     def __init__(
         self,
-        store: RecordStore,
         index: VectorIndex,
         *,
+        memories: MemoryRepository,
+        outbox: Outbox,
         poll_seconds: float = 0.5,
         health: IndexHealth | None = None,
     ) -> None:
-        self._store = store
+        self._memories = memories
+        self._outbox = outbox
         self._index = index
         self._poll_seconds = poll_seconds
         self._health = health
@@ -72,7 +75,7 @@ class IndexSync:
         with self._lock:
             while True:
                 now = float("inf") if ignore_backoff else time.time()
-                items = self._store.outbox.due(now, _BATCH)
+                items = self._outbox.due(now, _BATCH)
                 if not items:
                     return applied
                 if not self._apply(items):
@@ -84,7 +87,7 @@ class IndexSync:
         if self._health is not None and self._health.state.status == "rebuilding":
             return False  # the rebuild holds the lock for long and applies the outbox when it is done
         with self._lock:
-            items = self._store.outbox.items_for(memory_ids)
+            items = self._outbox.items_for(memory_ids)
             return self._apply(items) if items else True
 
     def _apply(self, items: list[OutboxItem]) -> bool:
@@ -93,8 +96,8 @@ class IndexSync:
             by_tenant[item.tenant_id].add(item.memory_id)
         try:
             for tenant_id, ids in by_tenant.items():
-                memories = self._store.memories.get_many(tenant_id, sorted(ids))
-                vectors = self._store.memories.vectors(sorted(memories))
+                memories = self._memories.get_many(tenant_id, sorted(ids))
+                vectors = self._memories.vectors(sorted(memories))
                 documents = [
                     IndexDocument.from_memory(m, vectors[m.id]) for m in memories.values() if m.id in vectors
                 ]
@@ -109,11 +112,11 @@ class IndexSync:
             attempts = max(item.attempts for item in items) + 1
             delay = min(_MAX_BACKOFF_SECONDS, 0.5 * 2**attempts)
             log.warning("index_apply_failed", items=len(items), attempts=attempts, error=type(exc).__name__)
-            self._store.outbox.retry_later(
+            self._outbox.retry_later(
                 [item.id for item in items], f"{type(exc).__name__}: {exc}"[:500], time.time() + delay
             )
             return False
-        self._store.outbox.complete([item.id for item in items])
+        self._outbox.complete([item.id for item in items])
         return True
 
     def wake(self) -> None:
@@ -140,12 +143,19 @@ class IndexSync:
         count = 0
         with self._lock:
             kept = self._index.clear()
-            for memories in self._store.memories.iter_all(batch_size):
-                vectors = self._store.memories.vectors([m.id for m in memories])
+            for memories in self._memories.iter_all(batch_size):
+                vectors = self._memories.vectors([m.id for m in memories])
                 documents = [IndexDocument.from_memory(m, vectors[m.id]) for m in memories if m.id in vectors]
                 self._index.upsert(documents)
                 count += len(documents)
         return Rebuilt(count, kept)
+
+    def reindex_offline(self, batch_size: int = 1000) -> Rebuilt:
+        """`reindex` run by the operator with the server stopped (`membank reindex`): the rebuild read every
+        memory as stored, so the outbox items pending before it are applied by it and are forgotten."""
+        rebuilt = self.reindex(batch_size)
+        self._outbox.complete([item.id for item in self._outbox.due(float("inf"), _OFFLINE_BACKLOG)])
+        return rebuilt
 
     def check(self, *, repair: bool) -> CheckReport:
         """Compare the system of record with the vector index; with `repair`, bring the index in line
@@ -153,12 +163,12 @@ class IndexSync:
         report = CheckReport()
         try:
             with self._lock:
-                records = dict(self._store.memories.entries())
+                records = dict(self._memories.entries())
                 indexed = dict(self._index.entries())
         except IndexUnavailable as exc:
             # Nothing of it can be compared: with `repair`, rebuild it from the system of record.
             report.unavailable = exc.message
-            report.records = self._store.memories.count_indexable()
+            report.records = self._memories.count_indexable()
             if repair:
                 report.rebuilt = self.reindex()
                 report.indexed, report.repaired = report.rebuilt.count, True
@@ -179,11 +189,11 @@ class IndexSync:
         with self._lock:
             if report.orphaned:
                 self._index.delete(report.orphaned)
-            for batch in self._store.memories.iter_all(_BATCH):
+            for batch in self._memories.iter_all(_BATCH):
                 memories = [m for m in batch if m.id in wanted]
                 if not memories:
                     continue
-                vectors = self._store.memories.vectors([m.id for m in memories])
+                vectors = self._memories.vectors([m.id for m in memories])
                 self._index.upsert(
                     [IndexDocument.from_memory(m, vectors[m.id]) for m in memories if m.id in vectors]
                 )

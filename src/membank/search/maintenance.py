@@ -21,7 +21,7 @@ import structlog
 from membank.errors import IndexUnavailable
 from membank.search.index_health import IndexHealth
 from membank.search.indexing import IndexSync
-from membank.storage.ports import RecordStore, VectorIndex
+from membank.storage.ports import MemoryRepository, Outbox, VectorIndex
 
 log = structlog.get_logger(__name__)
 
@@ -32,14 +32,16 @@ _REBUILD_CAUSES = frozenset({"missing", "unreadable"})
 class IndexMaintainer:
     def __init__(
         self,
-        store: RecordStore,
         index: VectorIndex,
         sync: IndexSync,
         health: IndexHealth,
         *,
+        memories: MemoryRepository,
+        outbox: Outbox,
         probe_seconds: float,
     ) -> None:
-        self._store = store
+        self._memories = memories
+        self._outbox = outbox
         self._index = index
         self._sync = sync
         self._health = health
@@ -51,7 +53,7 @@ class IndexMaintainer:
         if not self.probe():
             return
         self._sync.apply_due(ignore_backoff=True)
-        if self._store.outbox.pending():
+        if self._outbox.pending():
             return  # the applier failed and degraded the index; the loop retries
         try:
             reason = self._lag()
@@ -94,10 +96,10 @@ class IndexMaintainer:
                 await asyncio.wait_for(stop.wait(), timeout=self._probe_seconds)
 
     def _lag(self) -> str | None:
-        stored, indexed = self._store.memories.count_indexable(), self._index.count()
+        stored, indexed = self._memories.count_indexable(), self._index.count()
         if stored != indexed:
             return f"the index holds {indexed} documents, the system of record {stored} memories"
-        newest = self._store.memories.newest_entries(FRESHNESS_SAMPLE)
+        newest = self._memories.newest_entries(FRESHNESS_SAMPLE)
         tokens = self._index.tokens([memory_id for memory_id, _ in newest])
         behind = sum(1 for memory_id, token in newest if tokens.get(memory_id) != token)
         if behind:
@@ -157,7 +159,7 @@ class IndexMaintainer:
     def _recover(self) -> None:
         """Back to ok once every pending write has reached the index."""
         self._sync.apply_due(ignore_backoff=True)
-        waiting = self._store.outbox.pending()
+        waiting = self._outbox.pending()
         if waiting == 0:
             self._health.restore()
         elif self._health.state.status == "rebuilding":

@@ -9,11 +9,12 @@ from typing import Any
 
 from membank.models import Memory, Principal, Scope, from_epoch, now_utc, to_epoch
 from membank.providers.embedders.ports import Embedder
-from membank.search.filters import Condition, FilterNode, all_of, parse_filter
+from membank.search.filters import parse_filter
 from membank.search.index_health import IndexHealth
 from membank.search.schemas import SearchIn
 from membank.search.scoring import Scored, ScoringWeights, fuse
-from membank.storage.ports import RecordStore, VectorIndex
+from membank.storage.filters import Condition, FilterNode, all_of
+from membank.storage.ports import MemoryRepository, VectorIndex
 
 
 @dataclass(slots=True)
@@ -49,7 +50,7 @@ def request_filter(request: SearchIn) -> FilterNode | None:
 class SearchService:
     def __init__(
         self,
-        store: RecordStore,
+        memories: MemoryRepository,
         index: VectorIndex,
         embedder: Embedder,
         *,
@@ -57,7 +58,7 @@ class SearchService:
         weights: ScoringWeights,
         health: IndexHealth | None = None,
     ) -> None:
-        self._store = store
+        self._memories = memories
         self._health = health
         self._index = index
         self._embedder = embedder
@@ -97,7 +98,7 @@ class SearchService:
 
     def _load(self, tenant_id: str, ranked: list[Scored], moment: float) -> list[SearchHit]:
         # The index is derived and may lag a write by a moment: the system of record has the last word.
-        memories = self._store.memories.get_many(tenant_id, [s.id for s in ranked])
+        memories = self._memories.get_many(tenant_id, [s.id for s in ranked])
         at = from_epoch(moment)
         hits: list[SearchHit] = []
         for scored in ranked:

@@ -21,10 +21,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from membank.errors import LLMServiceError
 from membank.models import MEMORY_TYPES, Memory, Principal, iso
-from membank.providers.llms import ChatMessage, ChatModel
+from membank.providers.llms.ports import ChatMessage, ChatModel
 from membank.search.schemas import SearchIn, SynthesizeIn
 from membank.search.service import SearchHit, SearchService
-from membank.storage.ports import RecordStore, UsageRecord
+from membank.storage.ports import Outbox, RevisionCounter, UsageRecord, UsageRepository
 
 log = structlog.get_logger(__name__)
 
@@ -122,14 +122,18 @@ class ContextCache:
 class SynthesisService:
     def __init__(
         self,
-        store: RecordStore,
         search: SearchService,
         chat: ChatModel | None,
         *,
+        revisions: RevisionCounter,
+        outbox: Outbox,
+        usage: UsageRepository,
         cache_size: int,
         max_tokens: int,
     ) -> None:
-        self._store = store
+        self._revisions = revisions
+        self._outbox = outbox
+        self._usage = usage
         self._search = search
         self._chat = chat
         self._cache = ContextCache(cache_size)
@@ -138,16 +142,14 @@ class SynthesisService:
     async def synthesize(self, principal: Principal, request: SynthesizeIn) -> dict[str, Any]:
         """The cited context for a query; served from the cache while the user has not changed."""
         key = (principal.tenant_id, request.user_id, _request_key(request))
-        revision = await asyncio.to_thread(
-            self._store.memories.revision, principal.tenant_id, request.user_id
-        )
+        revision = await asyncio.to_thread(self._revisions.revision, principal.tenant_id, request.user_id)
         if request.use_cache:
             cached = self._cache.get(key, revision)
             if cached is not None:
                 return {**cached, "cached": True}
         # Read after the revision: a write committed but not yet indexed makes this answer unfit to keep,
         # since the search below cannot see it.
-        unindexed = await asyncio.to_thread(self._store.outbox.has_pending, principal.tenant_id)
+        unindexed = await asyncio.to_thread(self._outbox.has_pending, principal.tenant_id)
         search = SearchIn(
             user_id=request.user_id,
             query=request.query,
@@ -211,7 +213,7 @@ class SynthesisService:
             messages, schema=_schema(), schema_name="context_summary", max_tokens=self._max_tokens
         )
         await asyncio.to_thread(
-            self._store.usage.record,
+            self._usage.record,
             UsageRecord(
                 tenant_id=principal.tenant_id,
                 job_id=None,

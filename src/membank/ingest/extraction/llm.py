@@ -21,7 +21,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from membank.errors import LLMServiceError
-from membank.ingest.extraction.ports import CandidateFact, Conversation, ExtractionResult, TokenUsage
+from membank.ingest.extraction.ports import CandidateFact, Conversation, ExtractionResult
 from membank.ingest.extraction.prompt import (
     PROMPT_VERSION,
     SCHEMA_NAME,
@@ -32,7 +32,7 @@ from membank.ingest.extraction.prompt import (
 )
 from membank.models import MEMORY_TYPES
 from membank.models.time import in_time_range
-from membank.providers.llms.ports import ChatModel
+from membank.providers.llms.ports import ChatModel, TokenUsage
 
 __all__ = ["PROMPT_VERSION", "InvalidOutput", "LlmExtractionFailed", "LlmExtractor", "parse_facts"]
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from membank.providers.llms.ports import TokenUsage
+
 Role = Literal["user", "assistant", "system"]
 Operation = Literal["assert", "retract"]
 
@@ -69,22 +71,6 @@ class CandidateFact:
     entities: list[str] = field(default_factory=list)
     valid_from: datetime | None = None
     confidence: float = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class TokenUsage:
-    """Tokens an LLM call spent, for cost reports."""
-
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-
-    def __add__(self, other: TokenUsage) -> TokenUsage:
-        return TokenUsage(
-            self.model,
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-        )
 
 
 @dataclass(frozen=True, slots=True)

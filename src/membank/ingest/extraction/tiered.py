@@ -11,7 +11,8 @@ import structlog
 
 from membank.errors import LLMServiceError
 from membank.ingest.extraction.llm import LlmExtractionFailed
-from membank.ingest.extraction.ports import Conversation, ExtractionResult, Extractor, TokenUsage
+from membank.ingest.extraction.ports import Conversation, ExtractionResult, Extractor
+from membank.providers.llms.ports import TokenUsage
 
 __all__ = ["FallbackExtractor"]
 

@@ -23,7 +23,6 @@ from pydantic import SecretStr
 
 from membank.config import Settings
 from membank.errors import LLMServiceError
-from membank.ingest.extraction.ports import TokenUsage
 from membank.providers._http import (
     Retryable,
     error_text,
@@ -33,7 +32,7 @@ from membank.providers._http import (
     with_retries,
 )
 from membank.providers.llms.breaker import CircuitBreaker
-from membank.providers.llms.ports import ChatCompletion, ChatMessage
+from membank.providers.llms.ports import ChatCompletion, ChatMessage, TokenUsage
 
 __all__ = ["INPUT_REJECTED", "OpenAIChatModel", "ResponseFormat"]
 

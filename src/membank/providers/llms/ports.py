@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypedDict
 
-from membank.ingest.extraction.ports import TokenUsage
-
 __all__ = ["ChatCompletion", "ChatMessage", "ChatModel", "TokenUsage"]
 
 
@@ -16,6 +14,22 @@ class ChatMessage(TypedDict):
 
     role: Literal["system", "user", "assistant"]
     content: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Tokens an LLM call spent, for cost reports."""
+
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            self.model,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Compile the filter language (`membank.search.filters`) into Qdrant Edge filters.
+"""Compile the filter tree (`membank.storage.filters`) into Qdrant Edge filters.
 
 How each operator keeps the documented semantics on Qdrant:
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import qdrant_edge as q
 
 from membank.models import Scope
-from membank.search.filters import METADATA_PREFIX, And, Condition, FilterNode, Not, Or
+from membank.storage.filters import METADATA_PREFIX, And, Condition, FilterNode, Not, Or
 from membank.storage.qdrant_edge.payload import METADATA, METADATA_BOOL
 
 Clause = q.FieldCondition | q.IsEmptyCondition | q.HasIdCondition | q.Filter

@@ -36,7 +36,7 @@ import qdrant_edge as q
 
 from membank.errors import IndexUnavailable
 from membank.models import Scope
-from membank.search.filters import FilterNode
+from membank.storage.filters import FilterNode
 from membank.storage.ports import IndexDocument, IndexHit, IndexResult
 from membank.storage.qdrant_edge import schema
 from membank.storage.qdrant_edge.filters import scope_filter

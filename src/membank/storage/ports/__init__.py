@@ -1,0 +1,46 @@
+"""Storage ports: one small Protocol per capability. Services import these, never a backend.
+
+The system of record (`RecordStore`) owns every memory, version, job, key and outbox row; bootstrap hands each
+service only the ports it uses. The `VectorIndex` is derived from it: it can be cleared and rebuilt
+(`membank reindex`) and compared (`membank check`). Every method that touches tenant data takes the tenant (or
+a `Scope`) explicitly: there is no unscoped query.
+"""
+
+from membank.storage.ports.idempotency import IdempotencyRepository, StoredResponse
+from membank.storage.ports.index import IndexDocument, IndexHit, IndexResult, VectorIndex, sync_token
+from membank.storage.ports.jobs import Batch, JobProgress, JobRepository
+from membank.storage.ports.keys import KeyRepository
+from membank.storage.ports.locks import LockRepository
+from membank.storage.ports.memories import MemoryPage, MemoryRepository
+from membank.storage.ports.outbox import Outbox, OutboxItem
+from membank.storage.ports.revisions import RevisionCounter
+from membank.storage.ports.sessions import SessionRepository, SessionState
+from membank.storage.ports.store import RecordStore
+from membank.storage.ports.usage import UsageRecord, UsageRepository
+from membank.storage.ports.versions import VersionRepository
+
+__all__ = [
+    "Batch",
+    "IdempotencyRepository",
+    "IndexDocument",
+    "IndexHit",
+    "IndexResult",
+    "JobProgress",
+    "JobRepository",
+    "KeyRepository",
+    "LockRepository",
+    "MemoryPage",
+    "MemoryRepository",
+    "Outbox",
+    "OutboxItem",
+    "RecordStore",
+    "RevisionCounter",
+    "SessionRepository",
+    "SessionState",
+    "StoredResponse",
+    "UsageRecord",
+    "UsageRepository",
+    "VectorIndex",
+    "VersionRepository",
+    "sync_token",
+]

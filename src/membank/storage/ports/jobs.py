@@ -1,0 +1,72 @@
+"""Durable jobs: the queue with leases, retries, idempotency keys, batches and per-item outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from membank.models import Job, JobItem
+
+__all__ = ["Batch", "JobProgress", "JobRepository"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    """Job progress written in the same transaction as the work it counts (exactly-once chunks)."""
+
+    job_id: str
+    worker_id: str
+    done: int
+    checkpoint: dict[str, Any]
+    items: Sequence[JobItem] = ()  # the outcomes of the input items this progress counts
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Jobs submitted together (one per conversation of a batch request)."""
+
+    id: str
+    tenant_id: str
+    user_id: str
+    job_count: int
+    options: dict[str, Any]
+    actor: str
+    created_at: float
+
+
+class JobRepository(Protocol):
+    """Durable jobs with leases, retries and idempotency keys."""
+
+    def enqueue(self, job: Job) -> tuple[Job, bool]:
+        """Store a queued job; with an idempotency key already used by the tenant, return that job and False."""
+
+    def get(self, tenant_id: str, job_id: str) -> Job | None:
+        """One job of the tenant."""
+
+    def claim(self, worker_id: str, now: float, lease_seconds: float) -> Job | None:
+        """Lease the oldest runnable job: queued or failed and due, or processing with an expired lease."""
+
+    def heartbeat(self, job_id: str, worker_id: str, now: float, lease_seconds: float) -> bool:
+        """Extend the lease; False if the worker lost it."""
+
+    def complete(self, job_id: str, worker_id: str, result: dict[str, Any], now: float) -> bool:
+        """Mark completed (only by the lease holder)."""
+
+    def fail(self, job_id: str, worker_id: str, error: str, now: float, retry_at: float | None) -> bool:
+        """Mark failed (to retry at `retry_at`) or dead (retry_at None), only by the lease holder."""
+
+    def counts(self) -> dict[str, int]:
+        """Number of jobs per status."""
+
+    def save_progress(self, progress: JobProgress) -> None:
+        """Save progress and checkpoint (only if the worker still holds the lease; else LeaseLost)."""
+
+    def create_batch(self, batch: Batch, jobs: Sequence[Job]) -> None:
+        """Store a batch and its queued jobs in one transaction."""
+
+    def get_batch(self, tenant_id: str, batch_id: str) -> tuple[Batch, list[Job]] | None:
+        """A batch of the tenant and its jobs (oldest first), or None."""
+
+    def items(self, tenant_id: str, job_id: str, *, limit: int, offset: int) -> tuple[list[JobItem], int]:
+        """A page of the recorded items of a job of the tenant by input position, and how many it has."""

@@ -1,0 +1,42 @@
+"""The outbox: memories whose derived indexes must be brought up to date, written with each memory write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Outbox", "OutboxItem"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    memory_id: str
+    tenant_id: str
+    attempts: int
+
+
+class Outbox(Protocol):
+    """Memories whose derived indexes must be brought up to date."""
+
+    def due(self, now: float, limit: int) -> list[OutboxItem]:
+        """Items ready to apply, oldest first."""
+
+    def complete(self, ids: Sequence[int]) -> None:
+        """Forget applied items."""
+
+    def retry_later(self, ids: Sequence[int], error: str, next_attempt_at: float) -> None:
+        """Record a failed attempt and when to try again."""
+
+    def items_for(self, memory_ids: Sequence[str]) -> list[OutboxItem]:
+        """Pending items of these memories, oldest first."""
+
+    def enqueue(self, items: Sequence[tuple[str, str]]) -> None:
+        """Add (tenant_id, memory_id) items, e.g. found by a consistency check."""
+
+    def pending(self) -> int:
+        """Number of items not yet applied."""
+
+    def has_pending(self, tenant_id: str) -> bool:
+        """Whether any write of the tenant has not reached the index yet."""

@@ -1,0 +1,72 @@
+"""The system of record as a whole: what bootstrap builds and hands out port by port."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from membank.storage.ports.idempotency import IdempotencyRepository
+from membank.storage.ports.jobs import JobRepository
+from membank.storage.ports.keys import KeyRepository
+from membank.storage.ports.locks import LockRepository
+from membank.storage.ports.memories import MemoryRepository
+from membank.storage.ports.outbox import Outbox
+from membank.storage.ports.revisions import RevisionCounter
+from membank.storage.ports.sessions import SessionRepository
+from membank.storage.ports.usage import UsageRepository
+from membank.storage.ports.versions import VersionRepository
+
+__all__ = ["RecordStore"]
+
+
+class RecordStore(Protocol):
+    """The system of record: one database, one port per capability. Services never take it whole: bootstrap
+    gives each the ports it uses."""
+
+    @property
+    def memories(self) -> MemoryRepository:
+        """Memories and vectors."""
+
+    @property
+    def versions(self) -> VersionRepository:
+        """The history of memories."""
+
+    @property
+    def revisions(self) -> RevisionCounter:
+        """Per-user revision counters."""
+
+    @property
+    def outbox(self) -> Outbox:
+        """Pending index updates."""
+
+    @property
+    def jobs(self) -> JobRepository:
+        """Durable jobs."""
+
+    @property
+    def keys(self) -> KeyRepository:
+        """Tenants and API keys."""
+
+    @property
+    def idempotency(self) -> IdempotencyRepository:
+        """Stored idempotent responses."""
+
+    @property
+    def sessions(self) -> SessionRepository:
+        """Conversation sessions."""
+
+    @property
+    def locks(self) -> LockRepository:
+        """Named leases."""
+
+    @property
+    def usage(self) -> UsageRepository:
+        """LLM token usage."""
+
+    def migrate(self) -> list[str]:
+        """Apply pending schema migrations."""
+
+    def ping(self) -> None:
+        """Raise if the store cannot serve."""
+
+    def close(self) -> None:
+        """Release connections."""
