@@ -28,7 +28,7 @@ __all__ = ["SqlMemoryRepository", "valid_at"]
 M = tables.memories.c
 V = tables.memory_versions.c
 E = tables.memory_embeddings.c
-# Bound parameters per IN list: far below SQLite's and PostgreSQL's limits, and one plan per chunk size.
+# Bound parameters per IN list: far below SQLite's (32,766) and PostgreSQL's (65,535) limits per statement.
 _CHUNK = 500
 _SORTABLE = {"created_at", "updated_at", "importance", "valid_from"}
 
