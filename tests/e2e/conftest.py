@@ -128,3 +128,15 @@ def run_cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.C
     if check and result.returncode != 0:
         raise AssertionError(f"membank {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def all_contents(server: Any, user: str) -> list[str]:
+    """Every memory text of a user, page by page."""
+    contents: list[str] = []
+    offset = 0
+    while True:
+        page = server.client.get(f"/api/v1/users/{user}/memories?limit=100&offset={offset}").json()["data"]
+        contents += [m["content"] for m in page["memories"]]
+        offset += 100
+        if offset >= page["total"]:
+            return contents

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.e2e.conftest import run_cli
+from tests.e2e.conftest import all_contents, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -17,17 +17,6 @@ pytestmark = pytest.mark.e2e
 def _total(server: Any, user: str) -> int:
     total: int = server.client.get(f"/api/v1/users/{user}/memories").json()["data"]["total"]
     return total
-
-
-def _all_contents(server: Any, user: str) -> list[str]:
-    contents: list[str] = []
-    offset = 0
-    while True:
-        page = server.client.get(f"/api/v1/users/{user}/memories?limit=100&offset={offset}").json()["data"]
-        contents += [m["content"] for m in page["memories"]]
-        offset += 100
-        if offset >= page["total"]:
-            return contents
 
 
 def test_restart_keeps_every_memory(launch: Callable[..., Any], env: dict[str, str]) -> None:
@@ -85,7 +74,7 @@ def test_kill_9_of_a_worker_mid_batch_loses_nothing(launch: Callable[..., Any]) 
     finished = server.wait_job(job_id)
     assert finished["status"] == "completed" and finished["attempts"] == 2
     assert finished["result"]["created"] == 1500
-    contents = _all_contents(server, "bulk")
+    contents = all_contents(server, "bulk")
     assert len(contents) == 1500 and len(set(contents)) == 1500
     deadline = time.monotonic() + 30
     while server.client.get("/health").json()["data"]["outbox_pending"] and time.monotonic() < deadline:
@@ -103,7 +92,7 @@ def test_kill_9_of_the_server_mid_batch_resumes_after_restart(launch: Callable[.
     again = launch(**settings)
     finished = again.wait_job(job_id)
     assert finished["status"] == "completed" and finished["result"]["created"] == 1000
-    contents = _all_contents(again, "bulk")
+    contents = all_contents(again, "bulk")
     assert len(contents) == 1000 and len(set(contents)) == 1000
 
 
