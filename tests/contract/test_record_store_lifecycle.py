@@ -9,6 +9,7 @@ import pytest
 
 from membank.errors import BackendUnavailable
 from membank.storage.ports import RecordStore
+from membank.storage.sql.database import PoolSettings, SqlDatabase
 from tests.conftest import MakePostgresDatabase
 from tests.contract.conftest import open_record_store_at
 from tests.contract.records import MODEL, memory, vector
@@ -61,3 +62,15 @@ def test_an_unreachable_database_is_backend_unavailable_without_its_url(
 
     message = str(raised.value)
     assert "s3cret-pw" not in message and "no_such_database" not in message and "a-directory" not in message
+
+
+def test_a_process_out_of_database_connections_answers_backend_unavailable(postgres_url: str) -> None:
+    # One connection, no overflow, a short wait: a second caller while the first holds it gets a clear 503
+    # cause instead of hanging or a driver error.
+    db = SqlDatabase(postgres_url, PoolSettings(size=1, max_overflow=0, timeout_seconds=0.2))
+    try:
+        with db.read(), pytest.raises(BackendUnavailable, match="pool timeout"):
+            db.ping()
+        db.ping()
+    finally:
+        db.close()

@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from membank.errors import BackendUnavailable
@@ -113,6 +114,8 @@ def _unavailable_on_connect_error() -> Iterator[None]:
         # was. SQLite's names no secret and says what to fix (e.g. "unable to open database file").
         reason = str(exc.orig) if isinstance(exc.orig, sqlite3.Error) else type(exc.orig).__name__
         raise BackendUnavailable(f"the database is unavailable ({reason})") from None
+    except PoolTimeout:
+        raise BackendUnavailable("every database connection of this process is busy (pool timeout)") from None
 
 
 def _sqlite_engine(url: str) -> Engine:
