@@ -304,6 +304,42 @@ def _locomo_rows(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def targets(r: dict[str, Any] | None) -> list[tuple[str, str, str, bool | None]]:
+    """Rows of the targets table (name, goal, measured, met)."""
+    if not r:
+        return []
+    ratios = r["ratios"]
+    rows: list[tuple[str, str, str, bool | None]] = []
+    for key, name in (
+        ("create_c1_p50", "Single create, c=1: p50"),
+        ("batch_import", "Batch import (1000 per job, with embedding): time"),
+    ):
+        value = ratios.get(key)
+        met = None if value is None else value <= RATIO_GOAL
+        rows.append((f"{name}, PostgreSQL / SQLite", f"≤ {RATIO_GOAL}x", _x(value), met))
+    claims = r["job_claims"]["postgres"]
+    rows.append(
+        (
+            f"Job claims: {claims['processes']} worker processes on PostgreSQL drain {claims['jobs']:,} jobs",
+            "0 double claims",
+            f"{claims['double_claims']} ({claims['jobs_per_s']:.0f} jobs/s)",
+            claims["double_claims"] == 0 and claims["all_completed_once"],
+        )
+    )
+    if r.get("locomo"):
+        equal = r["locomo"]["equal_to_3_decimals"]
+        recall = r["locomo"]["stores"]["postgres"]["overall"]["recall@10"]
+        rows.append(
+            (
+                "LOCOMO raw turns on PostgreSQL: recall@10 equal to SQLite's",
+                "to 3 decimals",
+                f"{recall:.3f}",
+                equal,
+            )
+        )
+    return rows
+
+
 def report_section(r: dict[str, Any]) -> list[str]:
     """The stores section of docs/benchmarks.md (bench.run_all renders it)."""
     ratios = r["ratios"]
