@@ -363,7 +363,9 @@ def report_section(r: dict[str, Any]) -> list[str]:
         "durable defaults, not the tests' fsync=off), a fresh database per run; SQLite in WAL mode with "
         "synchronous=NORMAL (the embedded default). Each store gets a fresh `membank serve` and the same "
         "request bodies. CPU columns: 100 % = one core; *PostgreSQL CPU* is the postmaster and its backends, "
-        "*other CPU* what processes this benchmark did not start used meanwhile.",
+        "*other CPU* what processes this benchmark did not start used meanwhile "
+        f"({r.get('background_cpu_pct_before')} % just before the run: other sessions share the 2 cores, so "
+        "compare the stores within this run, not with other sections).",
         "",
         "| PostgreSQL / SQLite (goal ≤ 1.3x) | ratio | |",
         "|---|---:|---|",
