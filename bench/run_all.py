@@ -2,6 +2,8 @@
 
 .venv/bin/python -m bench.run_all                 # every benchmark (about 20 minutes on 2 cores)
 .venv/bin/python -m bench.run_all --only locomo   # some of them; the others are read from bench/results
+                                                  # (or, when some are missing there, only the sections of
+                                                  # those run are replaced in docs/benchmarks.md)
 .venv/bin/python -m bench.run_all --render-only   # rewrite the document from bench/results/*.json
 """
 
@@ -12,11 +14,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import conversation_latency, load, locomo, locomo_extraction, report_conversations, scale
+from bench import (
+    conversation_latency,
+    load,
+    locomo,
+    locomo_extraction,
+    report_conversations,
+    scale,
+    stores,
+)
 from bench.common import ROOT, log, machine_info, read_result, write_result
 
 DOC = ROOT / "docs" / "benchmarks.md"
-ALL = ("load", "scale", "locomo", "locomo-extraction", "conversation-latency")
+ALL = ("load", "scale", "locomo", "locomo-extraction", "conversation-latency", "stores")
 
 
 def run_benchmarks(names: tuple[str, ...], *, quick: bool, quiet_wait: float) -> None:
@@ -48,6 +58,9 @@ def run_benchmarks(names: tuple[str, ...], *, quick: bool, quiet_wait: float) ->
                 conversations=2 if quick else None, examples=0, quiet_wait=quiet_wait
             )
             result["command"] = "python -m bench.locomo_extraction" + (" --conversations 2" if quick else "")
+        elif name == "stores":
+            result = stores.run(quick=quick, quiet_wait=quiet_wait)
+            result["command"] = "python -m bench.stores" + (" --quick" if quick else "")
         elif name == "conversation-latency":
             requests = 60 if quick else 300
             result = conversation_latency.run(requests=requests, quiet_wait=quiet_wait)
@@ -94,6 +107,7 @@ def _targets(
     locomo_r: dict[str, Any] | None,
     extraction_r: dict[str, Any] | None = None,
     latency_r: dict[str, Any] | None = None,
+    stores_r: dict[str, Any] | None = None,
 ) -> list[str]:
     rows: list[tuple[str, str, str, bool | None]] = []
     big = None
@@ -145,6 +159,7 @@ def _targets(
             )
         )
     rows += report_conversations.targets(extraction_r, latency_r)
+    rows += stores.targets(stores_r)
     if scale_r:
         cold = max([scale_r.get("cold_start_empty_s") or 0, *(scale_r.get("cold_start_loaded_s") or [])])
         rows.append(
@@ -161,8 +176,11 @@ def _targets(
                 )
             )
     out = ["| Target | Goal | Measured | |", "|---|---|---|---|"]
-    out += [f"| {name} | {goal} | {measured} | {_check(ok)} |" for name, goal, measured, ok in rows]
-    return out
+    return out + _target_rows(rows)
+
+
+def _target_rows(rows: list[tuple[str, str, str, bool | None]]) -> list[str]:
+    return [f"| {name} | {goal} | {measured} | {_check(ok)} |" for name, goal, measured, ok in rows]
 
 
 def _le(value: float | None, limit: float) -> bool | None:
@@ -423,7 +441,7 @@ def render() -> str:
         "",
         "## Targets",
         "",
-        *_targets(load_r, scale_r, locomo_r, extraction_r, latency_r),
+        *_targets(load_r, scale_r, locomo_r, extraction_r, latency_r, results["stores"]),
         "",
         MISSES,
         METHOD,
@@ -440,10 +458,60 @@ def render() -> str:
         lines += [*report_conversations.extraction_section(extraction_r, locomo_r), ""]
     if latency_r is not None:
         lines += [*report_conversations.latency_section(latency_r), ""]
+    if results["stores"] is not None:
+        lines += [*stores.report_section(results["stores"]), ""]
     missing = [name for name, r in results.items() if r is None]
     if missing:
         lines += [f"_Not run yet: {', '.join(missing)}._", ""]
     return "\n".join(lines)
+
+
+def _replace_section(lines: list[str], section: list[str]) -> list[str]:
+    """`lines` with the section under `section[0]` (a `## ` heading) replaced, or added at the end."""
+    try:
+        start = lines.index(section[0])
+    except ValueError:
+        end = next((i for i, line in enumerate(lines) if line.startswith("_Not run yet")), len(lines))
+        return [*lines[:end], *section, "", *lines[end:]]
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return [*lines[:start], *section, "", *lines[end:]]
+
+
+def _replace_target_rows(lines: list[str], rows: list[str]) -> list[str]:
+    """`lines` with each row of the targets table replaced (same target name), or appended to the table."""
+    lines = list(lines)
+    for row in rows:
+        name = row.split(" | ", 1)[0] + " |"
+        same = next((i for i, line in enumerate(lines) if line.startswith(name)), None)
+        if same is not None:
+            lines[same] = row
+            continue
+        table = lines.index("## Targets") + 2
+        last = next(i for i in range(table, len(lines)) if not lines[i].startswith("|")) - 1
+        lines.insert(last + 1, row)
+    return lines
+
+
+def splice(doc: str, names: tuple[str, ...]) -> str:
+    """The document with only the sections (and target rows) of `names` rendered anew from their results."""
+    lines = doc.splitlines()
+    for name in names:
+        result, section = read_result(name), SECTIONS.get(name)
+        if result is None or section is None:
+            log(f"{name}: no result or no section of its own to replace; left as it was")
+            continue
+        lines = _replace_section(lines, section(result))
+        if name == "stores":
+            lines = _replace_target_rows(lines, _target_rows(stores.targets(result)))
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+SECTIONS = {
+    "load": _load_section,
+    "scale": _scale_section,
+    "locomo": _locomo_section,
+    "stores": stores.report_section,
+}
 
 
 def main() -> None:
@@ -470,7 +538,14 @@ def main() -> None:
             return
     doc = Path(args.doc)
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(render())
+    missing = [name for name in ALL if read_result(name) is None]
+    if args.only and missing and doc.exists():
+        # A full render would drop the sections whose results this checkout does not have.
+        names = tuple(n.strip() for n in args.only.split(","))
+        doc.write_text(splice(doc.read_text(), names))
+        log(f"no results of {', '.join(missing)}: replaced only the sections of {', '.join(names)}")
+    else:
+        doc.write_text(render())
     log(f"wrote {doc}")
 
 

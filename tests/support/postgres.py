@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,9 +139,12 @@ class ScratchDatabases:
 
 
 @contextmanager
-def start_postgres(*, startup_timeout: float = 30.0) -> Iterator[PostgresServer]:
+def start_postgres(
+    *, startup_timeout: float = 30.0, settings: Mapping[str, str] | None = None
+) -> Iterator[PostgresServer]:
     """Initialise a cluster in a fresh temporary directory, start it on a free loopback port, and stop
-    and remove it when the block ends (also when it ends with an error)."""
+    and remove it when the block ends (also when it ends with an error). `settings` override the
+    throw-away defaults (the benchmarks turn durability back on)."""
     _remove_abandoned_directories()
     started = time.monotonic()
     directory = Path(tempfile.mkdtemp(prefix=_DIR_PREFIX))
@@ -149,7 +152,7 @@ def start_postgres(*, startup_timeout: float = 30.0) -> Iterator[PostgresServer]
     server: PostgresServer | None = None
     try:
         data = _init_cluster(directory)
-        server = _start_postmaster(directory, data, startup_timeout)
+        server = _start_postmaster(directory, data, startup_timeout, {**_SERVER_SETTINGS, **(settings or {})})
         server.start_seconds = time.monotonic() - started
         yield server
     finally:
@@ -206,13 +209,15 @@ def _open_to_others(path: Path) -> None:
             file.chmod(mode | readable | extra)
 
 
-def _start_postmaster(directory: Path, data: Path, startup_timeout: float) -> PostgresServer:
+def _start_postmaster(
+    directory: Path, data: Path, startup_timeout: float, settings: Mapping[str, str]
+) -> PostgresServer:
     last_log = ""
     for _attempt in range(3):
         port = _free_port()
         log_path = directory / f"postgres-{port}.log"
         command = [str(_bin_dir() / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port)]
-        for key, value in _SERVER_SETTINGS.items():
+        for key, value in settings.items():
             command += ["-c", f"{key}={value}"]
         with log_path.open("wb") as log:
             process = subprocess.Popen(
