@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from membank.models import ApiKey, Memory, content_hash, fresh_memory, now_utc
+from membank.models import ApiKey, Job, JobStatus, Memory, fresh_memory, now_utc, supersession
 from membank.storage.ports import SessionState
 
 MODEL = "test-model"
@@ -40,27 +40,27 @@ def vector(seed: float) -> list[float]:
 
 
 def successor(current: Memory, content: str, **fields: Any) -> tuple[Memory, Memory]:
-    """(closed old version, new version) shaped as the memory service builds them for new content: a new
-    id in the same lineage, the old one true until the new one became true (built here rather than imported
-    so that the contract does not follow a feature's module layout)."""
+    """(closed old version, new version) for new content, as the memory service builds them."""
+    return supersession(current, content, fields=fields, valid_from=now_utc())
+
+
+def job(tenant: str = "t1", **fields: Any) -> Job:
+    """A queued job of `tenant`, runnable now, three attempts; `fields` override any attribute."""
     now = now_utc()
-    new = replace(
-        current,
+    values: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "tenant_id": tenant,
+        "kind": "tiny",
+        "status": JobStatus.QUEUED,
+        "payload": {},
+        "created_at": now,
+        "updated_at": now,
+        "run_after": now,
+        "max_attempts": 3,
+        "actor": "tester",
         **fields,
-        id=str(uuid.uuid4()),
-        content=content,
-        content_hash=content_hash(content),
-        valid_from=now,
-        valid_to=None,
-        superseded_by=None,
-        supersedes=current.id,
-        version=current.version + 1,
-        created_at=now,
-        updated_at=now,
-        deleted_at=None,
-    )
-    closed = replace(current, valid_to=now, superseded_by=new.id, updated_at=now, version=current.version + 1)
-    return closed, new
+    }
+    return Job(**values)
 
 
 def edited(current: Memory, **changes: Any) -> Memory:

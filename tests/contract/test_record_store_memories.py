@@ -3,15 +3,13 @@ admin iterators. Every write also records an outbox row and bumps the user's rev
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from membank.errors import LeaseLost
-from membank.models import Job, JobStatus, Provenance, now_utc
+from membank.models import Provenance, now_utc
 from membank.storage.ports import JobProgress, RecordStore, sync_token
 from tests.contract.conftest import OpenRecordStore
-from tests.contract.records import MODEL, memory, vector
+from tests.contract.records import MODEL, job, memory, vector
 
 
 def test_insert_then_get_returns_the_same_memory(record_store: RecordStore) -> None:
@@ -137,27 +135,15 @@ def test_insert_with_progress_of_a_job_not_held_writes_nothing(record_store: Rec
 
 def test_insert_with_progress_saves_the_progress_in_the_same_transaction(record_store: RecordStore) -> None:
     now = now_utc()
-    job = Job(
-        id=str(uuid.uuid4()),
-        tenant_id="t1",
-        kind="import",
-        status=JobStatus.QUEUED,
-        payload={},
-        created_at=now,
-        updated_at=now,
-        run_after=now,
-        max_attempts=3,
-        progress_total=2,
-        actor="tester",
-    )
-    record_store.jobs.enqueue(job)
+    queued = job(kind="import", progress_total=2)
+    record_store.jobs.enqueue(queued)
     assert record_store.jobs.claim("w1", now.timestamp() + 1, 60.0) is not None
     stored = memory()
-    progress = JobProgress(job_id=job.id, worker_id="w1", done=1, checkpoint={"next": 1})
+    progress = JobProgress(job_id=queued.id, worker_id="w1", done=1, checkpoint={"next": 1})
 
     record_store.memories.insert([stored], [vector(1.0)], MODEL, actor="worker", progress=progress)
 
-    saved = record_store.jobs.get("t1", job.id)
+    saved = record_store.jobs.get("t1", queued.id)
     assert saved is not None
     assert (saved.progress_done, saved.checkpoint) == (1, {"next": 1})
     assert record_store.memories.get("t1", stored.id) == stored

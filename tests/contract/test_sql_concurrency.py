@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from membank.models import Job, JobStatus, now_utc
+from membank.models import Job
 from membank.storage.ports import Batch
 from membank.storage.sql.database import SqlDatabase
 from membank.storage.sql.idempotency import SqlIdempotency
@@ -23,6 +23,7 @@ from membank.storage.sql.jobs import SqlJobRepository, enqueue
 from membank.storage.sql.keys import SqlKeyRepository
 from membank.storage.sql.locks import SqlLockRepository
 from membank.storage.sql.tables import jobs as jobs_table
+from tests.contract.records import job
 from tests.contract.sql_drain import DrainReport, drain
 
 T = TypeVar("T")
@@ -31,21 +32,7 @@ ROUNDS = 10
 
 
 def _job(sequence: str | None = None, key: str | None = None) -> Job:
-    now = now_utc()
-    return Job(
-        id=str(uuid.uuid4()),
-        tenant_id="t1",
-        kind="tiny",
-        status=JobStatus.QUEUED,
-        payload={},
-        created_at=now,
-        updated_at=now,
-        run_after=now,
-        max_attempts=3,
-        sequence_key=sequence,
-        idempotency_key=key,
-        actor="test",
-    )
+    return job(sequence_key=sequence, idempotency_key=key)
 
 
 def _race(count: int, call: Callable[[int], T]) -> list[T]:
