@@ -58,6 +58,7 @@ def test_check_and_reindex_while_the_server_holds_the_index(
     # the server was not disturbed: its index files were neither deleted nor set aside
     assert server.client.get("/health/ready").json()["data"]["status"] == "ok"
     found = server.client.post("/api/v1/memories/search", json={"user_id": "u1", "query": "green tea"})
+    assert found.status_code == 200, found.text
     assert [hit["id"] for hit in found.json()["data"]["memories"]] == [created.json()["data"]["id"]]
 
 
