@@ -68,6 +68,7 @@ class PostgresServer:
     host: str = "127.0.0.1"
     user: str = SUPERUSER
     start_seconds: float = 0.0
+    settings: dict[str, str] = field(default_factory=dict)  # the -c options it runs with
     _templates: set[str] = field(default_factory=set)
 
     def url(self, database: str) -> str:
@@ -108,6 +109,16 @@ class PostgresServer:
                 conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true").format(sql.Identifier(name)))
             self._templates.add(name)
         return name
+
+    def restart(self, startup_timeout: float = 30.0) -> None:
+        """Start the stopped cluster again on the same data directory and port (what clients reconnect to)."""
+        if self.process.poll() is None:
+            raise RuntimeError("the server is still running: stop() it first")
+        self.process = _launch(
+            self.directory / "data", self.port, self.directory / f"postgres-{self.port}.log", self.settings
+        )
+        if not _wait_until_ready(self, startup_timeout):
+            raise RuntimeError(f"PostgreSQL did not restart on port {self.port}")
 
     def stop(self, timeout: float = 15.0) -> None:
         """Fast shutdown (SIGINT), SIGKILL if it does not end in time; idempotent."""
@@ -216,19 +227,8 @@ def _start_postmaster(
     for _attempt in range(3):
         port = _free_port()
         log_path = directory / f"postgres-{port}.log"
-        command = [str(_bin_dir() / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port)]
-        for key, value in settings.items():
-            command += ["-c", f"{key}={value}"]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                user=_SYSTEM_USER if _as_root() else None,
-                preexec_fn=_die_with_parent,
-            )
-        server = PostgresServer(port=port, directory=directory, process=process)
+        process = _launch(data, port, log_path, settings)
+        server = PostgresServer(port=port, directory=directory, process=process, settings=dict(settings))
         if _wait_until_ready(server, startup_timeout):
             return server
         server.stop()
@@ -236,6 +236,21 @@ def _start_postmaster(
         if "could not bind" not in last_log and "Address already in use" not in last_log:
             break
     raise RuntimeError(f"PostgreSQL did not start:\n{last_log[-4000:]}")
+
+
+def _launch(data: Path, port: int, log_path: Path, settings: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    command = [str(_bin_dir() / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port)]
+    for key, value in settings.items():
+        command += ["-c", f"{key}={value}"]
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            user=_SYSTEM_USER if _as_root() else None,
+            preexec_fn=_die_with_parent,
+        )
 
 
 def _die_with_parent() -> None:

@@ -17,6 +17,7 @@ from membank.api.middleware import RequestContextMiddleware
 from membank.api.openapi import install_openapi
 from membank.bootstrap import Container, build_container
 from membank.config import Settings
+from membank.errors import BackendUnavailable
 from membank.jobs.worker import finish_within
 from membank.models.bounds import JsonBounds, use_bounds
 from membank.observability.logging import configure_logging
@@ -57,7 +58,10 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             stop.set()
             await finish_within(tasks, settings.shutdown_grace_seconds)
             if own.index_sync is not None:
-                await asyncio.to_thread(own.index_sync.apply_due)
+                try:
+                    await asyncio.to_thread(own.index_sync.apply_due)
+                except BackendUnavailable as exc:  # what is left stays in the outbox for the next start
+                    log.warning("outbox_drain_skipped", error=exc.message)
             if container is None:
                 await own.aclose()
             # The app object may outlive its lifespan (a test client, a reload); what it ran (the embedder's

@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from membank.errors import LeaseLost
+from membank.errors import BackendUnavailable, LeaseLost
 from membank.models import Job
 from membank.storage.ports import JobRepository
 
@@ -129,6 +129,9 @@ class Worker:
                 wake.clear()
                 try:
                     ran = await self.run_once()
+                except BackendUnavailable as exc:  # an outage is expected: one line, no traceback
+                    log.error("worker_store_unavailable", worker_id=self.id, error=exc.message)
+                    ran = False
                 except Exception:
                     log.exception("worker_loop_error", worker_id=self.id)
                     ran = False

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from membank import __version__
+from membank.errors import BackendUnavailable
 from membank.observability.metrics import JOBS, OUTBOX_PENDING
 from membank.providers.embedders.ports import Embedder
 from membank.search.index_health import IndexHealth
@@ -70,7 +71,11 @@ class HealthService:
         except Exception as exc:  # a health check reports any failure rather than raising
             healthy = False
             components["embedder"] = {"status": "error", "error": type(exc).__name__}
-        outbox = await asyncio.to_thread(self._outbox.pending)
+        try:
+            outbox: int | None = await asyncio.to_thread(self._outbox.pending)
+        except BackendUnavailable as exc:  # the report says the store is down rather than failing itself
+            healthy, outbox = False, None
+            components["store"] = {"status": "error", "error": type(exc).__name__}
         return healthy, {
             "status": "ok" if healthy and derived_ok else "degraded",
             "version": __version__,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from membank.errors import IndexUnavailable
+from membank.errors import BackendUnavailable, IndexUnavailable
 from membank.search.index_health import IndexHealth
 from membank.storage.ports import IndexDocument, MemoryRepository, Outbox, OutboxItem, VectorIndex
 
@@ -128,6 +128,8 @@ class IndexSync:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.apply_due)
+            except BackendUnavailable as exc:  # an outage is expected: one line, no traceback
+                log.error("index_sync_store_unavailable", error=exc.message)
             except Exception:
                 log.exception("index_sync_loop_error")
             self._wake.clear()

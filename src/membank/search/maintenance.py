@@ -18,7 +18,7 @@ import contextlib
 
 import structlog
 
-from membank.errors import IndexUnavailable
+from membank.errors import BackendUnavailable, IndexUnavailable
 from membank.search.index_health import IndexHealth
 from membank.search.indexing import IndexSync
 from membank.storage.ports import MemoryRepository, Outbox, VectorIndex
@@ -90,6 +90,8 @@ class IndexMaintainer:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.tick)
+            except BackendUnavailable as exc:  # an outage is expected: one line, no traceback
+                log.error("index_maintenance_store_unavailable", error=exc.message)
             except Exception:
                 log.exception("index_maintenance_error")
             with contextlib.suppress(TimeoutError):

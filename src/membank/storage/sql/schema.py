@@ -15,11 +15,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, inspect, text
 
 from membank.errors import BackendUnavailable
 from membank.storage.sql.database import SqlDatabase
+from membank.storage.sql.tables import metadata
 
 __all__ = ["LEGACY_REVISIONS", "current_revision", "head_revision", "offline_sql", "upgrade"]
 
@@ -70,12 +72,36 @@ def upgrade(db: SqlDatabase) -> list[str]:
         try:
             pending = [s.revision for s in script.iterate_revisions("head", current)]
             command.upgrade(_config(connection=conn), "head")
-        except CommandError as exc:
+        except (CommandError, RevisionError):
             raise BackendUnavailable(
-                f"the database schema is at revision {current}, which this MemBank does not know "
-                f"(was it migrated by a newer version?): {exc}"
+                f"the database schema is at revision {current!r}, which this MemBank does not know "
+                "(was it migrated by a newer version?); fix: run the MemBank version that migrated it, "
+                "or use another database"
             ) from None
+        _verify_tables(conn)
     return [_name(revision) for revision in reversed(pending)]
+
+
+def _verify_tables(conn: Connection) -> None:
+    """A table or column removed by hand would fail every request that needs it, as an internal error:
+    name it at start-up instead (extra tables and columns are let be)."""
+    present = {
+        table: {column["name"] for column in columns}
+        for (_schema, table), columns in inspect(conn).get_multi_columns().items()
+    }
+    problems = []
+    for table in metadata.sorted_tables:
+        if table.name not in present:
+            problems.append(f"table {table.name} is missing")
+            continue
+        missing = [column.name for column in table.columns if column.name not in present[table.name]]
+        if missing:
+            problems.append(f"table {table.name} has no column {', '.join(missing)}")
+    if problems:
+        raise BackendUnavailable(
+            f"the database schema at revision {head_revision()} was changed by hand: {'; '.join(problems)}; "
+            "fix: restore the database from a backup"
+        )
 
 
 def offline_sql(dialect: str = "postgresql") -> str:
