@@ -2,9 +2,17 @@
 
 Ports are synchronous and services call them through `asyncio.to_thread` (DESIGN.md, "Storage"): SQLite has
 no asynchronous driver worth the name, one code path serves both engines, and the thread pool bounds how
-many connections a process holds. Repositories open a transaction with `write()` or `read()`; `write()` on
-SQLite is BEGIN IMMEDIATE (writers queue on the busy timeout instead of failing at commit), on PostgreSQL a
-READ COMMITTED transaction whose conflicts (serialization failure, deadlock) `retry_conflicts` re-runs.
+many connections a process holds. Repositories open a transaction with `write()`, `read()` or `snapshot()`;
+`write()` on SQLite is BEGIN IMMEDIATE (writers queue on the busy timeout instead of failing at commit), on
+PostgreSQL a READ COMMITTED transaction whose conflicts (serialization failure, deadlock) `retry_conflicts`
+re-runs.
+
+Round trips are what a PostgreSQL request pays for: `read()` runs in autocommit there (no BEGIN and ROLLBACK
+around a lone SELECT; each statement is its own snapshot, as under READ COMMITTED anyway), `snapshot()` is the
+REPEATABLE READ transaction for reads whose statements must agree. The pool does not ping a connection at
+checkout (a round trip per transaction): a connection the server dropped fails its first statement, which
+invalidates every pooled connection of that age (SQLAlchemy's disconnect handling), so after a server restart
+at most the transaction that met the dead connection fails (503) and the next ones reconnect.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 # SQLSTATEs of PostgreSQL conflicts that a re-run of the transaction resolves.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 _WRITE_OPTION = "membank_write"
+# Connections are replaced after half an hour: a firewall or a proxy may drop idle ones silently.
+_POOL_RECYCLE_SECONDS = 1800
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -76,9 +86,17 @@ class SqlDatabase:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction (one snapshot on PostgreSQL; rolled back at the end)."""
+        """Reads whose statements need not agree: autocommit on PostgreSQL (each statement sees the latest
+        commits), a transaction rolled back at the end on SQLite."""
         with _unavailable_on_connect_error(), self.engine.connect() as conn:
-            yield conn
+            yield conn.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres else conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """Reads whose statements must agree (a count and its page): one REPEATABLE READ snapshot on
+        PostgreSQL; SQLite's read transaction is one snapshot already."""
+        with _unavailable_on_connect_error(), self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="REPEATABLE READ") if self.is_postgres else conn
 
     def ping(self) -> None:
         with self.read() as conn:
@@ -154,7 +172,7 @@ def _postgres_engine(url: str, pool: PoolSettings) -> Engine:
         pool_size=pool.size,
         max_overflow=pool.max_overflow,
         pool_timeout=pool.timeout_seconds,
-        pool_pre_ping=True,
+        pool_recycle=_POOL_RECYCLE_SECONDS,
         connect_args={
             "application_name": pool.application_name,
             "options": f"-c statement_timeout={pool.statement_timeout_ms}",

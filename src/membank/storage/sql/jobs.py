@@ -265,7 +265,7 @@ class SqlJobRepository:
                 )
 
     def get_batch(self, tenant_id: str, batch_id: str) -> tuple[Batch, list[Job]] | None:
-        with self._db.read() as conn:
+        with self._db.snapshot() as conn:
             row = (
                 conn.execute(
                     select(batches).where(batches.c.tenant_id == tenant_id, batches.c.id == batch_id)
@@ -302,7 +302,7 @@ class SqlJobRepository:
         return job_from_row(row) if row is not None else None
 
     def items(self, tenant_id: str, job_id: str, *, limit: int, offset: int) -> tuple[list[JobItem], int]:
-        with self._db.read() as conn:
+        with self._db.snapshot() as conn:
             owned = conn.execute(
                 select(jobs.c.id).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id)
             ).first()

@@ -229,7 +229,7 @@ class SqlMemoryRepository:
             where.append(valid_at(at))
         column = M[sort_by if sort_by in _SORTABLE else "created_at"]
         order = [column.desc(), M.id.desc()] if descending else [column.asc(), M.id.asc()]
-        with self._db.read() as conn:
+        with self._db.snapshot() as conn:
             total = conn.execute(select(func.count()).select_from(tables.memories).where(*where)).scalar_one()
             rows = conn.execute(
                 select(tables.memories).where(*where).order_by(*order).limit(limit).offset(offset)
@@ -237,7 +237,7 @@ class SqlMemoryRepository:
             return MemoryPage([memory_from_row(row) for row in rows], int(total))
 
     def stats(self, tenant_id: str, user_id: str, *, at: float) -> dict[str, Any]:
-        with self._db.read() as conn:
+        with self._db.snapshot() as conn:
             return user_stats(conn, tenant_id, user_id, valid_at(at))
 
     def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
