@@ -12,7 +12,8 @@ around a lone SELECT; each statement is its own snapshot, as under READ COMMITTE
 REPEATABLE READ transaction for reads whose statements must agree. The pool does not ping a connection at
 checkout (a round trip per transaction): a connection the server dropped fails its first statement, which
 invalidates every pooled connection of that age (SQLAlchemy's disconnect handling), so after a server restart
-at most the transaction that met the dead connection fails (503) and the next ones reconnect.
+at most the transaction that met the dead connection fails (503) and the next ones reconnect; a read method
+(`retry_reads`) that met it runs once more on a new connection instead, so a restart fails no read.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    retry,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from membank.errors import BackendUnavailable
 
@@ -41,6 +48,19 @@ _POOL_RECYCLE_SECONDS = 1800
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class ConnectionLost(BackendUnavailable):
+    """The database dropped a connection of the pool (e.g. it restarted); still a 503 where nothing retries."""
+
+
+def retry_reads(method: Callable[P, T]) -> Callable[P, T]:
+    """Run a read method once more when it met a pooled connection the server had dropped (a restart): the
+    pool is invalidated by then, so the second attempt connects anew. Reads only: they are idempotent, while a
+    write that lost its connection may have committed."""
+    return retry(retry=retry_if_exception_type(ConnectionLost), stop=stop_after_attempt(2), reraise=True)(
+        method
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +118,7 @@ class SqlDatabase:
         with _unavailable_on_connect_error(), self.engine.connect() as conn:
             yield conn.execution_options(isolation_level="REPEATABLE READ") if self.is_postgres else conn
 
+    @retry_reads
     def ping(self) -> None:
         with self.read() as conn:
             conn.execute(text("SELECT 1")).scalar_one()
@@ -131,7 +152,8 @@ def _unavailable_on_connect_error() -> Iterator[None]:
         # A PostgreSQL driver's message can carry the URL (and its password): say only what kind of failure it
         # was. SQLite's names no secret and says what to fix (e.g. "unable to open database file").
         reason = str(exc.orig) if isinstance(exc.orig, sqlite3.Error) else type(exc.orig).__name__
-        raise BackendUnavailable(f"the database is unavailable ({reason})") from None
+        unavailable = ConnectionLost if exc.connection_invalidated else BackendUnavailable
+        raise unavailable(f"the database is unavailable ({reason})") from None
     except PoolTimeout:
         raise BackendUnavailable("every database connection of this process is busy (pool timeout)") from None
 

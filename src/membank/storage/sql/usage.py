@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from membank.storage.ports import UsageRecord
-from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.tables import llm_usage
 
 
@@ -30,6 +30,7 @@ class SqlUsageRepository:
                 )
             )
 
+    @retry_reads
     def summary(self, tenant_id: str, *, since: float) -> list[dict[str, Any]]:
         query = (
             select(
