@@ -2,7 +2,7 @@
 
 Ports are synchronous and services call them through `asyncio.to_thread` (DESIGN.md, "Storage"): SQLite has
 no asynchronous driver worth the name, one code path serves both engines, and the thread pool bounds how
-many connections a process holds. Repositories open a transaction with `write()`, `read()` or `snapshot()`;
+many connections a process holds. Repositories open a transaction with `write()`, `write_one()`, `read()` or `snapshot()`;
 `write()` on SQLite is BEGIN IMMEDIATE (writers queue on the busy timeout instead of failing at commit), on
 PostgreSQL a READ COMMITTED transaction whose conflicts (serialization failure, deadlock) `retry_conflicts`
 re-runs.
@@ -103,6 +103,17 @@ class SqlDatabase:
             conn = conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def write_one(self) -> Iterator[Connection]:
+        """A write of one statement, atomic by itself: autocommit on PostgreSQL (no BEGIN and COMMIT round
+        trips around it), the BEGIN IMMEDIATE transaction of `write()` on SQLite."""
+        if not self.is_postgres:
+            with self.write() as conn:
+                yield conn
+            return
+        with _unavailable_on_connect_error(), self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

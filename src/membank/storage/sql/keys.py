@@ -105,5 +105,5 @@ class SqlKeyRepository:
 
     @retry_conflicts
     def touch(self, key_id: str, at: float) -> None:
-        with self._db.write() as conn:
+        with self._db.write_one() as conn:
             conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))

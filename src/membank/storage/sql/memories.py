@@ -254,6 +254,17 @@ class SqlMemoryRepository:
         return found
 
     @retry_reads
+    def with_vectors(self, tenant_id: str, ids: Sequence[str]) -> list[tuple[Memory, list[float]]]:
+        statement = select(tables.memories, E.vector).join(tables.memory_embeddings, E.memory_id == M.id)
+        found: list[tuple[Memory, list[float]]] = []
+        with self._db.read() as conn:
+            for chunk in _chunks(ids):
+                for row in conn.execute(statement.where(M.id.in_(chunk))).mappings():
+                    if row["tenant_id"] == tenant_id:  # by id alone, as in get_many
+                        found.append((memory_from_row(row), vector_from_bytes(row["vector"])))
+        return found
+
+    @retry_reads
     def existing_hashes(self, tenant_id: str, user_id: str, hashes: Sequence[str], *, at: float) -> set[str]:
         found: set[str] = set()
         with self._db.read() as conn:

@@ -45,7 +45,8 @@ class SqlOutbox:
     def complete(self, ids: Sequence[int]) -> None:
         if not ids:
             return
-        with self._db.write() as conn:
+        # The usual one chunk is one DELETE, which needs no transaction around it.
+        with self._db.write_one() if len(ids) <= _CHUNK else self._db.write() as conn:
             for start in range(0, len(ids), _CHUNK):
                 conn.execute(delete(tables.outbox).where(Q.id.in_(list(ids[start : start + _CHUNK]))))
 

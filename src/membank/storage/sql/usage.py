@@ -17,7 +17,7 @@ class SqlUsageRepository:
 
     @retry_conflicts
     def record(self, usage: UsageRecord) -> None:
-        with self._db.write() as conn:
+        with self._db.write_one() as conn:
             conn.execute(
                 insert(llm_usage).values(
                     tenant_id=usage.tenant_id,
