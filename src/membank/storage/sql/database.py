@@ -2,18 +2,19 @@
 
 Ports are synchronous and services call them through `asyncio.to_thread` (DESIGN.md, "Storage"): SQLite has
 no asynchronous driver worth the name, one code path serves both engines, and the thread pool bounds how
-many connections a process holds. Repositories open a transaction with `write()`, `write_one()`, `read()` or `snapshot()`;
-`write()` on SQLite is BEGIN IMMEDIATE (writers queue on the busy timeout instead of failing at commit), on
-PostgreSQL a READ COMMITTED transaction whose conflicts (serialization failure, deadlock) `retry_conflicts`
-re-runs.
+many connections a process holds. Repositories open a transaction with `write()`, `write_one()`, `read()`
+or `snapshot()`; `write()` on SQLite is BEGIN IMMEDIATE (writers queue on the busy timeout instead of failing
+at commit), on PostgreSQL a READ COMMITTED transaction whose conflicts (serialization failure, deadlock)
+`retry_conflicts` re-runs.
 
 Round trips are what a PostgreSQL request pays for: `read()` runs in autocommit there (no BEGIN and ROLLBACK
 around a lone SELECT; each statement is its own snapshot, as under READ COMMITTED anyway), `snapshot()` is the
-REPEATABLE READ transaction for reads whose statements must agree. The pool does not ping a connection at
-checkout (a round trip per transaction): a connection the server dropped fails its first statement, which
-invalidates every pooled connection of that age (SQLAlchemy's disconnect handling), so after a server restart
-at most the transaction that met the dead connection fails (503) and the next ones reconnect; a read method
-(`retry_reads`) that met it runs once more on a new connection instead, so a restart fails no read.
+REPEATABLE READ transaction for reads whose statements must agree, and `write_one()` an autocommit write of
+one statement. The pool does not ping a connection at checkout (a round trip per transaction): a connection
+the server dropped fails its first statement, which invalidates every pooled connection of that age
+(SQLAlchemy's disconnect handling), so after a server restart at most the transaction that met the dead
+connection fails (503) and the next ones reconnect; a read method (`retry_reads`) that met it runs once more
+on a new connection instead, so a restart fails no read.
 """
 
 from __future__ import annotations
