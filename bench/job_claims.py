@@ -80,7 +80,7 @@ def _drain(target: str, ready: Any, go: Event, results: Any) -> None:
         handled.append(job.id)
         return {}
 
-    worker = Worker(store, {KIND: note}, lease_seconds=60.0, poll_seconds=0.05, backoff_seconds=1.0)
+    worker = Worker(store.jobs, {KIND: note}, lease_seconds=60.0, poll_seconds=0.05, backoff_seconds=1.0)
 
     async def drain() -> None:
         while await worker.run_once():

@@ -66,6 +66,23 @@ def test_another_tenants_memory_is_absent(record_store: RecordStore) -> None:
     assert record_store.memories.history("t1", theirs.lineage_id) == []
 
 
+def test_with_vectors_returns_the_tenants_memories_that_have_a_vector_each_with_its_own(
+    record_store: RecordStore,
+) -> None:
+    first, second, theirs, erased = memory(), memory(), memory("t2"), memory()
+    vectors = [vector(1.0), vector(2.0), vector(3.0), vector(4.0)]
+    record_store.memories.insert([first, second, theirs, erased], vectors, MODEL, actor="tester")
+    record_store.memories.erase("t1", erased.lineage_id, actor="tester")
+
+    found = record_store.memories.with_vectors("t1", [second.id, first.id, theirs.id, erased.id, "unknown"])
+
+    assert sorted(found, key=lambda pair: pair[0].id) == sorted(
+        [(first, vector(1.0)), (second, vector(2.0))], key=lambda pair: pair[0].id
+    )
+    assert record_store.memories.with_vectors("t2", [theirs.id]) == [(theirs, vector(3.0))]
+    assert record_store.memories.with_vectors("t1", []) == []
+
+
 def test_a_failed_batch_writes_nothing(record_store: RecordStore) -> None:
     existing = memory()
     record_store.memories.insert([existing], [vector(1.0)], MODEL, actor="tester")

@@ -96,11 +96,8 @@ class IndexSync:
             by_tenant[item.tenant_id].add(item.memory_id)
         try:
             for tenant_id, ids in by_tenant.items():
-                memories = self._memories.get_many(tenant_id, sorted(ids))
-                vectors = self._memories.vectors(sorted(memories))
-                documents = [
-                    IndexDocument.from_memory(m, vectors[m.id]) for m in memories.values() if m.id in vectors
-                ]
+                found = self._memories.with_vectors(tenant_id, sorted(ids))
+                documents = [IndexDocument.from_memory(memory, vector) for memory, vector in found]
                 if documents:
                     self._index.upsert(documents)
                 gone = sorted(ids - {d.id for d in documents})

@@ -87,6 +87,10 @@ class MemoryRepository(Protocol):
     def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
         """Stored vectors by memory id."""
 
+    def with_vectors(self, tenant_id: str, ids: Sequence[str]) -> list[tuple[Memory, list[float]]]:
+        """The tenant's memories among `ids` that have a stored vector, each with it: what the vector index
+        needs of them, in one read (`get_many` and `vectors` together)."""
+
     def existing_hashes(self, tenant_id: str, user_id: str, hashes: Sequence[str], *, at: float) -> set[str]:
         """Which of the content hashes a user already has among memories valid at `at`."""
 

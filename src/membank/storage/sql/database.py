@@ -2,9 +2,19 @@
 
 Ports are synchronous and services call them through `asyncio.to_thread` (DESIGN.md, "Storage"): SQLite has
 no asynchronous driver worth the name, one code path serves both engines, and the thread pool bounds how
-many connections a process holds. Repositories open a transaction with `write()` or `read()`; `write()` on
-SQLite is BEGIN IMMEDIATE (writers queue on the busy timeout instead of failing at commit), on PostgreSQL a
-READ COMMITTED transaction whose conflicts (serialization failure, deadlock) `retry_conflicts` re-runs.
+many connections a process holds. Repositories open a transaction with `write()`, `write_one()`, `read()`
+or `snapshot()`; `write()` on SQLite is BEGIN IMMEDIATE (writers queue on the busy timeout instead of failing
+at commit), on PostgreSQL a READ COMMITTED transaction whose conflicts (serialization failure, deadlock)
+`retry_conflicts` re-runs.
+
+Round trips are what a PostgreSQL request pays for: `read()` runs in autocommit there (no BEGIN and ROLLBACK
+around a lone SELECT; each statement is its own snapshot, as under READ COMMITTED anyway), `snapshot()` is the
+REPEATABLE READ transaction for reads whose statements must agree, and `write_one()` an autocommit write of
+one statement. The pool does not ping a connection at checkout (a round trip per transaction): a connection
+the server dropped fails its first statement, which invalidates every pooled connection of that age
+(SQLAlchemy's disconnect handling), so after a server restart at most the transaction that met the dead
+connection fails (503) and the next ones reconnect; a read method (`retry_reads`) that met it runs once more
+on a new connection instead, so a restart fails no read.
 """
 
 from __future__ import annotations
@@ -20,7 +30,13 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    retry,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from membank.errors import BackendUnavailable
 
@@ -28,9 +44,24 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 # SQLSTATEs of PostgreSQL conflicts that a re-run of the transaction resolves.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 _WRITE_OPTION = "membank_write"
+# Connections are replaced after half an hour: a firewall or a proxy may drop idle ones silently.
+_POOL_RECYCLE_SECONDS = 1800
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class ConnectionLost(BackendUnavailable):
+    """The database dropped a connection of the pool (e.g. it restarted); still a 503 where nothing retries."""
+
+
+def retry_reads(method: Callable[P, T]) -> Callable[P, T]:
+    """Run a read method once more when it met a pooled connection the server had dropped (a restart): the
+    pool is invalidated by then, so the second attempt connects anew. Reads only: they are idempotent, while a
+    write that lost its connection may have committed."""
+    return retry(retry=retry_if_exception_type(ConnectionLost), stop=stop_after_attempt(2), reraise=True)(
+        method
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +106,31 @@ class SqlDatabase:
                 yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read-only transaction (one snapshot on PostgreSQL; rolled back at the end)."""
+    def write_one(self) -> Iterator[Connection]:
+        """A write of one statement, atomic by itself: autocommit on PostgreSQL (no BEGIN and COMMIT round
+        trips around it), the BEGIN IMMEDIATE transaction of `write()` on SQLite."""
+        if not self.is_postgres:
+            with self.write() as conn:
+                yield conn
+            return
         with _unavailable_on_connect_error(), self.engine.connect() as conn:
-            yield conn
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """Reads whose statements need not agree: autocommit on PostgreSQL (each statement sees the latest
+        commits), a transaction rolled back at the end on SQLite."""
+        with _unavailable_on_connect_error(), self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres else conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """Reads whose statements must agree (a count and its page): one REPEATABLE READ snapshot on
+        PostgreSQL; SQLite's read transaction is one snapshot already."""
+        with _unavailable_on_connect_error(), self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="REPEATABLE READ") if self.is_postgres else conn
+
+    @retry_reads
     def ping(self) -> None:
         with self.read() as conn:
             conn.execute(text("SELECT 1")).scalar_one()
@@ -113,7 +164,8 @@ def _unavailable_on_connect_error() -> Iterator[None]:
         # A PostgreSQL driver's message can carry the URL (and its password): say only what kind of failure it
         # was. SQLite's names no secret and says what to fix (e.g. "unable to open database file").
         reason = str(exc.orig) if isinstance(exc.orig, sqlite3.Error) else type(exc.orig).__name__
-        raise BackendUnavailable(f"the database is unavailable ({reason})") from None
+        unavailable = ConnectionLost if exc.connection_invalidated else BackendUnavailable
+        raise unavailable(f"the database is unavailable ({reason})") from None
     except PoolTimeout:
         raise BackendUnavailable("every database connection of this process is busy (pool timeout)") from None
 
@@ -154,7 +206,7 @@ def _postgres_engine(url: str, pool: PoolSettings) -> Engine:
         pool_size=pool.size,
         max_overflow=pool.max_overflow,
         pool_timeout=pool.timeout_seconds,
-        pool_pre_ping=True,
+        pool_recycle=_POOL_RECYCLE_SECONDS,
         connect_args={
             "application_name": pool.application_name,
             "options": f"-c statement_timeout={pool.statement_timeout_ms}",

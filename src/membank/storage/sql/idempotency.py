@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, delete, select
 
 from membank.storage.ports import StoredResponse
-from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.rows import dumps, loads
 from membank.storage.sql.tables import idempotency_keys
 from membank.storage.sql.upsert import upsert_insert
@@ -34,6 +34,7 @@ class SqlIdempotency:
     def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
+    @retry_reads
     def get(self, tenant_id: str, key: str) -> StoredResponse | None:
         with self._db.read() as conn:
             return _stored(conn, tenant_id, key)

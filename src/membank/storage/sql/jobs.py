@@ -35,7 +35,7 @@ from sqlalchemy import (
 from membank.errors import LeaseLost
 from membank.models import Job, JobItem, JobStatus, now_utc, to_epoch
 from membank.storage.ports import Batch, JobProgress
-from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.rows import dumps, job_from_row, loads
 from membank.storage.sql.tables import batches, job_items, job_order, jobs
 from membank.storage.sql.upsert import upsert_insert
@@ -264,8 +264,9 @@ class SqlJobRepository:
                     [_new_job_values(job, n) for job, n in zip(jobs_of_batch, order, strict=True)],
                 )
 
+    @retry_reads
     def get_batch(self, tenant_id: str, batch_id: str) -> tuple[Batch, list[Job]] | None:
-        with self._db.read() as conn:
+        with self._db.snapshot() as conn:
             row = (
                 conn.execute(
                     select(batches).where(batches.c.tenant_id == tenant_id, batches.c.id == batch_id)
@@ -292,6 +293,7 @@ class SqlJobRepository:
         )
         return batch, members
 
+    @retry_reads
     def get(self, tenant_id: str, job_id: str) -> Job | None:
         with self._db.read() as conn:
             row = (
@@ -301,8 +303,9 @@ class SqlJobRepository:
             )
         return job_from_row(row) if row is not None else None
 
+    @retry_reads
     def items(self, tenant_id: str, job_id: str, *, limit: int, offset: int) -> tuple[list[JobItem], int]:
-        with self._db.read() as conn:
+        with self._db.snapshot() as conn:
             owned = conn.execute(
                 select(jobs.c.id).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id)
             ).first()
@@ -371,6 +374,7 @@ class SqlJobRepository:
             )
             return failed.rowcount == 1
 
+    @retry_reads
     def counts(self) -> dict[str, int]:
         with self._db.read() as conn:
             rows = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import RowMapping, insert, or_, select, update
 
 from membank.models import ApiKey, Tenant, from_epoch, now_utc, to_epoch
-from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.rows import dumps, loads
 from membank.storage.sql.tables import api_keys, tenants
 from membank.storage.sql.upsert import upsert_insert
@@ -50,11 +50,13 @@ class SqlKeyRepository:
             row = conn.execute(select(tenants).where(tenants.c.name == name)).mappings().one()
         return _tenant_from_row(row)
 
+    @retry_reads
     def tenant_by_name(self, name: str) -> Tenant | None:
         with self._db.read() as conn:
             row = conn.execute(select(tenants).where(tenants.c.name == name)).mappings().first()
         return _tenant_from_row(row) if row is not None else None
 
+    @retry_reads
     def tenants(self) -> list[Tenant]:
         with self._db.read() as conn:
             rows = conn.execute(select(tenants).order_by(tenants.c.created_at, tenants.c.name)).mappings()
@@ -75,11 +77,13 @@ class SqlKeyRepository:
                 )
             )
 
+    @retry_reads
     def key_by_prefix(self, prefix: str) -> ApiKey | None:
         with self._db.read() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.prefix == prefix)).mappings().first()
         return _key_from_row(row) if row is not None else None
 
+    @retry_reads
     def list_keys(self, tenant_id: str | None) -> list[ApiKey]:
         query = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
         if tenant_id is not None:
@@ -101,5 +105,5 @@ class SqlKeyRepository:
 
     @retry_conflicts
     def touch(self, key_id: str, at: float) -> None:
-        with self._db.write() as conn:
+        with self._db.write_one() as conn:
             conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, literal_column, or_, s
 from membank.models import Memory, MemoryVersion, Provenance, to_epoch
 from membank.storage.ports import JobProgress, MemoryPage, sync_token
 from membank.storage.sql import tables
-from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.jobs import save_progress
 from membank.storage.sql.memory_stats import user_stats
 from membank.storage.sql.rows import dumps, memory_from_row, vector_from_bytes, version_from_row
@@ -79,6 +79,7 @@ class SqlMemoryRepository:
     def get(self, tenant_id: str, memory_id: str) -> Memory | None:
         return self.get_many(tenant_id, [memory_id]).get(memory_id)
 
+    @retry_reads
     def get_many(self, tenant_id: str, ids: Sequence[str]) -> dict[str, Memory]:
         found: dict[str, Memory] = {}
         with self._db.read() as conn:
@@ -198,6 +199,7 @@ class SqlMemoryRepository:
             record_erasure(conn, tenant_id, lineage_id, [(row.id, row.user_id) for row in rows], actor=actor)
             return ids
 
+    @retry_reads
     def history(self, tenant_id: str, lineage_id: str) -> list[MemoryVersion]:
         # Oldest first; the two entries of a supersession share their time, and the closing of the old
         # version comes before the opening of its successor.
@@ -209,6 +211,7 @@ class SqlMemoryRepository:
         with self._db.read() as conn:
             return [version_from_row(row) for row in conn.execute(statement).mappings()]
 
+    @retry_reads
     def list_for_user(
         self,
         tenant_id: str,
@@ -229,17 +232,19 @@ class SqlMemoryRepository:
             where.append(valid_at(at))
         column = M[sort_by if sort_by in _SORTABLE else "created_at"]
         order = [column.desc(), M.id.desc()] if descending else [column.asc(), M.id.asc()]
-        with self._db.read() as conn:
+        with self._db.snapshot() as conn:
             total = conn.execute(select(func.count()).select_from(tables.memories).where(*where)).scalar_one()
             rows = conn.execute(
                 select(tables.memories).where(*where).order_by(*order).limit(limit).offset(offset)
             ).mappings()
             return MemoryPage([memory_from_row(row) for row in rows], int(total))
 
+    @retry_reads
     def stats(self, tenant_id: str, user_id: str, *, at: float) -> dict[str, Any]:
-        with self._db.read() as conn:
+        with self._db.snapshot() as conn:
             return user_stats(conn, tenant_id, user_id, valid_at(at))
 
+    @retry_reads
     def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}
         with self._db.read() as conn:
@@ -248,6 +253,18 @@ class SqlMemoryRepository:
                     found[row.memory_id] = vector_from_bytes(row.vector)
         return found
 
+    @retry_reads
+    def with_vectors(self, tenant_id: str, ids: Sequence[str]) -> list[tuple[Memory, list[float]]]:
+        statement = select(tables.memories, E.vector).join(tables.memory_embeddings, E.memory_id == M.id)
+        found: list[tuple[Memory, list[float]]] = []
+        with self._db.read() as conn:
+            for chunk in _chunks(ids):
+                for row in conn.execute(statement.where(M.id.in_(chunk))).mappings():
+                    if row["tenant_id"] == tenant_id:  # by id alone, as in get_many
+                        found.append((memory_from_row(row), vector_from_bytes(row["vector"])))
+        return found
+
+    @retry_reads
     def existing_hashes(self, tenant_id: str, user_id: str, hashes: Sequence[str], *, at: float) -> set[str]:
         found: set[str] = set()
         with self._db.read() as conn:
@@ -274,6 +291,7 @@ class SqlMemoryRepository:
             tenant_id, user_id, at, M.content_hash == content_hash, order=[M.created_at.desc()]
         )
 
+    @retry_reads
     def _valid(
         self, tenant_id: str, user_id: str, at: float, match: ColumnElement[bool], *, order: list[Any]
     ) -> list[Memory]:
@@ -285,6 +303,7 @@ class SqlMemoryRepository:
         with self._db.read() as conn:
             return [memory_from_row(row) for row in conn.execute(statement).mappings()]
 
+    @retry_reads
     def valid_vectors(
         self, tenant_id: str, user_id: str, *, at: float, limit: int
     ) -> tuple[list[str], list[list[float]]]:
@@ -303,6 +322,7 @@ class SqlMemoryRepository:
                 vectors.append(vector_from_bytes(row.vector))
         return ids, vectors
 
+    @retry_reads
     def revision(self, tenant_id: str, user_id: str) -> int:
         r = tables.user_revisions.c
         with self._db.read() as conn:
@@ -330,10 +350,12 @@ class SqlMemoryRepository:
             for memory in batch:
                 yield memory.id, sync_token(memory)
 
+    @retry_reads
     def count_indexable(self) -> int:
         with self._db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(tables.memory_embeddings)).scalar_one())
 
+    @retry_reads
     def newest_entries(self, limit: int) -> list[tuple[str, str]]:
         # SQLite's rowid is insertion order: the newest memories without a scan or an extra index.
         # PostgreSQL has no such order; its creation times are read in one scan (a start-up probe).

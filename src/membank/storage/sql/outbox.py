@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, func, insert, select
 
 from membank.storage.ports import OutboxItem
 from membank.storage.sql import tables
-from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 
 __all__ = ["SqlOutbox"]
 
@@ -24,11 +24,13 @@ class SqlOutbox:
     def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
+    @retry_reads
     def due(self, now: float, limit: int) -> list[OutboxItem]:
         statement = select(*_ITEM).where(Q.next_attempt_at <= now).order_by(Q.id).limit(limit)
         with self._db.read() as conn:
             return [OutboxItem(*row) for row in conn.execute(statement)]
 
+    @retry_reads
     def items_for(self, memory_ids: Sequence[str]) -> list[OutboxItem]:
         found: list[OutboxItem] = []
         with self._db.read() as conn:
@@ -43,7 +45,8 @@ class SqlOutbox:
     def complete(self, ids: Sequence[int]) -> None:
         if not ids:
             return
-        with self._db.write() as conn:
+        # The usual one chunk is one DELETE, which needs no transaction around it.
+        with self._db.write_one() if len(ids) <= _CHUNK else self._db.write() as conn:
             for start in range(0, len(ids), _CHUNK):
                 conn.execute(delete(tables.outbox).where(Q.id.in_(list(ids[start : start + _CHUNK]))))
 
@@ -73,10 +76,12 @@ class SqlOutbox:
                 ],
             )
 
+    @retry_reads
     def pending(self) -> int:
         with self._db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(tables.outbox)).scalar_one())
 
+    @retry_reads
     def has_pending(self, tenant_id: str) -> bool:
         with self._db.read() as conn:
             found = conn.execute(select(Q.id).where(Q.tenant_id == tenant_id).limit(1)).first()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import RowMapping, select
 
 from membank.storage.ports import SessionState
-from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.rows import dumps, loads
 from membank.storage.sql.tables import sessions
 from membank.storage.sql.upsert import upsert_insert
@@ -34,6 +34,7 @@ class SqlSessionRepository:
     def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
+    @retry_reads
     def get(self, tenant_id: str, user_id: str, session_id: str) -> SessionState | None:
         with self._db.read() as conn:
             row = (
@@ -81,6 +82,7 @@ class SqlSessionRepository:
             ).first()
             return saved is not None
 
+    @retry_reads
     def list_for_user(self, tenant_id: str, user_id: str, *, limit: int, offset: int) -> list[SessionState]:
         with self._db.read() as conn:
             rows = conn.execute(

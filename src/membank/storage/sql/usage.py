@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from membank.storage.ports import UsageRecord
-from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.tables import llm_usage
 
 
@@ -17,7 +17,7 @@ class SqlUsageRepository:
 
     @retry_conflicts
     def record(self, usage: UsageRecord) -> None:
-        with self._db.write() as conn:
+        with self._db.write_one() as conn:
             conn.execute(
                 insert(llm_usage).values(
                     tenant_id=usage.tenant_id,
@@ -30,6 +30,7 @@ class SqlUsageRepository:
                 )
             )
 
+    @retry_reads
     def summary(self, tenant_id: str, *, since: float) -> list[dict[str, Any]]:
         query = (
             select(
