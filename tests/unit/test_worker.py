@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
+from membank.backoff import OutageBackoff
 from membank.jobs.worker import TaskContext, Worker, finish_within
 from membank.models import Job, JobStatus, now_utc
 from membank.storage.sql.store import SqlRecordStore
@@ -127,3 +129,30 @@ async def test_stuck_job_is_cancelled_at_shutdown_and_resumed_by_the_next_worker
     await asyncio.sleep(0.4)
     job = await _drain(second, store, job_id)
     assert job.status is JobStatus.COMPLETED and job.result == {"attempt": 2}
+
+
+async def test_a_worker_waits_longer_while_its_store_stays_down(tmp_path: Path) -> None:
+    # A directory is no database file: every claim fails with BackendUnavailable, as in an outage.
+    (tmp_path / "not-a-file").mkdir()
+    broken = SqlRecordStore.sqlite(tmp_path / "not-a-file")
+    worker = Worker(broken.jobs, {}, lease_seconds=5, poll_seconds=0.02, backoff_seconds=0.0)
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        task = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(1.3)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    broken.close()
+
+    failures = [entry for entry in logs if entry["event"] == "worker_store_unavailable"]
+    # At the plain 20 ms poll that would be ~65 lines; doubling waits (20, 40, 80 ... ms) give about 7.
+    assert 3 <= len(failures) <= 10, len(failures)
+    waits = [entry["retry_in"] for entry in failures]
+    assert waits == sorted(waits) and waits[1] == 2 * waits[0]
+
+
+def test_outage_waits_double_up_to_their_cap_and_reset_once_the_backend_answers() -> None:
+    outage = OutageBackoff(0.5, max_wait=3.0)
+    assert outage.wait == 0.5 and outage.succeeded() is False
+    assert [outage.failed() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert outage.succeeded() is True and outage.wait == 0.5 and outage.failures == 0

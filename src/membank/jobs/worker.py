@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from membank.backoff import OutageBackoff
 from membank.errors import BackendUnavailable, LeaseLost
 from membank.models import Job
 from membank.storage.ports import JobRepository
@@ -124,17 +125,22 @@ class Worker:
         """Claim and run jobs until `stop` is set."""
         log.info("worker_started", worker_id=self.id)
         wake = self._signal.subscribe() if self._signal is not None else asyncio.Event()
+        outage = OutageBackoff(self._poll)
         try:
             while not stop.is_set():
                 wake.clear()
                 try:
                     ran = await self.run_once()
-                except BackendUnavailable as exc:  # an outage is expected: one line, no traceback
-                    log.error("worker_store_unavailable", worker_id=self.id, error=exc.message)
-                    ran = False
+                except BackendUnavailable as exc:  # an outage is expected: one line per wait, no traceback
+                    wait = outage.failed()
+                    log.error("worker_store_unavailable", worker_id=self.id, error=exc.message, retry_in=wait)
+                    await first_of(stop, timeout=wait)
+                    continue
                 except Exception:
                     log.exception("worker_loop_error", worker_id=self.id)
                     ran = False
+                if outage.succeeded():
+                    log.info("worker_store_recovered", worker_id=self.id)
                 if not ran:
                     await first_of(stop, wake, timeout=self._poll)
         finally:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from membank.backoff import OutageBackoff
 from membank.errors import BackendUnavailable, IndexUnavailable
 from membank.search.index_health import IndexHealth
 from membank.storage.ports import IndexDocument, MemoryRepository, Outbox, OutboxItem, VectorIndex
@@ -122,18 +123,19 @@ class IndexSync:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Apply the outbox until `stop` is set."""
+        outage = OutageBackoff(self._poll_seconds)
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.apply_due)
-            except BackendUnavailable as exc:  # an outage is expected: one line, no traceback
-                log.error("index_sync_store_unavailable", error=exc.message)
+                if outage.succeeded():
+                    log.info("index_sync_store_recovered")
+            except BackendUnavailable as exc:  # an outage is expected: one line per wait, no traceback
+                log.error("index_sync_store_unavailable", error=exc.message, retry_in=outage.failed())
             except Exception:
                 log.exception("index_sync_loop_error")
             self._wake.clear()
             waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
-            _, pending = await asyncio.wait(
-                waiters, timeout=self._poll_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
+            _, pending = await asyncio.wait(waiters, timeout=outage.wait, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
 

@@ -18,6 +18,7 @@ import contextlib
 
 import structlog
 
+from membank.backoff import OutageBackoff
 from membank.errors import BackendUnavailable, IndexUnavailable
 from membank.search.index_health import IndexHealth
 from membank.search.indexing import IndexSync
@@ -87,15 +88,18 @@ class IndexMaintainer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick every `probe_seconds` until `stop` is set."""
+        outage = OutageBackoff(self._probe_seconds)
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.tick)
-            except BackendUnavailable as exc:  # an outage is expected: one line, no traceback
-                log.error("index_maintenance_store_unavailable", error=exc.message)
+                if outage.succeeded():
+                    log.info("index_maintenance_store_recovered")
+            except BackendUnavailable as exc:  # an outage is expected: one line per wait, no traceback
+                log.error("index_maintenance_store_unavailable", error=exc.message, retry_in=outage.failed())
             except Exception:
                 log.exception("index_maintenance_error")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._probe_seconds)
+                await asyncio.wait_for(stop.wait(), timeout=outage.wait)
 
     def _lag(self) -> str | None:
         stored, indexed = self._memories.count_indexable(), self._index.count()
