@@ -19,7 +19,6 @@ log = structlog.get_logger(__name__)
 
 _BATCH = 512
 _MAX_BACKOFF_SECONDS = 300.0
-_OFFLINE_BACKLOG = 1_000_000
 
 
 @dataclass(slots=True)
@@ -155,7 +154,8 @@ class IndexSync:
         """`reindex` run by the operator with the server stopped (`membank reindex`): the rebuild read every
         memory as stored, so the outbox items pending before it are applied by it and are forgotten."""
         rebuilt = self.reindex(batch_size)
-        self._outbox.complete([item.id for item in self._outbox.due(float("inf"), _OFFLINE_BACKLOG)])
+        while pending := self._outbox.due(float("inf"), _BATCH):
+            self._outbox.complete([item.id for item in pending])
         return rebuilt
 
     def check(self, *, repair: bool) -> CheckReport:

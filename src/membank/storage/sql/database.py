@@ -1,6 +1,6 @@
 """Engines and transactions of the system of record on SQLite and PostgreSQL.
 
-Ports are synchronous and services call them through `asyncio.to_thread` (DESIGN.md, "Storage"): SQLite has
+Ports are synchronous and services call them through `asyncio.to_thread` (docs/storage.md says why): SQLite has
 no asynchronous driver worth the name, one code path serves both engines, and the thread pool bounds how
 many connections a process holds. Repositories open a transaction with `write()`, `write_one()`, `read()`
 or `snapshot()`; `write()` on SQLite is BEGIN IMMEDIATE (writers queue on the busy timeout instead of failing
@@ -100,7 +100,7 @@ class SqlDatabase:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back on any error."""
-        with _unavailable_on_connect_error(), self.engine.connect() as conn:
+        with _unavailable_on_database_error(), self.engine.connect() as conn:
             conn = conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
                 yield conn
@@ -113,21 +113,21 @@ class SqlDatabase:
             with self.write() as conn:
                 yield conn
             return
-        with _unavailable_on_connect_error(), self.engine.connect() as conn:
+        with _unavailable_on_database_error(), self.engine.connect() as conn:
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """Reads whose statements need not agree: autocommit on PostgreSQL (each statement sees the latest
         commits), a transaction rolled back at the end on SQLite."""
-        with _unavailable_on_connect_error(), self.engine.connect() as conn:
+        with _unavailable_on_database_error(), self.engine.connect() as conn:
             yield conn.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres else conn
 
     @contextmanager
     def snapshot(self) -> Iterator[Connection]:
         """Reads whose statements must agree (a count and its page): one REPEATABLE READ snapshot on
         PostgreSQL; SQLite's read transaction is one snapshot already."""
-        with _unavailable_on_connect_error(), self.engine.connect() as conn:
+        with _unavailable_on_database_error(), self.engine.connect() as conn:
             yield conn.execution_options(isolation_level="REPEATABLE READ") if self.is_postgres else conn
 
     @retry_reads
@@ -155,7 +155,7 @@ def _is_conflict(exc: BaseException) -> bool:
 
 
 @contextmanager
-def _unavailable_on_connect_error() -> Iterator[None]:
+def _unavailable_on_database_error() -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
