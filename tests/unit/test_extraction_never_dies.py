@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from membank.ingest.extraction import dates, patterns, signals
 from membank.ingest.extraction.heuristic import HeuristicExtractor
 from membank.ingest.extraction.ports import Conversation, Role, Turn
+from membank.ingest.extraction.rewrite import to_third_person
 from membank.ingest.extraction.slots import detect_slot
 
 NOW = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)  # a Monday
@@ -180,3 +181,10 @@ def test_unicode_normal_forms_of_a_message_extract_alike() -> None:
         for form in (unicodedata.normalize(nf, text) for nf in ("NFC", "NFKC"))
     }
     assert contents == {("User moved to Zürich on the night of 7 May 2023.",)}
+
+
+def test_a_speaker_named_by_a_nul_character_is_a_name_like_any_other() -> None:
+    # Found by the property above on a fresh clone: a name equal to the conjugation rule's old "\0" marker
+    # sent the bare-pronoun rule down the conjugation path (IndexError: no such group).
+    assert to_third_person("Then I", "\x00") == "Then \x00"
+    assert to_third_person("I live in Paris", "\x00") == "\x00 lives in Paris"

@@ -100,7 +100,7 @@ def _subject_verb(pronoun: str, name: str) -> re.Pattern[str]:
     return re.compile(rf"\b(?:{pronoun})\b((?:\s+(?:{_ADVERBS}))*)\s+([A-Za-z]+(?:'[a-z]+)?)\b")
 
 
-def _rules(name: str, second_person: bool) -> list[tuple[re.Pattern[str], str]]:
+def _rules(name: str, second_person: bool) -> list[tuple[re.Pattern[str], str | None]]:
     """Ordered (pattern, replacement) pairs: contractions first, then bare pronouns."""
     name = name.replace("\\", "\\\\")  # a replacement template: a speaker's name is literal text
     pos = f"{name}'s"
@@ -143,14 +143,15 @@ def _rules(name: str, second_person: bool) -> list[tuple[re.Pattern[str], str]]:
             (r"\b[Oo]ur\b", pos),
             (r"\b[Uu]s\b", f"{name} and others"),
         ]
-    rules = [(re.compile(p), r) for p, r in pairs]
-    rules.append((_subject_verb(subj, name), "\0"))  # "\0": conjugate, see _apply
+    rules: list[tuple[re.Pattern[str], str | None]] = [(re.compile(p), r) for p, r in pairs]
+    # None: conjugate the verb (see to_third_person); no text can be mistaken for it, not even a NUL name.
+    rules.append((_subject_verb(subj, name), None))
     rules.append((re.compile(rf"\b{subj}\b"), name))
     rules.extend((re.compile(p), r) for p, r in tail)
     return rules
 
 
-_CACHE: dict[tuple[str, bool], list[tuple[re.Pattern[str], str]]] = {}
+_CACHE: dict[tuple[str, bool], list[tuple[re.Pattern[str], str | None]]] = {}
 
 
 def to_third_person(sentence: str, name: str, *, second_person: bool = False) -> str:
@@ -161,7 +162,7 @@ def to_third_person(sentence: str, name: str, *, second_person: bool = False) ->
         rules = _CACHE[key] = _rules(name, second_person)
     text = sentence
     for pattern, replacement in rules:
-        if replacement == "\0":
+        if replacement is None:
             text = pattern.sub(lambda m: f"{name}{m[1]} {third_person_verb(m[2])}", text)
         else:
             text = pattern.sub(replacement, text)
