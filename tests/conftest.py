@@ -1,5 +1,6 @@
 """Shared fixtures: settings on a fresh data directory per test; the OpenAI-compatible stub server; the real
-local LLM server (llama-cpp-python serving Gemma 3 270M); a real PostgreSQL 16 and a fresh database per test."""
+local LLM server (llama-cpp-python serving Gemma 3 270M); a real PostgreSQL 16 and a fresh database per test; a
+real Redis (emptied before each test that uses it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from membank.config import Settings
 from tests.support.llama_server import LlamaServer, start_llama_server
 from tests.support.openai_stub import OpenAIStub, serve_stub
 from tests.support.postgres import PostgresServer, ScratchDatabases, start_postgres
+from tests.support.redis import RedisServer, start_redis
 
 
 @pytest.fixture
@@ -90,3 +92,25 @@ def postgres_module_url(postgres_server: PostgresServer) -> Iterator[str]:
     databases = ScratchDatabases(postgres_server)
     yield databases.make()
     databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def redis_session_server() -> Iterator[RedisServer]:
+    """One real redis-server for the run, on 127.0.0.1 and a free port (started on first use)."""
+    with start_redis() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_server(redis_session_server: RedisServer) -> RedisServer:
+    """The run's redis-server, running (restarted if a test stopped it) and empty."""
+    if not redis_session_server.running:
+        redis_session_server.restart()
+    redis_session_server.flush()
+    return redis_session_server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """`redis://127.0.0.1:PORT/0` of an empty, running Redis."""
+    return redis_server.url()
