@@ -32,7 +32,9 @@ def redis_server_binary() -> str:
     """The `redis-server` executable, or a RuntimeError that says how to get it."""
     found = shutil.which("redis-server")
     if found is None:
-        raise RuntimeError("redis-server is not installed: run `make install` (it installs Debian's redis-server)")
+        raise RuntimeError(
+            "redis-server is not installed: run `make install` (it installs Debian's redis-server)"
+        )
     return found
 
 
