@@ -1,0 +1,140 @@
+"""Several stateless `membank serve --no-workers` instances and `membank worker` processes over one PostgreSQL
+(system of record and pgvector index) and one Redis: whatever instance a request reaches, it sees the same
+memories, jobs and limits, and a killed worker loses nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.e2e.conftest import all_contents, run_cli
+from tests.support.redis import RedisServer
+
+pytestmark = pytest.mark.e2e
+
+CHUNK = {"MEMBANK_BATCH_CHUNK_SIZE": "50", "MEMBANK_JOB_LEASE_SECONDS": "2"}
+
+
+@pytest.fixture
+def cluster_env(env: dict[str, str], postgres_url: str, redis_server: RedisServer) -> dict[str, str]:
+    env.update(
+        {
+            "MEMBANK_STORE": "postgres",
+            "MEMBANK_DATABASE_URL": postgres_url,
+            "MEMBANK_VECTOR_INDEX": "pgvector",
+            "MEMBANK_REDIS_URL": redis_server.url(),
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def instances(
+    launch: Callable[..., Any], cluster_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., Any]]:
+    """Starts an API instance (no in-process workers) or a worker, each with a data dir of its own: nothing
+    may be shared through local files."""
+    count = 0
+
+    def start(kind: str = "serve", **overrides: str) -> Any:
+        nonlocal count
+        count += 1
+        data_dir = str(tmp_path / f"{kind}-{count}")
+        extra = ["--no-workers"] if kind == "serve" else None
+        return launch(kind, extra, MEMBANK_DATA_DIR=data_dir, **overrides)
+
+    yield start
+
+
+def _create(server: Any, user: str, content: str) -> str:
+    response = server.client.post("/api/v1/memories", json={"user_id": user, "content": content})
+    assert response.status_code == 201, response.text
+    return str(response.json()["data"]["id"])
+
+
+def _search(server: Any, user: str, query: str) -> list[str]:
+    response = server.client.post("/api/v1/memories/search", json={"user_id": user, "query": query})
+    assert response.status_code == 200, response.text
+    return [hit["content"] for hit in response.json()["data"]["memories"]]
+
+
+def test_a_memory_written_through_one_instance_is_found_through_another_right_away(
+    instances: Callable[..., Any],
+) -> None:
+    a, b = instances(), instances()
+    for i in range(20):
+        _create(a, "ana", f"Ana's locker number is {1000 + i}")
+        # No wait, no retry: B searches the shared index right after A's 201.
+        assert _search(b, "ana", f"locker number {1000 + i}")[0] == f"Ana's locker number is {1000 + i}"
+    memory_id = _create(b, "ana", "Ana prefers window seats")
+    patched = a.client.patch(f"/api/v1/memories/{memory_id}", json={"content": "Ana prefers aisle seats"})
+    assert patched.status_code == 200, patched.text
+    assert _search(b, "ana", "which seats does Ana prefer")[0] == "Ana prefers aisle seats"
+    assert a.client.delete(f"/api/v1/memories/{memory_id}").status_code in (200, 204)
+    assert "Ana prefers aisle seats" not in _search(b, "ana", "which seats does Ana prefer")
+
+
+def test_a_job_enqueued_on_one_instance_runs_on_a_worker_and_a_wait_on_another_sees_it_finish(
+    instances: Callable[..., Any],
+) -> None:
+    a, b = instances(), instances()
+    instances("worker")
+    body = {"user_id": "ben", "session_id": "s1", "user_input": "I moved to Lisbon last week."}
+    headers = {"Idempotency-Key": "ben-move-1"}
+    accepted = a.client.post("/api/v1/memories/process-conversation", json=body, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    # The same request with its key, with wait=true, on B: B waits for the job that A queued.
+    waited = b.client.post(
+        "/api/v1/memories/process-conversation?wait=true", json=body, headers=headers, timeout=60
+    )
+    assert waited.status_code == 200, waited.text
+    job = waited.json()["data"]
+    assert job["id"] == accepted.json()["data"]["id"]
+    assert job["status"] == "completed"
+    assert any("Lisbon" in text for text in _search(a, "ben", "where does ben live"))
+
+
+def test_kill_9_of_a_worker_mid_batch_loses_nothing_and_two_others_finish_it(
+    instances: Callable[..., Any],
+) -> None:
+    a, b = instances(**CHUNK), instances(**CHUNK)
+    victim = instances("worker", **CHUNK)  # alone at first, so it is the one holding the batch
+    count = 1500
+    job_id = a.client.post(
+        "/api/v1/memories/batch",
+        json={"memories": [{"user_id": "bulk", "content": f"Bulk item number {i}"} for i in range(count)]},
+    ).json()["data"]["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = b.client.get(f"/api/v1/jobs/{job_id}").json()["data"]
+        if 0 < state["progress"]["done"] < count:
+            break
+        assert state["status"] != "completed", "the batch finished before it could be interrupted"
+        time.sleep(0.02)
+    victim.kill9()
+    instances("worker", **CHUNK), instances("worker", **CHUNK)
+
+    finished = b.wait_job(job_id, timeout=180)
+    assert finished["status"] == "completed" and finished["attempts"] == 2
+    assert finished["result"]["created"] == count
+    contents = all_contents(a, "bulk")
+    assert len(contents) == count and len(set(contents)) == count
+    assert _search(b, "bulk", "Bulk item number 1499")[0] == "Bulk item number 1499"
+
+
+def test_check_and_reindex_run_online_against_the_shared_index(
+    instances: Callable[..., Any], cluster_env: dict[str, str]
+) -> None:
+    a, b = instances(), instances()
+    for i in range(30):
+        _create(a if i % 2 else b, "cleo", f"Cleo's fact number {i}")
+    report = orjson.loads(run_cli(cluster_env, "check").stdout)
+    assert report["consistent"] is True and report["records"] == 30 == report["indexed"]
+    run_cli(cluster_env, "reindex")
+    assert _search(b, "cleo", "Cleo's fact number 17")[0] == "Cleo's fact number 17"
+    assert _search(a, "cleo", "Cleo's fact number 3")[0] == "Cleo's fact number 3"
