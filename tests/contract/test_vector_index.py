@@ -20,7 +20,7 @@ from membank.models import Scope
 from membank.search.filters import parse_filter
 from membank.storage.filters import Condition, Or
 from membank.storage.ports import IndexDocument, VectorIndex
-from tests.contract.conftest import BACKENDS, DIM, FACTORIES, OpenIndex
+from tests.contract.conftest import BACKENDS, DIM, FACTORIES, OpenIndex, prepare_place
 
 T1 = Scope("t1")
 T1_U1 = Scope("t1", user_id="u1")
@@ -234,7 +234,8 @@ def _shared_index(
     request: pytest.FixtureRequest, places: pytest.TempPathFactory, documents: list[IndexDocument]
 ) -> VectorIndex:
     """One index per backend for a module's read-only tests (opening an index per case is slow)."""
-    index = FACTORIES[request.param](places.mktemp(request.param), DIM)
+    place = prepare_place(request.param, places.mktemp(request.param), request)
+    index = FACTORIES[request.param](place, DIM)
     index.upsert(documents)
     return index
 
