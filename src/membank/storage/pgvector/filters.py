@@ -129,9 +129,11 @@ def _contains_document(path: list[str], leaf: Any) -> ColumnElement[bool]:
 
 
 def _contains(path: list[str], text: str) -> ColumnElement[bool]:
-    strings = func.jsonb_path_query(_value_at(path), cast(_text(_STRINGS), JSONPATH)).table_valued(
-        "item"
-    ).render_derived()
+    strings = (
+        func.jsonb_path_query(_value_at(path), cast(_text(_STRINGS), JSONPATH))
+        .table_valued("item")
+        .render_derived()
+    )
     # `#>> '{}'` is the text of a JSON string (a constant of ours, not a value).
     found = func.strpos(strings.c.item.op("#>>", return_type=Text)(literal_column("'{}'")), _text(text)) > 0
     return exists(select(literal(1)).select_from(strings).where(found))

@@ -25,11 +25,13 @@ that met a connection the server had dropped (a restart) runs once more on a fre
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Float, any_, bindparam, func, select
+from sqlalchemy import Connection, Float, Row, Select, any_, bindparam, func, select
 from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -85,10 +87,8 @@ class PgvectorIndex:
         self._prepare_lock = threading.Lock()
         self._ready = False
         self._closed = False
-        try:
+        with contextlib.suppress(IndexUnavailable):  # reported by the first call (a ping, at start-up)
             self._prepare()
-        except IndexUnavailable:
-            pass  # reported by the first call (ping first, at start-up)
 
     @classmethod
     def connect(cls, url: str, dim: int, pool: PoolSettings | None = None) -> PgvectorIndex:
@@ -183,9 +183,9 @@ class PgvectorIndex:
         after = ""
         while True:
             statement = select(D.id, D.sync_token).where(D.id > after).order_by(D.id).limit(_PAGE)
-            page = self._run(lambda conn, statement=statement: conn.execute(statement).all())
-            for found, token in page:
-                yield str(found), str(token)
+            page = self._run(partial(_all_rows, statement))
+            for row in page:
+                yield str(row[0]), str(row[1])
             if len(page) < _PAGE:
                 return
             after = str(page[-1][0])
@@ -199,7 +199,9 @@ class PgvectorIndex:
         return self._run(lambda conn: {str(row[0]): str(row[1]) for row in conn.execute(statement)})
 
     def count(self) -> int:
-        return self._run(lambda conn: int(conn.execute(select(func.count()).select_from(documents)).scalar_one()))
+        return self._run(
+            lambda conn: int(conn.execute(select(func.count()).select_from(documents)).scalar_one())
+        )
 
     def ping(self) -> None:
         """Raise `IndexUnavailable` (with its cause) unless the database answers, the tables are there and
@@ -223,7 +225,9 @@ class PgvectorIndex:
 
     # -- internals ------------------------------------------------------------------------------------------
 
-    def _run(self, operation: Callable[[Connection], T], *, autocommit: bool = False, prepare: bool = True) -> T:
+    def _run(
+        self, operation: Callable[[Connection], T], *, autocommit: bool = False, prepare: bool = True
+    ) -> T:
         """Run `operation` in a transaction (or in autocommit), once more on a fresh connection when the one
         it met had been dropped by the server, or on a deadlock; every failure becomes `IndexUnavailable`."""
         self._check_open()
@@ -283,6 +287,10 @@ class PgvectorIndex:
             conn.execute(sql(statement))
 
 
+def _all_rows(statement: Select[Any], conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(statement).all())
+
+
 def _dimension(conn: Connection) -> int | None:
     found = conn.execute(sql(DIMENSION_QUERY), {"table": DOCUMENTS}).scalar()
     return None if found is None else int(found)
@@ -295,7 +303,13 @@ def _all_present(conn: Connection) -> bool:
 
 def _hits(rows: Any) -> list[IndexHit]:
     return [
-        IndexHit(id=str(found), score=float(score), rank=rank, importance=int(importance), created_at=float(created))
+        IndexHit(
+            id=str(found),
+            score=float(score),
+            rank=rank,
+            importance=int(importance),
+            created_at=float(created),
+        )
         for rank, (found, score, importance, created) in enumerate(rows, start=1)
     ]
 

@@ -58,10 +58,14 @@ class Bm25Terms:
         if not sparse.indices:
             return None
         term_ids = [int(term) for term in sparse.indices]
-        query_terms = func.unnest(
-            bindparam("query_terms", term_ids, type_=ARRAY(BigInteger)),
-            bindparam("query_weights", [float(v) for v in sparse.values], type_=ARRAY(Float)),
-        ).table_valued("term", "weight", name="query_terms").render_derived()
+        query_terms = (
+            func.unnest(
+                bindparam("query_terms", term_ids, type_=ARRAY(BigInteger)),
+                bindparam("query_weights", [float(v) for v in sparse.values], type_=ARRAY(Float)),
+            )
+            .table_valued("term", "weight", name="query_terms")
+            .render_derived()
+        )
         in_corpus = [T.tenant_id == scope.tenant_id, T.term.in_(term_ids)]
         corpus_documents = [D.tenant_id == scope.tenant_id]
         if scope.user_id is not None:

@@ -42,7 +42,9 @@ def upsert_documents(conn: Connection, batch: Sequence[IndexDocument], bm25: Bm2
         statement.on_conflict_do_update(
             index_elements=[D.id],
             set_={
-                column.name: statement.excluded[column.name] for column in documents.columns if column.name != "id"
+                column.name: statement.excluded[column.name]
+                for column in documents.columns
+                if column.name != "id"
             },
         ),
         [_document_row(document) for document in ordered],
@@ -79,7 +81,9 @@ def document_fields(document: IndexDocument) -> dict[str, Any]:
         "entities": list(document.entities),
         "metadata": dict(document.metadata),
     }
-    fields.update((key, value) for key, value in optional.items() if value is not None and value not in ([], {}))
+    fields.update(
+        (key, value) for key, value in optional.items() if value is not None and value not in ([], {})
+    )
     return fields
 
 
