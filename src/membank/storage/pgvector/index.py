@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Float, Row, Select, any_, bindparam, func, select
+from sqlalchemy import Connection, Float, Select, any_, bindparam, func, select
 from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -287,8 +287,8 @@ class PgvectorIndex:
             conn.execute(sql(statement))
 
 
-def _all_rows(statement: Select[Any], conn: Connection) -> list[Row[Any]]:
-    return list(conn.execute(statement).all())
+def _all_rows(statement: Select[Any], conn: Connection) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in conn.execute(statement)]
 
 
 def _dimension(conn: Connection) -> int | None:
