@@ -268,3 +268,29 @@ def test_refuses_sqlite(tmp_path: Any) -> None:
             PgvectorIndex(db, DIM)
     finally:
         db.close()
+
+
+def test_numbers_at_the_64_bit_bounds_compare_exactly(postgres_url: str) -> None:
+    low, high = -(2**63), 2**63 - 1
+    index = PgvectorIndex.connect(postgres_url, DIM)
+    try:
+        index.upsert(
+            [
+                doc("low", metadata={"n": low}),
+                doc("high", metadata={"n": high}),
+                doc("zero", metadata={"n": 0}),
+            ]
+        )
+        for op, value, expected in [
+            ("lte", low, {"low"}),
+            ("gte", high, {"high"}),
+            ("lt", low, set()),
+            ("gt", high, set()),
+            ("eq", low, {"low"}),
+            ("eq", high, {"high"}),
+            ("gt", -1, {"high", "zero"}),
+        ]:
+            found = index.filter_ids(SCOPE, filter=Condition("metadata.n", op, value), as_of=None)
+            assert found == ids(*expected), (op, value)
+    finally:
+        index.close()

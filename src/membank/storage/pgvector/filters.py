@@ -104,7 +104,9 @@ def _condition(condition: Condition) -> ColumnElement[bool]:
         matched = func.jsonb_path_exists(
             _value_at(path),
             cast(_text(_RANGE_PATHS[op]), JSONPATH),
-            func.jsonb_build_object(_text("v"), bindparam(None, float(value))),
+            # The number as JSON, exactly: a float8 parameter would reach jsonb through its shortest decimal,
+            # which moves the 64-bit bounds (-2**63 would become -9223372036854776000).
+            bindparam(None, {"v": value}, type_=JSONB),
             type_=Boolean,
         )
         return func.coalesce(matched, false(), type_=Boolean)
