@@ -65,8 +65,11 @@ def migration_sql(dialect: str = "postgresql") -> str:
     return offline_sql(dialect)
 
 
-def build_index(settings: Settings) -> VectorIndex:
-    """The vector index selected by settings."""
+def build_index(settings: Settings, store: SqlRecordStore | None = None) -> VectorIndex:
+    """The vector index selected by settings. pgvector lives in the system of record's database and shares
+    `store`'s connection pool when given (else it opens a pool of its own)."""
+    if settings.vector_index == "pgvector":
+        return _pgvector_index(settings, store)
     from membank.storage.qdrant_edge import QdrantEdgeIndex
 
     # The data dir holds the index even when the system of record is elsewhere (PostgreSQL).
@@ -79,6 +82,15 @@ def build_index(settings: Settings) -> VectorIndex:
         optimize_on_open=False,
         min_free_bytes=settings.index_min_free_bytes,
     )
+
+
+def _pgvector_index(settings: Settings, store: SqlRecordStore | None) -> VectorIndex:
+    from membank.storage.pgvector import PgvectorIndex
+
+    if store is not None:
+        return PgvectorIndex(store.db, settings.embedding_dim)
+    assert settings.database_url is not None  # Settings refuses pgvector without store=postgres
+    return PgvectorIndex.connect(settings.database_url.get_secret_value(), settings.embedding_dim)
 
 
 def build_index_sync(
@@ -157,7 +169,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     applied by the process that owns the index."""
     store = build_store(settings)
     embedder = build_embedder(settings)
-    index = build_index(settings) if with_index else None
+    index = build_index(settings, store) if with_index else None
     health = IndexHealth() if index is not None else None
     index_sync = (
         build_index_sync(store, index, poll_seconds=settings.outbox_poll_seconds, health=health)

@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     # Longest a single SQL statement may run on PostgreSQL before the server cancels it (0: no limit).
     database_statement_timeout_ms: int = Field(default=30_000, ge=0)
     database_application_name: str = Field(default="membank", min_length=1, max_length=63)
-    vector_index: Literal["qdrant-edge"] = "qdrant-edge"
+    # qdrant-edge: embedded in the serving process (data dir); pgvector: in the PostgreSQL of store=postgres.
+    vector_index: Literal["qdrant-edge", "pgvector"] = "qdrant-edge"
     embedder: Literal["onnx", "openai"] = "onnx"
 
     embedding_dim: int = Field(default=384, gt=0)
@@ -122,6 +123,15 @@ class Settings(BaseSettings):
         if not self.auth_enabled and not _is_loopback(self.host):
             raise ValueError(
                 "MEMBANK_AUTH_ENABLED=false is allowed only when MEMBANK_HOST is a loopback address"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pgvector_only_on_postgres(self) -> Settings:
+        if self.vector_index == "pgvector" and self.store != "postgres":
+            raise ValueError(
+                "MEMBANK_VECTOR_INDEX=pgvector keeps the index in the PostgreSQL system of record: "
+                "it needs MEMBANK_STORE=postgres (and MEMBANK_DATABASE_URL)"
             )
         return self
 

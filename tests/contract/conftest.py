@@ -3,6 +3,9 @@
 A vector index backend joins by adding its name to `BACKENDS` and a factory to `FACTORIES`: the factory opens
 the index kept at `place` (a directory it may use, or ignore when the backend keeps data elsewhere, e.g. a
 database schema named after it) and must, called again with the same place, reopen the same data (restart test).
+A backend that keeps its data in PostgreSQL is also listed in `DATABASE_BACKENDS`: `prepare_place` then gives
+each place a fresh database of the session's server, whose URL the factory reads from `database_url(place)`
+(a file in the place, so that a child process given the place opens the same data).
 
 A record store backend joins in `RECORD_STORE_BACKENDS` and `open_record_store_at`, the one function that says
 which class serves it. Each test gets its own empty, migrated database: a SQLite file in its tmp_path, or a
@@ -19,22 +22,44 @@ from pathlib import Path
 
 import pytest
 
+from membank.storage.pgvector import PgvectorIndex
 from membank.storage.ports import RecordStore, VectorIndex
 from membank.storage.qdrant_edge import QdrantEdgeIndex
 from membank.storage.sql.database import SqlDatabase
 from membank.storage.sql.store import SqlRecordStore
 from tests.conftest import MakePostgresDatabase
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, ScratchDatabases
 
 DIM = 8
 
 IndexFactory = Callable[[Path, int], VectorIndex]
 OpenIndex = Callable[[], VectorIndex]
 
+_DATABASE_URL_FILE = "database.url"
+
+
+def database_url(place: Path) -> str:
+    """The URL of the database that `prepare_place` made for `place`."""
+    return (place / _DATABASE_URL_FILE).read_text()
+
+
 FACTORIES: dict[str, IndexFactory] = {
     "qdrant-edge": lambda place, dim: QdrantEdgeIndex(place, dim),
+    "pgvector": lambda place, dim: PgvectorIndex.connect(database_url(place), dim),
 }
 BACKENDS = list(FACTORIES)
+DATABASE_BACKENDS = {"pgvector"}
+
+
+def prepare_place(backend: str, place: Path, request: pytest.FixtureRequest) -> Path:
+    """Make `place` ready for `backend`'s factory: a database backend gets a fresh database of the session's
+    PostgreSQL there, dropped when the requesting fixture's scope ends."""
+    if backend in DATABASE_BACKENDS:
+        place.mkdir(parents=True, exist_ok=True)
+        databases = ScratchDatabases(request.getfixturevalue("postgres_server"))
+        request.addfinalizer(databases.drop_all)
+        (place / _DATABASE_URL_FILE).write_text(databases.make())
+    return place
 
 
 @pytest.fixture(params=BACKENDS)
@@ -44,12 +69,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def open_index(backend: str, tmp_path: Path) -> Iterator[OpenIndex]:
+def open_index(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[OpenIndex]:
     """Opens (or, called again, reopens) this test's index; everything opened is closed afterwards."""
     opened: list[VectorIndex] = []
+    place = prepare_place(backend, tmp_path / backend, request)
 
     def open_() -> VectorIndex:
-        index = FACTORIES[backend](tmp_path / backend, DIM)
+        index = FACTORIES[backend](place, DIM)
         opened.append(index)
         return index
 

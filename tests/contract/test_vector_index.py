@@ -20,7 +20,7 @@ from membank.models import Scope
 from membank.search.filters import parse_filter
 from membank.storage.filters import Condition, Or
 from membank.storage.ports import IndexDocument, VectorIndex
-from tests.contract.conftest import BACKENDS, DIM, FACTORIES, OpenIndex
+from tests.contract.conftest import BACKENDS, DIM, FACTORIES, OpenIndex, prepare_place
 
 T1 = Scope("t1")
 T1_U1 = Scope("t1", user_id="u1")
@@ -234,7 +234,8 @@ def _shared_index(
     request: pytest.FixtureRequest, places: pytest.TempPathFactory, documents: list[IndexDocument]
 ) -> VectorIndex:
     """One index per backend for a module's read-only tests (opening an index per case is slow)."""
-    index = FACTORIES[request.param](places.mktemp(request.param), DIM)
+    place = prepare_place(request.param, places.mktemp(request.param), request)
+    index = FACTORIES[request.param](place, DIM)
     index.upsert(documents)
     return index
 
@@ -384,6 +385,60 @@ def test_keyword_is_empty_without_indexable_terms(index: VectorIndex, text: str)
     dense, keyword = search(index, text=text)
     assert keyword == []
     assert names(dense) == {"a", "b"}
+
+
+REFERENCE_BACKEND = "qdrant-edge"
+# Users, a second tenant, documents invalid now, and a document without indexable terms: the IDF corpus is
+# every document of the tenant (or of the user within it), whatever its validity or the filter.
+FUSION_DOCS = [
+    doc("a", text="The user likes apples and bananas", vector=axis(1.0, 0.2, 0.1), agent_id="agent-1"),
+    doc("b", text="The user likes apples and cherries", vector=axis(0.3, 1.0), tags=["fruit"]),
+    doc("c", text="Bananas, bananas and zebras at the zoo", vector=axis(-0.5, 0.5, 1.0)),
+    doc("x", text="the and of", vector=axis(0.0, 0.0, 0.0, 1.0)),
+    doc("y", user_id="u2", text="apples apples apples, zebras", vector=axis(1.0, 1.0, 1.0)),
+    doc("past", text="old apples from last year", valid_to=5_000.0, vector=axis(0.7, -0.7)),
+    doc("v1", tenant_id="t2", text="zebras and apples", vector=axis(1.0)),
+]
+FUSION_CASES: list[tuple[Scope, str, list[float], dict[str, Any] | None]] = [
+    (T1_U1, "apples bananas zebras", axis(1.0, 0.5), None),
+    (T1_U1, "cherries", axis(0.0, 1.0), None),
+    (T1, "apples zebras", axis(0.2, 0.2, 0.9), None),
+    (Scope("t1", user_id="u1", agent_id="agent-1"), "apples", axis(1.0), None),
+    (T1_U1, "apples bananas", axis(1.0), cond("tags", "ne", "fruit")),
+    (Scope("t2"), "zebras apples", axis(1.0, 0.1), None),
+]
+
+
+@pytest.mark.parametrize(("scope", "text", "vector", "raw_filter"), FUSION_CASES)
+def test_fusion_inputs_match_qdrant_edge(
+    backend: str,
+    open_index: OpenIndex,
+    tmp_path: Path,
+    scope: Scope,
+    text: str,
+    vector: list[float],
+    raw_filter: dict[str, Any] | None,
+) -> None:
+    """Scores mean the same on every backend: each hit's dense (cosine) and keyword (BM25) score equals the
+    embedded default's for the same documents and query, so fusion weighs them alike."""
+    reference = FACTORIES[REFERENCE_BACKEND](tmp_path / "reference", DIM)
+    index = open_index()
+    try:
+        node = parse_filter(raw_filter) if raw_filter is not None else None
+        results = []
+        for each in (reference, index):
+            each.upsert(FUSION_DOCS)
+            results.append(each.search(scope, vector, text, filter=node, as_of=NOW, limit=20))
+        expected, got = results
+        assert expected.keyword, "the case should have keyword hits"
+        for kind in ("dense", "keyword"):
+            want = {hit.id: hit.score for hit in getattr(expected, kind)}
+            have = {hit.id: hit.score for hit in getattr(got, kind)}
+            assert names(have) == names(want), kind
+            for memory_id, score in want.items():
+                assert have[memory_id] == pytest.approx(score, rel=1e-4, abs=1e-5), (kind, NAMES[memory_id])
+    finally:
+        reference.close()
 
 
 # -- writes, persistence, maintenance ------------------------------------------------------------------------

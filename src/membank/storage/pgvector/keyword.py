@@ -1,0 +1,96 @@
+"""BM25 keyword search over ``vector_index_terms`` that scores exactly like the Qdrant Edge adapter.
+
+Terms and their document-side weights come from the same tokenizer (`qdrant_edge.Bm25` with the Edge
+adapter's configuration: lowercase, ASCII folding, English stopwords, Snowball stemming, the fixed average
+length), so a document's weights are the values of its Edge sparse vector. The query side is Qdrant's IDF
+modifier, computed at query time over the memories searched (the tenant's, or the user's within it when a
+user is given: every document of that corpus, whatever its validity or the filter), as the Edge adapter
+asks of Qdrant::
+
+    score(d) = sum over query terms t in d of  q_t * w_t(d) * ln((N - n_t + 0.5) / (n_t + 0.5) + 1)
+
+with N the documents of the corpus and n_t those holding t (measured equal to Qdrant Edge's scores; see
+tests/contract/test_vector_index.py::test_fusion_inputs_match_qdrant_edge).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import qdrant_edge as q
+from sqlalchemy import ColumnElement, Select, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import BigInteger, Float
+
+from membank.models import Scope
+from membank.storage.pgvector.tables import documents, terms
+from membank.storage.ports import IndexDocument
+from membank.storage.qdrant_edge.schema import bm25_config
+
+__all__ = ["Bm25Terms"]
+
+D = documents.c
+T = terms.c
+
+
+class Bm25Terms:
+    """Document terms for `vector_index_terms` and the scoring query of a text."""
+
+    def __init__(self) -> None:
+        self._bm25 = q.Bm25(bm25_config())
+
+    def rows(self, document: IndexDocument) -> list[dict[str, Any]]:
+        sparse = self._bm25.embed_document(document.text)
+        return [
+            {
+                "document_id": document.id,
+                "term": int(term),
+                "tenant_id": document.tenant_id,
+                "user_id": document.user_id,
+                "weight": float(weight),
+            }
+            for term, weight in zip(sparse.indices, sparse.values, strict=True)
+        ]
+
+    def query(self, text: str, scope: Scope, where: ColumnElement[bool], limit: int) -> Select[Any] | None:
+        """The top `limit` documents matching `where` by BM25 score; None when `text` has no term."""
+        sparse = self._bm25.embed_query(text)
+        if not sparse.indices:
+            return None
+        term_ids = [int(term) for term in sparse.indices]
+        query_terms = (
+            func.unnest(
+                bindparam("query_terms", term_ids, type_=ARRAY(BigInteger)),
+                bindparam("query_weights", [float(v) for v in sparse.values], type_=ARRAY(Float)),
+            )
+            .table_valued("term", "weight", name="query_terms")
+            .render_derived()
+        )
+        in_corpus = [T.tenant_id == scope.tenant_id, T.term.in_(term_ids)]
+        corpus_documents = [D.tenant_id == scope.tenant_id]
+        if scope.user_id is not None:
+            in_corpus.append(T.user_id == scope.user_id)
+            corpus_documents.append(D.user_id == scope.user_id)
+        corpus = cast(select(func.count()).where(*corpus_documents).scalar_subquery(), Float)
+        frequency = (
+            select(T.term, cast(func.count(), Float).label("n")).where(*in_corpus).group_by(T.term).cte("df")
+        )
+        idf = func.ln((corpus - frequency.c.n + 0.5) / (frequency.c.n + 0.5) + 1.0)
+        scored = (
+            select(
+                T.document_id,
+                func.sum(query_terms.c.weight * cast(T.weight, Float) * idf).label("score"),
+            )
+            .join(query_terms, query_terms.c.term == T.term)
+            .join(frequency, frequency.c.term == T.term)
+            .where(*in_corpus)
+            .group_by(T.document_id)
+            .cte("scored")
+        )
+        return (
+            select(D.id, scored.c.score, D.importance, D.created_at)
+            .join(scored, scored.c.document_id == D.id)
+            .where(where)
+            .order_by(scored.c.score.desc(), D.id)
+            .limit(limit)
+        )

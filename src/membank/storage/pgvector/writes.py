@@ -1,0 +1,112 @@
+"""Writing documents into the pgvector tables, on a connection whose transaction the caller owns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, any_, bindparam, delete, insert
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.types import Text
+
+from membank.storage.pgvector.keyword import Bm25Terms
+from membank.storage.pgvector.tables import documents, terms
+from membank.storage.ports import IndexDocument
+
+__all__ = ["check_vectors", "delete_documents", "document_fields", "upsert_documents"]
+
+D = documents.c
+T = terms.c
+
+
+def check_vectors(vectors: Sequence[Sequence[float]], dim: int) -> None:
+    """Raise ValueError unless every vector has `dim` finite components (as the Qdrant Edge adapter does)."""
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim != 2 or array.shape[1] != dim:
+        raise ValueError(f"vectors must have {dim} dimensions, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError("vectors must be finite")
+
+
+def upsert_documents(conn: Connection, batch: Sequence[IndexDocument], bm25: Bm25Terms) -> None:
+    """Insert or replace `batch` by id (the last of a repeated id wins). Rows are locked in id order, so
+    concurrent writers of overlapping batches queue instead of deadlocking."""
+    latest = {document.id: document for document in batch}
+    ordered = [latest[key] for key in sorted(latest)]
+    if not ordered:
+        return
+    statement = pg_insert(documents)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[D.id],
+            set_={
+                column.name: statement.excluded[column.name]
+                for column in documents.columns
+                if column.name != "id"
+            },
+        ),
+        [_document_row(document) for document in ordered],
+    )
+    _delete_terms(conn, list(latest))
+    rows = [row for document in ordered for row in bm25.rows(document)]
+    if rows:
+        conn.execute(insert(terms), rows)
+
+
+def delete_documents(conn: Connection, ids: Sequence[str]) -> None:
+    """Remove documents (their terms go with them: ON DELETE CASCADE); unknown ids are ignored."""
+    if ids:
+        conn.execute(delete(documents).where(D.id == any_(_ids(sorted(set(ids))))))
+
+
+def document_fields(document: IndexDocument) -> dict[str, Any]:
+    """The filterable fields, laid out like the Qdrant Edge payload (None and empty values left out: to a
+    filter, missing, empty array and empty object are alike). Booleans stay JSON booleans: JSONB keeps types."""
+    fields: dict[str, Any] = {
+        "tenant_id": document.tenant_id,
+        "user_id": document.user_id,
+        "memory_type": document.memory_type,
+        "importance": int(document.importance),
+        "created_at": float(document.created_at),
+        "updated_at": float(document.updated_at),
+        "valid_from": float(document.valid_from),
+    }
+    optional: dict[str, Any] = {
+        "valid_to": None if document.valid_to is None else float(document.valid_to),
+        "agent_id": document.agent_id,
+        "session_id": document.session_id,
+        "tags": list(document.tags),
+        "entities": list(document.entities),
+        "metadata": dict(document.metadata),
+    }
+    fields.update(
+        (key, value) for key, value in optional.items() if value is not None and value not in ([], {})
+    )
+    return fields
+
+
+def _document_row(document: IndexDocument) -> dict[str, Any]:
+    return {
+        "id": document.id,
+        "tenant_id": document.tenant_id,
+        "user_id": document.user_id,
+        "agent_id": document.agent_id,
+        "session_id": document.session_id,
+        "importance": int(document.importance),
+        "created_at": float(document.created_at),
+        "valid_from": float(document.valid_from),
+        "valid_to": None if document.valid_to is None else float(document.valid_to),
+        "sync_token": document.sync_token,
+        "fields": document_fields(document),
+        "embedding": document.vector,
+    }
+
+
+def _delete_terms(conn: Connection, ids: list[str]) -> None:
+    conn.execute(delete(terms).where(T.document_id == any_(_ids(ids))))
+
+
+def _ids(ids: list[str]) -> Any:
+    return bindparam(None, ids, type_=ARRAY(Text))

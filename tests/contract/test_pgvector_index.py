@@ -1,0 +1,296 @@
+"""The pgvector adapter beyond the shared contract: PostgreSQL down and back, tables of another dimension or
+dropped under it, hostile metadata keys and values, and exact results where the planner takes the HNSW index.
+
+Every failure is an `IndexUnavailable` with a cause, never a driver error, and never shows the database URL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from membank.errors import IndexUnavailable
+from membank.models import Scope
+from membank.storage.filters import And, Condition, Not
+from membank.storage.pgvector import PgvectorIndex
+from membank.storage.ports import IndexDocument
+from tests.support.postgres import PostgresServer, start_postgres
+
+DIM = 4
+SCOPE = Scope("t", user_id="u")
+PASSWORD = "Pw-never-shown-3b9e1d"
+
+
+def doc(name: str, **fields: Any) -> IndexDocument:
+    values: dict[str, Any] = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+        "tenant_id": "t",
+        "user_id": "u",
+        "vector": [1.0, 0.0, 0.0, 0.0],
+        "text": f"memory {name}",
+        "memory_type": "factual",
+        "importance": 3,
+        "created_at": 100.0,
+        "updated_at": 100.0,
+        "valid_from": 100.0,
+        "valid_to": None,
+        "sync_token": "1:100.000000",
+        **fields,
+    }
+    return IndexDocument(**values)
+
+
+def ids(*names: str) -> set[str]:
+    return {str(uuid.uuid5(uuid.NAMESPACE_URL, name)) for name in names}
+
+
+def url_of(server: PostgresServer, database: str) -> str:
+    # Trust authentication ignores the password; it stands for a real one that must never be shown.
+    return f"postgresql+psycopg://postgres:{PASSWORD}@{server.host}:{server.port}/{database}"
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A cluster of this test's own, to stop and start again (the session's server is untouched)."""
+    with start_postgres() as server:
+        yield server
+
+
+def _assert_unavailable(error: IndexUnavailable, cause: str) -> None:
+    assert error.cause == cause, error.message
+    assert PASSWORD not in error.message
+    assert "postgresql" not in error.message
+
+
+def _every_call_fails(index: PgvectorIndex, cause: str) -> None:
+    calls: list[Any] = [
+        index.ping,
+        index.count,
+        lambda: index.upsert([doc("during")]),
+        lambda: index.delete([next(iter(ids("a")))]),
+        lambda: index.search(SCOPE, [1.0, 0, 0, 0], "memory", filter=None, as_of=1e9, limit=5),
+        lambda: index.filter_ids(SCOPE, filter=None, as_of=None),
+        lambda: list(index.entries()),
+        lambda: index.tokens(list(ids("a"))),
+        index.optimize,
+        index.clear,
+    ]
+    for call in calls:
+        with pytest.raises(IndexUnavailable) as caught:
+            call()
+        _assert_unavailable(caught.value, cause)
+
+
+def test_server_down_is_unreachable_then_serves_again(own_postgres: PostgresServer) -> None:
+    index = PgvectorIndex.connect(url_of(own_postgres, own_postgres.create_database()), DIM)
+    try:
+        index.upsert([doc("a"), doc("b", text="the second one")])
+        own_postgres.stop()
+        _every_call_fails(index, "unreachable")
+        own_postgres.restart()
+        index.ping()  # the pool's dead connections are replaced without a restart of ours
+        assert index.count() == 2
+        assert {
+            hit.id
+            for hit in index.search(SCOPE, [1.0, 0, 0, 0], "second", filter=None, as_of=1e9, limit=5).keyword
+        } == ids("b")
+        index.upsert([doc("c")])
+        assert index.filter_ids(SCOPE, filter=None, as_of=None) == ids("a", "b", "c")
+    finally:
+        index.close()
+
+
+def test_opened_while_the_server_is_down(own_postgres: PostgresServer) -> None:
+    url = url_of(own_postgres, own_postgres.create_database())
+    own_postgres.stop()
+    index = PgvectorIndex.connect(
+        url, DIM
+    )  # no error here: the index is unavailable until the server is back
+    try:
+        with pytest.raises(IndexUnavailable) as caught:
+            index.ping()
+        _assert_unavailable(caught.value, "unreachable")
+        own_postgres.restart()
+        index.ping()
+        index.upsert([doc("a")])
+        assert index.count() == 1
+    finally:
+        index.close()
+
+
+def test_tables_of_another_dimension_are_refused_until_cleared(postgres_url: str) -> None:
+    first = PgvectorIndex.connect(postgres_url, DIM)
+    first.upsert([doc("a")])
+    first.close()
+    wider = PgvectorIndex.connect(postgres_url, DIM * 2)
+    try:
+        for call in (wider.ping, wider.count, lambda: wider.upsert([doc("b", vector=[1.0] * DIM * 2)])):
+            with pytest.raises(IndexUnavailable) as caught:
+                call()
+            assert caught.value.cause == "unreadable"
+            assert f"{DIM}-dimensional" in caught.value.message and str(DIM * 2) in caught.value.message
+        assert wider.clear() is None  # what `membank reindex` does: the tables are made anew for 8 dimensions
+        wider.upsert([doc("b", vector=[1.0] * DIM * 2)])
+        assert dict(wider.entries()).keys() == ids("b")
+        with pytest.raises(ValueError, match="dimensions"):
+            wider.upsert([doc("c")])  # a vector of the old size is bad input, not an index failure
+    finally:
+        wider.close()
+
+
+def test_tables_dropped_under_it_are_missing_then_recreated(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    index = PgvectorIndex.connect(postgres_url, DIM)
+    try:
+        index.upsert([doc("a")])
+        database = postgres_url.rsplit("/", 1)[1]
+        with postgres_server.connect(database) as conn:
+            conn.execute("DROP TABLE vector_index_terms, vector_index_documents")
+        with pytest.raises(IndexUnavailable) as caught:
+            index.search(SCOPE, [1.0, 0, 0, 0], "memory", filter=None, as_of=1e9, limit=5)
+        assert caught.value.cause == "missing"  # the index maintainer rebuilds on this cause
+        index.ping()
+        assert index.count() == 0
+        index.upsert([doc("a")])
+        assert index.count() == 1
+    finally:
+        index.close()
+
+
+# Keys a hand-built filter may name (the request language allows only [A-Za-z0-9_-]); a dot always separates
+# path segments, as on Qdrant.
+HOSTILE_KEYS = [
+    "it's",
+    'say "hi"',
+    "back\\slash",
+    "x'); DROP TABLE vector_index_documents; --",
+    "ünïcödé-ключ-鍵",
+    "{curly}",
+    "$ ? (@ == 1) || true",
+    "0",
+]
+
+
+def test_hostile_metadata_keys_and_values_are_data(postgres_url: str) -> None:
+    huge = "needle-" + "x" * 200_000
+    index = PgvectorIndex.connect(postgres_url, DIM)
+    try:
+        index.upsert(
+            [
+                doc(
+                    "hostile",
+                    metadata={
+                        **{key: f"value of {key}" for key in HOSTILE_KEYS},
+                        "huge": huge,
+                        "list": ["a", "b"],
+                    },
+                ),
+                doc("plain", metadata={"other": 1}),
+            ]
+        )
+        for key in HOSTILE_KEYS:
+            found = index.filter_ids(
+                SCOPE, filter=Condition(f"metadata.{key}", "eq", f"value of {key}"), as_of=None
+            )
+            assert found == ids("hostile"), key
+            contains = Condition(f"metadata.{key}", "contains", "'; --")
+            assert index.filter_ids(SCOPE, filter=contains, as_of=None) == set()
+        assert index.filter_ids(
+            SCOPE, filter=Condition("metadata.huge", "contains", "needle-xxx"), as_of=None
+        ) == ids("hostile")
+        assert index.filter_ids(SCOPE, filter=Condition("metadata.huge", "eq", huge), as_of=None) == ids(
+            "hostile"
+        )
+        # A path segment that is a number never indexes an array.
+        assert index.filter_ids(SCOPE, filter=Condition("metadata.list.0", "eq", "a"), as_of=None) == set()
+        values = ["'", '"', "\\", "%", "_", "*", "' OR '1'='1", "\u202e", "😀"]
+        index.upsert([doc(f"v{i}", metadata={"v": value}) for i, value in enumerate(values)])
+        for i, value in enumerate(values):
+            assert index.filter_ids(SCOPE, filter=Condition("metadata.v", "eq", value), as_of=None) == ids(
+                f"v{i}"
+            )
+            assert index.filter_ids(
+                SCOPE, filter=Condition("metadata.v", "contains", value), as_of=None
+            ) >= ids(f"v{i}")
+        everything = Not(And((Condition("metadata.v", "eq", "nope"),)))
+        assert len(index.filter_ids(SCOPE, filter=everything, as_of=None)) == 2 + len(values)
+        assert index.count() == 2 + len(values)
+    finally:
+        index.close()
+
+
+def test_exact_results_where_the_planner_takes_the_hnsw_index(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """A user with few documents among many near the query: an HNSW scan (ef_search candidates) would find
+    only other users' documents, which the scope then removes; the search still returns all of the user's."""
+    database = postgres_url.rsplit("/", 1)[1]
+    index = PgvectorIndex.connect(postgres_url, DIM)
+    try:
+        crowd = [doc(f"crowd{i}", user_id="crowd", vector=[1.0, i / 1000, 0.0, 0.0]) for i in range(400)]
+        few = [doc(f"few{i}", user_id="few", vector=[i / 10, 1.0, 0.0, 0.0]) for i in range(5)]
+        index.upsert(crowd + few)
+        index.optimize()
+        index.close()
+        with postgres_server.connect(database) as conn:
+            # Without the scope's btree index and sequential scans, the HNSW index is the planner's choice.
+            conn.execute("DROP INDEX vector_index_documents_scope")
+            conn.execute(f'ALTER DATABASE "{database}" SET enable_seqscan = off')
+        with postgres_server.connect(database) as conn:
+            plan = conn.execute(
+                "EXPLAIN SELECT id FROM vector_index_documents WHERE tenant_id = 't' AND user_id = 'few' "
+                "ORDER BY embedding <=> '[1,0,0,0]' LIMIT 3"
+            ).fetchall()
+        assert "vector_index_documents_embedding" in " ".join(str(row[0]) for row in plan)
+        index = PgvectorIndex.connect(postgres_url, DIM)
+        result = index.search(
+            Scope("t", user_id="few"), [1.0, 0.0, 0.0, 0.0], "", filter=None, as_of=1e9, limit=3
+        )
+        expected = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"few{i}")) for i in (4, 3, 2)]  # most x-like first
+        assert [hit.id for hit in result.dense] == expected
+        everything = index.search(
+            Scope("t", user_id="few"), [1.0, 0.0, 0.0, 0.0], "", filter=None, as_of=1e9, limit=10
+        )
+        assert {hit.id for hit in everything.dense} == ids(*(f"few{i}" for i in range(5)))
+    finally:
+        index.close()
+
+
+def test_refuses_sqlite(tmp_path: Any) -> None:
+    from membank.storage.sql.database import SqlDatabase
+
+    db = SqlDatabase.sqlite(tmp_path / "records.sqlite3")
+    try:
+        with pytest.raises(ValueError, match="PostgreSQL"):
+            PgvectorIndex(db, DIM)
+    finally:
+        db.close()
+
+
+def test_numbers_at_the_64_bit_bounds_compare_exactly(postgres_url: str) -> None:
+    low, high = -(2**63), 2**63 - 1
+    index = PgvectorIndex.connect(postgres_url, DIM)
+    try:
+        index.upsert(
+            [
+                doc("low", metadata={"n": low}),
+                doc("high", metadata={"n": high}),
+                doc("zero", metadata={"n": 0}),
+            ]
+        )
+        for op, value, expected in [
+            ("lte", low, {"low"}),
+            ("gte", high, {"high"}),
+            ("lt", low, set()),
+            ("gt", high, set()),
+            ("eq", low, {"low"}),
+            ("eq", high, {"high"}),
+            ("gt", -1, {"high", "zero"}),
+        ]:
+            found = index.filter_ids(SCOPE, filter=Condition("metadata.n", op, value), as_of=None)
+            assert found == ids(*expected), (op, value)
+    finally:
+        index.close()
