@@ -63,6 +63,13 @@ def _search(server: Any, user: str, query: str) -> list[str]:
     return [hit["content"] for hit in response.json()["data"]["memories"]]
 
 
+def _wait_for_outbox(server: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while server.client.get("/health").json()["data"]["outbox_pending"]:
+        assert time.monotonic() < deadline, "the index outbox did not drain"
+        time.sleep(0.1)
+
+
 def test_a_memory_written_through_one_instance_is_found_through_another_right_away(
     instances: Callable[..., Any],
 ) -> None:
@@ -75,7 +82,8 @@ def test_a_memory_written_through_one_instance_is_found_through_another_right_aw
     patched = a.client.patch(f"/api/v1/memories/{memory_id}", json={"content": "Ana prefers aisle seats"})
     assert patched.status_code == 200, patched.text
     assert _search(b, "ana", "which seats does Ana prefer")[0] == "Ana prefers aisle seats"
-    assert a.client.delete(f"/api/v1/memories/{memory_id}").status_code in (200, 204)
+    current_id = patched.json()["data"]["id"]
+    assert a.client.delete(f"/api/v1/memories/{current_id}").status_code in (200, 204)
     assert "Ana prefers aisle seats" not in _search(b, "ana", "which seats does Ana prefer")
 
 
@@ -124,6 +132,7 @@ def test_kill_9_of_a_worker_mid_batch_loses_nothing_and_two_others_finish_it(
     assert finished["result"]["created"] == count
     contents = all_contents(a, "bulk")
     assert len(contents) == count and len(set(contents)) == count
+    _wait_for_outbox(b)
     assert _search(b, "bulk", "Bulk item number 1499")[0] == "Bulk item number 1499"
 
 
