@@ -21,6 +21,7 @@ import pytest
 
 from membank.storage.ports import RecordStore, VectorIndex
 from membank.storage.qdrant_edge import QdrantEdgeIndex
+from membank.storage.qdrant_server import QdrantServerIndex
 from membank.storage.sql.database import SqlDatabase
 from membank.storage.sql.store import SqlRecordStore
 from tests.conftest import MakePostgresDatabase
@@ -33,6 +34,8 @@ OpenIndex = Callable[[], VectorIndex]
 
 FACTORIES: dict[str, IndexFactory] = {
     "qdrant-edge": lambda place, dim: QdrantEdgeIndex(place, dim),
+    # The Qdrant server adapter through qdrant-client's local mode (no server binary is available here).
+    "qdrant": lambda place, dim: QdrantServerIndex.local(place, dim),
 }
 BACKENDS = list(FACTORIES)
 
