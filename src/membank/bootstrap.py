@@ -67,6 +67,8 @@ def migration_sql(dialect: str = "postgresql") -> str:
 
 def build_index(settings: Settings) -> VectorIndex:
     """The vector index selected by settings."""
+    if settings.vector_index == "qdrant":
+        return _build_qdrant_server_index(settings)
     from membank.storage.qdrant_edge import QdrantEdgeIndex
 
     # The data dir holds the index even when the system of record is elsewhere (PostgreSQL).
@@ -78,6 +80,25 @@ def build_index(settings: Settings) -> VectorIndex:
         settings.embedding_dim,
         optimize_on_open=False,
         min_free_bytes=settings.index_min_free_bytes,
+    )
+
+
+def _build_qdrant_server_index(settings: Settings) -> VectorIndex:
+    from membank.storage.qdrant_server import QdrantServerIndex
+
+    assert settings.qdrant_url is not None  # the settings require it for this index
+    api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    return QdrantServerIndex.connect(
+        settings.qdrant_url,
+        settings.embedding_dim,
+        api_key=api_key,
+        timeout_seconds=settings.qdrant_timeout_seconds,
+        ca_bundle=settings.qdrant_ca_bundle,
+        collection_name=settings.qdrant_collection,
+        retries=settings.qdrant_retries,
+        backoff_seconds=settings.qdrant_backoff_seconds,
+        breaker_failures=settings.qdrant_breaker_failures,
+        breaker_reset_seconds=settings.qdrant_breaker_reset_seconds,
     )
 
 

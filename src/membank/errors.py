@@ -139,7 +139,9 @@ class IndexUnavailable(BackendUnavailable):
 
     ``details["cause"]`` says which: ``missing`` (its files are gone), ``unwritable`` (immutable, read-only
     or a full disk), ``unreadable`` (it cannot be opened or read: corrupt), ``locked`` (another process owns
-    it), ``closed``, ``rebuilding`` or ``error`` (anything else the engine reported)."""
+    it), ``closed``, ``rebuilding``, ``unreachable`` (a Qdrant server does not answer, answers 5xx, or its
+    circuit breaker is open), ``incompatible`` (a Qdrant collection of another vector size) or ``error``
+    (anything else the engine reported)."""
 
     code = "INDEX_UNAVAILABLE"
     status = 503

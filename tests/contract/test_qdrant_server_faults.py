@@ -261,3 +261,22 @@ def test_tls_verifies_the_server_against_the_ca_bundle(certificate: tuple[Path, 
         assert server.requests >= 1
     finally:
         server.close()
+
+
+def test_a_collection_of_another_vector_size_is_left_alone_until_reindex(tmp_path: Path) -> None:
+    first = QdrantServerIndex.local(tmp_path / "q", DIM)
+    first.upsert([doc("a")])
+    first.close()
+    other = QdrantServerIndex.local(tmp_path / "q", 4)
+    try:
+        with pytest.raises(IndexUnavailable, match="8-dimensional vectors, not 4") as caught:
+            other.ping()
+        assert caught.value.cause == "incompatible"  # not a rebuild cause: nothing is dropped by itself
+        with pytest.raises(IndexUnavailable):
+            other.upsert([doc("b", vector=[1.0, 0.0, 0.0, 0.0])])
+        assert other.clear() is None  # what `membank reindex` does
+        other.upsert([doc("b", vector=[1.0, 0.0, 0.0, 0.0])])
+        assert other.count() == 1
+        other.ping()
+    finally:
+        other.close()

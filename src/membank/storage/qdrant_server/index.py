@@ -11,7 +11,8 @@ server's write-ahead log. Every call is retried on transient failures and guarde
 (`calls`); every failure is `IndexUnavailable`. The collection is created (with its payload indexes) on first
 use; a server that is down at start leaves the index unavailable rather than failing the constructor, and
 the next call or `ping` tries again. A collection that disappears later is reported as ``missing`` (so it
-is rebuilt from the system of record), never silently recreated empty.
+is rebuilt from the system of record), never silently recreated empty; one whose vectors have another size
+is ``incompatible`` and left alone (it may be another application's) until `membank reindex` replaces it.
 
 `QdrantServerIndex.connect` talks to a server (URL, API key, TLS); `QdrantServerIndex.local` opens
 qdrant-client's local mode at a path, the same client API over an in-process Python engine, which is how the
@@ -166,7 +167,11 @@ class QdrantServerIndex:
         """Drop the collection and create it anew (nothing is kept aside: the server's data is not ours to
         move). Returns None."""
         self._require_open()
-        self._calls("delete the collection", lambda: self._client.delete_collection(self.collection_name))
+        try:
+            self._calls("delete the collection", lambda: self._client.delete_collection(self.collection_name))
+        except IndexUnavailable as exc:
+            if exc.cause != "missing":
+                raise
         with self._ready_lock:
             self._ready = False
         self._ensure_collection()
@@ -300,8 +305,8 @@ class QdrantServerIndex:
                 if size != self.dim:
                     raise IndexUnavailable(
                         f"{self._calls.where} holds {size}-dimensional vectors, not {self.dim}: "
-                        "use another collection name or rebuild it (`membank reindex`)",
-                        cause="unreadable",
+                        "use another collection name, or rebuild this one (`membank reindex`, which drops it)",
+                        cause="incompatible",
                     )
             self._ready = True
 
