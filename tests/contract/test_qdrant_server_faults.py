@@ -280,3 +280,13 @@ def test_a_collection_of_another_vector_size_is_left_alone_until_reindex(tmp_pat
         other.ping()
     finally:
         other.close()
+
+
+def test_local_storage_in_use_is_locked_not_a_raw_error(tmp_path: Path) -> None:
+    owner = QdrantServerIndex.local(tmp_path / "q", DIM)
+    try:
+        with pytest.raises(IndexUnavailable, match="already accessed") as caught:
+            QdrantServerIndex.local(tmp_path / "q", DIM)
+        assert caught.value.cause == "locked"
+    finally:
+        owner.close()

@@ -55,6 +55,7 @@ __all__ = ["QdrantServerIndex"]
 
 T = TypeVar("T")
 _PAGE = 1024
+_UPSERT_BATCH = 512
 
 
 class QdrantServerIndex:
@@ -110,7 +111,10 @@ class QdrantServerIndex:
         PEM bundle `ca_bundle`). No request is sent before the first call."""
         tls: dict[str, Any] = {}
         if ca_bundle is not None:
-            tls["verify"] = ssl.create_default_context(cafile=str(ca_bundle))
+            try:
+                tls["verify"] = ssl.create_default_context(cafile=str(ca_bundle))
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"cannot load the CA bundle {ca_bundle}: {exc}") from exc
         client = QdrantClient(
             url=url,
             api_key=api_key,
@@ -125,8 +129,15 @@ class QdrantServerIndex:
     @classmethod
     def local(cls, path: Path, dim: int, **options: Any) -> QdrantServerIndex:
         """The index in qdrant-client's local mode at `path` (created when absent; one process at a time)."""
-        Path(path).mkdir(parents=True, exist_ok=True)
-        client = QdrantClient(path=str(path))
+        try:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            client = QdrantClient(path=str(path))
+        except (OSError, RuntimeError, ValueError) as exc:
+            locked = "already accessed" in str(exc)
+            raise IndexUnavailable(
+                f"cannot open Qdrant local storage at {path}: {exc}",
+                cause="locked" if locked else "unreadable",
+            ) from exc
         return cls(client, dim, where=f"Qdrant local storage at {path}", serialize=True, **options)
 
     @property
@@ -148,10 +159,18 @@ class QdrantServerIndex:
             )
             for document, vector in zip(documents, vectors, strict=True)
         ]
-        self._call(
-            "upsert points",
-            lambda: self._client.upsert(self.collection_name, points=points, wait=True),
-        )
+        # Requests stay well under the server's 32 MiB body limit (a 384-d point is ~5 KB of JSON). A failure
+        # part-way leaves some batches applied: harmless, the outbox re-sends them all (upserts by id).
+        for start in range(0, len(points), _UPSERT_BATCH):
+            self._call(
+                "upsert points",
+                partial(
+                    self._client.upsert,
+                    self.collection_name,
+                    points=points[start : start + _UPSERT_BATCH],
+                    wait=True,
+                ),
+            )
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove documents by id; unknown ids are ignored."""
@@ -187,8 +206,9 @@ class QdrantServerIndex:
         if self._closed:
             return
         self._closed = True
-        # Nothing to flush: every acknowledged write is on the server already.
-        self._client.close()
+        # Nothing to flush or lose: every acknowledged write is on the server already.
+        with contextlib.suppress(Exception):
+            self._client.close()
 
     # -- reads ----------------------------------------------------------------------------------------------
 
