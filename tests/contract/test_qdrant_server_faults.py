@@ -74,6 +74,8 @@ class AnsweringServer:
                     self.rfile.read(length)
                 body = json.dumps({"status": {"error": f"echo {dict(self.headers)}"}}).encode()
                 self.send_response(owner.status)
+                if owner.status == 429:
+                    self.send_header("Retry-After", "1")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -192,6 +194,21 @@ def test_5xx_is_retried_then_the_breaker_opens_and_half_opens(answering: Answeri
         assert_no_secret(caught.value)
         assert answering.requests == 13
         assert index.breaker.state == "half-open"
+    finally:
+        index.close()
+
+
+def test_a_rate_limited_call_waits_as_long_as_retry_after_says(answering: AnsweringServer) -> None:
+    answering.status = 429
+    index = connect(f"http://127.0.0.1:{answering.port}", retries=1)
+    try:
+        answering.requests = 0
+        started = time.monotonic()
+        with pytest.raises(IndexUnavailable, match="HTTP 429") as caught:
+            index.count()
+        assert caught.value.cause == "unreachable"
+        assert answering.requests == 2
+        assert time.monotonic() - started >= 1.0  # Retry-After: 1, not the 10 ms back-off
     finally:
         index.close()
 

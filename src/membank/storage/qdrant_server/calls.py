@@ -2,7 +2,7 @@
 
 - Transient failures are retried with exponential back-off and jitter (tenacity): the connection refused,
   reset or timed out (httpx transport errors, which qdrant-client wraps in `ResponseHandlingException`),
-  HTTP 5xx, and 429 (the server's rate limit). Every call the adapters make is idempotent (upserts and
+  HTTP 5xx, and 429 (the server's rate limit, waiting as long as its Retry-After says, up to 5 s). Every call the adapters make is idempotent (upserts and
   deletes by id, reads), so a retried write that had been applied changes nothing.
 - After `breaker_failures` calls in a row that failed that way, the breaker opens: calls fail at once (no
   connection attempt) for `breaker_reset_seconds`, then one trial call goes through (half-open).
@@ -86,9 +86,7 @@ class ServerCalls:
     def _with_retries(self, operation: Callable[[], T]) -> T:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self._retries + 1),
-            wait=tenacity.wait_exponential_jitter(
-                multiplier=self._backoff_seconds, jitter=self._backoff_seconds, max=_MAX_BACKOFF_SECONDS
-            ),
+            wait=self._wait,
             retry=tenacity.retry_if_exception(transient),
             reraise=True,
         )
@@ -96,6 +94,16 @@ class ServerCalls:
             with attempt, self._one_at_a_time:
                 return operation()
         raise AssertionError("tenacity returns or raises")  # pragma: no cover - reraise=True
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        """Exponential back-off with jitter, or longer when a 429 said how long (capped either way)."""
+        backoff = tenacity.wait_exponential_jitter(
+            multiplier=self._backoff_seconds, jitter=self._backoff_seconds, max=_MAX_BACKOFF_SECONDS
+        )(state)
+        failure = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(failure, ResourceExhaustedResponse):
+            return min(max(backoff, float(failure.retry_after_s)), _MAX_BACKOFF_SECONDS)
+        return backoff
 
     def _refusal(self, what: str, exc: Exception) -> IndexUnavailable:
         if _collection_missing(exc):
