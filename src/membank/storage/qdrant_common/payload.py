@@ -32,9 +32,9 @@ METADATA = "metadata"
 METADATA_BOOL = "metadata_bool"
 # The payload indexes: `tenant_id` is the tenant partition (`is_tenant`), the others serve filters.
 TENANT_FIELD = "tenant_id"
-KEYWORD_FIELDS = ("user_id", "agent_id", "session_id", "memory_type", "tags", "entities")
-INTEGER_FIELDS = ("importance",)
-FLOAT_FIELDS = ("created_at", "updated_at", "valid_from", "valid_to")
+INDEXED_KEYWORDS = ("user_id", "agent_id", "session_id", "memory_type", "tags", "entities")
+INDEXED_INTEGERS = ("importance",)
+INDEXED_FLOATS = ("created_at", "updated_at", "valid_from", "valid_to")
 # What a hit reads of its point's payload.
 HIT_FIELDS = ["id", "importance", "created_at"]
 # Non-UUID memory ids are mapped to a stable UUID; the original id is kept in the payload.

@@ -14,9 +14,9 @@ import qdrant_edge as q
 
 from membank.storage.qdrant_common.payload import (
     DENSE,
-    FLOAT_FIELDS,
-    INTEGER_FIELDS,
-    KEYWORD_FIELDS,
+    INDEXED_FLOATS,
+    INDEXED_INTEGERS,
+    INDEXED_KEYWORDS,
     SPARSE,
     TENANT_FIELD,
 )
@@ -46,11 +46,11 @@ def edge_config(dim: int) -> q.EdgeConfig:
 
 def payload_indexes() -> dict[str, q.PayloadSchemaParams]:
     indexes: dict[str, q.PayloadSchemaParams] = {TENANT_FIELD: q.KeywordIndexParams(is_tenant=True)}
-    for name in KEYWORD_FIELDS:
+    for name in INDEXED_KEYWORDS:
         indexes[name] = q.KeywordIndexParams(enable_hnsw=False)
-    for name in INTEGER_FIELDS:
+    for name in INDEXED_INTEGERS:
         indexes[name] = q.IntegerIndexParams(lookup=True, range=True, enable_hnsw=False)
-    for name in FLOAT_FIELDS:
+    for name in INDEXED_FLOATS:
         indexes[name] = q.FloatIndexParams(enable_hnsw=False)
     return indexes
 

@@ -14,9 +14,9 @@ from qdrant_client import models
 
 from membank.storage.qdrant_common.payload import (
     DENSE,
-    FLOAT_FIELDS,
-    INTEGER_FIELDS,
-    KEYWORD_FIELDS,
+    INDEXED_FLOATS,
+    INDEXED_INTEGERS,
+    INDEXED_KEYWORDS,
     TENANT_FIELD,
 )
 
@@ -51,13 +51,13 @@ def payload_indexes() -> dict[str, models.PayloadSchemaParams]:
     indexes: dict[str, models.PayloadSchemaParams] = {
         TENANT_FIELD: models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
     }
-    for name in KEYWORD_FIELDS:
+    for name in INDEXED_KEYWORDS:
         indexes[name] = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, enable_hnsw=False)
-    for name in INTEGER_FIELDS:
+    for name in INDEXED_INTEGERS:
         indexes[name] = models.IntegerIndexParams(
             type=models.IntegerIndexType.INTEGER, lookup=True, range=True, enable_hnsw=False
         )
-    for name in FLOAT_FIELDS:
+    for name in INDEXED_FLOATS:
         indexes[name] = models.FloatIndexParams(type=models.FloatIndexType.FLOAT, enable_hnsw=False)
     return indexes
 
