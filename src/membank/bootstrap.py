@@ -70,6 +70,8 @@ def build_index(settings: Settings, store: SqlRecordStore | None = None) -> Vect
     `store`'s connection pool when given (else it opens a pool of its own)."""
     if settings.vector_index == "pgvector":
         return _pgvector_index(settings, store)
+    if settings.vector_index == "qdrant":
+        return _build_qdrant_server_index(settings)
     from membank.storage.qdrant_edge import QdrantEdgeIndex
 
     # The data dir holds the index even when the system of record is elsewhere (PostgreSQL).
@@ -91,6 +93,25 @@ def _pgvector_index(settings: Settings, store: SqlRecordStore | None) -> VectorI
         return PgvectorIndex(store.db, settings.embedding_dim)
     assert settings.database_url is not None  # Settings refuses pgvector without store=postgres
     return PgvectorIndex.connect(settings.database_url.get_secret_value(), settings.embedding_dim)
+
+
+def _build_qdrant_server_index(settings: Settings) -> VectorIndex:
+    from membank.storage.qdrant_server import QdrantServerIndex
+
+    assert settings.qdrant_url is not None  # the settings require it for this index
+    api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    return QdrantServerIndex.connect(
+        settings.qdrant_url,
+        settings.embedding_dim,
+        api_key=api_key,
+        timeout_seconds=settings.qdrant_timeout_seconds,
+        ca_bundle=settings.qdrant_ca_bundle,
+        collection_name=settings.qdrant_collection,
+        retries=settings.qdrant_retries,
+        backoff_seconds=settings.qdrant_backoff_seconds,
+        breaker_failures=settings.qdrant_breaker_failures,
+        breaker_reset_seconds=settings.qdrant_breaker_reset_seconds,
+    )
 
 
 def build_index_sync(

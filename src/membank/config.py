@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _POSTGRES_SCHEMES = {"postgresql", "postgresql+psycopg"}
@@ -37,8 +37,21 @@ class Settings(BaseSettings):
     # Longest a single SQL statement may run on PostgreSQL before the server cancels it (0: no limit).
     database_statement_timeout_ms: int = Field(default=30_000, ge=0)
     database_application_name: str = Field(default="membank", min_length=1, max_length=63)
-    # qdrant-edge: embedded in the serving process (data dir); pgvector: in the PostgreSQL of store=postgres.
-    vector_index: Literal["qdrant-edge", "pgvector"] = "qdrant-edge"
+    # qdrant-edge: embedded in the serving process (data dir); pgvector: in the PostgreSQL of store=postgres;
+    # qdrant: a Qdrant server (qdrant_url).
+    vector_index: Literal["qdrant-edge", "pgvector", "qdrant"] = "qdrant-edge"
+    # The Qdrant server index (vector_index=qdrant): http(s)://host:6333; https verifies the server's
+    # certificate against the system CAs, or against qdrant_ca_bundle (a PEM file) when set.
+    qdrant_url: str | None = Field(default=None, validate_default=True)
+    qdrant_api_key: SecretStr | None = None
+    qdrant_ca_bundle: FilePath | None = None
+    qdrant_collection: str = Field(default="membank", pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    # Per request; qdrant-client takes whole seconds.
+    qdrant_timeout_seconds: int = Field(default=10, ge=1)
+    qdrant_retries: int = Field(default=3, ge=0)
+    qdrant_backoff_seconds: float = Field(default=0.2, ge=0)
+    qdrant_breaker_failures: int = Field(default=5, ge=1)
+    qdrant_breaker_reset_seconds: float = Field(default=10.0, gt=0)
     embedder: Literal["onnx", "openai"] = "onnx"
 
     embedding_dim: int = Field(default=384, gt=0)
@@ -116,6 +129,17 @@ class Settings(BaseSettings):
             return None
         if value.get_secret_value().split("://", 1)[0] not in _POSTGRES_SCHEMES:
             raise ValueError("must be a PostgreSQL URL: postgresql://user:password@host:port/database")
+        return value
+
+    @field_validator("qdrant_url")
+    @classmethod
+    def _qdrant_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            if info.data.get("vector_index") == "qdrant":
+                raise ValueError("required when MEMBANK_VECTOR_INDEX=qdrant")
+            return None
+        if value.split("://", 1)[0] not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://qdrant.example:6333")
         return value
 
     @model_validator(mode="after")

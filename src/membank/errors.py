@@ -139,7 +139,8 @@ class IndexUnavailable(BackendUnavailable):
 
     ``details["cause"]`` says which: ``missing`` (its files are gone), ``unwritable`` (immutable, read-only
     or a full disk), ``unreadable`` (it cannot be opened or read: corrupt), ``locked`` (another process owns
-    it), ``unreachable`` (its server cannot be reached or dropped the connection), ``closed``, ``rebuilding``
+    it), ``unreachable`` (its server cannot be reached, dropped the connection, answers 5xx, or its circuit
+    breaker is open), ``incompatible`` (a Qdrant collection of another vector size), ``closed``, ``rebuilding``
     or ``error`` (anything else the engine reported)."""
 
     code = "INDEX_UNAVAILABLE"

@@ -25,6 +25,7 @@ import pytest
 from membank.storage.pgvector import PgvectorIndex
 from membank.storage.ports import RecordStore, VectorIndex
 from membank.storage.qdrant_edge import QdrantEdgeIndex
+from membank.storage.qdrant_server import QdrantServerIndex
 from membank.storage.sql.database import SqlDatabase
 from membank.storage.sql.store import SqlRecordStore
 from tests.conftest import MakePostgresDatabase
@@ -46,6 +47,8 @@ def database_url(place: Path) -> str:
 FACTORIES: dict[str, IndexFactory] = {
     "qdrant-edge": lambda place, dim: QdrantEdgeIndex(place, dim),
     "pgvector": lambda place, dim: PgvectorIndex.connect(database_url(place), dim),
+    # The Qdrant server adapter through qdrant-client's local mode (no server binary is available here).
+    "qdrant": lambda place, dim: QdrantServerIndex.local(place, dim),
 }
 BACKENDS = list(FACTORIES)
 DATABASE_BACKENDS = {"pgvector"}

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from membank.config import Settings
-from membank.providers.llms.breaker import CircuitBreaker
 from membank.providers.llms.ports import ChatCompletion, ChatMessage, ChatModel
 
 __all__ = [
     "ChatCompletion",
     "ChatMessage",
     "ChatModel",
-    "CircuitBreaker",
     "OpenAIChatModel",
     "build_chat_model",
 ]

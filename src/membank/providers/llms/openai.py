@@ -31,8 +31,8 @@ from membank.providers._http import (
     transport_failure,
     with_retries,
 )
-from membank.providers.llms.breaker import CircuitBreaker
 from membank.providers.llms.ports import ChatCompletion, ChatMessage, TokenUsage
+from membank.resilience import CircuitBreaker
 
 __all__ = ["INPUT_REJECTED", "OpenAIChatModel", "ResponseFormat"]
 

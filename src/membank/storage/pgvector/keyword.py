@@ -1,7 +1,7 @@
 """BM25 keyword search over ``vector_index_terms`` that scores exactly like the Qdrant Edge adapter.
 
-Terms and their document-side weights come from the same tokenizer (`qdrant_edge.Bm25` with the Edge
-adapter's configuration: lowercase, ASCII folding, English stopwords, Snowball stemming, the fixed average
+Terms and their document-side weights come from the tokenizer of both Qdrant adapters
+(`storage/qdrant_common/text.py`: lowercase, ASCII folding, English stopwords, Snowball stemming, the fixed average
 length), so a document's weights are the values of its Edge sparse vector. The query side is Qdrant's IDF
 modifier, computed at query time over the memories searched (the tenant's, or the user's within it when a
 user is given: every document of that corpus, whatever its validity or the filter), as the Edge adapter
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import qdrant_edge as q
 from sqlalchemy import ColumnElement, Select, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import BigInteger, Float
@@ -25,7 +24,7 @@ from sqlalchemy.types import BigInteger, Float
 from membank.models import Scope
 from membank.storage.pgvector.tables import documents, terms
 from membank.storage.ports import IndexDocument
-from membank.storage.qdrant_edge.schema import bm25_config
+from membank.storage.qdrant_common.text import bm25_tokenizer
 
 __all__ = ["Bm25Terms"]
 
@@ -37,7 +36,7 @@ class Bm25Terms:
     """Document terms for `vector_index_terms` and the scoring query of a text."""
 
     def __init__(self) -> None:
-        self._bm25 = q.Bm25(bm25_config())
+        self._bm25 = bm25_tokenizer()
 
     def rows(self, document: IndexDocument) -> list[dict[str, Any]]:
         sparse = self._bm25.embed_document(document.text)

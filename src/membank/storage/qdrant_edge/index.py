@@ -31,21 +31,28 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 import qdrant_edge as q
 
 from membank.errors import IndexUnavailable
 from membank.models import Scope
 from membank.storage.filters import FilterNode
-from membank.storage.ports import IndexDocument, IndexHit, IndexResult
+from membank.storage.ports import IndexDocument, IndexResult
+from membank.storage.qdrant_common.payload import (
+    DENSE,
+    HIT_FIELDS,
+    SPARSE,
+    document_payload,
+    memory_id,
+    point_id,
+)
+from membank.storage.qdrant_common.points import dense_rows, hits, idf_corpus_scope
+from membank.storage.qdrant_common.text import bm25_tokenizer
 from membank.storage.qdrant_edge import schema
-from membank.storage.qdrant_edge.filters import scope_filter
+from membank.storage.qdrant_edge.filters import compiler
 from membank.storage.qdrant_edge.guard import FileGuard
 from membank.storage.qdrant_edge.locking import ReadWriteLock
-from membank.storage.qdrant_edge.payload import DENSE, SPARSE, document_payload, memory_id, point_id
 
 T = TypeVar("T")
-_HIT_FIELDS = ["id", "importance", "created_at"]
 _LEFT_OPEN: list[q.EdgeShard] = []  # shards that could not be closed safely (see `close`)
 _PAGE = 1024
 
@@ -73,7 +80,7 @@ class QdrantEdgeIndex:
         self.dim = dim
         self._flush_seconds = flush_seconds
         self._auto_optimize_points = auto_optimize_points
-        self._bm25 = q.Bm25(schema.bm25_config())
+        self._bm25 = bm25_tokenizer()
         self._rw = ReadWriteLock()
         self._write_mutex = threading.Lock()
         self._optimizing = threading.Lock()
@@ -205,13 +212,13 @@ class QdrantEdgeIndex:
         if limit <= 0:
             return IndexResult(dense=[], keyword=[])
         dense = self._dense_vectors([vector])[0]
-        compiled = scope_filter(scope, as_of=as_of, node=filter)
+        compiled = compiler.scope_filter(scope, as_of=as_of, node=filter)
         requests = [
             q.QueryRequest(
                 limit=limit,
                 query=q.Query.Nearest(dense, using=DENSE),
                 filter=compiled,
-                with_payload=_HIT_FIELDS,
+                with_payload=HIT_FIELDS,
                 params=q.SearchParams(hnsw_ef=max(schema.HNSW_EF, 2 * limit)),
             )
         ]
@@ -222,19 +229,19 @@ class QdrantEdgeIndex:
                     limit=limit,
                     query=q.Query.Nearest(terms, using=SPARSE),
                     filter=compiled,
-                    with_payload=_HIT_FIELDS,
+                    with_payload=HIT_FIELDS,
                     params=q.SearchParams(idf=q.IdfParams(corpus=_idf_corpus(scope))),
                 )
             )
         with self._rw.read():
             shard = self._require()
             results = self._call(lambda: shard.query_batch(q.QueryBatchRequest(requests)))
-        keyword = _hits(results[1]) if len(results) > 1 else []
-        return IndexResult(dense=_hits(results[0]), keyword=keyword)
+        keyword = hits(results[1]) if len(results) > 1 else []
+        return IndexResult(dense=hits(results[0]), keyword=keyword)
 
     def filter_ids(self, scope: Scope, *, filter: FilterNode | None, as_of: float | None) -> set[str]:
         """Every id in `scope` that matches `filter` (and is valid at `as_of` when given)."""
-        compiled = scope_filter(scope, as_of=as_of, node=filter)
+        compiled = compiler.scope_filter(scope, as_of=as_of, node=filter)
         return {found for found, _ in self._scroll(compiled, ["id"])}
 
     def entries(self) -> Iterator[tuple[str, str]]:
@@ -366,14 +373,7 @@ class QdrantEdgeIndex:
     def _dense_vectors(
         self, vectors: Sequence[Sequence[float]] | Sequence[IndexDocument]
     ) -> list[list[float]]:
-        raw = [item.vector if isinstance(item, IndexDocument) else item for item in vectors]
-        array = np.asarray(raw, dtype=np.float32)
-        if array.ndim != 2 or array.shape[1] != self.dim:
-            raise ValueError(f"vectors must have {self.dim} dimensions, got shape {array.shape}")
-        if not np.isfinite(array).all():
-            raise ValueError("vectors must be finite")
-        rows: list[list[float]] = array.tolist()
-        return rows
+        return dense_rows(vectors, self.dim)
 
     def _scroll(self, flt: q.Filter | None, fields: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """(memory id, payload) of every point matching `flt`, a page per read lock."""
@@ -392,27 +392,8 @@ class QdrantEdgeIndex:
                 return
 
 
-def _hits(points: list[q.ScoredPoint]) -> list[IndexHit]:
-    hits = []
-    for rank, point in enumerate(points, start=1):
-        payload = point.payload or {}
-        hits.append(
-            IndexHit(
-                id=memory_id(point, payload),
-                score=float(point.score),
-                rank=rank,
-                importance=int(payload["importance"]),
-                created_at=float(payload["created_at"]),
-            )
-        )
-    return hits
-
-
 def _idf_corpus(scope: Scope) -> q.Filter:
-    # Term rarity is judged among the memories being searched (the user's, or the tenant's when no user is
-    # given): a term common for this user says little about their memories, whatever other users write.
-    # It is also cheaper: IDF over a whole tenant cost ~1 ms per query at 100k memories.
-    return scope_filter(Scope(scope.tenant_id, scope.user_id), as_of=None, node=None)
+    return compiler.scope_filter(idf_corpus_scope(scope), as_of=None, node=None)
 
 
 def _engine_failure(exc: BaseException) -> bool:

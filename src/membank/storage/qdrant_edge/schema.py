@@ -1,4 +1,4 @@
-"""Shard configuration: vectors, HNSW, BM25 tokenization and payload indexes.
+"""Shard configuration: vectors, HNSW and payload indexes (the fields are `qdrant_common.payload`'s).
 
 Tuning (bench/vector_index_bench.py, 100k x 384-d, 4 tenants, 2 cores): every search is tenant-filtered, so
 there is no global HNSW graph (`m=0`) but one graph per tenant (`payload_m` on the `is_tenant` field, whose
@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import qdrant_edge as q
 
-from membank.storage.qdrant_edge.payload import DENSE, SPARSE
+from membank.storage.qdrant_common.payload import (
+    DENSE,
+    INDEXED_FLOATS,
+    INDEXED_INTEGERS,
+    INDEXED_KEYWORDS,
+    SPARSE,
+    TENANT_FIELD,
+)
 
 CONFIG_FILE = "edge_config.json"
 HNSW_M = 0
@@ -20,12 +27,6 @@ HNSW_PAYLOAD_M = 16
 HNSW_EF_CONSTRUCT = 100
 HNSW_EF = 128
 FULL_SCAN_THRESHOLD_KB = 10_000
-# BM25 length normalisation is against a fixed average document length (in tokens after stopwords): memories
-# are short facts. Changing it re-weights only documents written afterwards (`membank reindex` redoes all).
-BM25_AVG_LEN = 12.0
-
-KEYWORD_FIELDS = ("user_id", "agent_id", "session_id", "memory_type", "tags", "entities")
-FLOAT_FIELDS = ("created_at", "updated_at", "valid_from", "valid_to")
 
 
 def edge_config(dim: int) -> q.EdgeConfig:
@@ -43,16 +44,13 @@ def edge_config(dim: int) -> q.EdgeConfig:
     )
 
 
-def bm25_config() -> q.Bm25Config:
-    return q.Bm25Config(language="english", lowercase=True, ascii_folding=True, avg_len=BM25_AVG_LEN)
-
-
 def payload_indexes() -> dict[str, q.PayloadSchemaParams]:
-    indexes: dict[str, q.PayloadSchemaParams] = {"tenant_id": q.KeywordIndexParams(is_tenant=True)}
-    for name in KEYWORD_FIELDS:
+    indexes: dict[str, q.PayloadSchemaParams] = {TENANT_FIELD: q.KeywordIndexParams(is_tenant=True)}
+    for name in INDEXED_KEYWORDS:
         indexes[name] = q.KeywordIndexParams(enable_hnsw=False)
-    indexes["importance"] = q.IntegerIndexParams(lookup=True, range=True, enable_hnsw=False)
-    for name in FLOAT_FIELDS:
+    for name in INDEXED_INTEGERS:
+        indexes[name] = q.IntegerIndexParams(lookup=True, range=True, enable_hnsw=False)
+    for name in INDEXED_FLOATS:
         indexes[name] = q.FloatIndexParams(enable_hnsw=False)
     return indexes
 

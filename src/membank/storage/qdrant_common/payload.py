@@ -1,4 +1,4 @@
-"""How an `IndexDocument` is laid out as a Qdrant Edge point.
+"""How an `IndexDocument` is laid out as a Qdrant point, on Qdrant Edge and on a Qdrant server alike.
 
 Payload keys (top level, every one filterable)::
 
@@ -12,8 +12,9 @@ Payload keys (top level, every one filterable)::
     (agent_id, session_id, valid_to, tags, entities, metadata, metadata_bool are absent when None/empty)
     sync_token
 
-Booleans live apart because the Python binding turns ``MatchValue(True)`` into the integer 1 (``bool`` is an
-``int``), so a boolean can never be matched where it is stored as JSON ``true``. In `metadata_bool` only
+Booleans live apart because the Qdrant Edge binding turns ``MatchValue(True)`` into the integer 1 (``bool`` is
+an ``int``), so a boolean can never be matched where it is stored as JSON ``true``. qdrant-client sends a real
+``true``, but one layout for both keeps one filter compiler (`filters`) and one set of tests. In `metadata_bool` only
 booleans exist, so matching 1/0 there is exact, and `metadata` keeps JSON semantics (``true`` is not ``1``).
 The text is not stored: only its BM25 sparse vector is.
 """
@@ -29,6 +30,13 @@ DENSE = "dense"
 SPARSE = "bm25"
 METADATA = "metadata"
 METADATA_BOOL = "metadata_bool"
+# The payload indexes: `tenant_id` is the tenant partition (`is_tenant`), the others serve filters.
+TENANT_FIELD = "tenant_id"
+INDEXED_KEYWORDS = ("user_id", "agent_id", "session_id", "memory_type", "tags", "entities")
+INDEXED_INTEGERS = ("importance",)
+INDEXED_FLOATS = ("created_at", "updated_at", "valid_from", "valid_to")
+# What a hit reads of its point's payload.
+HIT_FIELDS = ["id", "importance", "created_at"]
 # Non-UUID memory ids are mapped to a stable UUID; the original id is kept in the payload.
 _ID_NAMESPACE = uuid.UUID("6f1d8a52-3c55-4f4e-9a51-7c0d5e0b7a11")
 _MISSING: Any = object()

@@ -1,0 +1,386 @@
+"""`VectorIndex` on a Qdrant server (or cluster) through `qdrant-client`: one collection shared by every
+MemBank process, so any API instance or worker can search and write it.
+
+Points are laid out and filtered exactly as on Qdrant Edge (`membank.storage.qdrant_common`): a cosine `dense`
+vector, a `bm25` sparse vector (tokenized here by `qdrant_edge.Bm25`, no model download) with the IDF modifier
+whose IDF is computed over the memories searched (the user's within the tenant, `IdfCorpusParams`), the same
+payload keys and the same filter compiler.
+
+Writes wait for the server to apply them (`wait=True`): when `upsert`/`delete` return, the write is in the
+server's write-ahead log. Every call is retried on transient failures and guarded by a circuit breaker
+(`calls`); every failure is `IndexUnavailable`. The collection is created (with its payload indexes) on first
+use; a server that is down at start leaves the index unavailable rather than failing the constructor, and
+the next call or `ping` tries again. A collection that disappears later is reported as ``missing`` (so it
+is rebuilt from the system of record), never silently recreated empty; one whose vectors have another size
+is ``incompatible`` and left alone (it may be another application's) until `membank reindex` replaces it.
+
+`QdrantServerIndex.connect` talks to a server (URL, API key, TLS); `QdrantServerIndex.local` opens
+qdrant-client's local mode at a path, the same client API over an in-process Python engine, which is how the
+contract suite runs this adapter (no Qdrant server binary is available here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from qdrant_client import QdrantClient, models
+
+from membank.errors import IndexUnavailable
+from membank.models import Scope
+from membank.resilience import CircuitBreaker
+from membank.storage.filters import FilterNode
+from membank.storage.ports import IndexDocument, IndexResult
+from membank.storage.qdrant_common.payload import (
+    DENSE,
+    HIT_FIELDS,
+    SPARSE,
+    document_payload,
+    memory_id,
+    point_id,
+)
+from membank.storage.qdrant_common.points import dense_rows, hits, idf_corpus_scope
+from membank.storage.qdrant_common.text import bm25_tokenizer
+from membank.storage.qdrant_server import collection
+from membank.storage.qdrant_server.calls import ServerCalls
+from membank.storage.qdrant_server.filters import compiler
+
+__all__ = ["QdrantServerIndex"]
+
+T = TypeVar("T")
+_PAGE = 1024
+_UPSERT_BATCH = 512
+
+
+class QdrantServerIndex:
+    """Dense + BM25 index of memories in the Qdrant collection `collection_name`, reached through `client`."""
+
+    def __init__(
+        self,
+        client: QdrantClient,
+        dim: int,
+        *,
+        collection_name: str = "membank",
+        where: str = "the Qdrant server",
+        retries: int = 3,
+        backoff_seconds: float = 0.2,
+        breaker_failures: int = 5,
+        breaker_reset_seconds: float = 10.0,
+        secrets: Sequence[str] = (),
+        serialize: bool = False,
+    ) -> None:
+        """Use `client` (the index owns it and closes it). `where` names the server in messages (no
+        credentials); `secrets` are removed from every message; `serialize` runs one call at a time (for
+        local mode). See `calls` for retries and the breaker."""
+        self._client = client
+        self.dim = dim
+        self.collection_name = collection_name
+        self._calls = ServerCalls(
+            f"{where} (collection {collection_name!r})",
+            retries=retries,
+            backoff_seconds=backoff_seconds,
+            breaker=CircuitBreaker(failures=breaker_failures, reset_seconds=breaker_reset_seconds),
+            secrets=secrets,
+            serialize=serialize,
+        )
+        self._bm25 = bm25_tokenizer()
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        self._closed = False
+        with contextlib.suppress(IndexUnavailable):
+            self._ensure_collection()  # else unavailable until a call or ping finds the server again
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        dim: int,
+        *,
+        api_key: str | None = None,
+        timeout_seconds: int = 10,
+        ca_bundle: Path | None = None,
+        **options: Any,
+    ) -> QdrantServerIndex:
+        """The index on the server at `url` (``https://`` for TLS, verified against the system CAs or the
+        PEM bundle `ca_bundle`). No request is sent before the first call."""
+        tls: dict[str, Any] = {}
+        if ca_bundle is not None:
+            try:
+                tls["verify"] = ssl.create_default_context(cafile=str(ca_bundle))
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"cannot load the CA bundle {ca_bundle}: {exc}") from exc
+        client = QdrantClient(
+            url=url,
+            api_key=api_key,
+            timeout=timeout_seconds,
+            prefer_grpc=False,
+            check_compatibility=False,  # a version probe at construction would fail while the server is down
+            **tls,
+        )
+        secrets = [api_key] if api_key else []
+        return cls(client, dim, where=f"Qdrant at {_public_address(url)}", secrets=secrets, **options)
+
+    @classmethod
+    def local(cls, path: Path, dim: int, **options: Any) -> QdrantServerIndex:
+        """The index in qdrant-client's local mode at `path` (created when absent; one process at a time)."""
+        try:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            client = QdrantClient(path=str(path))
+        except (OSError, RuntimeError, ValueError) as exc:
+            locked = "already accessed" in str(exc)
+            raise IndexUnavailable(
+                f"cannot open Qdrant local storage at {path}: {exc}",
+                cause="locked" if locked else "unreadable",
+            ) from exc
+        return cls(client, dim, where=f"Qdrant local storage at {path}", serialize=True, **options)
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._calls.breaker
+
+    # -- writes ---------------------------------------------------------------------------------------------
+
+    def upsert(self, documents: Sequence[IndexDocument]) -> None:
+        """Insert or replace documents by id; returns once the server has applied them."""
+        if not documents:
+            return
+        vectors = dense_rows(documents, self.dim)
+        points = [
+            models.PointStruct(
+                id=point_id(document.id),
+                vector={DENSE: vector, SPARSE: self._sparse(self._bm25.embed_document(document.text))},
+                payload=document_payload(document),
+            )
+            for document, vector in zip(documents, vectors, strict=True)
+        ]
+        # Requests stay well under the server's 32 MiB body limit (a 384-d point is ~5 KB of JSON). A failure
+        # part-way leaves some batches applied: harmless, the outbox re-sends them all (upserts by id).
+        for start in range(0, len(points), _UPSERT_BATCH):
+            self._call(
+                "upsert points",
+                partial(
+                    self._client.upsert,
+                    self.collection_name,
+                    points=points[start : start + _UPSERT_BATCH],
+                    wait=True,
+                ),
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove documents by id; unknown ids are ignored."""
+        if not ids:
+            return
+        selector = models.PointIdsList(points=[point_id(each) for each in ids])
+        self._call(
+            "delete points",
+            lambda: self._client.delete(self.collection_name, points_selector=selector, wait=True),
+        )
+
+    def clear(self) -> str | None:
+        """Drop the collection and create it anew (nothing is kept aside: the server's data is not ours to
+        move). Returns None."""
+        self._require_open()
+        try:
+            self._calls("delete the collection", lambda: self._client.delete_collection(self.collection_name))
+        except IndexUnavailable as exc:
+            if exc.cause != "missing":
+                raise
+        with self._ready_lock:
+            self._ready = False
+        self._ensure_collection()
+        return None
+
+    def optimize(self) -> bool:
+        """Nothing to do: the server builds and merges segments in the background. Returns False."""
+        self._call("read the collection", lambda: self._client.get_collection(self.collection_name))
+        return False
+
+    def close(self) -> None:
+        """Release the client; later calls raise `IndexUnavailable`. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        # Nothing to flush or lose: every acknowledged write is on the server already.
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+    # -- reads ----------------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        scope: Scope,
+        vector: Sequence[float],
+        text: str,
+        *,
+        filter: FilterNode | None,
+        as_of: float,
+        limit: int,
+    ) -> IndexResult:
+        """Dense and BM25 candidates in one batch request, both under the same compiled filter."""
+        if limit <= 0:
+            return IndexResult(dense=[], keyword=[])
+        dense = dense_rows([vector], self.dim)[0]
+        compiled = compiler.scope_filter(scope, as_of=as_of, node=filter)
+        requests = [
+            models.QueryRequest(
+                query=dense,
+                using=DENSE,
+                filter=compiled,
+                limit=limit,
+                with_payload=HIT_FIELDS,
+                params=models.SearchParams(hnsw_ef=max(collection.HNSW_EF, 2 * limit)),
+            )
+        ]
+        terms = self._bm25.embed_query(text)
+        if terms.indices:
+            corpus = compiler.scope_filter(idf_corpus_scope(scope), as_of=None, node=None)
+            requests.append(
+                models.QueryRequest(
+                    query=self._sparse(terms),
+                    using=SPARSE,
+                    filter=compiled,
+                    limit=limit,
+                    with_payload=HIT_FIELDS,
+                    params=models.SearchParams(idf=models.IdfCorpusParams(corpus=corpus)),
+                )
+            )
+        responses = self._call(
+            "search",
+            lambda: self._client.query_batch_points(self.collection_name, requests=requests),
+        )
+        keyword = hits(responses[1].points) if len(responses) > 1 else []
+        return IndexResult(dense=hits(responses[0].points), keyword=keyword)
+
+    def filter_ids(self, scope: Scope, *, filter: FilterNode | None, as_of: float | None) -> set[str]:
+        """Every id in `scope` that matches `filter` (and is valid at `as_of` when given)."""
+        compiled = compiler.scope_filter(scope, as_of=as_of, node=filter)
+        return {found for found, _ in self._scroll(compiled, ["id"])}
+
+    def entries(self) -> Iterator[tuple[str, str]]:
+        """(id, sync_token) of every document, read page by page."""
+        for found, payload in self._scroll(None, ["id", "sync_token"]):
+            yield found, str(payload["sync_token"])
+
+    def tokens(self, ids: Sequence[str]) -> dict[str, str]:
+        """The sync token of each of these documents that the index holds."""
+        if not ids:
+            return {}
+        wanted = [point_id(each) for each in ids]
+        records = self._call(
+            "retrieve points",
+            lambda: self._client.retrieve(
+                self.collection_name, ids=wanted, with_payload=["id", "sync_token"], with_vectors=False
+            ),
+        )
+        found = {}
+        for record in records:
+            payload = record.payload or {}
+            found[memory_id(record, payload)] = str(payload.get("sync_token"))
+        return found
+
+    def count(self) -> int:
+        result = self._call("count points", lambda: self._client.count(self.collection_name, exact=True))
+        return int(result.count)
+
+    def ping(self) -> None:
+        """Raise `IndexUnavailable` (with its cause) unless the server answers and the collection is
+        there and not failing (status red)."""
+        info = self._call("read the collection", lambda: self._client.get_collection(self.collection_name))
+        if info.status == models.CollectionStatus.RED:
+            raise IndexUnavailable(f"{self._calls.where} reports status red (an optimizer failed)")
+
+    # -- internals ------------------------------------------------------------------------------------------
+
+    def _call(self, what: str, operation: Callable[[], T]) -> T:
+        self._require_open()
+        if not self._ready:
+            self._ensure_collection()
+        return self._calls(what, operation)
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise IndexUnavailable("the vector index is closed", cause="closed")
+
+    def _ensure_collection(self) -> None:
+        """Create the collection and its payload indexes when absent; check the vector size when present."""
+        with self._ready_lock:
+            if self._ready:
+                return
+            exists = self._calls(
+                "look up the collection", lambda: self._client.collection_exists(self.collection_name)
+            )
+            if not exists:
+                self._create_collection()
+            else:
+                info = self._calls(
+                    "read the collection", lambda: self._client.get_collection(self.collection_name)
+                )
+                size = collection.vector_size(info)
+                if size != self.dim:
+                    raise IndexUnavailable(
+                        f"{self._calls.where} holds {size}-dimensional vectors, not {self.dim}: "
+                        "use another collection name, or rebuild this one (`membank reindex`, which drops it)",
+                        cause="incompatible",
+                    )
+            self._ready = True
+
+    def _create_collection(self) -> None:
+        name = self.collection_name
+        self._calls(
+            "create the collection",
+            lambda: self._client.create_collection(
+                name,
+                vectors_config={DENSE: collection.dense_params(self.dim)},
+                sparse_vectors_config={SPARSE: collection.sparse_params()},
+                hnsw_config=collection.hnsw_config(),
+            ),
+        )
+        for field, schema in collection.payload_indexes().items():
+            self._calls(
+                f"index the payload field {field}",
+                partial(
+                    self._client.create_payload_index, name, field_name=field, field_schema=schema, wait=True
+                ),
+            )
+
+    def _scroll(self, flt: models.Filter | None, fields: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(memory id, payload) of every point matching `flt`, a page per request."""
+        offset: models.ExtendedPointId | None = None
+        while True:
+            records, offset = self._call(
+                "scroll points",
+                partial(
+                    self._client.scroll,
+                    self.collection_name,
+                    scroll_filter=flt,
+                    limit=_PAGE,
+                    offset=offset,
+                    with_payload=fields,
+                    with_vectors=False,
+                ),
+            )
+            for record in records:
+                payload = record.payload or {}
+                yield memory_id(record, payload), payload
+            if offset is None or not records:
+                return
+
+    @staticmethod
+    def _sparse(vector: Any) -> models.SparseVector:
+        return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+def _public_address(url: str) -> str:
+    """The URL without user info, query or fragment: fit for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}".rstrip("/")
