@@ -116,7 +116,9 @@ class SearchService:
             (s.id, s.score, s.details()) for s in fused[: request.limit * 2] if s.score >= request.threshold
         ]
         counts = {"dense": len(result.dense), "keyword": len(result.keyword)}
-        if self._cache is not None and ticket is not None:
+        # An index that went bad during the search may have answered from partial data: not kept.
+        index_ok = self._health is None or self._health.available
+        if self._cache is not None and ticket is not None and index_ok:
             await self._cache.store(ticket, {"ranked": ranked, "candidates": counts})
         hits = await asyncio.to_thread(self._load, principal.tenant_id, ranked, moment)
         timings = {
