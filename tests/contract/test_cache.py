@@ -303,3 +303,26 @@ async def test_a_hung_redis_costs_one_short_timeout_then_is_skipped() -> None:
             assert status.status == "ok" and shared.available
         finally:
             shared.close()
+
+
+async def test_a_recency_key_of_another_type_means_no_warm_up_not_an_error(redis_server: RedisServer) -> None:
+    shared = redis_cache(redis_server.url())
+    try:
+        with redis_server.client() as client:
+            client.set("test:e:recent", b"a string, not a sorted set")
+        cache: TieredCache[Any] = TieredCache(
+            "embeddings",
+            VectorCodec(2),
+            l1_size=10,
+            l1_ttl_seconds=60,
+            namespace="e:",
+            l2=shared,
+            l2_ttl_seconds=60,
+            track_recent=True,
+        )
+        assert await cache.warm(10, 1.0) == 0
+        await cache.put("q", np.array([1, 2], dtype=np.float32))  # the ZADD fails, the value is stored
+        assert (await cache.get_shared(["q"]))[0] is not None
+        assert shared.available
+    finally:
+        shared.close()

@@ -158,10 +158,7 @@ class RedisCache:
                     out.append((text[len(self._prefix) :], value if isinstance(value, bytes) else None))
             return out
 
-        try:
-            return self._call(run, [])
-        except redis.ResponseError:  # the recency key holds something else: nothing to warm
-            return []
+        return self._call(run, [])
 
     def probe(self) -> SharedCacheStatus:
         started = time.perf_counter()
@@ -189,8 +186,11 @@ class RedisCache:
             return default
         try:
             result = run(self._client)
-        except redis.ResponseError:
-            raise
+        except redis.ResponseError as exc:
+            # Redis answered, refusing the command (a key of another type, OOM under noeviction): not an
+            # outage, so no pause, but nothing to serve either.
+            log.warning("redis.refused", error=self._describe(exc))
+            return default
         except (redis.RedisError, OSError) as exc:
             cause = self._describe(exc)
             if self._breaker.failed(cause):
