@@ -5,6 +5,7 @@ costs nothing but the cache, /health says so, and service comes back by itself."
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -175,3 +176,25 @@ def test_a_down_redis_costs_only_the_cache_health_says_so_and_it_comes_back(
             assert synthesize(api, "hot drinks")["cached"] is False
             with redis_server.client() as client:
                 assert any(key.startswith(b"membank:ctx:") for key in client.keys("*"))
+
+
+def test_a_ranking_is_cached_per_request_and_scoring_configuration(api: Api) -> None:
+    api.add("User likes jazz")
+    wait_until(lambda: outbox_empty(api))
+
+    def cached(**options: Any) -> bool:
+        response = api.search("music taste", explain=True, **options)
+        assert response.status_code == 200, response.text
+        return bool(response.json()["data"]["timings"]["cached"])
+
+    assert cached() is False
+    assert cached() is True
+    assert cached(limit=3) is False  # another request
+    service = container(api).search
+    assert service is not None
+    service.weights = dataclasses.replace(service.weights, recency_weight=0.2)
+    assert cached() is False  # other weights rank otherwise: never served an old ranking
+    assert cached() is True
+    api.add("User plays the saxophone")
+    wait_until(lambda: outbox_empty(api))
+    assert cached() is False  # the user's write

@@ -30,9 +30,10 @@ from membank.storage.ports import Outbox, RevisionCounter
 __all__ = ["AnswerCache", "Ticket", "request_digest"]
 
 
-def request_digest(request: BaseModel, *, exclude: set[str]) -> str:
-    """A digest of the request's fields (sorted JSON), without those that do not change the answer."""
-    body = request.model_dump(mode="json", exclude=exclude)
+def request_digest(request: BaseModel, *, exclude: set[str], config: dict[str, Any]) -> str:
+    """A digest of the request's fields (sorted JSON), without those that do not change the answer, and of
+    the `config` that does (model, weights): processes or deployments configured otherwise never share."""
+    body = {"request": request.model_dump(mode="json", exclude=exclude), "config": config}
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

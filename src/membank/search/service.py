@@ -7,6 +7,7 @@ what it returns is checked for validity at the moment of the request."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,16 @@ class SearchService:
         self._candidates = candidates
         self.weights = weights
 
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        """What besides the request decides a ranking (part of its cache key; weights may change at run
+        time, as the LOCOMO tuning sweeps do)."""
+        return {
+            "model": self._embedder.model_id,
+            "candidates": self._candidates,
+            "weights": dataclasses.asdict(self.weights),
+        }
+
     async def search(
         self, principal: Principal, request: SearchIn, *, use_cache: bool = True
     ) -> tuple[list[SearchHit], dict[str, Any]]:
@@ -85,7 +96,7 @@ class SearchService:
         moment = to_epoch(request.as_of) if request.as_of else to_epoch(now_utc())
         ticket = None
         if self._cache is not None:
-            digest = request_digest(request, exclude={"explain"})
+            digest = request_digest(request, exclude={"explain"}, config=self.fingerprint)
             ticket, cached = await self._cache.lookup(
                 principal.tenant_id, request.user_id, digest, use=use_cache
             )
@@ -156,7 +167,7 @@ def _ranking(cached: Any) -> list[Ranked] | None:
         return None
     out: list[Ranked] = []
     for row in ranked:
-        if not (isinstance(row, list) and len(row) == 3):
+        if not (isinstance(row, list | tuple) and len(row) == 3):
             return None
         memory_id, score, details = row
         if not (isinstance(memory_id, str) and isinstance(score, float | int) and isinstance(details, dict)):

@@ -114,7 +114,12 @@ class SynthesisService:
         """The cited context for a query; served from the cache while the user has not changed."""
         ticket = None
         if self._cache is not None:
-            digest = request_digest(request, exclude={"use_cache"})
+            config = {
+                "search": self._search.fingerprint,
+                "llm": self._chat.model if self._chat is not None else None,
+                "prompt": SYNTHESIS_PROMPT_VERSION,
+            }
+            digest = request_digest(request, exclude={"use_cache"}, config=config)
             ticket, cached = await self._cache.lookup(
                 principal.tenant_id, request.user_id, digest, use=request.use_cache
             )
