@@ -74,6 +74,11 @@ class SearchService:
         self.weights = weights
 
     @property
+    def cache(self) -> AnswerCache | None:
+        """The ranking cache (None: rankings are not cached)."""
+        return self._cache
+
+    @property
     def fingerprint(self) -> dict[str, Any]:
         """What besides the request decides a ranking (part of its cache key; weights may change at run
         time, as the LOCOMO tuning sweeps do)."""
