@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from membank.auth.service import AuthService
+from membank.cache import JsonCodec, SharedCache, TieredCache
 from membank.config import Settings
 from membank.ingest.consolidation import Consolidator
 from membank.ingest.conversation import PROCESS_CONVERSATION, ConversationProcessor
@@ -20,6 +21,7 @@ from membank.observability.health import HealthService
 from membank.providers.embedders import build_embedder
 from membank.providers.embedders.ports import Embedder
 from membank.providers.llms import ChatModel, build_chat_model
+from membank.search.caching import AnswerCache
 from membank.search.index_health import IndexHealth
 from membank.search.indexing import IndexSync
 from membank.search.maintenance import IndexMaintainer
@@ -134,6 +136,45 @@ def build_extractor(settings: Settings, chat: ChatModel | None) -> Extractor:
     return FallbackExtractor(LlmExtractor(chat, max_tokens=settings.llm_max_tokens), heuristic)
 
 
+def build_shared_cache(settings: Settings) -> SharedCache | None:
+    """The Redis L2 when `MEMBANK_REDIS_URL` is set (nothing is sent until it is used), else None."""
+    if settings.redis_url is None:
+        return None
+    from membank.cache.redis import RedisCache
+
+    return RedisCache(
+        settings.redis_url.get_secret_value(),
+        prefix=settings.redis_key_prefix,
+        socket_timeout_seconds=settings.redis_socket_timeout_seconds,
+        breaker_seconds=settings.redis_breaker_seconds,
+        breaker_max_seconds=settings.redis_breaker_max_seconds,
+        recent_limit=settings.cache_recent_limit,
+    )
+
+
+def build_answer_caches(
+    settings: Settings, store: RecordStore, shared: SharedCache | None
+) -> tuple[AnswerCache, AnswerCache]:
+    """The search-result and synthesized-context caches (namespaces versioned with the shape they store)."""
+
+    def answers(name: str, namespace: str, size: int, ttl: float) -> AnswerCache:
+        cache: TieredCache[object] = TieredCache(
+            name,
+            JsonCodec(),
+            l1_size=size,
+            l1_ttl_seconds=ttl,
+            namespace=namespace,
+            l2=shared,
+            l2_ttl_seconds=ttl,
+        )
+        return AnswerCache(cache, revisions=store.revisions, outbox=store.outbox)
+
+    return (
+        answers("search", "search:v1:", settings.search_cache_size, settings.search_cache_ttl_seconds),
+        answers("context", "ctx:v1:", settings.context_cache_size, settings.context_cache_ttl_seconds),
+    )
+
+
 @dataclass(slots=True)
 class Container:
     """Everything a process runs, built once."""
@@ -142,6 +183,7 @@ class Container:
     store: RecordStore  # owned for its lifecycle (close); services get only their ports
     idempotency: IdempotencyRepository
     embedder: Embedder
+    shared_cache: SharedCache | None
     index: VectorIndex | None
     index_sync: IndexSync | None
     index_health: IndexHealth | None
@@ -182,6 +224,8 @@ class Container:
             await self.chat.aclose()
         if self.index is not None:
             self.index.close()
+        if self.shared_cache is not None:
+            self.shared_cache.close()
         self.store.close()
 
 
@@ -189,7 +233,9 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     """Wire the process. Without the index (a standalone worker), writes reach it through the outbox,
     applied by the process that owns the index."""
     store = build_store(settings)
-    embedder = build_embedder(settings)
+    shared_cache = build_shared_cache(settings)
+    embedder = build_embedder(settings, shared_cache)
+    search_cache, context_cache = build_answer_caches(settings, store, shared_cache)
     index = build_index(settings, store) if with_index else None
     health = IndexHealth() if index is not None else None
     index_sync = (
@@ -225,6 +271,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
             candidates=settings.search_candidates,
             weights=weights,
             health=health,
+            cache=search_cache,
         )
         if index is not None
         else None
@@ -262,6 +309,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         store=store,
         idempotency=store.idempotency,
         embedder=embedder,
+        shared_cache=shared_cache,
         index=index,
         index_sync=index_sync,
         index_health=health,
@@ -274,6 +322,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
             jobs=store.jobs,
             index_maintainer=maintainer,
             index_health=health,
+            shared_cache=shared_cache,
         ),
         memories=MemoryService(
             embedder,
@@ -288,10 +337,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         synthesis=SynthesisService(
             search,
             chat,
-            revisions=store.revisions,
-            outbox=store.outbox,
+            cache=context_cache,
             usage=store.usage,
-            cache_size=settings.context_cache_size,
             max_tokens=settings.llm_max_tokens,
         )
         if search is not None

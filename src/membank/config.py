@@ -11,6 +11,7 @@ from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _POSTGRES_SCHEMES = {"postgresql", "postgresql+psycopg"}
+_REDIS_SCHEMES = {"redis", "rediss", "unix"}
 
 
 class Settings(BaseSettings):
@@ -59,7 +60,6 @@ class Settings(BaseSettings):
     embedder_max_wait_ms: float = Field(default=0.0, ge=0)
     embedder_threads: int = Field(default=2, gt=0)
     embedder_max_tokens: int = Field(default=256, gt=8)
-    embedding_cache_size: int = Field(default=20_000, ge=0)
     openai_embedder_base_url: str = "http://127.0.0.1:11434/v1"
     openai_embedder_model: str = "text-embedding-3-small"
     openai_embedder_api_key: SecretStr | None = None
@@ -76,7 +76,29 @@ class Settings(BaseSettings):
     llm_breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
     extraction_window_turns: int = Field(default=20, gt=0, le=200)
+
+    # --- Caches (docs/caching.md): an in-process L1 always, a Redis L2 shared by every process when
+    # MEMBANK_REDIS_URL is set. redis://[:password@]host:port/db, rediss:// (TLS) or unix://; never logged.
+    redis_url: SecretStr | None = None
+    # Put before every Redis key, so several deployments can share one Redis.
+    redis_key_prefix: str = Field(default="membank:", min_length=1, max_length=64)
+    # Connect and read timeout of one Redis call: a slow or gone Redis costs at most this, then the breaker.
+    redis_socket_timeout_seconds: float = Field(default=0.25, gt=0, le=10)
+    # Pause after a Redis failure before it is tried again, doubling with each failure up to the max.
+    redis_breaker_seconds: float = Field(default=1.0, gt=0)
+    redis_breaker_max_seconds: float = Field(default=30.0, gt=0)
+    # Query embeddings (not user-specific: keyed by model and text digest).
+    embedding_cache_size: int = Field(default=20_000, ge=0)
+    embedding_cache_ttl_seconds: float = Field(default=7 * 86_400.0, ge=0)
+    # Search results and synthesized contexts, per tenant, user and request; a write makes them unreachable.
+    search_cache_size: int = Field(default=2_000, ge=0)
+    search_cache_ttl_seconds: float = Field(default=60.0, ge=0)
     context_cache_size: int = Field(default=2_000, ge=0)
+    context_cache_ttl_seconds: float = Field(default=300.0, ge=0)
+    # Warm-up at start: this many of the most recently used query embeddings, from Redis into L1.
+    cache_warmup_count: int = Field(default=2_000, ge=0)
+    cache_warmup_seconds: float = Field(default=2.0, ge=0)
+    cache_recent_limit: int = Field(default=10_000, ge=0)
 
     run_workers: bool = True
     workers: int = Field(default=2, ge=0)
@@ -140,6 +162,13 @@ class Settings(BaseSettings):
             return None
         if value.split("://", 1)[0] not in ("http", "https"):
             raise ValueError("must be an http:// or https:// URL, e.g. https://qdrant.example:6333")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().split("://", 1)[0] not in _REDIS_SCHEMES:
+            raise ValueError("must be a Redis URL: redis://[:password@]host:port/db, rediss:// or unix://")
         return value
 
     @model_validator(mode="after")

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from membank.cache import TieredCache, VectorCodec
+from membank.cache.redis import RedisCache
 from membank.config import Settings
 from membank.errors import EmbeddingServiceError
 from membank.providers.embedders import Embedder, MicroBatcher, build_embedder
@@ -30,6 +32,7 @@ from membank.providers.embedders.onnx import (
 from membank.providers.embedders.openai import OpenAIEmbedder
 from membank.providers.embedders.ports import Vectors
 from tests.support.openai_stub import OpenAIStub
+from tests.support.redis import RedisServer
 
 API_KEY = "sk-test-SECRET-0123456789abcdef"
 
@@ -648,3 +651,63 @@ async def test_openai_a_rejected_text_fails_only_its_caller(
         assert [len(r["body"]["input"]) for r in openai_stub.requests] == [4, 1, 1, 1, 1]
     finally:
         await emb.aclose()
+
+
+def shared_vectors(url: str, *, dim: int = 4) -> tuple[RedisCache, TieredCache[Vectors]]:
+    shared = RedisCache(
+        url,
+        prefix="t:",
+        socket_timeout_seconds=0.25,
+        breaker_seconds=0.2,
+        breaker_max_seconds=0.5,
+        recent_limit=10,
+    )
+    cache: TieredCache[Vectors] = TieredCache(
+        "embeddings",
+        VectorCodec(dim),
+        l1_size=100,
+        l1_ttl_seconds=60,
+        namespace="emb:fake:",
+        l2=shared,
+        l2_ttl_seconds=60,
+        track_recent=True,
+    )
+    return shared, cache
+
+
+async def test_query_vectors_are_shared_through_redis_and_documents_are_not(redis_url: str) -> None:
+    model_a, model_b = FakeModel(), FakeModel()
+    redis_a, cache_a = shared_vectors(redis_url)
+    redis_b, cache_b = shared_vectors(redis_url)
+    a, b = fake_batcher(model_a, cache=cache_a), fake_batcher(model_b, cache=cache_b)
+    try:
+        await a.embed(["a query"], query=True)
+        await a.embed(["a document"])
+        await asyncio.sleep(0.05)  # the shared write runs after the batch
+        got = await b.embed(["a query"], query=True)
+        assert got[0, 0] == len("a query") and model_b.batches == []  # from Redis, no model call
+        assert b.stats.cache_hits == 1 and cache_b.stats.hits["l2"] == 1
+        await b.embed(["a document"], query=True)
+        assert model_b.batches == [["a document"]]  # documents never went to Redis
+        assert await b.warm_cache(10, 1.0) == 0  # already in L1
+        assert await fake_batcher(FakeModel(), cache=shared_vectors(redis_url)[1]).warm_cache(10, 1.0) == 2
+    finally:
+        await a.aclose()
+        await b.aclose()
+        redis_a.close()
+        redis_b.close()
+
+
+async def test_a_down_redis_leaves_the_embedder_working(redis_server: RedisServer) -> None:
+    model = FakeModel()
+    shared, cache = shared_vectors(redis_server.url())
+    batcher = fake_batcher(model, cache=cache)
+    try:
+        redis_server.stop()
+        result = await asyncio.wait_for(batcher.embed(["q"], query=True), timeout=2.0)
+        assert result[0, 0] == 1
+        assert (await batcher.embed(["q"], query=True))[0, 0] == 1  # L1 still caches
+        assert len(model.batches) == 1
+    finally:
+        await batcher.aclose()
+        shared.close()

@@ -21,7 +21,8 @@ router = APIRouter(tags=["health"])
 )
 async def health(container: AppContainer) -> Response:
     """Overall status with each backend's state: 503 only when the system of record or the embedder is
-    down; a degraded vector index is reported (status "degraded", with the reason) with 200."""
+    down; a degraded vector index or an unreachable Redis is reported (status "degraded", with the reason)
+    with 200."""
     healthy, report = await container.health.report()
     return (
         ok(report) if healthy else fail(Unhealthy.status, Unhealthy.code, "a backend is unavailable", report)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from membank import __version__
+from membank.cache import SharedCache
 from membank.errors import BackendUnavailable
 from membank.observability.metrics import JOBS, OUTBOX_PENDING
 from membank.providers.embedders.ports import Embedder
@@ -47,7 +48,9 @@ class HealthService:
         jobs: JobRepository,
         index_maintainer: IndexMaintainer | None,
         index_health: IndexHealth | None,
+        shared_cache: SharedCache | None = None,
     ) -> None:
+        self._shared_cache = shared_cache
         self._embedder = embedder
         self._ping_store = ping_store
         self._outbox = outbox
@@ -58,13 +61,17 @@ class HealthService:
     async def report(self) -> tuple[bool, dict[str, object]]:
         """(serving, report). Serving needs the system of record and the embedder (writes are acknowledged
         with them); the vector index is derived, so a degraded or rebuilding index makes the status
-        "degraded" with the reason, not a 503."""
+        "degraded" with the reason, not a 503; so is a Redis that does not answer (the cache is bypassed)."""
         healthy, components = await run_checks({"store": self._ping_store})
         derived_ok = True
         if self._maintainer is not None and self._index_health is not None:
             await asyncio.to_thread(self._maintainer.probe)
             components["vector_index"] = self._index_health.report()
             derived_ok = self._index_health.available
+        if self._shared_cache is not None:
+            redis = await asyncio.to_thread(self._shared_cache.probe)
+            components["redis"] = redis.report()
+            derived_ok = derived_ok and redis.status == "ok"
         try:
             await asyncio.wait_for(self._embedder.embed(["health check"]), timeout=5.0)
             components["embedder"] = {"status": "ok", "model": self._embedder.model_id}

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from membank.cache.stats import LAYERS, process_totals
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -23,3 +29,37 @@ OUTBOX_PENDING = Gauge(
     "membank_outbox_pending", "Outbox items not yet applied to the indexes.", registry=REGISTRY
 )
 JOBS = Gauge("membank_jobs", "Jobs by status.", ["status"], registry=REGISTRY)
+
+
+class CacheCollector(Collector):
+    """Hits and misses of every cache of the process by cache (embeddings, search, context) and layer (l1,
+    l2), the values refused as corrupt, and the hit ratio: lookups answered by either layer over all."""
+
+    def collect(self) -> Iterator[Metric]:
+        hits = CounterMetricFamily(
+            "membank_cache_hits", "Cache hits by cache and layer.", labels=["cache", "layer"]
+        )
+        misses = CounterMetricFamily(
+            "membank_cache_misses", "Cache misses by cache and layer.", labels=["cache", "layer"]
+        )
+        corrupt = CounterMetricFamily(
+            "membank_cache_corrupt",
+            "Shared-cache values refused (not ours, truncated), counted as misses.",
+            labels=["cache"],
+        )
+        ratio = GaugeMetricFamily(
+            "membank_cache_hit_ratio",
+            "Lookups answered by L1 or L2 over all lookups, by cache.",
+            labels=["cache"],
+        )
+        for name, stats in sorted(process_totals().items()):
+            for layer in LAYERS:
+                hits.add_metric([name, layer], stats.hits[layer])
+                misses.add_metric([name, layer], stats.misses[layer])
+            corrupt.add_metric([name], stats.corrupt)
+            if stats.hit_ratio is not None:
+                ratio.add_metric([name], stats.hit_ratio)
+        yield from (hits, misses, corrupt, ratio)
+
+
+REGISTRY.register(CacheCollector())

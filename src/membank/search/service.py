@@ -1,18 +1,24 @@
-"""Hybrid search: embed, query the index with filters, fuse, score, load from the system of record."""
+"""Hybrid search: embed, query the index with filters, fuse, score, load from the system of record.
+
+With a cache, the ranking (ids, scores, score details: no memory text) is kept per user and request until
+the user's next write (search/caching.py); a cached ranking is loaded from the system of record again, so
+what it returns is checked for validity at the moment of the request."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from membank.models import Memory, Principal, Scope, from_epoch, now_utc, to_epoch
 from membank.providers.embedders.ports import Embedder
+from membank.search.caching import AnswerCache, request_digest
 from membank.search.filters import parse_filter
 from membank.search.index_health import IndexHealth
 from membank.search.schemas import SearchIn
-from membank.search.scoring import Scored, ScoringWeights, fuse
+from membank.search.scoring import ScoringWeights, fuse
 from membank.storage.filters import Condition, FilterNode, all_of
 from membank.storage.ports import MemoryRepository, VectorIndex
 
@@ -57,15 +63,34 @@ class SearchService:
         candidates: int,
         weights: ScoringWeights,
         health: IndexHealth | None = None,
+        cache: AnswerCache | None = None,
     ) -> None:
         self._memories = memories
+        self._cache = cache
         self._health = health
         self._index = index
         self._embedder = embedder
         self._candidates = candidates
         self.weights = weights
 
-    async def search(self, principal: Principal, request: SearchIn) -> tuple[list[SearchHit], dict[str, Any]]:
+    @property
+    def cache(self) -> AnswerCache | None:
+        """The ranking cache (None: rankings are not cached)."""
+        return self._cache
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        """What besides the request decides a ranking (part of its cache key; weights may change at run
+        time, as the LOCOMO tuning sweeps do)."""
+        return {
+            "model": self._embedder.model_id,
+            "candidates": self._candidates,
+            "weights": dataclasses.asdict(self.weights),
+        }
+
+    async def search(
+        self, principal: Principal, request: SearchIn, *, use_cache: bool = True
+    ) -> tuple[list[SearchHit], dict[str, Any]]:
         """Memories of one user ranked by relevance, recency and importance; valid now unless as_of.
         While the index is degraded or rebuilding: IndexUnavailable (503 INDEX_UNAVAILABLE) with the reason."""
         if self._health is not None:
@@ -74,7 +99,23 @@ class SearchService:
         filter_node = request_filter(request)
         scope = Scope(principal.tenant_id, request.user_id, request.agent_id, request.session_id)
         moment = to_epoch(request.as_of) if request.as_of else to_epoch(now_utc())
-        vectors = await self._embedder.embed([request.query])
+        ticket = None
+        if self._cache is not None:
+            digest = request_digest(request, exclude={"explain"}, config=self.fingerprint)
+            ticket, cached = await self._cache.lookup(
+                principal.tenant_id, request.user_id, digest, use=use_cache
+            )
+            ranked = _ranking(cached)
+            if ranked is not None:
+                hits = await asyncio.to_thread(self._load, principal.tenant_id, ranked, moment)
+                timings = {
+                    "cached": True,
+                    "embed_ms": 0.0,
+                    "total_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "candidates": cached["candidates"],
+                }
+                return hits[: request.limit], timings
+        vectors = await self._embedder.embed([request.query], query=True)
         embedded = time.perf_counter()
         candidates = max(self._candidates, request.limit)
         result = await asyncio.to_thread(
@@ -87,25 +128,54 @@ class SearchService:
             limit=candidates,
         )
         fused = fuse(result, self.weights, now=time.time(), limit=candidates)
-        ranked = [s for s in fused if s.score >= request.threshold]
-        hits = await asyncio.to_thread(self._load, principal.tenant_id, ranked[: request.limit * 2], moment)
+        ranked = [
+            (s.id, s.score, s.details()) for s in fused[: request.limit * 2] if s.score >= request.threshold
+        ]
+        counts = {"dense": len(result.dense), "keyword": len(result.keyword)}
+        # An index that went bad during the search may have answered from partial data: not kept.
+        index_ok = self._health is None or self._health.available
+        if self._cache is not None and ticket is not None and index_ok:
+            await self._cache.store(ticket, {"ranked": ranked, "candidates": counts})
+        hits = await asyncio.to_thread(self._load, principal.tenant_id, ranked, moment)
         timings = {
+            "cached": False,
             "embed_ms": round((embedded - started) * 1000, 3),
             "total_ms": round((time.perf_counter() - started) * 1000, 3),
-            "candidates": {"dense": len(result.dense), "keyword": len(result.keyword)},
+            "candidates": counts,
         }
         return hits[: request.limit], timings
 
-    def _load(self, tenant_id: str, ranked: list[Scored], moment: float) -> list[SearchHit]:
+    def _load(self, tenant_id: str, ranked: list[Ranked], moment: float) -> list[SearchHit]:
         # The index is derived and may lag a write by a moment: the system of record has the last word.
-        memories = self._memories.get_many(tenant_id, [s.id for s in ranked])
+        memories = self._memories.get_many(tenant_id, [memory_id for memory_id, _, _ in ranked])
         at = from_epoch(moment)
         hits: list[SearchHit] = []
-        for scored in ranked:
-            memory = memories.get(scored.id)
+        for memory_id, score, details in ranked:
+            memory = memories.get(memory_id)
             if memory is None:
                 continue
             if not memory.is_valid_at(at):
                 continue
-            hits.append(SearchHit(memory, scored.score, scored.details()))
+            hits.append(SearchHit(memory, score, details))
         return hits
+
+
+Ranked = tuple[str, float, dict[str, Any]]
+
+
+def _ranking(cached: Any) -> list[Ranked] | None:
+    """The ranking of a cached answer; None when there is none or it is not of the shape this code stores."""
+    if not isinstance(cached, dict) or not isinstance(cached.get("candidates"), dict):
+        return None
+    ranked = cached.get("ranked")
+    if not isinstance(ranked, list):
+        return None
+    out: list[Ranked] = []
+    for row in ranked:
+        if not (isinstance(row, list | tuple) and len(row) == 3):
+            return None
+        memory_id, score, details = row
+        if not (isinstance(memory_id, str) and isinstance(score, float | int) and isinstance(details, dict)):
+            return None
+        out.append((memory_id, float(score), details))
+    return out

@@ -3,28 +3,26 @@
 With an LLM configured, a short summary whose every sentence cites the memories it rests on (validated: a
 sentence citing nothing, or a memory that was not given, sends the request to the structured form). Without
 one, or when the LLM fails, a deterministic context grouped by type, newest first, with dates. Results are
-cached per user and request, and the cache is keyed by the user's revision, which every write bumps in its
-own transaction: any write for that user makes older entries unreachable, in every process.
+cached per user and request under the user's revision, which every write bumps in its own transaction: any
+write for that user makes older entries unreachable, in every process (search/caching.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
-from collections import OrderedDict
 from typing import Any
 
-import orjson
 import structlog
 from pydantic import BaseModel, Field, ValidationError
 
 from membank.errors import LLMServiceError
 from membank.models import MEMORY_TYPES, Memory, Principal, iso
 from membank.providers.llms.ports import ChatMessage, ChatModel
+from membank.search.caching import AnswerCache, request_digest
 from membank.search.schemas import SearchIn, SynthesizeIn
 from membank.search.service import SearchHit, SearchService
-from membank.storage.ports import Outbox, RevisionCounter, UsageRecord, UsageRepository
+from membank.storage.ports import UsageRecord, UsageRepository
 
 log = structlog.get_logger(__name__)
 
@@ -96,60 +94,37 @@ def structured_context(user_id: str, query: str, memories: list[Memory]) -> str:
     return "\n".join(lines)
 
 
-class ContextCache:
-    """LRU of synthesized contexts keyed by tenant, user and request; valid while the user's revision holds."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[tuple[str, str, str], tuple[int, dict[str, Any]]] = OrderedDict()
-
-    def get(self, key: tuple[str, str, str], revision: int) -> dict[str, Any] | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] != revision:
-            return None
-        self._entries.move_to_end(key)
-        return entry[1]
-
-    def put(self, key: tuple[str, str, str], revision: int, value: dict[str, Any]) -> None:
-        if self._size == 0:
-            return
-        self._entries[key] = (revision, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-
-
 class SynthesisService:
     def __init__(
         self,
         search: SearchService,
         chat: ChatModel | None,
         *,
-        revisions: RevisionCounter,
-        outbox: Outbox,
+        cache: AnswerCache | None,
         usage: UsageRepository,
-        cache_size: int,
         max_tokens: int,
     ) -> None:
-        self._revisions = revisions
-        self._outbox = outbox
+        self._cache = cache
         self._usage = usage
         self._search = search
         self._chat = chat
-        self._cache = ContextCache(cache_size)
         self._max_tokens = max_tokens
 
     async def synthesize(self, principal: Principal, request: SynthesizeIn) -> dict[str, Any]:
         """The cited context for a query; served from the cache while the user has not changed."""
-        key = (principal.tenant_id, request.user_id, _request_key(request))
-        revision = await asyncio.to_thread(self._revisions.revision, principal.tenant_id, request.user_id)
-        if request.use_cache:
-            cached = self._cache.get(key, revision)
-            if cached is not None:
+        ticket = None
+        if self._cache is not None:
+            config = {
+                "search": self._search.fingerprint,
+                "llm": self._chat.model if self._chat is not None else None,
+                "prompt": SYNTHESIS_PROMPT_VERSION,
+            }
+            digest = request_digest(request, exclude={"use_cache"}, config=config)
+            ticket, cached = await self._cache.lookup(
+                principal.tenant_id, request.user_id, digest, use=request.use_cache
+            )
+            if isinstance(cached, dict) and isinstance(cached.get("context"), str):
                 return {**cached, "cached": True}
-        # Read after the revision: a write committed but not yet indexed makes this answer unfit to keep,
-        # since the search below cannot see it.
-        unindexed = await asyncio.to_thread(self._outbox.has_pending, principal.tenant_id)
         search = SearchIn(
             user_id=request.user_id,
             query=request.query,
@@ -158,10 +133,10 @@ class SynthesisService:
             memory_types=request.memory_types,
             time_range=request.time_range,
         )
-        hits, _ = await self._search.search(principal, search)
+        hits, _ = await self._search.search(principal, search, use_cache=request.use_cache)
         result = await self._compose(principal, request, hits)
-        if not unindexed and "failed" not in result["synthesizer"]:
-            self._cache.put(key, revision, result)
+        if self._cache is not None and ticket is not None and "failed" not in result["synthesizer"]:
+            await self._cache.store(ticket, result)
         return {**result, "cached": False}
 
     async def _compose(
@@ -232,8 +207,3 @@ class SynthesisService:
             marks = "".join(f"[{n}]" for n in dict.fromkeys(sentence.citations))
             sentences.append(f"{sentence.text.strip()} {marks}")
         return " ".join(sentences)
-
-
-def _request_key(request: SynthesizeIn) -> str:
-    body = request.model_dump(mode="json", exclude={"use_cache"})
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()

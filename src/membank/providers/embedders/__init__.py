@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from membank.cache import SharedCache
 from membank.config import Settings
 from membank.providers.embedders.batching import BatchStats, MicroBatcher
-from membank.providers.embedders.cache import EmbeddingCache
 from membank.providers.embedders.ports import Embedder, Vectors
 
 __all__ = [
     "BatchStats",
     "Embedder",
-    "EmbeddingCache",
     "MicroBatcher",
     "OnnxEmbedder",
     "OpenAIEmbedder",
@@ -19,15 +18,16 @@ __all__ = [
 ]
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    """The embedder `settings.embedder` names; call `await embedder.start()` before serving."""
+def build_embedder(settings: Settings, shared_cache: SharedCache | None = None) -> Embedder:
+    """The embedder `settings.embedder` names, sharing query vectors through `shared_cache` when given;
+    call `await embedder.start()` before serving."""
     if settings.embedder == "openai":
         from membank.providers.embedders.openai import OpenAIEmbedder
 
-        return OpenAIEmbedder(settings)
+        return OpenAIEmbedder(settings, shared_cache=shared_cache)
     from membank.providers.embedders.onnx import OnnxEmbedder
 
-    return OnnxEmbedder(settings)
+    return OnnxEmbedder(settings, shared_cache=shared_cache)
 
 
 def __getattr__(name: str) -> object:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from membank.errors import EmbeddingServiceError, MemBankError
-from membank.providers.embedders.cache import CacheKey, EmbeddingCache, cache_key
+from membank.providers.embedders.cache import VectorCache, local_embedding_cache, text_digest
 from membank.providers.embedders.ports import Vectors
 
 __all__ = [
@@ -94,11 +94,12 @@ class BatchStats:
 
 @dataclass
 class _Item:
-    key: CacheKey
+    key: str
     text: str
     tokens: int
     enqueued: float
     future: asyncio.Future[Vectors]
+    share: bool  # a query: its vector goes to the shared cache too
 
 
 def _bucket(tokens: int) -> int:
@@ -118,6 +119,7 @@ class MicroBatcher:
     `run_batch` receives up to `batch_size` texts (about `max_batch_tokens` padded tokens, at least one
     text) and returns their L2-normalised vectors in order. Up to `max_concurrency` batches run at once, plus
     up to `long_lane_concurrency` batches of texts longer than `long_lane_tokens` when that is set.
+    Vectors are kept in `cache` (an in-process LRU of `cache_size` vectors when none is given).
     """
 
     def __init__(
@@ -127,7 +129,8 @@ class MicroBatcher:
         dim: int,
         batch_size: int,
         max_wait_ms: float,
-        cache_size: int,
+        cache_size: int = 0,
+        cache: VectorCache | None = None,
         max_batch_tokens: int = 512,
         length_of: LengthOf = estimate_tokens,
         max_tokens: int | None = None,
@@ -149,10 +152,10 @@ class MicroBatcher:
         self._first_long_bucket = None if long_lane_tokens is None else _bucket(long_lane_tokens) + 1
         self._capacity = (max_concurrency, long_lane_concurrency)
         self._busy = [0, 0]
-        self.cache = EmbeddingCache(cache_size)
+        self.cache = cache if cache is not None else local_embedding_cache(dim, cache_size)
         self.stats = BatchStats()
         self._buckets: dict[int, deque[_Item]] = {}
-        self._inflight: dict[CacheKey, asyncio.Future[Vectors]] = {}
+        self._inflight: dict[str, asyncio.Future[Vectors]] = {}
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -168,29 +171,34 @@ class MicroBatcher:
         """Texts queued and not yet handed to a batch."""
         return sum(len(q) for q in self._buckets.values())
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Vectors for `texts` in order: from the cache, from a batch already under way, or queued."""
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
+        """Vectors for `texts` in order: from the cache, from a batch already under way, or queued. For a
+        `query`, the shared cache is asked for what the local one misses, and gets what is embedded."""
         if self._closed:
             raise EmbeddingServiceError("the embedder is closed")
         self.stats.requests += 1
         self.stats.texts += len(texts)
+        keys = [text_digest(text) for text in texts]
+        rows: list[Vectors | asyncio.Future[Vectors] | None] = [self.cache.get_local(key) for key in keys]
+        missing = [i for i, row in enumerate(rows) if row is None]
+        if query and missing and self.cache.shared:
+            for i, vector in zip(
+                missing, await self.cache.get_shared([keys[i] for i in missing]), strict=True
+            ):
+                rows[i] = vector
+        self.stats.cache_hits += sum(row is not None for row in rows)
         same_loop = self._loop is asyncio.get_running_loop()
-        rows: list[Vectors | asyncio.Future[Vectors]] = []
         waiting: set[asyncio.Future[Vectors]] = set()
-        for text in texts:
-            key = cache_key(text)
-            cached = self.cache.get(key)
-            if cached is not None:
-                self.stats.cache_hits += 1
-                rows.append(cached)
+        for i, row in enumerate(rows):
+            if row is not None:
                 continue
-            future = self._inflight.get(key) if same_loop else None
+            future = self._inflight.get(keys[i]) if same_loop else None
             if future is None:
-                future = self._enqueue(key, text)
+                future = self._enqueue(keys[i], texts[i], share=query)
                 same_loop = True
             else:
                 self.stats.deduplicated += 1
-            rows.append(future)
+            rows[i] = future
             waiting.add(future)
         if waiting:
             self._ensure_worker()
@@ -199,7 +207,13 @@ class MicroBatcher:
             await asyncio.wait(waiting)
         if not rows:
             return np.empty((0, self.dim), dtype=np.float32)
-        return np.stack([row.result() if isinstance(row, asyncio.Future) else row for row in rows])
+        return np.stack(
+            [row.result() if isinstance(row, asyncio.Future) else row for row in rows if row is not None]
+        )
+
+    async def warm_cache(self, count: int, timeout_seconds: float) -> int:
+        """Load the most recently used query vectors of the shared cache into the local one (at start)."""
+        return await self.cache.warm(count, timeout_seconds)
 
     async def aclose(self) -> None:
         """Stop the worker, wait for the batches under way, fail the texts still queued."""
@@ -219,14 +233,14 @@ class MicroBatcher:
 
     # -- queueing -----------------------------------------------------------------------------------
 
-    def _enqueue(self, key: CacheKey, text: str) -> asyncio.Future[Vectors]:
+    def _enqueue(self, key: str, text: str, *, share: bool) -> asyncio.Future[Vectors]:
         loop = self._bind_loop()
         future: asyncio.Future[Vectors] = loop.create_future()
         future.add_done_callback(_consume_exception)
         tokens = max(1, self._length_of(text))
         if self._max_tokens is not None:
             tokens = min(tokens, self._max_tokens)
-        item = _Item(key, text, tokens, loop.time(), future)
+        item = _Item(key, text, tokens, loop.time(), future, share)
         self._buckets.setdefault(_bucket(tokens), deque()).append(item)
         self._inflight[key] = future
         self._wakeup.set()
@@ -355,11 +369,25 @@ class MicroBatcher:
             raise
         else:
             self.stats.record_batch(len(batch))
+            shared: dict[str, Vectors] = {}
             for item, vector in zip(batch, vectors, strict=True):
-                self.cache.put(item.key, vector)
+                stored = np.array(vector, dtype=np.float32, copy=True)
+                stored.flags.writeable = False
+                self.cache.put_local(item.key, stored)
+                if item.share:
+                    shared[item.key] = stored
                 self._inflight.pop(item.key, None)
                 if not item.future.done():
                     item.future.set_result(vector)
+            if shared and self.cache.shared:
+                self._share(shared)
+
+    def _share(self, vectors: dict[str, Vectors]) -> None:
+        # Off the batch's path: the next batch need not wait for Redis.
+        assert self._loop is not None
+        task = self._loop.create_task(self.cache.put_shared(vectors))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     def _fail(self, batch: list[_Item], error: BaseException) -> None:
         for item in batch:

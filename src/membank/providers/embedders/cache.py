@@ -1,50 +1,46 @@
-"""The LRU embedding cache shared by the embedder implementations."""
+"""The embedders' cache of vectors: a two-layer cache keyed by model, dimension and a digest of the text.
+
+Vectors are not user-specific, so one entry serves every tenant. The keys hold no text (it may be personal
+data), only a 128-bit digest. L1 holds every vector the embedder made; the shared L2 (Redis, when configured)
+only query vectors, which other processes will ask for again (documents are embedded once, when written).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
+import math
 
-import numpy as np
-
+from membank.cache import SharedCache, TieredCache, VectorCodec
+from membank.config import Settings
 from membank.providers.embedders.ports import Vectors
 
-__all__ = ["CacheKey", "EmbeddingCache", "cache_key"]
+__all__ = ["VectorCache", "embedding_cache", "local_embedding_cache", "text_digest"]
 
-CacheKey = bytes
-
-
-def cache_key(text: str) -> CacheKey:
-    """A 128-bit digest: the cache holds no texts (they may be personal data) and keys stay small."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+VectorCache = TieredCache[Vectors]
 
 
-class EmbeddingCache:
-    """LRU of vectors keyed by `cache_key(text)`; `capacity` 0 disables it. Not thread-safe: use it
-    from the event loop only. Stored vectors are read-only copies."""
+def text_digest(text: str) -> str:
+    """A 128-bit digest of the text, in hex."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[CacheKey, Vectors] = OrderedDict()
 
-    def get(self, key: CacheKey) -> Vectors | None:
-        vector = self._items.get(key)
-        if vector is not None:
-            self._items.move_to_end(key)
-        return vector
+def embedding_cache(settings: Settings, model_id: str, shared: SharedCache | None) -> VectorCache:
+    """The cache of one model's vectors, shared through `shared` when given."""
+    dim = settings.embedding_dim
+    return TieredCache(
+        "embeddings",
+        VectorCodec(dim),
+        l1_size=settings.embedding_cache_size,
+        l1_ttl_seconds=settings.embedding_cache_ttl_seconds,
+        namespace=f"emb:{model_id}:{dim}:",
+        l2=shared,
+        l2_ttl_seconds=settings.embedding_cache_ttl_seconds,
+        track_recent=settings.cache_recent_limit > 0,
+    )
 
-    def put(self, key: CacheKey, vector: Vectors) -> None:
-        if self.capacity <= 0:
-            return
-        stored = np.array(vector, dtype=np.float32, copy=True)
-        stored.flags.writeable = False
-        self._items[key] = stored
-        self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
 
-    def clear(self) -> None:
-        self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
+def local_embedding_cache(dim: int, size: int) -> VectorCache:
+    """An in-process LRU of `size` vectors (0: none), for a batcher built without settings."""
+    return TieredCache(
+        "embeddings", VectorCodec(dim), l1_size=size, l1_ttl_seconds=math.inf, namespace="emb:"
+    )

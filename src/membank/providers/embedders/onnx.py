@@ -18,9 +18,11 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from membank.cache import SharedCache
 from membank.config import Settings
 from membank.errors import EmbeddingServiceError
 from membank.providers.embedders.batching import BatchStats, MicroBatcher, as_unit_vectors, clean_text
+from membank.providers.embedders.cache import embedding_cache
 from membank.providers.embedders.ports import Vectors
 
 __all__ = ["OnnxEmbedder", "OnnxModel"]
@@ -102,7 +104,8 @@ class OnnxModel:
 
 
 class OnnxEmbedder:
-    """The `Embedder` port over the local ONNX model, with micro-batching and an LRU cache.
+    """The `Embedder` port over the local ONNX model, with micro-batching and a cache of vectors
+    (in-process, and shared through `shared_cache` for queries).
 
     Inference runs in dedicated threads (onnxruntime uses `embedder_threads` cores inside a run), so the
     event loop never blocks: one lane for texts up to `long_lane_tokens` (estimated) tokens and one for
@@ -121,6 +124,7 @@ class OnnxEmbedder:
         max_batch_tokens: int = 512,
         long_lane_tokens: int | None = 32,
         model: OnnxModel | None = None,
+        shared_cache: SharedCache | None = None,
     ) -> None:
         self._settings = settings
         self._model_path = model_path
@@ -135,7 +139,7 @@ class OnnxEmbedder:
             dim=settings.embedding_dim,
             batch_size=settings.embedder_batch_size,
             max_wait_ms=settings.embedder_max_wait_ms,
-            cache_size=settings.embedding_cache_size,
+            cache=embedding_cache(settings, self.model_id, shared_cache),
             max_batch_tokens=max_batch_tokens,
             max_tokens=max_tokens,
             max_concurrency=1,
@@ -177,6 +181,9 @@ class OnnxEmbedder:
                 executor.shutdown(wait=False)
                 raise
             self._executor = executor
+            await self._batcher.warm_cache(
+                self._settings.cache_warmup_count, self._settings.cache_warmup_seconds
+            )
 
     def _load(self) -> OnnxModel:
         model = self._model
@@ -199,11 +206,11 @@ class OnnxEmbedder:
         model.embed(["warm-up"])  # the first run allocates; pay it here, not on the first query
         return model
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
         """Vectors for `texts` in order (cached, batched with concurrent callers)."""
         if self._executor is None and not self._batcher.closed:
             await self.start()
-        return await self._batcher.embed(texts)
+        return await self._batcher.embed(texts, query=query)
 
     async def _run_batch(self, texts: list[str]) -> Vectors:
         assert self._executor is not None and self._model is not None

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import httpx
 import numpy as np
 
+from membank.cache import SharedCache
 from membank.config import Settings
 from membank.errors import EmbeddingServiceError
 from membank.providers._http import (
@@ -29,6 +30,7 @@ from membank.providers.embedders.batching import (
     as_unit_vectors,
     clean_text,
 )
+from membank.providers.embedders.cache import embedding_cache
 from membank.providers.embedders.ports import Vectors
 
 __all__ = ["OpenAIEmbedder"]
@@ -50,6 +52,7 @@ class OpenAIEmbedder:
         backoff_max: float = 8.0,
         max_concurrency: int = 4,
         max_batch_tokens: int = 65_536,
+        shared_cache: SharedCache | None = None,
     ) -> None:
         self._settings = settings
         self._base_url = settings.openai_embedder_base_url.rstrip("/")
@@ -67,7 +70,7 @@ class OpenAIEmbedder:
             dim=settings.embedding_dim,
             batch_size=settings.embedder_batch_size,
             max_wait_ms=settings.embedder_max_wait_ms,
-            cache_size=settings.embedding_cache_size,
+            cache=embedding_cache(settings, self.model_id, shared_cache),
             max_batch_tokens=max_batch_tokens,
             max_concurrency=max_concurrency,
         )
@@ -90,7 +93,8 @@ class OpenAIEmbedder:
         return self._batcher
 
     async def start(self) -> None:
-        """Open the connection pool (no request is sent: the service may start after us)."""
+        """Open the connection pool (no request is sent: the service may start after us) and warm the
+        cache from the shared one."""
         if self._client is not None:
             return
         headers = {"Accept": "application/json"}
@@ -99,12 +103,13 @@ class OpenAIEmbedder:
         self._client = httpx.AsyncClient(
             base_url=self._base_url + "/", headers=headers, timeout=httpx.Timeout(self._timeout)
         )
+        await self._batcher.warm_cache(self._settings.cache_warmup_count, self._settings.cache_warmup_seconds)
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
         """Vectors for `texts` in order (cached, batched with concurrent callers)."""
         if self._client is None and not self._batcher.closed:
             await self.start()
-        return await self._batcher.embed(texts)
+        return await self._batcher.embed(texts, query=query)
 
     async def aclose(self) -> None:
         """Stop the batcher, then close the connection pool."""

@@ -26,11 +26,14 @@ class Embedder(Protocol):
     def model_id(self) -> str:
         """Identifies the model; stored next to every vector."""
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Vectors for `texts`, shape (len(texts), dim), in order. Raises EmbeddingServiceError."""
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
+        """Vectors for `texts`, shape (len(texts), dim), in order. Raises EmbeddingServiceError.
+
+        `query`: the texts are search queries, which every process may be asked again, so their vectors are
+        also looked up in and kept in the shared cache when one is configured."""
 
     async def start(self) -> None:
-        """Load the model / open connections."""
+        """Load the model / open connections; warm the cache with the hottest shared query vectors."""
 
     async def aclose(self) -> None:
         """Stop background work and release resources."""
