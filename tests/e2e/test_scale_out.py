@@ -147,3 +147,43 @@ def test_check_and_reindex_run_online_against_the_shared_index(
     run_cli(cluster_env, "reindex")
     assert _search(b, "cleo", "Cleo's fact number 17")[0] == "Cleo's fact number 17"
     assert _search(a, "cleo", "Cleo's fact number 3")[0] == "Cleo's fact number 3"
+
+
+def _synthesize(server: Any, user: str, query: str) -> dict[str, Any]:
+    response = server.client.post(
+        "/api/v1/memories/synthesize-context", json={"user_id": user, "query": query}
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def test_a_write_through_one_instance_invalidates_a_cached_synthesis_on_another(
+    instances: Callable[..., Any],
+) -> None:
+    a, b = instances(), instances()
+    _create(a, "dora", "Dora drinks green tea every morning")
+    assert _synthesize(b, "dora", "what does dora drink")["cached"] is False
+    assert _synthesize(b, "dora", "what does dora drink")["cached"] is True
+    _create(a, "dora", "Dora drinks espresso after lunch")
+    fresh = _synthesize(b, "dora", "what does dora drink")
+    assert fresh["cached"] is False
+    assert "espresso" in fresh["context"] and "green tea" in fresh["context"]
+
+
+def test_requests_keep_succeeding_on_every_instance_while_redis_is_stopped(
+    instances: Callable[..., Any], redis_server: RedisServer
+) -> None:
+    a, b = instances(), instances()
+    _create(a, "eli", "Eli plays the cello")
+    assert _search(b, "eli", "which instrument does eli play")[0] == "Eli plays the cello"
+    redis_server.stop()
+    for i, server in enumerate((a, b, a, b)):
+        _create(server, "eli", f"Eli practised scale number {i}")
+        assert _search(server, "eli", f"scale number {i}")[0] == f"Eli practised scale number {i}"
+        assert _synthesize(server, "eli", "what does eli play")["context"]
+    health = b.client.get("/health").json()["data"]
+    assert health["components"]["redis"]["status"] == "degraded"
+    redis_server.restart()
+    _create(b, "eli", "Eli joined an orchestra")
+    assert _search(a, "eli", "orchestra")[0] == "Eli joined an orchestra"
