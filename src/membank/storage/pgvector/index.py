@@ -64,6 +64,7 @@ D = documents.c
 HNSW_EF = 128
 _MAX_EF = 1000  # pgvector's bound on hnsw.ef_search
 _PAGE = 1024
+_ANALYZE_MIN_ROWS = 256
 # Key of the advisory lock under which processes create (or recreate) the tables one at a time.
 _SCHEMA_LOCK_KEY = 7_263_401_119
 _UNREACHABLE_SQLSTATES = {"57P01", "57P02", "57P03"}  # admin/crash shutdown, cannot connect now
@@ -85,6 +86,9 @@ class PgvectorIndex:
         self._owns_database = owns_database
         self._bm25 = Bm25Terms()
         self._prepare_lock = threading.Lock()
+        self._analyze_lock = threading.Lock()
+        self._unanalyzed = 0
+        self._analyzed_rows = 0
         self._ready = False
         self._closed = False
         with contextlib.suppress(IndexUnavailable):  # reported by the first call (a ping, at start-up)
@@ -103,6 +107,7 @@ class PgvectorIndex:
             return
         check_vectors([document.vector for document in documents], self.dim)
         self._run(lambda conn: upsert_documents(conn, documents, self._bm25))
+        self._analyze_after(len(documents))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove documents by id; unknown ids are ignored."""
@@ -119,7 +124,8 @@ class PgvectorIndex:
         return None
 
     def optimize(self) -> bool:
-        """Create the HNSW index if it is missing and refresh the planner's statistics (VACUUM ANALYZE)."""
+        """Build the HNSW index if it is missing (blocking: minutes at 100k vectors) and refresh the planner's
+        statistics (VACUUM ANALYZE)."""
 
         def maintain(conn: Connection) -> bool:
             conn.execute(sql(hnsw_statement()))
@@ -225,6 +231,29 @@ class PgvectorIndex:
 
     # -- internals ------------------------------------------------------------------------------------------
 
+    def _analyze_after(self, written: int) -> None:
+        """ANALYZE the tables once this process has written a fifth of their size (at least
+        `_ANALYZE_MIN_ROWS`) since it last did: without statistics (new tables, a minute before autovacuum
+        looks) the planner takes every scope for one row and joins quadratically (measured 50 ms at 600
+        documents, 1 ms after ANALYZE). Written data stays written if it fails: the next write tries again."""
+        with self._analyze_lock:
+            self._unanalyzed += written
+            if self._unanalyzed < max(_ANALYZE_MIN_ROWS, self._analyzed_rows // 5):
+                return
+            self._unanalyzed = 0
+
+            def analyze(conn: Connection) -> int:
+                conn.execute(sql(f"ANALYZE {DOCUMENTS}, {TERMS}"))
+                return int(
+                    conn.execute(
+                        sql("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": DOCUMENTS}
+                    ).scalar()
+                    or 0
+                )
+
+            with contextlib.suppress(IndexUnavailable):
+                self._analyzed_rows = self._run(analyze, autocommit=True)
+
     def _run(
         self, operation: Callable[[Connection], T], *, autocommit: bool = False, prepare: bool = True
     ) -> T:
@@ -297,8 +326,8 @@ def _dimension(conn: Connection) -> int | None:
 
 
 def _all_present(conn: Connection) -> bool:
-    statement = sql("SELECT to_regclass(:terms) IS NOT NULL AND to_regclass(:hnsw) IS NOT NULL")
-    return bool(conn.execute(statement, {"terms": TERMS, "hnsw": f"{DOCUMENTS}_embedding"}).scalar())
+    statement = sql("SELECT to_regclass(:terms) IS NOT NULL")
+    return bool(conn.execute(statement, {"terms": TERMS}).scalar())
 
 
 def _hits(rows: Any) -> list[IndexHit]:
