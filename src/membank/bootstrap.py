@@ -65,11 +65,14 @@ def migration_sql(dialect: str = "postgresql") -> str:
     return offline_sql(dialect)
 
 
-def build_index(settings: Settings, store: SqlRecordStore | None = None) -> VectorIndex:
+def build_index(
+    settings: Settings, store: SqlRecordStore | None = None, *, maintenance: bool = False
+) -> VectorIndex:
     """The vector index selected by settings. pgvector lives in the system of record's database and shares
-    `store`'s connection pool when given (else it opens a pool of its own)."""
+    `store`'s connection pool when given (else it opens a pool of its own). A `maintenance` index (`membank
+    reindex`, `check`) is refused beside a serving process, as the embedded index is by its file lock."""
     if settings.vector_index == "pgvector":
-        return _pgvector_index(settings, store)
+        return _pgvector_index(settings, store, exclusive=maintenance)
     from membank.storage.qdrant_edge import QdrantEdgeIndex
 
     # The data dir holds the index even when the system of record is elsewhere (PostgreSQL).
@@ -84,13 +87,14 @@ def build_index(settings: Settings, store: SqlRecordStore | None = None) -> Vect
     )
 
 
-def _pgvector_index(settings: Settings, store: SqlRecordStore | None) -> VectorIndex:
+def _pgvector_index(settings: Settings, store: SqlRecordStore | None, *, exclusive: bool) -> VectorIndex:
     from membank.storage.pgvector import PgvectorIndex
 
     if store is not None:
-        return PgvectorIndex(store.db, settings.embedding_dim)
+        return PgvectorIndex(store.db, settings.embedding_dim, exclusive=exclusive)
     assert settings.database_url is not None  # Settings refuses pgvector without store=postgres
-    return PgvectorIndex.connect(settings.database_url.get_secret_value(), settings.embedding_dim)
+    url = settings.database_url.get_secret_value()
+    return PgvectorIndex.connect(url, settings.embedding_dim, exclusive=exclusive)
 
 
 def build_index_sync(

@@ -294,3 +294,33 @@ def test_numbers_at_the_64_bit_bounds_compare_exactly(postgres_url: str) -> None
             assert found == ids(*expected), (op, value)
     finally:
         index.close()
+
+
+def test_serving_processes_share_the_index_and_a_maintenance_command_holds_it_alone(
+    postgres_url: str,
+) -> None:
+    first, second = PgvectorIndex.connect(postgres_url, DIM), PgvectorIndex.connect(postgres_url, DIM)
+    maintenance = PgvectorIndex.connect(postgres_url, DIM, exclusive=True)
+    try:
+        first.upsert([doc("a")])
+        second.ping()
+        assert second.count() == 1  # two serving processes at once
+        for call in (maintenance.ping, maintenance.count, maintenance.clear):
+            with pytest.raises(IndexUnavailable, match="in use by another process") as caught:
+                call()
+            assert caught.value.cause == "locked"
+        first.close()
+        second.close()
+        maintenance.ping()  # free once the servers have gone
+        assert maintenance.count() == 1
+        server = PgvectorIndex.connect(postgres_url, DIM)
+        with pytest.raises(IndexUnavailable, match="maintenance command") as caught:
+            server.ping()
+        assert caught.value.cause == "locked"
+        maintenance.close()
+        server.ping()  # served again once the command ends
+        assert server.count() == 1
+        server.close()
+    finally:
+        for index in (first, second, maintenance):
+            index.close()

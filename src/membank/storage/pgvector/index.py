@@ -43,6 +43,7 @@ from membank.models import Scope
 from membank.storage.filters import FilterNode
 from membank.storage.pgvector.filters import scope_clause
 from membank.storage.pgvector.keyword import Bm25Terms
+from membank.storage.pgvector.ownership import IndexOwnership
 from membank.storage.pgvector.tables import (
     DIMENSION_QUERY,
     DOCUMENTS,
@@ -74,10 +75,14 @@ _CONFLICT_SQLSTATES = {"40001", "40P01"}
 class PgvectorIndex:
     """Dense + BM25 index of memories in two tables of a PostgreSQL database."""
 
-    def __init__(self, db: SqlDatabase, dim: int, *, owns_database: bool = False) -> None:
+    def __init__(
+        self, db: SqlDatabase, dim: int, *, owns_database: bool = False, exclusive: bool = False
+    ) -> None:
         """An index of `dim`-dimensional vectors over `db` (the system of record's database, shared: its pool
-        serves both; closed with the index only when `owns_database`). A database that cannot be reached
-        leaves the index unavailable instead of failing here: every call tries to open it again."""
+        serves both; closed with the index only when `owns_database`). Serving processes share the index;
+        an `exclusive` one (a maintenance command) is refused beside them, and they beside it (`ownership`).
+        A database that cannot be reached leaves the index unavailable instead of failing here: every call
+        tries to open it again."""
         if not db.is_postgres:
             raise ValueError("the pgvector index needs a PostgreSQL database (MEMBANK_STORE=postgres)")
         create_statements(dim)  # validates the dimension
@@ -85,6 +90,7 @@ class PgvectorIndex:
         self._db = db
         self._owns_database = owns_database
         self._bm25 = Bm25Terms()
+        self._ownership = IndexOwnership(db.engine, exclusive=exclusive)
         self._prepare_lock = threading.Lock()
         self._analyze_lock = threading.Lock()
         self._unanalyzed = 0
@@ -93,11 +99,14 @@ class PgvectorIndex:
         self._closed = False
         with contextlib.suppress(IndexUnavailable):  # reported by the first call (a ping, at start-up)
             self._prepare()
+            self._guarded(self._ownership.acquire)
 
     @classmethod
-    def connect(cls, url: str, dim: int, pool: PoolSettings | None = None) -> PgvectorIndex:
+    def connect(
+        cls, url: str, dim: int, pool: PoolSettings | None = None, *, exclusive: bool = False
+    ) -> PgvectorIndex:
         """An index over its own connection pool to the database at `url`."""
-        return cls(SqlDatabase(url, pool), dim, owns_database=True)
+        return cls(SqlDatabase(url, pool), dim, owns_database=True, exclusive=exclusive)
 
     # -- writes ---------------------------------------------------------------------------------------------
 
@@ -118,6 +127,7 @@ class PgvectorIndex:
         """Remove every document: the tables are truncated, or dropped and recreated when they hold another
         dimension. Nothing is set aside (the system of record holds everything): returns None."""
         self._check_open()
+        self._guarded(self._ownership.acquire)
         with self._prepare_lock:
             self._run(self._recreate, prepare=False)
             self._ready = True
@@ -139,6 +149,7 @@ class PgvectorIndex:
         if self._closed:
             return
         self._closed = True
+        self._ownership.release()
         if self._owns_database:
             self._db.close()
 
@@ -228,6 +239,7 @@ class PgvectorIndex:
                 raise _missing()
 
         self._run(probe, autocommit=True)
+        self._guarded(self._ownership.verify)
 
     # -- internals ------------------------------------------------------------------------------------------
 
@@ -262,6 +274,8 @@ class PgvectorIndex:
         self._check_open()
         if prepare and not self._ready:
             self._prepare()
+        if prepare and not self._ownership.held:
+            self._guarded(self._ownership.acquire)
         for attempt in (1, 2):
             try:
                 with self._db.engine.connect() as conn:
@@ -281,6 +295,17 @@ class PgvectorIndex:
                     "every database connection of this process is busy (pool timeout)", cause="error"
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    @staticmethod
+    def _guarded(operation: Callable[[], None]) -> None:
+        try:
+            operation()
+        except DBAPIError as exc:
+            raise _unavailable(exc) from None
+        except PoolTimeout:
+            raise IndexUnavailable(
+                "every database connection of this process is busy (pool timeout)", cause="error"
+            ) from None
 
     def _check_open(self) -> None:
         if self._closed:
