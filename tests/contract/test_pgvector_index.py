@@ -324,3 +324,39 @@ def test_serving_processes_share_the_index_and_a_maintenance_command_holds_it_al
     finally:
         for index in (first, second, maintenance):
             index.close()
+
+
+def test_a_role_without_ddl_rights_uses_tables_a_dba_made(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    database = postgres_url.rsplit("/", 1)[1]
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    with postgres_server.connect(database) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    app_url = (
+        f"postgresql+psycopg://{role}:{PASSWORD}@{postgres_server.host}:{postgres_server.port}/{database}"
+    )
+    try:
+        index = PgvectorIndex.connect(app_url, DIM)
+        with pytest.raises(IndexUnavailable) as caught:
+            index.ping()  # neither the extension nor the tables exist, and this role may create neither
+        _assert_unavailable(caught.value, "error")
+        assert "CREATE EXTENSION vector" in caught.value.message
+        index.close()
+        # What the DBA does once (docs/storage.md): the tables made by a privileged open, then granted.
+        PgvectorIndex.connect(postgres_url, DIM).close()
+        with postgres_server.connect(database) as conn:
+            conn.execute(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON vector_index_documents, vector_index_terms TO "{role}"'
+            )
+        index = PgvectorIndex.connect(app_url, DIM)
+        index.upsert([doc("a")])
+        assert index.filter_ids(SCOPE, filter=None, as_of=None) == ids("a")
+        index.clear()
+        assert index.count() == 0
+        index.close()
+    finally:
+        postgres_server.drop_database(database)
+        with postgres_server.connect() as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
