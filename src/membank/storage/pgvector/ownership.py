@@ -4,7 +4,7 @@ The embedded index belongs to the one process that opened its files, so `membank
 refuse to run beside a server (cause ``locked``). The pgvector index lives in the database, where any number
 of API processes use it together; what must not run beside them is a rebuild from the command line, which
 clears the tables under them and forgets the outbox items it covered. So each index holds a PostgreSQL
-session advisory lock on a connection of its own for as long as it is open: shared for a serving process,
+session advisory lock on a connection of its own (outside the pool) for as long as it is open: shared for a serving process,
 exclusive for a maintenance command (`membank reindex`, `check`). Whichever comes second is unavailable with
 cause ``locked`` until the other closes (a killed process's lock ends with its connection).
 """
@@ -14,22 +14,26 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import NullPool
 
 from membank.errors import IndexUnavailable
 
 __all__ = ["IndexOwnership"]
 
 _LOCK_KEY = 7_263_401_120
+_CONNECT_ARGS = {"application_name": "membank-index-lock", "connect_timeout": 10}
 
 
 class IndexOwnership:
     """The advisory lock of one index instance: `acquire` before use, `verify` now and then, `release`."""
 
     def __init__(self, engine: Engine, *, exclusive: bool) -> None:
-        self._engine = engine
+        # Outside the pool: the lock's connection stays open for the index's life and must not take a slot
+        # of the system of record's pool (a pool of one would have none left).
+        self._engine = create_engine(engine.url, poolclass=NullPool, connect_args=_CONNECT_ARGS)
         self._exclusive = exclusive
         self._holder: Connection | None = None
         self._lock = threading.Lock()
@@ -82,6 +86,7 @@ class IndexOwnership:
                     holder.execute(text("SELECT pg_advisory_unlock_all()"))
                 holder.invalidate()
                 holder.close()
+            self._engine.dispose()
 
     def _refused(self) -> IndexUnavailable:
         if self._exclusive:
