@@ -26,6 +26,7 @@ that met a connection the server had dropped (a restart) runs once more on a fre
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
@@ -184,7 +185,7 @@ class PgvectorIndex:
             if len(rows) < limit:  # possibly cut short by the filter after an HNSW scan: rank exactly
                 exact = select(scoped).order_by(scoped.c.distance, scoped.c.id).limit(limit)
                 rows = conn.execute(exact).all()
-            dense = _hits((row.id, 1.0 - float(row.distance), row.importance, row.created_at) for row in rows)
+            dense = _hits(sorted(map(_similarity, rows), key=lambda hit: (-hit[1], hit[0])))
             keyword = _hits(conn.execute(keyword_query).all()) if keyword_query is not None else []
             return IndexResult(dense=dense, keyword=keyword)
 
@@ -353,6 +354,12 @@ def _dimension(conn: Connection) -> int | None:
 def _all_present(conn: Connection) -> bool:
     statement = sql("SELECT to_regclass(:terms) IS NOT NULL")
     return bool(conn.execute(statement, {"terms": TERMS}).scalar())
+
+
+def _similarity(row: Any) -> tuple[str, float, int, float]:
+    # A zero vector has no direction: pgvector's cosine distance is NaN, Qdrant's similarity 0.
+    distance = float(row.distance)
+    return str(row.id), 0.0 if math.isnan(distance) else 1.0 - distance, row.importance, row.created_at
 
 
 def _hits(rows: Any) -> list[IndexHit]:
