@@ -360,3 +360,24 @@ def test_a_role_without_ddl_rights_uses_tables_a_dba_made(
         postgres_server.drop_database(database)
         with postgres_server.connect() as conn:
             conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_an_older_state_never_replaces_a_newer_one(postgres_url: str) -> None:
+    """Outbox appliers of several processes, or a rebuild that read a memory before it changed, may write a
+    state that lost the race: it is ignored (documents and terms alike)."""
+    index = PgvectorIndex.connect(postgres_url, DIM)
+    try:
+        newer = doc("a", text="the newer words", sync_token="3:300.000000", updated_at=300.0, importance=5)
+        index.upsert([newer])
+        index.upsert([doc("a", text="the older words", sync_token="2:200.000000", updated_at=200.0)])
+        index.upsert([doc("a", text="older again", sync_token="3:250.000000", updated_at=250.0)])
+        assert dict(index.entries()) == {newer.id: "3:300.000000"}
+        keyword = index.search(SCOPE, [1.0, 0, 0, 0], "older words", filter=None, as_of=1e9, limit=5).keyword
+        assert [hit.id for hit in keyword] == [newer.id]  # "words" still found: the newer terms stayed
+        assert index.filter_ids(SCOPE, filter=Condition("importance", "eq", 5), as_of=None) == ids("a")
+        index.upsert([doc("a", text="newest", sync_token="3:301.000000", updated_at=301.0)])
+        assert dict(index.entries()) == {newer.id: "3:301.000000"}
+        index.upsert([doc("a", text="no version", sync_token="opaque")])  # a token without a version replaces
+        assert dict(index.entries()) == {newer.id: "opaque"}
+    finally:
+        index.close()

@@ -94,6 +94,8 @@ documents = Table(
     Column("valid_from", Float, nullable=False),
     Column("valid_to", Float),
     Column("sync_token", Text, nullable=False),
+    Column("version", BigInteger),
+    Column("updated_at", Float, nullable=False),
     Column("fields", JSONB, nullable=False),
     Column("embedding", Vector(), nullable=False),
 )
@@ -130,6 +132,8 @@ def create_statements(dim: int) -> list[str]:
             valid_from double precision NOT NULL,
             valid_to double precision,
             sync_token text NOT NULL,
+            version bigint,
+            updated_at double precision NOT NULL,
             fields jsonb NOT NULL,
             embedding vector({dim}) NOT NULL
         )""",
