@@ -97,6 +97,14 @@ def _pgvector_index(settings: Settings, store: SqlRecordStore | None, *, exclusi
     return PgvectorIndex.connect(url, settings.embedding_dim, exclusive=exclusive)
 
 
+def _index_in_write_transactions(store: SqlRecordStore, index: VectorIndex | None) -> None:
+    """An index in the system of record's own database is written in each memory write's transaction."""
+    from membank.storage.pgvector import PgvectorIndex
+
+    if isinstance(index, PgvectorIndex):
+        store.write_index_in_transaction(index.write_in_transaction)
+
+
 def build_index_sync(
     store: RecordStore, index: VectorIndex, *, poll_seconds: float = 0.5, health: IndexHealth | None = None
 ) -> IndexSync:
@@ -174,6 +182,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     store = build_store(settings)
     embedder = build_embedder(settings)
     index = build_index(settings, store) if with_index else None
+    _index_in_write_transactions(store, index)
     health = IndexHealth() if index is not None else None
     index_sync = (
         build_index_sync(store, index, poll_seconds=settings.outbox_poll_seconds, health=health)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -58,6 +59,7 @@ from membank.storage.pgvector.tables import (
 from membank.storage.pgvector.writes import check_vectors, delete_documents, upsert_documents
 from membank.storage.ports import IndexDocument, IndexHit, IndexResult
 from membank.storage.sql.database import PoolSettings, SqlDatabase
+from membank.storage.sql.memories import memories_with_vectors
 
 __all__ = ["PgvectorIndex"]
 
@@ -123,6 +125,24 @@ class PgvectorIndex:
         """Remove documents by id; unknown ids are ignored."""
         if ids:
             self._run(lambda conn: delete_documents(conn, ids))
+
+    def write_in_transaction(self, conn: Connection, items: Sequence[tuple[str, str]]) -> None:
+        """`storage.sql.writes.IndexWriter`: bring these (tenant_id, memory_id) up to date on `conn`, inside
+        the memory write's own transaction (the index lives in that database). Raises when the index is not
+        usable now (closed, not yet prepared, held by a maintenance command): the outbox takes the items."""
+        self._check_open()
+        if not self._ready or not self._ownership.held:
+            raise IndexUnavailable("the pgvector index is not ready for writes in the memory's transaction")
+        by_tenant: dict[str, list[str]] = defaultdict(list)
+        for tenant_id, memory_id in items:
+            by_tenant[tenant_id].append(memory_id)
+        for tenant_id, ids in by_tenant.items():
+            found = memories_with_vectors(conn, tenant_id, ids)
+            upserts = [IndexDocument.from_memory(memory, vector) for memory, vector in found]
+            if upserts:
+                check_vectors([document.vector for document in upserts], self.dim)
+                upsert_documents(conn, upserts, self._bm25)
+            delete_documents(conn, sorted(set(ids) - {document.id for document in upserts}))
 
     def clear(self) -> str | None:
         """Remove every document: the tables are truncated, or dropped and recreated when they hold another
