@@ -67,11 +67,14 @@ def migration_sql(dialect: str = "postgresql") -> str:
     return offline_sql(dialect)
 
 
-def build_index(settings: Settings, store: SqlRecordStore | None = None) -> VectorIndex:
+def build_index(
+    settings: Settings, store: SqlRecordStore | None = None, *, maintenance: bool = False
+) -> VectorIndex:
     """The vector index selected by settings. pgvector lives in the system of record's database and shares
-    `store`'s connection pool when given (else it opens a pool of its own)."""
+    `store`'s connection pool when given (else it opens a pool of its own). A `maintenance` index (`membank
+    reindex`, `check`) is refused beside a serving process, as the embedded index is by its file lock."""
     if settings.vector_index == "pgvector":
-        return _pgvector_index(settings, store)
+        return _pgvector_index(settings, store, exclusive=maintenance)
     if settings.vector_index == "qdrant":
         return _build_qdrant_server_index(settings)
     from membank.storage.qdrant_edge import QdrantEdgeIndex
@@ -88,13 +91,22 @@ def build_index(settings: Settings, store: SqlRecordStore | None = None) -> Vect
     )
 
 
-def _pgvector_index(settings: Settings, store: SqlRecordStore | None) -> VectorIndex:
+def _pgvector_index(settings: Settings, store: SqlRecordStore | None, *, exclusive: bool) -> VectorIndex:
     from membank.storage.pgvector import PgvectorIndex
 
     if store is not None:
-        return PgvectorIndex(store.db, settings.embedding_dim)
+        return PgvectorIndex(store.db, settings.embedding_dim, exclusive=exclusive)
     assert settings.database_url is not None  # Settings refuses pgvector without store=postgres
-    return PgvectorIndex.connect(settings.database_url.get_secret_value(), settings.embedding_dim)
+    url = settings.database_url.get_secret_value()
+    return PgvectorIndex.connect(url, settings.embedding_dim, exclusive=exclusive)
+
+
+def _index_in_write_transactions(store: SqlRecordStore, index: VectorIndex | None) -> None:
+    """An index in the system of record's own database is written in each memory write's transaction."""
+    from membank.storage.pgvector import PgvectorIndex
+
+    if isinstance(index, PgvectorIndex):
+        store.write_index_in_transaction(index.write_in_transaction)
 
 
 def _build_qdrant_server_index(settings: Settings) -> VectorIndex:
@@ -237,6 +249,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     embedder = build_embedder(settings, shared_cache)
     search_cache, context_cache = build_answer_caches(settings, store, shared_cache)
     index = build_index(settings, store) if with_index else None
+    _index_in_write_transactions(store, index)
     health = IndexHealth() if index is not None else None
     index_sync = (
         build_index_sync(store, index, poll_seconds=settings.outbox_poll_seconds, health=health)

@@ -294,3 +294,90 @@ def test_numbers_at_the_64_bit_bounds_compare_exactly(postgres_url: str) -> None
             assert found == ids(*expected), (op, value)
     finally:
         index.close()
+
+
+def test_serving_processes_share_the_index_and_a_maintenance_command_holds_it_alone(
+    postgres_url: str,
+) -> None:
+    first, second = PgvectorIndex.connect(postgres_url, DIM), PgvectorIndex.connect(postgres_url, DIM)
+    maintenance = PgvectorIndex.connect(postgres_url, DIM, exclusive=True)
+    try:
+        first.upsert([doc("a")])
+        second.ping()
+        assert second.count() == 1  # two serving processes at once
+        for call in (maintenance.ping, maintenance.count, maintenance.clear):
+            with pytest.raises(IndexUnavailable, match="in use by another process") as caught:
+                call()
+            assert caught.value.cause == "locked"
+        first.close()
+        second.close()
+        maintenance.ping()  # free once the servers have gone
+        assert maintenance.count() == 1
+        server = PgvectorIndex.connect(postgres_url, DIM)
+        with pytest.raises(IndexUnavailable, match="maintenance command") as caught:
+            server.ping()
+        assert caught.value.cause == "locked"
+        maintenance.close()
+        server.ping()  # served again once the command ends
+        assert server.count() == 1
+        server.close()
+    finally:
+        for index in (first, second, maintenance):
+            index.close()
+
+
+def test_a_role_without_ddl_rights_uses_tables_a_dba_made(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    database = postgres_url.rsplit("/", 1)[1]
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    with postgres_server.connect(database) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    app_url = (
+        f"postgresql+psycopg://{role}:{PASSWORD}@{postgres_server.host}:{postgres_server.port}/{database}"
+    )
+    try:
+        index = PgvectorIndex.connect(app_url, DIM)
+        with pytest.raises(IndexUnavailable) as caught:
+            index.ping()  # neither the extension nor the tables exist, and this role may create neither
+        _assert_unavailable(caught.value, "error")
+        assert "CREATE EXTENSION vector" in caught.value.message
+        index.close()
+        # What the DBA does once (docs/storage.md): the tables made by a privileged open, then granted.
+        PgvectorIndex.connect(postgres_url, DIM).close()
+        with postgres_server.connect(database) as conn:
+            conn.execute(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON vector_index_documents, vector_index_terms TO "{role}"'
+            )
+        index = PgvectorIndex.connect(app_url, DIM)
+        index.upsert([doc("a")])
+        assert index.filter_ids(SCOPE, filter=None, as_of=None) == ids("a")
+        index.clear()
+        assert index.count() == 0
+        index.close()
+    finally:
+        postgres_server.drop_database(database)
+        with postgres_server.connect() as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_an_older_state_never_replaces_a_newer_one(postgres_url: str) -> None:
+    """Outbox appliers of several processes, or a rebuild that read a memory before it changed, may write a
+    state that lost the race: it is ignored (documents and terms alike)."""
+    index = PgvectorIndex.connect(postgres_url, DIM)
+    try:
+        newer = doc("a", text="the newer words", sync_token="3:300.000000", updated_at=300.0, importance=5)
+        index.upsert([newer])
+        index.upsert([doc("a", text="the older words", sync_token="2:200.000000", updated_at=200.0)])
+        index.upsert([doc("a", text="older again", sync_token="3:250.000000", updated_at=250.0)])
+        assert dict(index.entries()) == {newer.id: "3:300.000000"}
+        keyword = index.search(SCOPE, [1.0, 0, 0, 0], "older words", filter=None, as_of=1e9, limit=5).keyword
+        assert [hit.id for hit in keyword] == [newer.id]  # "words" still found: the newer terms stayed
+        assert index.filter_ids(SCOPE, filter=Condition("importance", "eq", 5), as_of=None) == ids("a")
+        index.upsert([doc("a", text="newest", sync_token="3:301.000000", updated_at=301.0)])
+        assert dict(index.entries()) == {newer.id: "3:301.000000"}
+        index.upsert([doc("a", text="no version", sync_token="opaque")])  # a token without a version replaces
+        assert dict(index.entries()) == {newer.id: "opaque"}
+    finally:
+        index.close()

@@ -398,6 +398,7 @@ FUSION_DOCS = [
     doc("y", user_id="u2", text="apples apples apples, zebras", vector=axis(1.0, 1.0, 1.0)),
     doc("past", text="old apples from last year", valid_to=5_000.0, vector=axis(0.7, -0.7)),
     doc("v1", tenant_id="t2", text="zebras and apples", vector=axis(1.0)),
+    doc("future", text="a vector of zeros has no direction", vector=axis(0.0)),  # similarity 0
 ]
 FUSION_CASES: list[tuple[Scope, str, list[float], dict[str, Any] | None]] = [
     (T1_U1, "apples bananas zebras", axis(1.0, 0.5), None),

@@ -80,7 +80,7 @@ def _index_unavailable(exc: IndexUnavailable) -> str:
     if exc.cause == "locked":
         return (
             f"{exc.message}; fix: stop the `membank serve` using this data directory (MEMBANK_DATA_DIR) "
-            "first, then run the command again"
+            "or database first, then run the command again"
         )
     return (
         f"{exc.message} ({exc.code}, {exc.cause}); fix: run `membank reindex` to rebuild it from the database"

@@ -100,7 +100,7 @@ def _index_sync(settings: Settings) -> Any:
     from membank.bootstrap import build_index, build_index_sync, build_store
 
     store = build_store(settings)
-    index = build_index(settings, store)
+    index = build_index(settings, store, maintenance=True)
     try:
         index.ping()
     except IndexUnavailable as exc:

@@ -26,7 +26,9 @@ that met a connection the server had dropped (a restart) runs once more on a fre
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -43,6 +45,7 @@ from membank.models import Scope
 from membank.storage.filters import FilterNode
 from membank.storage.pgvector.filters import scope_clause
 from membank.storage.pgvector.keyword import Bm25Terms
+from membank.storage.pgvector.ownership import IndexOwnership
 from membank.storage.pgvector.tables import (
     DIMENSION_QUERY,
     DOCUMENTS,
@@ -56,6 +59,7 @@ from membank.storage.pgvector.tables import (
 from membank.storage.pgvector.writes import check_vectors, delete_documents, upsert_documents
 from membank.storage.ports import IndexDocument, IndexHit, IndexResult
 from membank.storage.sql.database import PoolSettings, SqlDatabase
+from membank.storage.sql.memories import memories_with_vectors
 
 __all__ = ["PgvectorIndex"]
 
@@ -64,6 +68,7 @@ D = documents.c
 HNSW_EF = 128
 _MAX_EF = 1000  # pgvector's bound on hnsw.ef_search
 _PAGE = 1024
+_ANALYZE_MIN_ROWS = 256
 # Key of the advisory lock under which processes create (or recreate) the tables one at a time.
 _SCHEMA_LOCK_KEY = 7_263_401_119
 _UNREACHABLE_SQLSTATES = {"57P01", "57P02", "57P03"}  # admin/crash shutdown, cannot connect now
@@ -73,10 +78,14 @@ _CONFLICT_SQLSTATES = {"40001", "40P01"}
 class PgvectorIndex:
     """Dense + BM25 index of memories in two tables of a PostgreSQL database."""
 
-    def __init__(self, db: SqlDatabase, dim: int, *, owns_database: bool = False) -> None:
+    def __init__(
+        self, db: SqlDatabase, dim: int, *, owns_database: bool = False, exclusive: bool = False
+    ) -> None:
         """An index of `dim`-dimensional vectors over `db` (the system of record's database, shared: its pool
-        serves both; closed with the index only when `owns_database`). A database that cannot be reached
-        leaves the index unavailable instead of failing here: every call tries to open it again."""
+        serves both; closed with the index only when `owns_database`). Serving processes share the index;
+        an `exclusive` one (a maintenance command) is refused beside them, and they beside it (`ownership`).
+        A database that cannot be reached leaves the index unavailable instead of failing here: every call
+        tries to open it again."""
         if not db.is_postgres:
             raise ValueError("the pgvector index needs a PostgreSQL database (MEMBANK_STORE=postgres)")
         create_statements(dim)  # validates the dimension
@@ -84,16 +93,23 @@ class PgvectorIndex:
         self._db = db
         self._owns_database = owns_database
         self._bm25 = Bm25Terms()
+        self._ownership = IndexOwnership(db.engine, exclusive=exclusive)
         self._prepare_lock = threading.Lock()
+        self._analyze_lock = threading.Lock()
+        self._unanalyzed = 0
+        self._analyzed_rows = 0
         self._ready = False
         self._closed = False
         with contextlib.suppress(IndexUnavailable):  # reported by the first call (a ping, at start-up)
             self._prepare()
+            self._guarded(self._ownership.acquire)
 
     @classmethod
-    def connect(cls, url: str, dim: int, pool: PoolSettings | None = None) -> PgvectorIndex:
+    def connect(
+        cls, url: str, dim: int, pool: PoolSettings | None = None, *, exclusive: bool = False
+    ) -> PgvectorIndex:
         """An index over its own connection pool to the database at `url`."""
-        return cls(SqlDatabase(url, pool), dim, owns_database=True)
+        return cls(SqlDatabase(url, pool), dim, owns_database=True, exclusive=exclusive)
 
     # -- writes ---------------------------------------------------------------------------------------------
 
@@ -103,23 +119,44 @@ class PgvectorIndex:
             return
         check_vectors([document.vector for document in documents], self.dim)
         self._run(lambda conn: upsert_documents(conn, documents, self._bm25))
+        self._analyze_after(len(documents))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove documents by id; unknown ids are ignored."""
         if ids:
             self._run(lambda conn: delete_documents(conn, ids))
 
+    def write_in_transaction(self, conn: Connection, items: Sequence[tuple[str, str]]) -> None:
+        """`storage.sql.writes.IndexWriter`: bring these (tenant_id, memory_id) up to date on `conn`, inside
+        the memory write's own transaction (the index lives in that database). Raises when the index is not
+        usable now (closed, not yet prepared, held by a maintenance command): the outbox takes the items."""
+        self._check_open()
+        if not self._ready or not self._ownership.held:
+            raise IndexUnavailable("the pgvector index is not ready for writes in the memory's transaction")
+        by_tenant: dict[str, list[str]] = defaultdict(list)
+        for tenant_id, memory_id in items:
+            by_tenant[tenant_id].append(memory_id)
+        for tenant_id, ids in by_tenant.items():
+            found = memories_with_vectors(conn, tenant_id, ids)
+            upserts = [IndexDocument.from_memory(memory, vector) for memory, vector in found]
+            if upserts:
+                check_vectors([document.vector for document in upserts], self.dim)
+                upsert_documents(conn, upserts, self._bm25)
+            delete_documents(conn, sorted(set(ids) - {document.id for document in upserts}))
+
     def clear(self) -> str | None:
         """Remove every document: the tables are truncated, or dropped and recreated when they hold another
         dimension. Nothing is set aside (the system of record holds everything): returns None."""
         self._check_open()
+        self._guarded(self._ownership.acquire)
         with self._prepare_lock:
             self._run(self._recreate, prepare=False)
             self._ready = True
         return None
 
     def optimize(self) -> bool:
-        """Create the HNSW index if it is missing and refresh the planner's statistics (VACUUM ANALYZE)."""
+        """Build the HNSW index if it is missing (blocking: minutes at 100k vectors) and refresh the planner's
+        statistics (VACUUM ANALYZE)."""
 
         def maintain(conn: Connection) -> bool:
             conn.execute(sql(hnsw_statement()))
@@ -133,6 +170,7 @@ class PgvectorIndex:
         if self._closed:
             return
         self._closed = True
+        self._ownership.release()
         if self._owns_database:
             self._db.close()
 
@@ -167,7 +205,7 @@ class PgvectorIndex:
             if len(rows) < limit:  # possibly cut short by the filter after an HNSW scan: rank exactly
                 exact = select(scoped).order_by(scoped.c.distance, scoped.c.id).limit(limit)
                 rows = conn.execute(exact).all()
-            dense = _hits((row.id, 1.0 - float(row.distance), row.importance, row.created_at) for row in rows)
+            dense = _hits(sorted(map(_similarity, rows), key=lambda hit: (-hit[1], hit[0])))
             keyword = _hits(conn.execute(keyword_query).all()) if keyword_query is not None else []
             return IndexResult(dense=dense, keyword=keyword)
 
@@ -222,8 +260,32 @@ class PgvectorIndex:
                 raise _missing()
 
         self._run(probe, autocommit=True)
+        self._guarded(self._ownership.verify)
 
     # -- internals ------------------------------------------------------------------------------------------
+
+    def _analyze_after(self, written: int) -> None:
+        """ANALYZE the tables once this process has written a fifth of their size (at least
+        `_ANALYZE_MIN_ROWS`) since it last did: without statistics (new tables, a minute before autovacuum
+        looks) the planner takes every scope for one row and joins quadratically (measured 50 ms at 600
+        documents, 1 ms after ANALYZE). Written data stays written if it fails: the next write tries again."""
+        with self._analyze_lock:
+            self._unanalyzed += written
+            if self._unanalyzed < max(_ANALYZE_MIN_ROWS, self._analyzed_rows // 5):
+                return
+            self._unanalyzed = 0
+
+            def analyze(conn: Connection) -> int:
+                conn.execute(sql(f"ANALYZE {DOCUMENTS}, {TERMS}"))
+                return int(
+                    conn.execute(
+                        sql("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": DOCUMENTS}
+                    ).scalar()
+                    or 0
+                )
+
+            with contextlib.suppress(IndexUnavailable):
+                self._analyzed_rows = self._run(analyze, autocommit=True)
 
     def _run(
         self, operation: Callable[[Connection], T], *, autocommit: bool = False, prepare: bool = True
@@ -233,6 +295,8 @@ class PgvectorIndex:
         self._check_open()
         if prepare and not self._ready:
             self._prepare()
+        if prepare and not self._ownership.held:
+            self._guarded(self._ownership.acquire)
         for attempt in (1, 2):
             try:
                 with self._db.engine.connect() as conn:
@@ -252,6 +316,17 @@ class PgvectorIndex:
                     "every database connection of this process is busy (pool timeout)", cause="error"
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    @staticmethod
+    def _guarded(operation: Callable[[], None]) -> None:
+        try:
+            operation()
+        except DBAPIError as exc:
+            raise _unavailable(exc) from None
+        except PoolTimeout:
+            raise IndexUnavailable(
+                "every database connection of this process is busy (pool timeout)", cause="error"
+            ) from None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -297,8 +372,14 @@ def _dimension(conn: Connection) -> int | None:
 
 
 def _all_present(conn: Connection) -> bool:
-    statement = sql("SELECT to_regclass(:terms) IS NOT NULL AND to_regclass(:hnsw) IS NOT NULL")
-    return bool(conn.execute(statement, {"terms": TERMS, "hnsw": f"{DOCUMENTS}_embedding"}).scalar())
+    statement = sql("SELECT to_regclass(:terms) IS NOT NULL")
+    return bool(conn.execute(statement, {"terms": TERMS}).scalar())
+
+
+def _similarity(row: Any) -> tuple[str, float, int, float]:
+    # A zero vector has no direction: pgvector's cosine distance is NaN, Qdrant's similarity 0.
+    distance = float(row.distance)
+    return str(row.id), 0.0 if math.isnan(distance) else 1.0 - distance, row.importance, row.created_at
 
 
 def _hits(rows: Any) -> list[IndexHit]:

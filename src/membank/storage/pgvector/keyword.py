@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, cast, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, cast, func, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import BigInteger, Float
 
@@ -52,7 +52,10 @@ class Bm25Terms:
         ]
 
     def query(self, text: str, scope: Scope, where: ColumnElement[bool], limit: int) -> Select[Any] | None:
-        """The top `limit` documents matching `where` by BM25 score; None when `text` has no term."""
+        """The top `limit` documents matching `where` by BM25 score; None when `text` has no term.
+
+        Both CTEs are materialized (computed once) and documents are joined LATERAL by id: left to the planner,
+        a table not analyzed yet got the per-document aggregate run once per document (0.7 s at 600)."""
         sparse = self._bm25.embed_query(text)
         if not sparse.indices:
             return None
@@ -72,7 +75,11 @@ class Bm25Terms:
             corpus_documents.append(D.user_id == scope.user_id)
         corpus = cast(select(func.count()).where(*corpus_documents).scalar_subquery(), Float)
         frequency = (
-            select(T.term, cast(func.count(), Float).label("n")).where(*in_corpus).group_by(T.term).cte("df")
+            select(T.term, cast(func.count(), Float).label("n"))
+            .where(*in_corpus)
+            .group_by(T.term)
+            .cte("df")
+            .prefix_with("MATERIALIZED")
         )
         idf = func.ln((corpus - frequency.c.n + 0.5) / (frequency.c.n + 0.5) + 1.0)
         scored = (
@@ -85,11 +92,18 @@ class Bm25Terms:
             .where(*in_corpus)
             .group_by(T.document_id)
             .cte("scored")
+            .prefix_with("MATERIALIZED")
+        )
+        # Each scored document is looked up by its primary key (LATERAL): the scope and filter are checked
+        # for the documents holding a query term only, whatever the planner estimates.
+        document = (
+            select(D.id, D.importance, D.created_at)
+            .where(D.id == scored.c.document_id, where)
+            .lateral("document")
         )
         return (
-            select(D.id, scored.c.score, D.importance, D.created_at)
-            .join(scored, scored.c.document_id == D.id)
-            .where(where)
-            .order_by(scored.c.score.desc(), D.id)
+            select(document.c.id, scored.c.score, document.c.importance, document.c.created_at)
+            .select_from(scored.join(document, true()))
+            .order_by(scored.c.score.desc(), document.c.id)
             .limit(limit)
         )

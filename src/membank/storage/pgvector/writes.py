@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, any_, bindparam, delete, insert
+from sqlalchemy import ColumnElement, Connection, any_, bindparam, delete, insert, or_, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.types import Text
@@ -31,28 +31,46 @@ def check_vectors(vectors: Sequence[Sequence[float]], dim: int) -> None:
 
 
 def upsert_documents(conn: Connection, batch: Sequence[IndexDocument], bm25: Bm25Terms) -> None:
-    """Insert or replace `batch` by id (the last of a repeated id wins). Rows are locked in id order, so
-    concurrent writers of overlapping batches queue instead of deadlocking."""
+    """Insert or replace `batch` by id (the last of a repeated id wins), except that an older state of a
+    memory never replaces a newer one (see `_is_not_older`). Rows are locked in id order, so concurrent
+    writers of overlapping batches queue instead of deadlocking."""
     latest = {document.id: document for document in batch}
     ordered = [latest[key] for key in sorted(latest)]
     if not ordered:
         return
     statement = pg_insert(documents)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[D.id],
-            set_={
-                column.name: statement.excluded[column.name]
-                for column in documents.columns
-                if column.name != "id"
-            },
-        ),
-        [_document_row(document) for document in ordered],
-    )
-    _delete_terms(conn, list(latest))
-    rows = [row for document in ordered for row in bm25.rows(document)]
+    upsert = statement.on_conflict_do_update(
+        index_elements=[D.id],
+        set_={
+            column.name: statement.excluded[column.name]
+            for column in documents.columns
+            if column.name != "id"
+        },
+        where=_is_not_older(statement.excluded),
+    ).returning(D.id)
+    result = conn.execute(upsert, [_document_row(document) for document in ordered])
+    written = {str(found) for found in result.scalars()}
+    _delete_terms(conn, sorted(written))
+    rows = [row for document in ordered if document.id in written for row in bm25.rows(document)]
     if rows:
         conn.execute(insert(terms), rows)
+
+
+def _is_not_older(incoming: Any) -> ColumnElement[bool]:
+    # Several processes apply the outbox, and a rebuild reads memories before it writes them: one that read a
+    # memory before a change must not undo the change it lost the race to. States compare by the memory's
+    # version, then its update time (both in the sync token); a token without a version always replaces.
+    return or_(
+        D.version.is_(None),
+        incoming.version.is_(None),
+        tuple_(D.version, D.updated_at) <= tuple_(incoming.version, incoming.updated_at),
+    )
+
+
+def token_version(token: str) -> int | None:
+    """The memory version at the head of a sync token (`storage.ports.sync_token`), None if it has none."""
+    head = token.split(":", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 def delete_documents(conn: Connection, ids: Sequence[str]) -> None:
@@ -99,6 +117,8 @@ def _document_row(document: IndexDocument) -> dict[str, Any]:
         "valid_from": float(document.valid_from),
         "valid_to": None if document.valid_to is None else float(document.valid_to),
         "sync_token": document.sync_token,
+        "version": token_version(document.sync_token),
+        "updated_at": float(document.updated_at),
         "fields": document_fields(document),
         "embedding": document.vector,
     }

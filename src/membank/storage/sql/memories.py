@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, literal_column, or_, select
 
 from membank.models import Memory, MemoryVersion, Provenance, to_epoch
 from membank.storage.ports import JobProgress, MemoryPage, sync_token
@@ -15,6 +15,7 @@ from membank.storage.sql.jobs import save_progress
 from membank.storage.sql.memory_stats import user_stats
 from membank.storage.sql.rows import dumps, memory_from_row, vector_from_bytes, version_from_row
 from membank.storage.sql.writes import (
+    IndexWriter,
     history_entry,
     insert_memories,
     insert_versions,
@@ -23,7 +24,7 @@ from membank.storage.sql.writes import (
     update_current,
 )
 
-__all__ = ["SqlMemoryRepository", "valid_at"]
+__all__ = ["SqlMemoryRepository", "memories_with_vectors", "valid_at"]
 
 M = tables.memories.c
 V = tables.memory_versions.c
@@ -43,11 +44,26 @@ def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
         yield list(values[start : start + _CHUNK])
 
 
+def memories_with_vectors(
+    conn: Connection, tenant_id: str, ids: Sequence[str]
+) -> list[tuple[Memory, list[float]]]:
+    """(memory, vector) of the memories of `tenant_id` among `ids` that have a vector, read on `conn`."""
+    statement = select(tables.memories, E.vector).join(tables.memory_embeddings, E.memory_id == M.id)
+    found: list[tuple[Memory, list[float]]] = []
+    for chunk in _chunks(ids):
+        for row in conn.execute(statement.where(M.id.in_(chunk))).mappings():
+            if row["tenant_id"] == tenant_id:  # by id alone, as in get_many
+                found.append((memory_from_row(row), vector_from_bytes(row["vector"])))
+    return found
+
+
 class SqlMemoryRepository:
-    """The MemoryRepository port (also its versions and revisions) over one SqlDatabase."""
+    """The MemoryRepository port (also its versions and revisions) over one SqlDatabase. With an
+    `index_writer` (see `writes.IndexWriter`), writes bring that index up to date in their own transaction."""
 
     def __init__(self, db: SqlDatabase) -> None:
         self._db = db
+        self.index_writer: IndexWriter | None = None
 
     @retry_conflicts
     def insert(
@@ -71,7 +87,7 @@ class SqlMemoryRepository:
                 return
             insert_memories(conn, memories, vectors, model_id)
             insert_versions(conn, versions)
-            record_writes(conn, memories)
+            record_writes(conn, memories, self.index_writer)
 
     # By id alone, the tenant checked here: the primary key finds each row on both engines, where a
     # tenant_id condition in SQL may lead SQLite's planner to the (tenant_id, ...) index and a scan of
@@ -132,7 +148,7 @@ class SqlMemoryRepository:
             )
             insert_memories(conn, [new], [vector], model_id)
             insert_versions(conn, [closing, opening])
-            record_writes(conn, [old, new])
+            record_writes(conn, [old, new], self.index_writer)
 
     @retry_conflicts
     def update_fields(
@@ -164,7 +180,7 @@ class SqlMemoryRepository:
                 memory,
             )
             insert_versions(conn, [entry])
-            record_writes(conn, [memory])
+            record_writes(conn, [memory], self.index_writer)
 
     @retry_conflicts
     def invalidate(self, memory: Memory, *, actor: str, provenance: Provenance | None = None) -> None:
@@ -182,7 +198,7 @@ class SqlMemoryRepository:
                 memory,
             )
             insert_versions(conn, [entry])
-            record_writes(conn, [memory])
+            record_writes(conn, [memory], self.index_writer)
 
     @retry_conflicts
     def erase(self, tenant_id: str, lineage_id: str, *, actor: str) -> list[str]:
@@ -196,7 +212,14 @@ class SqlMemoryRepository:
             for chunk in _chunks(ids):
                 conn.execute(delete(tables.memory_embeddings).where(E.memory_id.in_(chunk)))
                 conn.execute(delete(tables.memories).where(M.id.in_(chunk)))
-            record_erasure(conn, tenant_id, lineage_id, [(row.id, row.user_id) for row in rows], actor=actor)
+            record_erasure(
+                conn,
+                tenant_id,
+                lineage_id,
+                [(row.id, row.user_id) for row in rows],
+                actor=actor,
+                index_writer=self.index_writer,
+            )
             return ids
 
     @retry_reads
@@ -255,14 +278,8 @@ class SqlMemoryRepository:
 
     @retry_reads
     def with_vectors(self, tenant_id: str, ids: Sequence[str]) -> list[tuple[Memory, list[float]]]:
-        statement = select(tables.memories, E.vector).join(tables.memory_embeddings, E.memory_id == M.id)
-        found: list[tuple[Memory, list[float]]] = []
         with self._db.read() as conn:
-            for chunk in _chunks(ids):
-                for row in conn.execute(statement.where(M.id.in_(chunk))).mappings():
-                    if row["tenant_id"] == tenant_id:  # by id alone, as in get_many
-                        found.append((memory_from_row(row), vector_from_bytes(row["vector"])))
-        return found
+            return memories_with_vectors(conn, tenant_id, ids)
 
     @retry_reads
     def existing_hashes(self, tenant_id: str, user_id: str, hashes: Sequence[str], *, at: float) -> set[str]:

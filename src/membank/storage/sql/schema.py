@@ -85,9 +85,11 @@ def upgrade(db: SqlDatabase) -> list[str]:
 def _verify_tables(conn: Connection) -> None:
     """A table or column removed by hand would fail every request that needs it, as an internal error:
     name it at start-up instead (extra tables and columns are let be)."""
+    # Only our tables: others in the database (the pgvector index's, of a type SQLAlchemy does not know) are let be.
+    ours = [table.name for table in metadata.sorted_tables]
     present = {
         table: {column["name"] for column in columns}
-        for (_schema, table), columns in inspect(conn).get_multi_columns().items()
+        for (_schema, table), columns in inspect(conn).get_multi_columns(filter_names=ours).items()
     }
     problems = []
     for table in metadata.sorted_tables:

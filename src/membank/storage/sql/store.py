@@ -14,6 +14,7 @@ from membank.storage.sql.outbox import SqlOutbox
 from membank.storage.sql.schema import upgrade
 from membank.storage.sql.sessions import SqlSessionRepository
 from membank.storage.sql.usage import SqlUsageRepository
+from membank.storage.sql.writes import IndexWriter
 
 __all__ = ["SqlRecordStore"]
 
@@ -83,6 +84,11 @@ class SqlRecordStore:
     @property
     def usage(self) -> SqlUsageRepository:
         return self._usage
+
+    def write_index_in_transaction(self, writer: IndexWriter) -> None:
+        """Let every memory write bring an index in this database up to date in its own transaction (no
+        outbox row then, unless the writer fails; erasures keep theirs)."""
+        self._memories.index_writer = writer
 
     def migrate(self) -> list[str]:
         """Bring the schema to head (adopting a pre-Alembic SQLite schema); the names applied."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Update, insert
@@ -21,6 +21,7 @@ from membank.storage.sql.rows import dumps, memory_values, vector_bytes, version
 from membank.storage.sql.upsert import upsert_insert
 
 __all__ = [
+    "IndexWriter",
     "bump_revisions",
     "history_entry",
     "insert_memories",
@@ -29,6 +30,11 @@ __all__ = [
     "record_writes",
     "update_current",
 ]
+
+IndexWriter = Callable[[Connection, Sequence[tuple[str, str]]], None]
+"""Brings a derived index that lives in this database up to date with these (tenant_id, memory_id) inside the
+caller's transaction (reading what the transaction wrote): upserts the memories found, removes the others.
+It raises when it cannot, and the outbox row is written instead."""
 
 
 def history_entry(
@@ -90,17 +96,31 @@ def update_current(conn: Connection, statement: Update, memory: Memory) -> None:
         raise MemoryChanged(f"memory {memory.id} was superseded or deleted concurrently")
 
 
-def record_writes(conn: Connection, memories: Sequence[Memory]) -> None:
-    """Outbox rows for the derived indexes and revision bumps for the users of the written memories."""
-    _enqueue(conn, [(m.tenant_id, m.id) for m in memories], time.time())
+def record_writes(
+    conn: Connection, memories: Sequence[Memory], index_writer: IndexWriter | None = None
+) -> None:
+    """Outbox rows for the derived indexes and revision bumps for the users of the written memories. With an
+    `index_writer` (an index in this database), the index rows are written in this transaction instead, and
+    no outbox row is needed; if the writer fails, the outbox row is written as always."""
+    items = [(m.tenant_id, m.id) for m in memories]
+    if not _index_in_transaction(conn, items, index_writer):
+        _enqueue(conn, items, time.time())
     bump_revisions(conn, {(m.tenant_id, m.user_id) for m in memories})
 
 
 def record_erasure(
-    conn: Connection, tenant_id: str, lineage_id: str, erased: Sequence[tuple[str, str]], *, actor: str
+    conn: Connection,
+    tenant_id: str,
+    lineage_id: str,
+    erased: Sequence[tuple[str, str]],
+    *,
+    actor: str,
+    index_writer: IndexWriter | None = None,
 ) -> None:
     """Blank the content kept in the lineage's history, add its ERASE entry, and queue the removal of the
-    erased (memory id, user id) pairs from the indexes."""
+    erased (memory id, user id) pairs from the indexes. With an `index_writer` they are also removed in this
+    transaction, and the outbox rows are still written: a rebuild or another process's applier that read the
+    memories before the erasure could put them back, and the outbox removes them again after it."""
     now = time.time()
     v = tables.memory_versions.c
     conn.execute(
@@ -121,7 +141,9 @@ def record_erasure(
             created_at=now,
         )
     )
-    _enqueue(conn, [(tenant_id, memory_id) for memory_id, _ in erased], now)
+    items = [(tenant_id, memory_id) for memory_id, _ in erased]
+    _index_in_transaction(conn, items, index_writer)
+    _enqueue(conn, items, now)
     bump_revisions(conn, {(tenant_id, user_id) for _, user_id in erased})
 
 
@@ -140,6 +162,22 @@ def bump_revisions(conn: Connection, users: Iterable[tuple[str, str]]) -> None:
         ),
         rows,
     )
+
+
+def _index_in_transaction(
+    conn: Connection, items: Sequence[tuple[str, str]], writer: IndexWriter | None
+) -> bool:
+    """Run the writer under a savepoint: True when the index rows are written; on any failure of the index
+    its part is rolled back (the memory write goes on) and False says the outbox must carry the items."""
+    if writer is None or not items:
+        return False
+    try:
+        with conn.begin_nested():
+            writer(conn, items)
+    except Exception:
+        # A dead connection fails the outbox insert that follows too: then the whole write fails (503).
+        return False
+    return True
 
 
 def _enqueue(conn: Connection, items: Sequence[tuple[str, str]], now: float) -> None:
