@@ -223,7 +223,12 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         PROCESS_CONVERSATION: processor,
     }
     signal = JobSignal()
-    jobs = JobService(store.jobs, max_attempts=settings.job_max_attempts, signal=signal)
+    jobs = JobService(
+        store.jobs,
+        max_attempts=settings.job_max_attempts,
+        signal=signal,
+        max_unfinished_per_tenant=settings.job_queue_max_per_tenant,
+    )
     return Container(
         settings=settings,
         store=store,

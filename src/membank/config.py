@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=5, ge=1)
     job_backoff_seconds: float = Field(default=1.0, ge=0)
     job_poll_seconds: float = Field(default=0.2, gt=0)
+    # Unfinished (queued, processing, failed) jobs one tenant may have; past it enqueues get 429 JOB_QUEUE_FULL.
+    job_queue_max_per_tenant: int = Field(default=10_000, gt=0)
     batch_chunk_size: int = Field(default=256, gt=0)
     batch_max_items: int = Field(default=10_000, gt=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)

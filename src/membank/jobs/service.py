@@ -15,10 +15,18 @@ from membank.storage.ports import Batch, JobRepository
 
 
 class JobService:
-    def __init__(self, jobs: JobRepository, *, max_attempts: int, signal: JobSignal | None = None) -> None:
+    def __init__(
+        self,
+        jobs: JobRepository,
+        *,
+        max_attempts: int,
+        signal: JobSignal | None = None,
+        max_unfinished_per_tenant: int | None = None,
+    ) -> None:
         self._jobs = jobs
         self._max_attempts = max_attempts
         self._signal = signal
+        self._max_unfinished = max_unfinished_per_tenant
 
     def new_job(
         self,
@@ -53,8 +61,8 @@ class JobService:
         )
 
     async def enqueue_batch(self, batch: Batch, jobs: list[Job]) -> None:
-        """Store a batch and its jobs together."""
-        await asyncio.to_thread(self._jobs.create_batch, batch, jobs)
+        """Store a batch and its jobs together (or none: JobQueueFull past the tenant's bound)."""
+        await asyncio.to_thread(self._jobs.create_batch, batch, jobs, max_unfinished=self._max_unfinished)
         self._wake()
 
     async def get_batch(self, principal: Principal, batch_id: str) -> tuple[Batch, list[Job]]:
@@ -78,11 +86,14 @@ class JobService:
         idempotency_key: str | None = None,
         sequence_key: str | None = None,
     ) -> tuple[Job, bool]:
-        """Queue a job; with an idempotency key already used, return the earlier job and False."""
+        """Queue a job; with an idempotency key already used, return the earlier job and False; JobQueueFull
+        when the tenant already has its most unfinished jobs."""
         job = self.new_job(
             principal, kind, payload, total=total, idempotency_key=idempotency_key, sequence_key=sequence_key
         )
-        stored, created = await asyncio.to_thread(self._jobs.enqueue, job)
+        stored, created = await asyncio.to_thread(
+            self._jobs.enqueue, job, max_unfinished=self._max_unfinished
+        )
         if created:
             self._wake()
         return stored, created

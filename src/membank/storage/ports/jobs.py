@@ -38,14 +38,18 @@ class Batch:
 class JobRepository(Protocol):
     """Durable jobs with leases, retries and idempotency keys."""
 
-    def enqueue(self, job: Job) -> tuple[Job, bool]:
-        """Store a queued job; with an idempotency key already used by the tenant, return that job and False."""
+    def enqueue(self, job: Job, *, max_unfinished: int | None = None) -> tuple[Job, bool]:
+        """Store a queued job; with an idempotency key already used by the tenant, return that job and False.
+        Raises JobQueueFull (storing nothing) when the tenant would have more than `max_unfinished`
+        unfinished (queued, processing or failed) jobs."""
 
     def get(self, tenant_id: str, job_id: str) -> Job | None:
         """One job of the tenant."""
 
     def claim(self, worker_id: str, now: float, lease_seconds: float) -> Job | None:
-        """Lease the oldest runnable job: queued or failed and due, or processing with an expired lease."""
+        """Lease a runnable job (queued or failed and due, or processing with an expired lease): the first in
+        priority, due time and queue order of the tenant whose turn came least recently, so that one
+        tenant's backlog does not hold back another tenant's jobs."""
 
     def heartbeat(self, job_id: str, worker_id: str, now: float, lease_seconds: float) -> bool:
         """Extend the lease; False if the worker lost it."""
@@ -62,8 +66,9 @@ class JobRepository(Protocol):
     def save_progress(self, progress: JobProgress) -> None:
         """Save progress and checkpoint (only if the worker still holds the lease; else LeaseLost)."""
 
-    def create_batch(self, batch: Batch, jobs: Sequence[Job]) -> None:
-        """Store a batch and its queued jobs in one transaction."""
+    def create_batch(self, batch: Batch, jobs: Sequence[Job], *, max_unfinished: int | None = None) -> None:
+        """Store a batch and its queued jobs in one transaction (or nothing, raising JobQueueFull, when the
+        tenant would have more than `max_unfinished` unfinished jobs)."""
 
     def get_batch(self, tenant_id: str, batch_id: str) -> tuple[Batch, list[Job]] | None:
         """A batch of the tenant and its jobs (oldest first), or None."""
