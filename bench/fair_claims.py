@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
+from tests.support.postgres import start_postgres
 
 from membank.models import Job, JobStatus, now_utc
 from membank.storage.ports import Batch
 from membank.storage.sql.jobs import _CHOOSE_SKIP_LOCKED
 from membank.storage.sql.store import SqlRecordStore
 from membank.storage.sql.tables import job_tenants
-from tests.support.postgres import start_postgres
 
 _CHUNK = 1000
 
