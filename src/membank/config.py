@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     embedder_max_wait_ms: float = Field(default=0.0, ge=0)
     embedder_threads: int = Field(default=2, gt=0)
     embedder_max_tokens: int = Field(default=256, gt=8)
+    # Distinct texts in flight (queued or being embedded) past which requests get 503 OVERLOADED; jobs wait.
+    embedder_max_pending: int = Field(default=1024, gt=0)
     embedding_cache_size: int = Field(default=20_000, ge=0)
     openai_embedder_base_url: str = "http://127.0.0.1:11434/v1"
     openai_embedder_model: str = "text-embedding-3-small"

@@ -49,7 +49,7 @@ def batch_import_handler(
             for outcome in outcomes:
                 counts[outcome.status] += 1
             texts = [memory.content for _, memory in chunk]
-            vectors = (await embedder.embed(texts)).tolist() if texts else []
+            vectors = (await embedder.embed(texts, background=True)).tolist() if texts else []
             progress = JobProgress(
                 job.id, context.worker_id, end, dict(counts), sorted(outcomes, key=lambda o: o.index)
             )

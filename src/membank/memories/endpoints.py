@@ -20,6 +20,7 @@ from membank.errors import (
     MemoryChanged,
     MemoryNotCurrent,
     MemoryNotFound,
+    Overloaded,
     ValidationFailed,
 )
 from membank.ingest.schemas import BatchAcceptedOut, BatchIn, MemoryCreateIn
@@ -69,6 +70,7 @@ UserIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
             *WITH_BODY,
             *QUEUEING,
             EmbeddingServiceError,
+            Overloaded,
         ),
     },
     openapi_extra=IDEMPOTENCY_KEY_PARAMETER,
@@ -116,6 +118,7 @@ async def get_memory(memory_id: MemoryId, principal: MemoriesRead, container: Ap
         MemoryNotCurrent,
         *WITH_BODY,
         EmbeddingServiceError,
+        Overloaded,
     ),
 )
 async def update_memory(

@@ -14,6 +14,7 @@ from membank.errors import (
     IndexUnavailable,
     InvalidUserId,
     MemBankError,
+    Overloaded,
     ValidationFailed,
 )
 from membank.memories.schemas import memory_out
@@ -25,6 +26,7 @@ _SEARCH_ERRORS: tuple[type[MemBankError], ...] = (
     *AUTHENTICATED,
     *WITH_BODY,
     EmbeddingServiceError,
+    Overloaded,
     IndexUnavailable,
 )
 

@@ -141,6 +141,7 @@ class OnnxEmbedder:
             max_concurrency=1,
             long_lane_tokens=long_lane_tokens,
             long_lane_concurrency=1,
+            max_pending=settings.embedder_max_pending,
         )
 
     @property
@@ -199,11 +200,12 @@ class OnnxEmbedder:
         model.embed(["warm-up"])  # the first run allocates; pay it here, not on the first query
         return model
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Vectors for `texts` in order (cached, batched with concurrent callers)."""
+    async def embed(self, texts: Sequence[str], *, background: bool = False) -> Vectors:
+        """Vectors for `texts` in order (cached, batched with concurrent callers); Overloaded past
+        MEMBANK_EMBEDDER_MAX_PENDING texts in flight, unless `background`."""
         if self._executor is None and not self._batcher.closed:
             await self.start()
-        return await self._batcher.embed(texts)
+        return await self._batcher.embed(texts, background=background)
 
     async def _run_batch(self, texts: list[str]) -> Vectors:
         assert self._executor is not None and self._model is not None

@@ -70,6 +70,7 @@ class OpenAIEmbedder:
             cache_size=settings.embedding_cache_size,
             max_batch_tokens=max_batch_tokens,
             max_concurrency=max_concurrency,
+            max_pending=settings.embedder_max_pending,
         )
 
     @property
@@ -100,11 +101,12 @@ class OpenAIEmbedder:
             base_url=self._base_url + "/", headers=headers, timeout=httpx.Timeout(self._timeout)
         )
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Vectors for `texts` in order (cached, batched with concurrent callers)."""
+    async def embed(self, texts: Sequence[str], *, background: bool = False) -> Vectors:
+        """Vectors for `texts` in order (cached, batched with concurrent callers); Overloaded past
+        MEMBANK_EMBEDDER_MAX_PENDING texts in flight, unless `background`."""
         if self._client is None and not self._batcher.closed:
             await self.start()
-        return await self._batcher.embed(texts)
+        return await self._batcher.embed(texts, background=background)
 
     async def aclose(self) -> None:
         """Stop the batcher, then close the connection pool."""

@@ -26,8 +26,10 @@ class Embedder(Protocol):
     def model_id(self) -> str:
         """Identifies the model; stored next to every vector."""
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Vectors for `texts`, shape (len(texts), dim), in order. Raises EmbeddingServiceError."""
+    async def embed(self, texts: Sequence[str], *, background: bool = False) -> Vectors:
+        """Vectors for `texts`, shape (len(texts), dim), in order. Raises EmbeddingServiceError, and
+        Overloaded (nothing queued) when the embedder already has as many texts in flight as it may take;
+        `background` work (jobs, bounded by the number of workers) is never refused."""
 
     async def start(self) -> None:
         """Load the model / open connections."""
