@@ -26,6 +26,7 @@ from membank.search.maintenance import IndexMaintainer
 from membank.search.scoring import ScoringWeights
 from membank.search.service import SearchService
 from membank.search.synthesis import SynthesisService
+from membank.storage.keyword_fallback import RecordKeywordSearch
 from membank.storage.ports import IdempotencyRepository, RecordStore, VectorIndex
 from membank.storage.sql.database import PoolSettings
 from membank.storage.sql.schema import offline_sql
@@ -192,6 +193,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
             candidates=settings.search_candidates,
             weights=weights,
             health=health,
+            fallback=RecordKeywordSearch(store.memories, max_scan=settings.search_fallback_max_scan),
         )
         if index is not None
         else None

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # Encoded (JSON) size of a search's `filters` tree.
     max_filter_bytes: int = Field(default=16_384, gt=0)
     search_candidates: int = Field(default=60, gt=0)
+    # While the vector index cannot serve, search reads at most this many of the user's newest valid memories
+    # from the system of record for its keyword (BM25) fallback.
+    search_fallback_max_scan: int = Field(default=5_000, gt=0)
     # Fusion of the dense and keyword lists (see search/scoring.py); shares tuned on LOCOMO (bench/locomo.py).
     search_fusion: Literal["score", "rrf"] = "score"
     rrf_k: int = Field(default=10, gt=0)

@@ -158,9 +158,12 @@ class SynthesisService:
             memory_types=request.memory_types,
             time_range=request.time_range,
         )
-        hits, _ = await self._search.search(principal, search)
-        result = await self._compose(principal, request, hits)
-        if not unindexed and "failed" not in result["synthesizer"]:
+        outcome = await self._search.search(principal, search)
+        result = await self._compose(principal, request, outcome.hits)
+        result["degraded"] = outcome.degraded is not None
+        result["degradation"] = outcome.degraded
+        # A degraded answer is not kept: once the index is back, the same request deserves the full search.
+        if not unindexed and outcome.degraded is None and "failed" not in result["synthesizer"]:
             self._cache.put(key, revision, result)
         return {**result, "cached": False}
 
