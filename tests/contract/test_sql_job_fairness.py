@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event, select
 
 from membank.errors import JobQueueFull
-from membank.models import Job, now_utc
+from membank.models import Job, JobStatus, now_utc
 from membank.storage.ports import Batch
 from membank.storage.sql.database import SqlDatabase
 from membank.storage.sql.jobs import SqlJobRepository
@@ -202,3 +202,13 @@ def test_the_claim_walks_the_tenant_index_not_the_backlog(
     if sql_db.is_postgres:
         # Each tenant's probe stops at its first runnable job: one index row per tenant, not 3000.
         assert "Seq Scan on jobs" not in plan and "Sort Key: jobs" not in plan, plan
+
+
+def test_the_status_a_waiter_polls_follows_the_job_within_its_tenant(jobs: SqlJobRepository) -> None:
+    queued = jobs.enqueue(_job("a"))[0]
+    assert jobs.status("a", queued.id) is JobStatus.QUEUED
+    assert jobs.status("b", queued.id) is None and jobs.status("a", "missing") is None
+    claimed = jobs.claim("w", _now(), 600)
+    assert claimed is not None and jobs.status("a", queued.id) is JobStatus.PROCESSING
+    assert jobs.complete(queued.id, "w", {}, _now())
+    assert jobs.status("a", queued.id) is JobStatus.COMPLETED

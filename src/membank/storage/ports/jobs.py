@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from membank.models import Job, JobItem
+from membank.models import Job, JobItem, JobStatus
 
 __all__ = ["Batch", "JobProgress", "JobRepository"]
 
@@ -45,6 +45,9 @@ class JobRepository(Protocol):
 
     def get(self, tenant_id: str, job_id: str) -> Job | None:
         """One job of the tenant."""
+
+    def status(self, tenant_id: str, job_id: str) -> JobStatus | None:
+        """The status of one job of the tenant (one small read, for waiters that poll), or None."""
 
     def claim(self, worker_id: str, now: float, lease_seconds: float) -> Job | None:
         """Lease a runnable job (queued or failed and due, or processing with an expired lease): the first in

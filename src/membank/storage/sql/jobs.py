@@ -412,6 +412,14 @@ class SqlJobRepository:
         return job_from_row(row) if row is not None else None
 
     @retry_reads
+    def status(self, tenant_id: str, job_id: str) -> JobStatus | None:
+        with self._db.read() as conn:
+            found = conn.execute(
+                select(jobs.c.status).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id)
+            ).scalar_one_or_none()
+        return JobStatus(found) if found is not None else None
+
+    @retry_reads
     def items(self, tenant_id: str, job_id: str, *, limit: int, offset: int) -> tuple[list[JobItem], int]:
         with self._db.snapshot() as conn:
             owned = conn.execute(
