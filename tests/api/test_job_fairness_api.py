@@ -1,6 +1,7 @@
 """Fair claiming and the per-tenant queue bound through the real API, with the real workers, on SQLite and
 PostgreSQL: a tenant with a 20,000-memory import queued does not delay another tenant's process-conversation
-job by more than one job's run time, and a tenant past its bound gets 429 JOB_QUEUE_FULL with Retry-After."""
+job by more than one job's run time (one chunk, even behind a single long import job), and a tenant past its
+bound gets 429 JOB_QUEUE_FULL with Retry-After."""
 
 from __future__ import annotations
 
@@ -113,3 +114,34 @@ def test_a_tenant_past_its_queue_bound_gets_429_with_retry_after_and_nothing_is_
         assert store.jobs.counts() == {"queued": 3}
     finally:
         store.close()
+
+
+def test_one_long_import_gives_way_between_chunks_and_still_imports_everything_once(
+    make_settings: Callable[..., Settings], store_settings: dict[str, Any]
+) -> None:
+    settings = make_settings(workers=1, batch_chunk_size=100, shutdown_grace_seconds=0.5, **store_settings)
+    memories = [{"user_id": "importer", "content": f"Long import fact {n}"} for n in range(3000)]
+    with open_api(settings) as api:
+        response = api.call("POST", "/api/v1/memories/batch", json={"memories": memories})
+        assert response.status_code == 202, response.text
+        import_id = response.json()["data"]["id"]
+        deadline = time.monotonic() + 60
+        while api.call("GET", f"/api/v1/jobs/{import_id}").json()["data"]["progress"]["done"] == 0:
+            assert time.monotonic() < deadline, "the import never started"
+            time.sleep(0.02)
+        conversation = api.call(
+            "POST",
+            "/api/v1/memories/process-conversation",
+            api.bob_key,
+            json={"user_id": "u1", "user_input": "I live in Porto."},
+        )
+        job = _wait_as(api, api.bob_key, conversation.json()["data"]["id"])
+        state = api.call("GET", f"/api/v1/jobs/{import_id}").json()["data"]
+        # One worker: the conversation ran while the import was still under way, not after all of it.
+        assert job["status"] == "completed" and state["status"] != "completed", state
+        assert state["progress"]["done"] < len(memories)
+        done = _wait_as(api, api.alice_key, import_id)
+        assert done["status"] == "completed" and done["attempts"] == 1, done
+        assert done["result"]["created"] == len(memories) and done["result"]["failed"] == 0
+        stats = api.call("GET", "/api/v1/users/importer/memories/stats").json()["data"]
+        assert stats["total"] == stats["active"] == len(memories), stats

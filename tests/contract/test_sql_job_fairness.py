@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 
 from membank.errors import JobQueueFull
 from membank.models import Job, JobStatus, now_utc
-from membank.storage.ports import Batch
+from membank.storage.ports import Batch, JobProgress
 from membank.storage.sql.database import SqlDatabase
 from membank.storage.sql.jobs import SqlJobRepository
 from membank.storage.sql.tables import job_tenants
@@ -212,3 +212,25 @@ def test_the_status_a_waiter_polls_follows_the_job_within_its_tenant(jobs: SqlJo
     assert claimed is not None and jobs.status("a", queued.id) is JobStatus.PROCESSING
     assert jobs.complete(queued.id, "w", {}, _now())
     assert jobs.status("a", queued.id) is JobStatus.COMPLETED
+
+
+def test_a_long_job_sees_another_tenant_waiting_and_gives_way_keeping_its_progress(
+    jobs: SqlJobRepository, sql_db: SqlDatabase
+) -> None:
+    long = jobs.enqueue(_job("big"))[0]
+    claimed = jobs.claim("w", _now(), 600)
+    assert claimed is not None and claimed.id == long.id
+    assert not jobs.others_waiting("big", _now())  # alone: it keeps going
+    jobs.save_progress(JobProgress(long.id, "w", 4, {"created": 4}))
+    other = jobs.enqueue(_job("small"))[0]
+    assert jobs.others_waiting("big", _now()) and not jobs.others_waiting("small", _now())
+    assert not jobs.release(long.id, "someone-else", _now())  # only the holder can
+    assert jobs.release(long.id, "w", _now())
+    back = jobs.get("big", long.id)
+    assert back is not None and back.status is JobStatus.QUEUED and back.lease_owner is None
+    assert back.progress_done == 4 and back.checkpoint == {"created": 4} and back.attempts == 0
+    # The other tenant goes first; then the long job resumes where it was, still on its first attempt.
+    first, second = jobs.claim("w", _now(), 600), jobs.claim("w2", _now(), 600)
+    assert first is not None and first.id == other.id
+    assert second is not None and second.id == long.id and second.progress_done == 4 and second.attempts == 1
+    assert _unfinished(sql_db) == {"big": 1, "small": 1}

@@ -54,6 +54,13 @@ class JobRepository(Protocol):
         priority, due time and queue order of the tenant whose turn came least recently, so that one
         tenant's backlog does not hold back another tenant's jobs."""
 
+    def others_waiting(self, tenant_id: str, now: float) -> bool:
+        """Whether a tenant other than `tenant_id` has a job runnable at `now` (a long job then gives way)."""
+
+    def release(self, job_id: str, worker_id: str, now: float) -> bool:
+        """Put a leased job back in the queue, due now, with its progress and checkpoint, without counting
+        the claim as an attempt (only by the lease holder; False otherwise)."""
+
     def heartbeat(self, job_id: str, worker_id: str, now: float, lease_seconds: float) -> bool:
         """Extend the lease; False if the worker lost it."""
 

@@ -15,7 +15,9 @@ only after every earlier job of its key has committed.
 Claims are fair across tenants: a claim serves the tenant with unfinished jobs whose turn came least
 recently (`job_tenants.served_seq`), taking its first runnable job in the claim order (priority, due time,
 creation, queue order), and gives that tenant the next turn. So one tenant's thousands of queued jobs delay
-another tenant's job by at most the jobs already running. On PostgreSQL the claim is one statement: a
+another tenant's job by at most the jobs already running; a long job (a batch import) checks between its
+chunks whether another tenant has a runnable job (`others_waiting`) and, if so, goes back to the queue with
+its progress (`release`), so the wait is one chunk, not one whole job. On PostgreSQL the claim is one statement: a
 LATERAL pick of each tenant's first job under FOR UPDATE SKIP LOCKED, over the tenants in turn order; on
 SQLite a correlated subquery does the same (its claimers are serialised anyway).
 
@@ -139,6 +141,16 @@ _CHOOSE = (
     .order_by(_turns.c.served_seq, _turns.c.tenant_id)
     .limit(literal_column("1"))
 )
+# Whether another tenant has a runnable job: a long job gives way at its next chunk (see `release`).
+_OTHERS_WAITING = (
+    select(job_tenants.c.tenant_id)
+    .where(
+        job_tenants.c.tenant_id != bindparam("tenant"),
+        _WAITING_TENANTS,
+        _first_runnable_of(job_tenants.c.tenant_id).exists(),
+    )
+    .limit(literal_column("1"))
+)
 _LAST_TURN = select(func.coalesce(func.max(job_tenants.c.served_seq), 0))
 _NEXT_TURN = {
     "postgresql": job_turns.next_value(),
@@ -199,6 +211,20 @@ _FAIL = (
         updated_at=bindparam("now"),
     )
     .returning(jobs.c.tenant_id)
+)
+# A job that gives way goes back to the queue as it is (progress and checkpoint kept, due now); the claim
+# that ran it does not count as an attempt.
+_RELEASE = (
+    update(jobs)
+    .where(_HELD)
+    .values(
+        status=JobStatus.QUEUED.value,
+        lease_owner=None,
+        lease_expires_at=None,
+        attempts=jobs.c.attempts - 1,
+        run_after=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
 )
 _SAVE_PROGRESS = (
     update(jobs)
@@ -457,6 +483,17 @@ class SqlJobRepository:
             ).mappings()
             conn.execute(_GIVE_TURN[conn.dialect.name], {"tenant": tenant_id})
             return job_from_row(claimed.one())
+
+    @retry_reads
+    def others_waiting(self, tenant_id: str, now: float) -> bool:
+        with self._db.read() as conn:
+            return conn.execute(_OTHERS_WAITING, {"tenant": tenant_id, "now": now}).first() is not None
+
+    @retry_conflicts
+    def release(self, job_id: str, worker_id: str, now: float) -> bool:
+        with self._db.write() as conn:
+            released = conn.execute(_RELEASE, {"job": job_id, "worker": worker_id, "now": now})
+            return released.rowcount == 1
 
     @retry_conflicts
     def heartbeat(self, job_id: str, worker_id: str, now: float, lease_seconds: float) -> bool:
