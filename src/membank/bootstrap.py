@@ -28,6 +28,7 @@ from membank.search.maintenance import IndexMaintainer
 from membank.search.scoring import ScoringWeights
 from membank.search.service import SearchService
 from membank.search.synthesis import SynthesisService
+from membank.storage.keyword_fallback import RecordKeywordSearch
 from membank.storage.ports import IdempotencyRepository, RecordStore, VectorIndex
 from membank.storage.sql.database import PoolSettings
 from membank.storage.sql.schema import offline_sql
@@ -285,6 +286,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
             weights=weights,
             health=health,
             cache=search_cache,
+            fallback=RecordKeywordSearch(store.memories, max_scan=settings.search_fallback_max_scan),
         )
         if index is not None
         else None
@@ -316,7 +318,12 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         PROCESS_CONVERSATION: processor,
     }
     signal = JobSignal()
-    jobs = JobService(store.jobs, max_attempts=settings.job_max_attempts, signal=signal)
+    jobs = JobService(
+        store.jobs,
+        max_attempts=settings.job_max_attempts,
+        signal=signal,
+        max_unfinished_per_tenant=settings.job_queue_max_per_tenant,
+    )
     return Container(
         settings=settings,
         store=store,

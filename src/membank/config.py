@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     embedder_max_wait_ms: float = Field(default=0.0, ge=0)
     embedder_threads: int = Field(default=2, gt=0)
     embedder_max_tokens: int = Field(default=256, gt=8)
+    # Distinct texts in flight (queued or being embedded) past which requests get 503 OVERLOADED; jobs wait.
+    embedder_max_pending: int = Field(default=1024, gt=0)
     openai_embedder_base_url: str = "http://127.0.0.1:11434/v1"
     openai_embedder_model: str = "text-embedding-3-small"
     openai_embedder_api_key: SecretStr | None = None
@@ -106,6 +108,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=5, ge=1)
     job_backoff_seconds: float = Field(default=1.0, ge=0)
     job_poll_seconds: float = Field(default=0.2, gt=0)
+    # Unfinished (queued, processing, failed) jobs one tenant may have; past it enqueues get 429 JOB_QUEUE_FULL.
+    job_queue_max_per_tenant: int = Field(default=10_000, gt=0)
     batch_chunk_size: int = Field(default=256, gt=0)
     batch_max_items: int = Field(default=10_000, gt=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
@@ -128,6 +132,9 @@ class Settings(BaseSettings):
     # Encoded (JSON) size of a search's `filters` tree.
     max_filter_bytes: int = Field(default=16_384, gt=0)
     search_candidates: int = Field(default=60, gt=0)
+    # While the vector index cannot serve, search reads at most this many of the user's newest valid memories
+    # from the system of record for its keyword (BM25) fallback.
+    search_fallback_max_scan: int = Field(default=5_000, gt=0)
     # Fusion of the dense and keyword lists (see search/scoring.py); shares tuned on LOCOMO (bench/locomo.py).
     search_fusion: Literal["score", "rrf"] = "score"
     rrf_k: int = Field(default=10, gt=0)

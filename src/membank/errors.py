@@ -17,8 +17,10 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── MemoryChanged             MEMORY_CHANGED            409
     │   └── MemoryNotCurrent          MEMORY_NOT_CURRENT        409
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
+    ├── JobQueueFull                  JOB_QUEUE_FULL            429  (Retry-After)
     ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
     ├── LLMServiceError               LLM_SERVICE_ERROR         503
+    ├── Overloaded                    OVERLOADED                503  (Retry-After)
     ├── BackendUnavailable            BACKEND_UNAVAILABLE       503
     │   └── IndexUnavailable          INDEX_UNAVAILABLE         503
     ├── Unhealthy                     UNHEALTHY                 503
@@ -35,6 +37,9 @@ class MemBankError(Exception):
 
     code = "INTERNAL_ERROR"
     status = 500
+    # Seconds after which the same request may succeed (sent as Retry-After); None: retrying will not help.
+    retry_after: int | None = None
+    sends_retry_after = False  # whether every error of this class carries `retry_after` (for the OpenAPI doc)
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -113,6 +118,32 @@ class MemoryNotCurrent(Conflict):
 class PayloadTooLarge(MemBankError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
+
+
+class JobQueueFull(MemBankError):
+    """The tenant already has as many unfinished jobs as it may (MEMBANK_JOB_QUEUE_MAX_PER_TENANT); nothing
+    was queued. Other tenants are unaffected: it is the tenant's own limit, hence 429, not 503."""
+
+    code = "JOB_QUEUE_FULL"
+    status = 429
+    sends_retry_after = True
+
+    def __init__(self, message: str, *, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
+class Overloaded(MemBankError):
+    """The service has as much work in flight as it may take (e.g. MEMBANK_EMBEDDER_MAX_PENDING texts
+    waiting for the embedder); the request was refused before it changed anything."""
+
+    code = "OVERLOADED"
+    status = 503
+    sends_retry_after = True
+
+    def __init__(self, message: str, *, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
 
 
 class EmbeddingServiceError(MemBankError):

@@ -21,7 +21,7 @@ import pytest
 from membank.cache import TieredCache, VectorCodec
 from membank.cache.redis import RedisCache
 from membank.config import Settings
-from membank.errors import EmbeddingServiceError
+from membank.errors import EmbeddingServiceError, Overloaded
 from membank.providers.embedders import Embedder, MicroBatcher, build_embedder
 from membank.providers.embedders.onnx import (
     OnnxEmbedder,
@@ -711,3 +711,30 @@ async def test_a_down_redis_leaves_the_embedder_working(redis_server: RedisServe
     finally:
         await batcher.aclose()
         shared.close()
+
+
+async def test_past_max_pending_a_call_is_refused_whole_and_queues_nothing() -> None:
+    model = FakeModel(gate=asyncio.Event())
+    batcher = fake_batcher(model, max_pending=3, max_wait_ms=0.0)
+    held = asyncio.ensure_future(batcher.embed(["a", "b"]))
+    await asyncio.sleep(0.01)
+    assert batcher.in_flight == 2
+    with pytest.raises(Overloaded) as refused:
+        await batcher.embed(["c", "d"])  # two new texts, one place left: neither is queued
+    assert refused.value.retry_after == 1 and refused.value.status == 503
+    assert refused.value.details == {"in_flight": 2, "limit": 3, "requested": 2}
+    assert batcher.in_flight == 2 and batcher.stats.refused == 1
+    # Texts already in flight cost no place: they are shared, not queued again.
+    joined = asyncio.ensure_future(batcher.embed(["a", "b", "c"]))
+    await asyncio.sleep(0.01)
+    assert batcher.in_flight == 3
+    # Background work is never refused: it waits its turn and still counts.
+    background = asyncio.ensure_future(batcher.embed(["e", "f"], background=True))
+    await asyncio.sleep(0.01)
+    assert batcher.in_flight == 5
+    model.gate.set()  # type: ignore[union-attr]
+    await asyncio.gather(held, joined, background)
+    assert batcher.in_flight == 0
+    cached = await batcher.embed(["a", "b", "c", "e"])  # all cached: nothing new, nothing to refuse
+    assert cached.shape == (4, 4)
+    await batcher.aclose()

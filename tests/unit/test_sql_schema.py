@@ -28,7 +28,7 @@ from membank.storage.sql.tables import metadata
 
 LEGACY_FILES = sorted((Path(__file__).parents[1] / "fixtures" / "legacy_sqlite").glob("*.sql"))
 SAME_AFFINITY = {("REAL", "FLOAT"), ("INTEGER", "BIGINT")}
-ALL_REVISIONS = ["0001_initial", "0002_conversations", "0003_job_items", "0004_job_order"]
+ALL_REVISIONS = ["0001_initial", "0002_conversations", "0003_job_items", "0004_job_order", "0005_fair_claims"]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -75,7 +75,7 @@ def test_membank_migrate_prints_what_it_applied(tmp_path: Path) -> None:
     env = {"MEMBANK_DATA_DIR": str(tmp_path / "data")}
     first = CliRunner().invoke(cli, ["migrate"], env=env)
     assert first.exit_code == 0, first.output
-    assert first.output.strip() == f"applied 4 migration(s): {', '.join(ALL_REVISIONS)}"
+    assert first.output.strip() == f"applied {len(ALL_REVISIONS)} migration(s): {', '.join(ALL_REVISIONS)}"
     again = CliRunner().invoke(cli, ["migrate"], env=env)
     assert again.output.strip() == "applied 0 migration(s): none pending"
 

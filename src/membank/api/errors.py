@@ -91,7 +91,8 @@ def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MemBankError)
     async def _ours(request: Request, exc: MemBankError) -> Response:
-        return fail(exc.status, exc.code, exc.message, exc.details)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return fail(exc.status, exc.code, exc.message, exc.details, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

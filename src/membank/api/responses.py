@@ -15,13 +15,30 @@ from typing import Any, Literal
 from pydantic import BaseModel, create_model
 
 from membank.api.envelope import ErrorEnvelope, ErrorInfo
-from membank.errors import BackendUnavailable, Forbidden, MemBankError, PayloadTooLarge, Unauthorized
+from membank.errors import (
+    BackendUnavailable,
+    Forbidden,
+    JobQueueFull,
+    MemBankError,
+    Overloaded,
+    PayloadTooLarge,
+    Unauthorized,
+)
 
 # What every authenticated operation can answer: no or a bad key, a key without the scope, a busy database.
 AUTHENTICATED: tuple[type[MemBankError], ...] = (Unauthorized, Forbidden, BackendUnavailable)
 # What every operation with a request body can answer on top: the body is over the size limit.
 WITH_BODY: tuple[type[MemBankError], ...] = (PayloadTooLarge,)
+# What every operation that queues jobs can answer on top: the tenant's job queue is full.
+QUEUEING: tuple[type[MemBankError], ...] = (JobQueueFull,)
 
+
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before sending the request again (with "
+    + ", ".join(sorted(c.code for c in (JobQueueFull, Overloaded)))
+    + ")",
+    "schema": {"type": "integer", "minimum": 1},
+}
 
 # Every error schema a route refers to, by name; `membank.api.openapi` puts them into the document.
 ERROR_MODELS: dict[str, type[BaseModel]] = {}
@@ -41,12 +58,16 @@ def error_model(codes: tuple[str, ...]) -> type[BaseModel]:
 def error_responses(*errors: type[MemBankError]) -> dict[int | str, dict[str, Any]]:
     """The `responses=` entries of a route for the errors it can answer, grouped by status."""
     by_status: dict[int, list[str]] = {}
+    retry_later: set[int] = set()
     for error in errors:
         codes = by_status.setdefault(error.status, [])
         if error.code not in codes:
             codes.append(error.code)
-    return {
-        status: {
+        if error.sends_retry_after:
+            retry_later.add(error.status)
+    answers: dict[int | str, dict[str, Any]] = {}
+    for status, codes in sorted(by_status.items()):
+        answer: dict[str, Any] = {
             "description": f"{HTTPStatus(status).phrase}: {', '.join(codes)}",
             "content": {
                 "application/json": {
@@ -54,5 +75,7 @@ def error_responses(*errors: type[MemBankError]) -> dict[int | str, dict[str, An
                 }
             },
         }
-        for status, codes in sorted(by_status.items())
-    }
+        if status in retry_later:
+            answer["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+        answers[status] = answer
+    return answers

@@ -144,7 +144,7 @@ class ConversationProcessor:
         if not facts:
             return [], np.empty((0, self._embedder.dim), dtype=np.float32), []
         try:
-            return facts, await self._embedder.embed([fact.content for fact in facts]), []
+            return facts, await self._embedder.embed([fact.content for fact in facts], background=True), []
         except EmbeddingServiceError as exc:
             if not exc.details.get(INPUT_REJECTED):
                 raise  # the service is down or misconfigured: retry the job, do not drop anything
@@ -153,7 +153,7 @@ class ConversationProcessor:
         refused: list[tuple[CandidateFact, str]] = []
         for fact in facts:  # the embedder has cached every text it accepted: only the refused ones cost
             try:
-                vectors.append((await self._embedder.embed([fact.content]))[0])
+                vectors.append((await self._embedder.embed([fact.content], background=True))[0])
                 kept.append(fact)
             except EmbeddingServiceError as exc:
                 if not exc.details.get(INPUT_REJECTED):

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from membank.api.deps import AppContainer, JobsRead, MemoriesRead, MemoriesWrite
 from membank.api.envelope import Envelope, ok
 from membank.api.idempotency import IDEMPOTENCY_KEY_PARAMETER
-from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
+from membank.api.responses import AUTHENTICATED, QUEUEING, WITH_BODY, error_responses
 from membank.errors import BatchNotFound, Conflict, InvalidUserId, SessionNotFound, ValidationFailed
 from membank.ingest.schemas import (
     BatchOut,
@@ -40,7 +40,7 @@ SessionIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
     response_model=Envelope[JobOut],
     responses={
         **JOB_ANSWERS,
-        **error_responses(ValidationFailed, InvalidUserId, *AUTHENTICATED, Conflict, *WITH_BODY),
+        **error_responses(ValidationFailed, InvalidUserId, *AUTHENTICATED, Conflict, *WITH_BODY, *QUEUEING),
     },
     openapi_extra=IDEMPOTENCY_KEY_PARAMETER,
 )

@@ -31,7 +31,9 @@ def batch_import_handler(
 ) -> Handler:
     """The handler of `batch_import` jobs. Progress, the chunk it counts and the outcome of each of its
     items commit together, so a worker killed mid-job resumes after the last committed chunk and never
-    stores a memory twice. The result holds counts only; the items are paged by GET /jobs/{id}/items."""
+    stores a memory twice. Between chunks the job gives way to another tenant's runnable job (back to the
+    queue, resumed from its progress), so an import delays other tenants by one chunk at most. The result
+    holds counts only; the items are paged by GET /jobs/{id}/items."""
 
     async def handle(job: Job, context: TaskContext) -> dict[str, Any]:
         principal = Principal(tenant_id=job.tenant_id, subject=job.actor)
@@ -49,7 +51,7 @@ def batch_import_handler(
             for outcome in outcomes:
                 counts[outcome.status] += 1
             texts = [memory.content for _, memory in chunk]
-            vectors = (await embedder.embed(texts)).tolist() if texts else []
+            vectors = (await embedder.embed(texts, background=True)).tolist() if texts else []
             progress = JobProgress(
                 job.id, context.worker_id, end, dict(counts), sorted(outcomes, key=lambda o: o.index)
             )
@@ -66,6 +68,8 @@ def batch_import_handler(
             if on_written is not None:
                 on_written()
             await context.heartbeat(job)
+            if done < len(items):
+                await context.give_way(job)  # another tenant's job first; this one resumes after `done`
         return {**counts, "total": len(items), "items": f"/api/v1/jobs/{job.id}/items"}
 
     return handle

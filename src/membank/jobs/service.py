@@ -15,10 +15,18 @@ from membank.storage.ports import Batch, JobRepository
 
 
 class JobService:
-    def __init__(self, jobs: JobRepository, *, max_attempts: int, signal: JobSignal | None = None) -> None:
+    def __init__(
+        self,
+        jobs: JobRepository,
+        *,
+        max_attempts: int,
+        signal: JobSignal | None = None,
+        max_unfinished_per_tenant: int | None = None,
+    ) -> None:
         self._jobs = jobs
         self._max_attempts = max_attempts
         self._signal = signal
+        self._max_unfinished = max_unfinished_per_tenant
 
     def new_job(
         self,
@@ -53,8 +61,8 @@ class JobService:
         )
 
     async def enqueue_batch(self, batch: Batch, jobs: list[Job]) -> None:
-        """Store a batch and its jobs together."""
-        await asyncio.to_thread(self._jobs.create_batch, batch, jobs)
+        """Store a batch and its jobs together (or none: JobQueueFull past the tenant's bound)."""
+        await asyncio.to_thread(self._jobs.create_batch, batch, jobs, max_unfinished=self._max_unfinished)
         self._wake()
 
     async def get_batch(self, principal: Principal, batch_id: str) -> tuple[Batch, list[Job]]:
@@ -78,11 +86,14 @@ class JobService:
         idempotency_key: str | None = None,
         sequence_key: str | None = None,
     ) -> tuple[Job, bool]:
-        """Queue a job; with an idempotency key already used, return the earlier job and False."""
+        """Queue a job; with an idempotency key already used, return the earlier job and False; JobQueueFull
+        when the tenant already has its most unfinished jobs."""
         job = self.new_job(
             principal, kind, payload, total=total, idempotency_key=idempotency_key, sequence_key=sequence_key
         )
-        stored, created = await asyncio.to_thread(self._jobs.enqueue, job)
+        stored, created = await asyncio.to_thread(
+            self._jobs.enqueue, job, max_unfinished=self._max_unfinished
+        )
         if created:
             self._wake()
         return stored, created
@@ -121,23 +132,32 @@ class JobService:
         )
 
     async def wait(self, principal: Principal, job_id: str, *, timeout: float) -> Job:
-        """The job once finished (completed or dead), or as it is when `timeout` seconds have passed."""
+        """The job once finished (completed or dead), or as it is when `timeout` seconds have passed.
+
+        Woken at once when a worker of this process ends a job; a job run by a worker of another process
+        (`membank worker`) is seen by polling its status in the store, every 10 ms at first and backing off
+        to every 250 ms, so a waiter on any API instance wakes within a quarter second of the end. A poll
+        reads the status alone, not the job's payload (a batch import's can be megabytes)."""
         deadline = time.monotonic() + timeout
         delay = 0.01
         ended = self._signal.subscribe(ended=True) if self._signal is not None else asyncio.Event()
         try:
             while True:
                 ended.clear()
-                job = await self.get(principal, job_id)
+                status = await asyncio.to_thread(self._jobs.status, principal.tenant_id, job_id)
+                if status is None:
+                    raise JobNotFound(f"job {job_id} not found")
                 remaining = deadline - time.monotonic()
-                if job.status.finished or remaining <= 0:
-                    return job
-                # Woken as soon as any job of this process ends; the poll covers workers of other processes.
+                if status.finished or remaining <= 0:
+                    return await self.get(principal, job_id)
                 await first_of(ended, timeout=min(delay, remaining))
-                delay = min(delay * 1.5, 0.25)
+                delay = min(delay * 1.5, _LONGEST_POLL_SECONDS)
         finally:
             if self._signal is not None:
                 self._signal.unsubscribe(ended)
+
+
+_LONGEST_POLL_SECONDS = 0.25
 
 
 # The result fields that carry no memory content: what a key with `jobs:read` alone sees of a job. Any other

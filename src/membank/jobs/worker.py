@@ -40,6 +40,17 @@ class TaskContext:
         if not held:
             raise LeaseLost(f"job {job.id} lease lost by {self.worker_id}")
 
+    async def give_way(self, job: Job) -> None:
+        """Between chunks of a long job, after its progress committed: when another tenant has a runnable
+        job, raise GaveWay so the worker puts this one back in the queue (it resumes from its progress)
+        and the fair claim serves the other tenant first."""
+        if await asyncio.to_thread(self.jobs.others_waiting, job.tenant_id, time.time()):
+            raise GaveWay(f"job {job.id} gave way to another tenant's job")
+
+
+class GaveWay(Exception):
+    """Raised by a handler (through `TaskContext.give_way`) to put its job back in the queue."""
+
 
 Handler = Callable[[Job, TaskContext], Awaitable[dict[str, Any]]]
 
@@ -166,6 +177,10 @@ class Worker:
             result = await handler(job, self._context)
         except LeaseLost:
             log.warning("job_lease_lost", job_id=job.id, worker_id=self.id)
+            return
+        except GaveWay:
+            await asyncio.to_thread(self._jobs.release, job.id, self.id, time.time())
+            log.info("job_gave_way", job_id=job.id, kind=job.kind, done=job.progress_done)
             return
         except Exception as exc:
             await self._failed(job, exc)

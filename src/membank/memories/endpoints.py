@@ -12,7 +12,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from membank.api.deps import AppContainer, MemoriesRead, MemoriesWrite
 from membank.api.envelope import Envelope, ok
 from membank.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, replay_or_run, run_once
-from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
+from membank.api.responses import AUTHENTICATED, QUEUEING, WITH_BODY, error_responses
 from membank.errors import (
     Conflict,
     EmbeddingServiceError,
@@ -20,6 +20,7 @@ from membank.errors import (
     MemoryChanged,
     MemoryNotCurrent,
     MemoryNotFound,
+    Overloaded,
     ValidationFailed,
 )
 from membank.ingest.schemas import BatchAcceptedOut, BatchIn, MemoryCreateIn
@@ -62,7 +63,14 @@ UserIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
     responses={
         **JOB_ANSWERS,
         **error_responses(
-            ValidationFailed, InvalidUserId, *AUTHENTICATED, Conflict, *WITH_BODY, EmbeddingServiceError
+            ValidationFailed,
+            InvalidUserId,
+            *AUTHENTICATED,
+            Conflict,
+            *WITH_BODY,
+            *QUEUEING,
+            EmbeddingServiceError,
+            Overloaded,
         ),
     },
     openapi_extra=IDEMPOTENCY_KEY_PARAMETER,
@@ -110,6 +118,7 @@ async def get_memory(memory_id: MemoryId, principal: MemoriesRead, container: Ap
         MemoryNotCurrent,
         *WITH_BODY,
         EmbeddingServiceError,
+        Overloaded,
     ),
 )
 async def update_memory(
@@ -153,7 +162,7 @@ async def memory_history(memory_id: MemoryId, principal: MemoriesRead, container
             "headers": JOB_ANSWERS[202]["headers"],
         },
         200: JOB_ANSWERS[200],
-        **error_responses(ValidationFailed, InvalidUserId, *AUTHENTICATED, Conflict, *WITH_BODY),
+        **error_responses(ValidationFailed, InvalidUserId, *AUTHENTICATED, Conflict, *WITH_BODY, *QUEUEING),
     },
     openapi_extra=IDEMPOTENCY_KEY_PARAMETER,
 )

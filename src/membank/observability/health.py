@@ -73,7 +73,7 @@ class HealthService:
             components["redis"] = redis.report()
             derived_ok = derived_ok and redis.status == "ok"
         try:
-            await asyncio.wait_for(self._embedder.embed(["health check"]), timeout=5.0)
+            await asyncio.wait_for(self._embedder.embed(["health check"], background=True), timeout=5.0)
             components["embedder"] = {"status": "ok", "model": self._embedder.model_id}
         except Exception as exc:  # a health check reports any failure rather than raising
             healthy = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import Response
 
@@ -14,6 +16,7 @@ from membank.errors import (
     IndexUnavailable,
     InvalidUserId,
     MemBankError,
+    Overloaded,
     ValidationFailed,
 )
 from membank.memories.schemas import memory_out
@@ -25,6 +28,7 @@ _SEARCH_ERRORS: tuple[type[MemBankError], ...] = (
     *AUTHENTICATED,
     *WITH_BODY,
     EmbeddingServiceError,
+    Overloaded,
     IndexUnavailable,
 )
 
@@ -35,20 +39,27 @@ router = APIRouter(prefix="/api/v1", tags=["search"])
     "/memories/search", response_model=Envelope[SearchOut], responses=error_responses(*_SEARCH_ERRORS)
 )
 async def search_memories(body: SearchIn, principal: MemoriesRead, container: AppContainer) -> Response:
-    """Hybrid search of one user's memories; `explain=true` adds each score component."""
+    """Hybrid search of one user's memories; `explain=true` adds each score component. While the vector
+    index cannot serve, keyword search over the system of record, with `degraded: true` and why."""
     if container.search is None:
         raise BackendUnavailable("this process has no vector index")
-    hits, timings = await container.search.search(principal, body)
+    outcome = await container.search.search(principal, body)
     memories = []
-    for hit in hits:
+    for hit in outcome.hits:
         item = memory_out(hit.memory)
         item["score"] = round(hit.score, 6)
         if body.explain:
             item["score_details"] = {**hit.details, "final": round(hit.score, 6)}
         memories.append(item)
-    data = {"memories": memories, "total": len(memories), "query": body.query}
+    data: dict[str, Any] = {
+        "memories": memories,
+        "total": len(memories),
+        "query": body.query,
+        "degraded": outcome.degraded is not None,
+        "degradation": outcome.degraded,
+    }
     if body.explain:
-        data["timings"] = timings
+        data["timings"] = outcome.timings
     return ok(data)
 
 

@@ -8,10 +8,11 @@ Policy (the index can never take the system of record down):
 - ``rebuilding``: the index is missing, unreadable or behind the system of record and is being rebuilt
   from it in the background.
 
-While the index is not ``ok``, search and synthesize-context answer 503 ``INDEX_UNAVAILABLE`` with the
-reason (results that silently miss acknowledged writes would be worse than a clear error); the memory
-endpoints (create, get, list, history, update, delete) keep working on the system of record, and
-consolidation finds its candidates by scanning stored vectors instead of the index.
+While the index is not ``ok``, search and synthesize-context are degraded, not refused: keyword search
+over the system of record (which holds every acknowledged write), marked ``degraded`` with the reason from
+here (`require_available` raises it; the search service catches it). The memory endpoints (create, get,
+list, history, update, delete) keep working on the system of record, and consolidation finds its candidates
+by scanning stored vectors instead of the index.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, model_validator
 
@@ -83,12 +83,32 @@ class SearchHitOut(MemoryOut):
     )
 
 
+class DegradationOut(BaseModel):
+    """Why a search was degraded: the vector index could not serve it, so it ran as keyword search (BM25)
+    over the system of record. Every acknowledged write is found; ranking has no semantic similarity."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(description="Why the vector index could not serve")
+    index_status: str = Field(description="`degraded`, `rebuilding` or `error` (this query failed)")
+    cause: str = Field(description="missing, unwritable, unreadable, locked, closed, rebuilding or error")
+    since: datetime = Field(description="Since when the index has been in this state")
+    fallback: Literal["keyword"]
+    scanned: int = Field(description="Memories of the scope read from the system of record")
+    complete: bool = Field(
+        description="False when the scope holds more memories than the fallback reads (the newest were "
+        "searched: MEMBANK_SEARCH_FALLBACK_MAX_SCAN)"
+    )
+
+
 class SearchOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     memories: list[SearchHitOut]
     total: int
     query: str
+    degraded: bool = Field(description="True when the vector index could not serve: see `degradation`")
+    degradation: DegradationOut | None
     timings: dict[str, Any] | None = Field(default=None, description="Only with `explain: true`")
 
 
@@ -115,3 +135,5 @@ class ContextOut(BaseModel):
     query: str
     user_id: str
     cached: bool
+    degraded: bool = Field(description="True when the memories came from the keyword fallback")
+    degradation: DegradationOut | None

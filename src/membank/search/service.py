@@ -2,25 +2,32 @@
 
 With a cache, the ranking (ids, scores, score details: no memory text) is kept per user and request until
 the user's next write (search/caching.py); a cached ranking is loaded from the system of record again, so
-what it returns is checked for validity at the moment of the request."""
+what it returns is checked for validity at the moment of the request.
+
+While the vector index cannot serve (health not ok, or it fails this query), search is degraded instead of
+refused: keyword search (BM25) straight over the system of record, same scope, filters and `as_of`, scored
+with the keyword list alone, and the outcome says so (`degraded` with the reason). Acknowledged writes are in
+the system of record, so they are found; the outbox brings the index up to date when it returns. A degraded
+ranking is not cached."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from membank.models import Memory, Principal, Scope, from_epoch, now_utc, to_epoch
+from membank.errors import IndexUnavailable
+from membank.models import Memory, Principal, Scope, from_epoch, iso, now_utc, to_epoch
 from membank.providers.embedders.ports import Embedder
 from membank.search.caching import AnswerCache, request_digest
 from membank.search.filters import parse_filter
 from membank.search.index_health import IndexHealth
 from membank.search.schemas import SearchIn
-from membank.search.scoring import ScoringWeights, fuse
+from membank.search.scoring import Scored, ScoringWeights, fuse
 from membank.storage.filters import Condition, FilterNode, all_of
-from membank.storage.ports import MemoryRepository, VectorIndex
+from membank.storage.ports import IndexResult, KeywordSearch, MemoryRepository, VectorIndex
 
 
 @dataclass(slots=True)
@@ -28,6 +35,15 @@ class SearchHit:
     memory: Memory
     score: float
     details: dict[str, Any]
+
+
+@dataclass(slots=True)
+class SearchOutcome:
+    """The hits, the timings (explain), and why the search was degraded (None when it was not)."""
+
+    hits: list[SearchHit]
+    timings: dict[str, Any]
+    degraded: dict[str, Any] | None = None
 
 
 def request_filter(request: SearchIn) -> FilterNode | None:
@@ -64,10 +80,12 @@ class SearchService:
         weights: ScoringWeights,
         health: IndexHealth | None = None,
         cache: AnswerCache | None = None,
+        fallback: KeywordSearch | None = None,
     ) -> None:
         self._memories = memories
         self._cache = cache
         self._health = health
+        self._fallback = fallback
         self._index = index
         self._embedder = embedder
         self._candidates = candidates
@@ -90,11 +108,10 @@ class SearchService:
 
     async def search(
         self, principal: Principal, request: SearchIn, *, use_cache: bool = True
-    ) -> tuple[list[SearchHit], dict[str, Any]]:
+    ) -> SearchOutcome:
         """Memories of one user ranked by relevance, recency and importance; valid now unless as_of.
-        While the index is degraded or rebuilding: IndexUnavailable (503 INDEX_UNAVAILABLE) with the reason."""
-        if self._health is not None:
-            self._health.require_available()
+        While the index cannot serve: keyword search over the system of record, marked degraded (without a
+        fallback: IndexUnavailable, 503 INDEX_UNAVAILABLE, with the reason)."""
         started = time.perf_counter()
         filter_node = request_filter(request)
         scope = Scope(principal.tenant_id, request.user_id, request.agent_id, request.session_id)
@@ -114,23 +131,28 @@ class SearchService:
                     "total_ms": round((time.perf_counter() - started) * 1000, 3),
                     "candidates": cached["candidates"],
                 }
-                return hits[: request.limit], timings
-        vectors = await self._embedder.embed([request.query], query=True)
-        embedded = time.perf_counter()
+                return SearchOutcome(hits[: request.limit], timings)
         candidates = max(self._candidates, request.limit)
-        result = await asyncio.to_thread(
-            self._index.search,
-            scope,
-            vectors[0].tolist(),
-            request.query,
-            filter=filter_node,
-            as_of=moment,
-            limit=candidates,
-        )
+        try:
+            if self._health is not None:
+                self._health.require_available()
+            vectors = await self._embedder.embed([request.query], query=True)
+            embedded = time.perf_counter()
+            result = await asyncio.to_thread(
+                self._index.search,
+                scope,
+                vectors[0].tolist(),
+                request.query,
+                filter=filter_node,
+                as_of=moment,
+                limit=candidates,
+            )
+        except IndexUnavailable as unavailable:
+            if self._fallback is None:
+                raise
+            return await self._degraded(principal, request, unavailable, scope, filter_node, moment, started)
         fused = fuse(result, self.weights, now=time.time(), limit=candidates)
-        ranked = [
-            (s.id, s.score, s.details()) for s in fused[: request.limit * 2] if s.score >= request.threshold
-        ]
+        ranked = _kept(fused, request)
         counts = {"dense": len(result.dense), "keyword": len(result.keyword)}
         # An index that went bad during the search may have answered from partial data: not kept.
         index_ok = self._health is None or self._health.available
@@ -143,7 +165,45 @@ class SearchService:
             "total_ms": round((time.perf_counter() - started) * 1000, 3),
             "candidates": counts,
         }
-        return hits[: request.limit], timings
+        return SearchOutcome(hits[: request.limit], timings)
+
+    async def _degraded(
+        self,
+        principal: Principal,
+        request: SearchIn,
+        unavailable: IndexUnavailable,
+        scope: Scope,
+        filter_node: FilterNode | None,
+        moment: float,
+        started: float,
+    ) -> SearchOutcome:
+        assert self._fallback is not None
+        candidates = max(self._candidates, request.limit)
+        found = await asyncio.to_thread(
+            self._fallback.search, scope, request.query, filter=filter_node, as_of=moment, limit=candidates
+        )
+        # The keyword list is all there is: it carries the whole relevance share.
+        keyword_only = replace(self.weights, dense_weight=0.0, keyword_weight=1.0)
+        fused = fuse(
+            IndexResult(dense=[], keyword=found.hits), keyword_only, now=time.time(), limit=candidates
+        )
+        ranked = _kept(fused, request)
+        hits = await asyncio.to_thread(self._load, principal.tenant_id, ranked, moment)
+        details = unavailable.details
+        degraded = {
+            "reason": details.get("reason") or unavailable.message,
+            "index_status": details.get("status", "error"),
+            "cause": unavailable.cause,
+            "since": details.get("since") or iso(now_utc()),
+            "fallback": "keyword",
+            "scanned": found.scanned,
+            "complete": found.complete,
+        }
+        timings = {
+            "total_ms": round((time.perf_counter() - started) * 1000, 3),
+            "candidates": {"dense": 0, "keyword": len(found.hits)},
+        }
+        return SearchOutcome(hits[: request.limit], timings, degraded)
 
     def _load(self, tenant_id: str, ranked: list[Ranked], moment: float) -> list[SearchHit]:
         # The index is derived and may lag a write by a moment: the system of record has the last word.
@@ -161,6 +221,11 @@ class SearchService:
 
 
 Ranked = tuple[str, float, dict[str, Any]]
+
+
+def _kept(fused: list[Scored], request: SearchIn) -> list[Ranked]:
+    """The rows worth loading: twice the limit (some may be invalid by now), at or above the threshold."""
+    return [(s.id, s.score, s.details()) for s in fused[: request.limit * 2] if s.score >= request.threshold]
 
 
 def _ranking(cached: Any) -> list[Ranked] | None:

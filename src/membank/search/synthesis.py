@@ -133,9 +133,13 @@ class SynthesisService:
             memory_types=request.memory_types,
             time_range=request.time_range,
         )
-        hits, _ = await self._search.search(principal, search, use_cache=request.use_cache)
-        result = await self._compose(principal, request, hits)
-        if self._cache is not None and ticket is not None and "failed" not in result["synthesizer"]:
+        outcome = await self._search.search(principal, search, use_cache=request.use_cache)
+        result = await self._compose(principal, request, outcome.hits)
+        result["degraded"] = outcome.degraded is not None
+        result["degradation"] = outcome.degraded
+        # A degraded answer is not kept: once the index is back, the same request deserves the full search.
+        keep = outcome.degraded is None and "failed" not in result["synthesizer"]
+        if self._cache is not None and ticket is not None and keep:
             await self._cache.store(ticket, result)
         return {**result, "cached": False}
 

@@ -11,6 +11,12 @@ power-of-two buckets of (estimated) token length and a batch is capped at `max_b
 first. With `long_lane_tokens` set, longer texts run in a lane of their own, concurrently with short ones, so
 a query never waits behind a batch of documents. A text that has waited longer than `max_delay_s` goes first
 in its lane, whatever its length, so nothing starves.
+
+With `max_pending` set, at most that many distinct texts are in flight (queued or in a batch under way): a
+call whose new texts would pass it is refused whole with Overloaded (503 with Retry-After) before anything
+is queued, instead of waiting behind an ever longer queue. `background` calls (jobs) are never refused: their
+work is already bounded by the number of workers, and a refused chunk would only fail and be retried; they
+still count towards the bound, so requests meet the load that jobs put on the model.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from membank.errors import EmbeddingServiceError, MemBankError
+from membank.errors import EmbeddingServiceError, MemBankError, Overloaded
 from membank.providers.embedders.cache import VectorCache, local_embedding_cache, text_digest
 from membank.providers.embedders.ports import Vectors
 
@@ -83,6 +89,7 @@ class BatchStats:
     batches: int = 0
     texts_embedded: int = 0
     failed_batches: int = 0
+    refused: int = 0  # calls refused with Overloaded (max_pending)
     batch_sizes: list[int] = field(default_factory=list, repr=False)  # the first 10,000
 
     def record_batch(self, size: int) -> None:
@@ -138,9 +145,11 @@ class MicroBatcher:
         long_lane_tokens: int | None = None,
         long_lane_concurrency: int = 1,
         max_delay_s: float = 1.0,
+        max_pending: int | None = None,
     ) -> None:
-        if min(batch_size, max_concurrency, long_lane_concurrency, max_batch_tokens) < 1:
-            raise ValueError("batch sizes and concurrencies must be positive")
+        if min(batch_size, max_concurrency, long_lane_concurrency, max_batch_tokens, max_pending or 1) < 1:
+            raise ValueError("batch sizes, concurrencies and the pending bound must be positive")
+        self.max_pending = max_pending
         self._run_batch = run_batch
         self.dim = dim
         self.batch_size = batch_size
@@ -171,11 +180,19 @@ class MicroBatcher:
         """Texts queued and not yet handed to a batch."""
         return sum(len(q) for q in self._buckets.values())
 
-    async def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
+    @property
+    def in_flight(self) -> int:
+        """Distinct texts queued or in a batch under way."""
+        return len(self._inflight)
+
+    async def embed(self, texts: Sequence[str], *, query: bool = False, background: bool = False) -> Vectors:
         """Vectors for `texts` in order: from the cache, from a batch already under way, or queued. For a
-        `query`, the shared cache is asked for what the local one misses, and gets what is embedded."""
+        `query`, the shared cache is asked for what the local one misses, and gets what is embedded.
+        Overloaded when the new texts would pass `max_pending` (unless `background`)."""
         if self._closed:
             raise EmbeddingServiceError("the embedder is closed")
+        if not background and self.max_pending is not None:
+            self._refuse_past_bound(texts, self.max_pending)
         self.stats.requests += 1
         self.stats.texts += len(texts)
         keys = [text_digest(text) for text in texts]
@@ -214,6 +231,22 @@ class MicroBatcher:
     async def warm_cache(self, count: int, timeout_seconds: float) -> int:
         """Load the most recently used query vectors of the shared cache into the local one (at start)."""
         return await self.cache.warm(count, timeout_seconds)
+
+    def _refuse_past_bound(self, texts: Sequence[str], bound: int) -> None:
+        same_loop = self._loop is asyncio.get_running_loop()
+        in_flight = len(self._inflight) if same_loop else 0  # another loop's leftovers are dropped on enqueue
+        new = {
+            key
+            for key in map(text_digest, texts)
+            if not (same_loop and key in self._inflight) and self.cache.get_local(key) is None
+        }
+        if new and in_flight + len(new) > bound:
+            self.stats.refused += 1
+            raise Overloaded(
+                f"the embedder has {in_flight} texts in flight (at most {bound}); retry shortly",
+                retry_after=1,
+                details={"in_flight": in_flight, "limit": bound, "requested": len(new)},
+            )
 
     async def aclose(self) -> None:
         """Stop the worker, wait for the batches under way, fail the texts still queued."""

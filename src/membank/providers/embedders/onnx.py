@@ -145,6 +145,7 @@ class OnnxEmbedder:
             max_concurrency=1,
             long_lane_tokens=long_lane_tokens,
             long_lane_concurrency=1,
+            max_pending=settings.embedder_max_pending,
         )
 
     @property
@@ -206,11 +207,12 @@ class OnnxEmbedder:
         model.embed(["warm-up"])  # the first run allocates; pay it here, not on the first query
         return model
 
-    async def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
-        """Vectors for `texts` in order (cached, batched with concurrent callers)."""
+    async def embed(self, texts: Sequence[str], *, query: bool = False, background: bool = False) -> Vectors:
+        """Vectors for `texts` in order (cached, batched with concurrent callers); Overloaded past
+        MEMBANK_EMBEDDER_MAX_PENDING texts in flight, unless `background`."""
         if self._executor is None and not self._batcher.closed:
             await self.start()
-        return await self._batcher.embed(texts, query=query)
+        return await self._batcher.embed(texts, query=query, background=background)
 
     async def _run_batch(self, texts: list[str]) -> Vectors:
         assert self._executor is not None and self._model is not None

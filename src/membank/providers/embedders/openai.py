@@ -73,6 +73,7 @@ class OpenAIEmbedder:
             cache=embedding_cache(settings, self.model_id, shared_cache),
             max_batch_tokens=max_batch_tokens,
             max_concurrency=max_concurrency,
+            max_pending=settings.embedder_max_pending,
         )
 
     @property
@@ -105,11 +106,12 @@ class OpenAIEmbedder:
         )
         await self._batcher.warm_cache(self._settings.cache_warmup_count, self._settings.cache_warmup_seconds)
 
-    async def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
-        """Vectors for `texts` in order (cached, batched with concurrent callers)."""
+    async def embed(self, texts: Sequence[str], *, query: bool = False, background: bool = False) -> Vectors:
+        """Vectors for `texts` in order (cached, batched with concurrent callers); Overloaded past
+        MEMBANK_EMBEDDER_MAX_PENDING texts in flight, unless `background`."""
         if self._client is None and not self._batcher.closed:
             await self.start()
-        return await self._batcher.embed(texts, query=query)
+        return await self._batcher.embed(texts, query=query, background=background)
 
     async def aclose(self) -> None:
         """Stop the batcher, then close the connection pool."""

@@ -26,8 +26,10 @@ class Embedder(Protocol):
     def model_id(self) -> str:
         """Identifies the model; stored next to every vector."""
 
-    async def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
-        """Vectors for `texts`, shape (len(texts), dim), in order. Raises EmbeddingServiceError.
+    async def embed(self, texts: Sequence[str], *, query: bool = False, background: bool = False) -> Vectors:
+        """Vectors for `texts`, shape (len(texts), dim), in order. Raises EmbeddingServiceError, and
+        Overloaded (nothing queued) when the embedder already has as many texts in flight as it may take;
+        `background` work (jobs, bounded by the number of workers) is never refused.
 
         `query`: the texts are search queries, which every process may be asked again, so their vectors are
         also looked up in and kept in the shared cache when one is configured."""

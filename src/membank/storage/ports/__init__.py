@@ -10,6 +10,7 @@ from membank.storage.ports.idempotency import IdempotencyRepository, StoredRespo
 from membank.storage.ports.index import IndexDocument, IndexHit, IndexResult, VectorIndex, sync_token
 from membank.storage.ports.jobs import Batch, JobProgress, JobRepository
 from membank.storage.ports.keys import KeyRepository
+from membank.storage.ports.keyword import KeywordResult, KeywordSearch
 from membank.storage.ports.locks import LockRepository
 from membank.storage.ports.memories import MemoryPage, MemoryRepository
 from membank.storage.ports.outbox import Outbox, OutboxItem
@@ -28,6 +29,8 @@ __all__ = [
     "JobProgress",
     "JobRepository",
     "KeyRepository",
+    "KeywordResult",
+    "KeywordSearch",
     "LockRepository",
     "MemoryPage",
     "MemoryRepository",

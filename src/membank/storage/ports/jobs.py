@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from membank.models import Job, JobItem
+from membank.models import Job, JobItem, JobStatus
 
 __all__ = ["Batch", "JobProgress", "JobRepository"]
 
@@ -38,14 +38,28 @@ class Batch:
 class JobRepository(Protocol):
     """Durable jobs with leases, retries and idempotency keys."""
 
-    def enqueue(self, job: Job) -> tuple[Job, bool]:
-        """Store a queued job; with an idempotency key already used by the tenant, return that job and False."""
+    def enqueue(self, job: Job, *, max_unfinished: int | None = None) -> tuple[Job, bool]:
+        """Store a queued job; with an idempotency key already used by the tenant, return that job and False.
+        Raises JobQueueFull (storing nothing) when the tenant would have more than `max_unfinished`
+        unfinished (queued, processing or failed) jobs."""
 
     def get(self, tenant_id: str, job_id: str) -> Job | None:
         """One job of the tenant."""
 
+    def status(self, tenant_id: str, job_id: str) -> JobStatus | None:
+        """The status of one job of the tenant (one small read, for waiters that poll), or None."""
+
     def claim(self, worker_id: str, now: float, lease_seconds: float) -> Job | None:
-        """Lease the oldest runnable job: queued or failed and due, or processing with an expired lease."""
+        """Lease a runnable job (queued or failed and due, or processing with an expired lease): the first in
+        priority, due time and queue order of the tenant whose turn came least recently, so that one
+        tenant's backlog does not hold back another tenant's jobs."""
+
+    def others_waiting(self, tenant_id: str, now: float) -> bool:
+        """Whether a tenant other than `tenant_id` has a job runnable at `now` (a long job then gives way)."""
+
+    def release(self, job_id: str, worker_id: str, now: float) -> bool:
+        """Put a leased job back in the queue, due now, with its progress and checkpoint, without counting
+        the claim as an attempt (only by the lease holder; False otherwise)."""
 
     def heartbeat(self, job_id: str, worker_id: str, now: float, lease_seconds: float) -> bool:
         """Extend the lease; False if the worker lost it."""
@@ -62,8 +76,9 @@ class JobRepository(Protocol):
     def save_progress(self, progress: JobProgress) -> None:
         """Save progress and checkpoint (only if the worker still holds the lease; else LeaseLost)."""
 
-    def create_batch(self, batch: Batch, jobs: Sequence[Job]) -> None:
-        """Store a batch and its queued jobs in one transaction."""
+    def create_batch(self, batch: Batch, jobs: Sequence[Job], *, max_unfinished: int | None = None) -> None:
+        """Store a batch and its queued jobs in one transaction (or nothing, raising JobQueueFull, when the
+        tenant would have more than `max_unfinished` unfinished jobs)."""
 
     def get_batch(self, tenant_id: str, batch_id: str) -> tuple[Batch, list[Job]] | None:
         """A batch of the tenant and its jobs (oldest first), or None."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from membank.models import Memory, Provenance
+from membank.models import Memory, Provenance, Scope
 from membank.storage.ports.jobs import JobProgress
 
 __all__ = ["MemoryPage", "MemoryRepository"]
@@ -99,6 +99,10 @@ class MemoryRepository(Protocol):
 
     def valid_with_hash(self, tenant_id: str, user_id: str, content_hash: str, *, at: float) -> list[Memory]:
         """A user's memories valid at `at` with that normalised content hash."""
+
+    def newest_valid(self, scope: Scope, *, at: float, limit: int) -> list[Memory]:
+        """The newest `limit` memories in `scope` (its user, agent and session when set) valid at `at`,
+        newest first (keyword search without an index)."""
 
     def valid_vectors(
         self, tenant_id: str, user_id: str, *, at: float, limit: int

@@ -11,6 +11,19 @@ before an earlier one commits and run both at once. SQLite's serialised writers 
 next number is MAX()+1 inside the write). On PostgreSQL, numbers come from a sequence drawn while the
 enqueue holds a transaction-scoped advisory lock on each of its sequence keys, so a job's number is drawn
 only after every earlier job of its key has committed.
+
+Claims are fair across tenants: a claim serves the tenant with unfinished jobs whose turn came least
+recently (`job_tenants.served_seq`), taking its first runnable job in the claim order (priority, due time,
+creation, queue order), and gives that tenant the next turn. So one tenant's thousands of queued jobs delay
+another tenant's job by at most the jobs already running; a long job (a batch import) checks between its
+chunks whether another tenant has a runnable job (`others_waiting`) and, if so, goes back to the queue with
+its progress (`release`), so the wait is one chunk, not one whole job. On PostgreSQL the claim is one statement: a
+LATERAL pick of each tenant's first job under FOR UPDATE SKIP LOCKED, over the tenants in turn order; on
+SQLite a correlated subquery does the same (its claimers are serialised anyway).
+
+Each tenant's unfinished jobs (queued, processing, failed) are counted in `job_tenants.unfinished`, changed
+in the transaction that queues, completes or kills one, so a bound on them (`max_unfinished`) holds exactly
+under concurrent enqueues: beyond it the enqueue is refused with JobQueueFull and stores nothing.
 """
 
 from __future__ import annotations
@@ -23,21 +36,23 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
+    case,
     exists,
     func,
     insert,
     literal_column,
     or_,
     select,
+    true,
     update,
 )
 
-from membank.errors import LeaseLost
+from membank.errors import JobQueueFull, LeaseLost
 from membank.models import Job, JobItem, JobStatus, now_utc, to_epoch
 from membank.storage.ports import Batch, JobProgress
 from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.rows import dumps, job_from_row, loads
-from membank.storage.sql.tables import batches, job_items, job_order, jobs
+from membank.storage.sql.tables import batches, job_items, job_order, job_tenants, job_turns, jobs
 from membank.storage.sql.upsert import upsert_insert
 
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.PROCESSING.value, JobStatus.FAILED.value)
@@ -47,6 +62,8 @@ _PROCESSING = JobStatus.PROCESSING.value
 _SEQUENCE_LOCK_SPACE = 0x6D62_6A71
 _CLAIM_ORDER = (jobs.c.priority.desc(), jobs.c.run_after, jobs.c.created_at, jobs.c.enqueue_seq)
 _ITEM_FIELDS = ("status", "memory_id", "reason", "error")
+# What a refused enqueue suggests as Retry-After: about the time a worker needs to make room.
+_QUEUE_FULL_RETRY_SECONDS = 5
 
 _earlier = jobs.alias("earlier")
 
@@ -78,14 +95,79 @@ def _held_by(job_id: Any, worker_id: Any) -> ColumnElement[bool]:
     return and_(jobs.c.id == job_id, jobs.c.lease_owner == worker_id, jobs.c.status == _PROCESSING)
 
 
+def _first_runnable_of(tenant: ColumnElement[str]) -> Any:
+    # LIMIT 1 written out: PostgreSQL's generic plan of `LIMIT $1` guesses a tenth of the rows are wanted and
+    # then prefers sorting them all to walking jobs_tenant_runnable.
+    return (
+        select(jobs.c.id)
+        .where(jobs.c.tenant_id == tenant, _runnable(bindparam("now")))
+        .order_by(*_CLAIM_ORDER)
+        .limit(literal_column("1"))
+    )
+
+
+# 0 written into the SQL, not bound, for the same reason as the statuses: the partial index job_tenants_turn.
+_WAITING_TENANTS = job_tenants.c.unfinished > literal_column("0")
+_TURN_ORDER = (job_tenants.c.served_seq, job_tenants.c.tenant_id)
+
 # The statements of the worker loop, built once: building a statement costs more than running it on SQLite.
-# LIMIT 1 written out too: PostgreSQL's generic plan of `LIMIT $1` guesses a tenth of the rows are wanted
-# and then prefers sorting them all to walking jobs_runnable.
-_CHOOSE = (
-    select(jobs.c.id).where(_runnable(bindparam("now"))).order_by(*_CLAIM_ORDER).limit(literal_column("1"))
+# PostgreSQL: concurrent claimers pass over job rows another claimer has locked instead of queueing behind
+# them, then move on to the next tenant when a tenant's runnable jobs are all taken.
+_first_job = (
+    _first_runnable_of(job_tenants.c.tenant_id)
+    .with_for_update(skip_locked=True, of=jobs)
+    .lateral("first_job")
 )
-# Concurrent claimers pass over rows another claimer has locked instead of queueing behind it.
-_CHOOSE_SKIP_LOCKED = _CHOOSE.with_for_update(skip_locked=True, of=jobs)
+_CHOOSE_SKIP_LOCKED = (
+    select(_first_job.c.id, job_tenants.c.tenant_id)
+    .select_from(job_tenants.join(_first_job, true()))
+    .where(_WAITING_TENANTS)
+    .order_by(*_TURN_ORDER)
+    .limit(literal_column("1"))
+)
+# SQLite has no LATERAL: the same pick as a correlated subquery, evaluated tenant by tenant in turn order.
+_turns = (
+    select(
+        job_tenants.c.tenant_id,
+        job_tenants.c.served_seq,
+        _first_runnable_of(job_tenants.c.tenant_id).scalar_subquery().label("id"),
+    )
+    .where(_WAITING_TENANTS)
+    .subquery("turns")
+)
+_CHOOSE = (
+    select(_turns.c.id, _turns.c.tenant_id)
+    .where(_turns.c.id.is_not(None))
+    .order_by(_turns.c.served_seq, _turns.c.tenant_id)
+    .limit(literal_column("1"))
+)
+# Whether another tenant has a runnable job: a long job gives way at its next chunk (see `release`).
+_OTHERS_WAITING = (
+    select(job_tenants.c.tenant_id)
+    .where(
+        job_tenants.c.tenant_id != bindparam("tenant"),
+        _WAITING_TENANTS,
+        _first_runnable_of(job_tenants.c.tenant_id).exists(),
+    )
+    .limit(literal_column("1"))
+)
+_LAST_TURN = select(func.coalesce(func.max(job_tenants.c.served_seq), 0))
+_NEXT_TURN = {
+    "postgresql": job_turns.next_value(),
+    "sqlite": _LAST_TURN.scalar_subquery() + 1,
+}
+_GIVE_TURN = {
+    dialect: update(job_tenants).where(job_tenants.c.tenant_id == bindparam("tenant")).values(served_seq=turn)
+    for dialect, turn in _NEXT_TURN.items()
+}
+# A completed or dead job leaves its tenant's count of unfinished jobs.
+_FINISHED_ONE = (
+    update(job_tenants)
+    .where(job_tenants.c.tenant_id == bindparam("tenant"))
+    .values(
+        unfinished=case((job_tenants.c.unfinished > 0, job_tenants.c.unfinished - 1), else_=0),
+    )
+)
 _LEASE = (
     update(jobs)
     .where(jobs.c.id == bindparam("chosen"))
@@ -114,6 +196,7 @@ _COMPLETE = (
         finished_at=bindparam("now"),
         updated_at=bindparam("now"),
     )
+    .returning(jobs.c.tenant_id)
 )
 _FAIL = (
     update(jobs)
@@ -125,6 +208,21 @@ _FAIL = (
         lease_expires_at=None,
         run_after=bindparam("retry_at"),
         finished_at=bindparam("finished"),
+        updated_at=bindparam("now"),
+    )
+    .returning(jobs.c.tenant_id)
+)
+# A job that gives way goes back to the queue as it is (progress and checkpoint kept, due now); the claim
+# that ran it does not count as an attempt.
+_RELEASE = (
+    update(jobs)
+    .where(_HELD)
+    .values(
+        status=JobStatus.QUEUED.value,
+        lease_owner=None,
+        lease_expires_at=None,
+        attempts=jobs.c.attempts - 1,
+        run_after=bindparam("now"),
         updated_at=bindparam("now"),
     )
 )
@@ -173,9 +271,41 @@ def _draw_order(conn: Connection, queued: Sequence[Job]) -> list[int]:
     return list(range(last + 1, last + 1 + len(queued)))
 
 
-def enqueue(conn: Connection, job: Job) -> tuple[Job, bool]:
+def _count_queued(conn: Connection, tenant_id: str, added: int, max_unfinished: int | None) -> None:
+    """Add `added` to the tenant's unfinished jobs, or raise JobQueueFull when that would pass
+    `max_unfinished` (the caller's transaction then rolls back and nothing is queued)."""
+    if max_unfinished is not None and added > max_unfinished:
+        _refuse(tenant_id, added, max_unfinished, None)
+    statement = upsert_insert(conn, job_tenants).values(tenant_id=tenant_id, unfinished=added, served_seq=0)
+    grown = job_tenants.c.unfinished + statement.excluded.unfinished
+    counted = conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[job_tenants.c.tenant_id],
+            set_={"unfinished": grown},
+            where=grown <= max_unfinished if max_unfinished is not None else None,
+        ).returning(job_tenants.c.unfinished)
+    ).first()
+    if counted is None:
+        assert max_unfinished is not None
+        unfinished = conn.execute(
+            select(job_tenants.c.unfinished).where(job_tenants.c.tenant_id == tenant_id)
+        ).scalar_one()
+        _refuse(tenant_id, added, max_unfinished, int(unfinished))
+
+
+def _refuse(tenant_id: str, added: int, max_unfinished: int, unfinished: int | None) -> None:
+    raise JobQueueFull(
+        f"the tenant's job queue is full: {max_unfinished} unfinished jobs at most, "
+        f"{added} more would not fit; retry when some have run",
+        retry_after=_QUEUE_FULL_RETRY_SECONDS,
+        details={"limit": max_unfinished, "unfinished": unfinished, "requested": added},
+    )
+
+
+def enqueue(conn: Connection, job: Job, *, max_unfinished: int | None = None) -> tuple[Job, bool]:
     """Queue `job` in the caller's transaction (it becomes claimable when that commits); with an idempotency
-    key the tenant already used, return that job and False instead."""
+    key the tenant already used, return that job and False instead. Beyond `max_unfinished` unfinished jobs
+    of the tenant, JobQueueFull (a replayed idempotency key is answered all the same)."""
     statement = upsert_insert(conn, jobs).values(_new_job_values(job, _draw_order(conn, [job])[0]))
     # Atomic on both engines: a concurrent enqueue with the same key waits for ours, then inserts nothing.
     inserted = conn.execute(
@@ -185,6 +315,7 @@ def enqueue(conn: Connection, job: Job) -> tuple[Job, bool]:
         ).returning(jobs.c.id)
     ).first()
     if inserted is not None:
+        _count_queued(conn, job.tenant_id, 1, max_unfinished)
         return job, True
     existing = conn.execute(
         select(jobs).where(jobs.c.tenant_id == job.tenant_id, jobs.c.idempotency_key == job.idempotency_key)
@@ -234,9 +365,9 @@ class SqlJobRepository:
         self._db = db
 
     @retry_conflicts
-    def enqueue(self, job: Job) -> tuple[Job, bool]:
+    def enqueue(self, job: Job, *, max_unfinished: int | None = None) -> tuple[Job, bool]:
         with self._db.write() as conn:
-            return enqueue(conn, job)
+            return enqueue(conn, job, max_unfinished=max_unfinished)
 
     @retry_conflicts
     def save_progress(self, progress: JobProgress) -> None:
@@ -244,7 +375,9 @@ class SqlJobRepository:
             save_progress(conn, progress)
 
     @retry_conflicts
-    def create_batch(self, batch: Batch, jobs_of_batch: Sequence[Job]) -> None:
+    def create_batch(
+        self, batch: Batch, jobs_of_batch: Sequence[Job], *, max_unfinished: int | None = None
+    ) -> None:
         with self._db.write() as conn:
             conn.execute(
                 insert(batches).values(
@@ -263,6 +396,7 @@ class SqlJobRepository:
                     insert(jobs),
                     [_new_job_values(job, n) for job, n in zip(jobs_of_batch, order, strict=True)],
                 )
+                _count_queued(conn, batch.tenant_id, len(jobs_of_batch), max_unfinished)
 
     @retry_reads
     def get_batch(self, tenant_id: str, batch_id: str) -> tuple[Batch, list[Job]] | None:
@@ -304,6 +438,14 @@ class SqlJobRepository:
         return job_from_row(row) if row is not None else None
 
     @retry_reads
+    def status(self, tenant_id: str, job_id: str) -> JobStatus | None:
+        with self._db.read() as conn:
+            found = conn.execute(
+                select(jobs.c.status).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id)
+            ).scalar_one_or_none()
+        return JobStatus(found) if found is not None else None
+
+    @retry_reads
     def items(self, tenant_id: str, job_id: str, *, limit: int, offset: int) -> tuple[list[JobItem], int]:
         with self._db.snapshot() as conn:
             owned = conn.execute(
@@ -332,13 +474,26 @@ class SqlJobRepository:
         # SQLite needs no row lock: its BEGIN IMMEDIATE already runs the claimers one at a time.
         choose = _CHOOSE_SKIP_LOCKED if self._db.is_postgres else _CHOOSE
         with self._db.write() as conn:
-            job_id = conn.execute(choose, {"now": now}).scalar_one_or_none()
-            if job_id is None:
+            chosen = conn.execute(choose, {"now": now}).first()
+            if chosen is None:
                 return None
+            job_id, tenant_id = chosen
             claimed = conn.execute(
                 _LEASE, {"chosen": job_id, "worker": worker_id, "until": now + lease_seconds, "now": now}
             ).mappings()
+            conn.execute(_GIVE_TURN[conn.dialect.name], {"tenant": tenant_id})
             return job_from_row(claimed.one())
+
+    @retry_reads
+    def others_waiting(self, tenant_id: str, now: float) -> bool:
+        with self._db.read() as conn:
+            return conn.execute(_OTHERS_WAITING, {"tenant": tenant_id, "now": now}).first() is not None
+
+    @retry_conflicts
+    def release(self, job_id: str, worker_id: str, now: float) -> bool:
+        with self._db.write() as conn:
+            released = conn.execute(_RELEASE, {"job": job_id, "worker": worker_id, "now": now})
+            return released.rowcount == 1
 
     @retry_conflicts
     def heartbeat(self, job_id: str, worker_id: str, now: float, lease_seconds: float) -> bool:
@@ -351,16 +506,19 @@ class SqlJobRepository:
     @retry_conflicts
     def complete(self, job_id: str, worker_id: str, result: dict[str, Any], now: float) -> bool:
         with self._db.write() as conn:
-            completed = conn.execute(
+            tenant_id = conn.execute(
                 _COMPLETE, {"job": job_id, "worker": worker_id, "outcome": dumps(result), "now": now}
-            )
-            return completed.rowcount == 1
+            ).scalar_one_or_none()
+            if tenant_id is None:
+                return False
+            conn.execute(_FINISHED_ONE, {"tenant": tenant_id})
+            return True
 
     @retry_conflicts
     def fail(self, job_id: str, worker_id: str, error: str, now: float, retry_at: float | None) -> bool:
         retried = retry_at is not None
         with self._db.write() as conn:
-            failed = conn.execute(
+            tenant_id = conn.execute(
                 _FAIL,
                 {
                     "job": job_id,
@@ -371,8 +529,12 @@ class SqlJobRepository:
                     "finished": None if retried else now,
                     "now": now,
                 },
-            )
-            return failed.rowcount == 1
+            ).scalar_one_or_none()
+            if tenant_id is None:
+                return False
+            if not retried:
+                conn.execute(_FINISHED_ONE, {"tenant": tenant_id})
+            return True
 
     @retry_reads
     def counts(self) -> dict[str, int]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, literal_column, or_, select
 
-from membank.models import Memory, MemoryVersion, Provenance, to_epoch
+from membank.models import Memory, MemoryVersion, Provenance, Scope, to_epoch
 from membank.storage.ports import JobProgress, MemoryPage, sync_token
 from membank.storage.sql import tables
 from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
@@ -316,6 +316,22 @@ class SqlMemoryRepository:
             select(tables.memories)
             .where(M.tenant_id == tenant_id, M.user_id == user_id, match, valid_at(at))
             .order_by(*order)
+        )
+        with self._db.read() as conn:
+            return [memory_from_row(row) for row in conn.execute(statement).mappings()]
+
+    @retry_reads
+    def newest_valid(self, scope: Scope, *, at: float, limit: int) -> list[Memory]:
+        conditions = [M.tenant_id == scope.tenant_id, valid_at(at)]
+        for column, value in (
+            (M.user_id, scope.user_id),
+            (M.agent_id, scope.agent_id),
+            (M.session_id, scope.session_id),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        statement = (
+            select(tables.memories).where(*conditions).order_by(M.created_at.desc(), M.id).limit(limit)
         )
         with self._db.read() as conn:
             return [memory_from_row(row) for row in conn.execute(statement).mappings()]

@@ -192,6 +192,39 @@ Index(
     postgresql_where=text("status IN ('queued', 'processing', 'failed')"),
 )
 
+# Fair claiming across tenants: the claim takes the first runnable job of the tenant with unfinished jobs that
+# was served least recently (lowest `served_seq`, a number drawn at each claim: from `job_tenant_turns` on
+# PostgreSQL, MAX()+1 on SQLite). `unfinished` counts the tenant's queued, processing and failed jobs; it
+# changes in the transaction that queues, completes or kills a job, so it bounds the tenant's queue atomically.
+job_turns = Sequence("job_tenant_turns", metadata=metadata)
+
+job_tenants = Table(
+    "job_tenants",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("unfinished", Integer, nullable=False, server_default=text("0")),
+    Column("served_seq", BigInteger, nullable=False, server_default=text("0")),
+    Index(
+        "job_tenants_turn",
+        "served_seq",
+        "tenant_id",
+        sqlite_where=text("unfinished > 0"),
+        postgresql_where=text("unfinished > 0"),
+    ),
+)
+
+# The claim of one tenant walks this in the claim order (priority, due time, creation, queue order).
+Index(
+    "jobs_tenant_runnable",
+    jobs.c.tenant_id,
+    jobs.c.priority.desc(),
+    jobs.c.run_after,
+    jobs.c.created_at,
+    jobs.c.enqueue_seq,
+    sqlite_where=text("status IN ('queued', 'processing', 'failed')"),
+    postgresql_where=text("status IN ('queued', 'processing', 'failed')"),
+)
+
 job_items = Table(
     "job_items",
     metadata,
