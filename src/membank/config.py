@@ -7,10 +7,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _POSTGRES_SCHEMES = {"postgresql", "postgresql+psycopg"}
+
+
+class TenantRateLimits(BaseModel):
+    """One tenant's own request limits (MEMBANK_RATE_LIMIT_TENANT_OVERRIDES); a field left out keeps the
+    default, 0 turns that limit off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_minute: int | None = Field(default=None, ge=0)
+    per_day: int | None = Field(default=None, ge=0)
 
 
 class Settings(BaseSettings):
@@ -99,6 +109,26 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(default=0.4, ge=0)
     recency_weight: float = Field(default=0.05, ge=0, le=0.5)
     importance_weight: float = Field(default=0.05, ge=0, le=0.5)
+
+    # Redis, shared by every API instance and worker (redis://[:password@]host:port/db, rediss:// for TLS).
+    redis_url: SecretStr | None = None
+
+    # --- Rate limits and distributed locks (docs/rate-limits.md) ---
+    # Requests per API key, and per tenant over all its keys; 0 turns a limit off. GCRA: a sustained rate of
+    # N per period, with up to `burst` requests at once per minute (default: the per-minute limit itself).
+    rate_limit_per_minute: int = Field(default=1_000, ge=0)
+    rate_limit_per_day: int = Field(default=0, ge=0)
+    rate_limit_burst: int | None = Field(default=None, ge=1)
+    rate_limit_tenant_per_minute: int = Field(default=0, ge=0)
+    rate_limit_tenant_per_day: int = Field(default=0, ge=0)
+    # JSON: {"<tenant id>": {"per_minute": 100, "per_day": 10000}} replaces that tenant's tenant limits.
+    rate_limit_tenant_overrides: dict[str, TenantRateLimits] = Field(default_factory=dict)
+    # Redis down: "open" serves unlimited (one warning per outage), "closed" answers 503 RATE_LIMITER_UNAVAILABLE.
+    rate_limit_fail_mode: Literal["open", "closed"] = "open"
+    # Longest a Redis call may take before the caller treats Redis as down (connect and each command).
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    # After a failed Redis call, how long each process serves from its fallback before trying Redis again.
+    redis_retry_seconds: float = Field(default=1.0, ge=0)
 
     api_url: str = "http://127.0.0.1:8080"
     api_key: SecretStr | None = None

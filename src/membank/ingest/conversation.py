@@ -188,8 +188,10 @@ class ConversationProcessor:
             metadata=dict(options.get("metadata", {})),
         )
         lock = user_lock(job.tenant_id, payload["user_id"])
-        async with scope_lock(self._locks, lock, f"{context.worker_id}/{job.id}"):
-            actions = await self._consolidator.apply(fact_context, result.facts, vectors, sources)
+        async with scope_lock(self._locks, lock, f"{context.worker_id}/{job.id}") as lease:
+            actions = await self._consolidator.apply(
+                fact_context, result.facts, vectors, sources, guard=lease.ensure
+            )
         if self._on_written is not None and any(a.event != "NOOP" for a in actions):
             self._on_written()
         return actions

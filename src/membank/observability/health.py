@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from membank import __version__
@@ -16,6 +17,16 @@ from membank.search.maintenance import IndexMaintainer
 from membank.storage.ports import JobRepository, Outbox
 
 CheckFn = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RedisCheck:
+    """How to probe Redis, what the service does without it (said in the report), and whether the service
+    cannot serve without it (rate limits failing closed)."""
+
+    ping: CheckFn
+    fallback: str
+    required: bool
 
 
 async def run_checks(checks: dict[str, CheckFn], *, timeout: float = 2.0) -> tuple[bool, dict[str, Any]]:
@@ -47,6 +58,7 @@ class HealthService:
         jobs: JobRepository,
         index_maintainer: IndexMaintainer | None,
         index_health: IndexHealth | None,
+        redis: RedisCheck | None = None,
     ) -> None:
         self._embedder = embedder
         self._ping_store = ping_store
@@ -54,13 +66,23 @@ class HealthService:
         self._jobs = jobs
         self._maintainer = index_maintainer
         self._index_health = index_health
+        self._redis = redis
 
     async def report(self) -> tuple[bool, dict[str, object]]:
         """(serving, report). Serving needs the system of record and the embedder (writes are acknowledged
         with them); the vector index is derived, so a degraded or rebuilding index makes the status
-        "degraded" with the reason, not a 503."""
-        healthy, components = await run_checks({"store": self._ping_store})
+        "degraded" with the reason, not a 503. So does Redis down (its users fall back), unless rate limits
+        fail closed without it."""
+        checks = {"store": self._ping_store}
+        if self._redis is not None:
+            checks["redis"] = self._redis.ping
+        healthy, components = await run_checks(checks)
         derived_ok = True
+        if self._redis is not None and components["redis"]["status"] != "ok":
+            # Without Redis the service runs on its fallbacks (say which), unless it cannot serve at all.
+            components["redis"]["fallback"] = self._redis.fallback
+            healthy = components["store"]["status"] == "ok" and not self._redis.required
+            derived_ok = False
         if self._maintainer is not None and self._index_health is not None:
             await asyncio.to_thread(self._maintainer.probe)
             components["vector_index"] = self._index_health.report()

@@ -8,7 +8,7 @@ lock, after which the loser re-checks the condition against the winner's row.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, or_, select
 
 from membank.storage.sql.database import SqlDatabase, retry_conflicts
 from membank.storage.sql.tables import scope_locks
@@ -33,6 +33,13 @@ class SqlLockRepository:
                 ).returning(scope_locks.c.name)
             ).first()
             return taken is not None
+
+    def holder(self, name: str, now: float) -> str | None:
+        with self._db.read() as conn:
+            owner: str | None = conn.execute(
+                select(scope_locks.c.owner).where(scope_locks.c.name == name, scope_locks.c.expires_at >= now)
+            ).scalar()
+            return owner
 
     @retry_conflicts
     def release(self, name: str, owner: str) -> None:

@@ -1,0 +1,58 @@
+"""The rate limit headers on every answer to an authenticated request (success and error alike)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Where the request's dependency (api/deps.py) leaves the headers in the request state.
+STATE_KEY = "rate_limit_headers"
+
+_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": "Requests allowed per period by the tightest limit on this key or its tenant",
+    "X-RateLimit-Remaining": "Requests still allowed right now under that limit",
+    "X-RateLimit-Reset": "Seconds until that limit's allowance is full again",
+}
+
+
+class RateLimitHeadersMiddleware:
+    """Adds the headers the rate limiter chose (state[STATE_KEY]) to the response, whatever made it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # The same dict as `request.state` of the routes below (Starlette keeps the state in the scope).
+        state: dict[str, Any] = scope.setdefault("state", {})
+
+        async def send_with_limits(message: Message) -> None:
+            headers: dict[str, str] | None = state.get(STATE_KEY)
+            if message["type"] == "http.response.start" and headers:
+                encoded = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+                message["headers"] = [*message.get("headers", []), *encoded]
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
+
+
+def document_rate_limit_headers(schema: dict[str, Any]) -> None:
+    """Declare the headers in the OpenAPI document: on every answer of an operation that can answer 429,
+    with Retry-After on the 429 itself."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses: dict[str, Any] = operation.get("responses", {})
+            if "429" not in responses:
+                continue
+            for status, response in responses.items():
+                headers = response.setdefault("headers", {})
+                for name, description in _LIMIT_HEADERS.items():
+                    headers[name] = {"description": description, "schema": {"type": "integer"}}
+                if status == "429":
+                    headers["Retry-After"] = {
+                        "description": "Seconds to wait before the request would be allowed",
+                        "schema": {"type": "integer"},
+                    }

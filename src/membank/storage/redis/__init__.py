@@ -1,0 +1,7 @@
+"""Redis backends: state shared by every API instance and worker (request limits, locks)."""
+
+from membank.storage.redis.connection import RedisConnection
+from membank.storage.redis.locks import RedisLockRepository
+from membank.storage.redis.rate_limits import RedisRateLimits
+
+__all__ = ["RedisConnection", "RedisLockRepository", "RedisRateLimits"]
