@@ -263,6 +263,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         sessions=store.sessions,
         usage=store.usage,
         window=settings.extraction_window_turns,
+        lock_ttl=settings.lock_ttl_seconds,
         on_written=wake,
     )
     handlers: dict[str, Handler] = {
@@ -315,6 +316,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
             memories=store.memories,
             versions=store.versions,
             locks=locks,
+            lock_ttl=settings.lock_ttl_seconds,
             detect_slot=detect_slot,
         ),
         jobs=jobs,

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     rate_limit_tenant_overrides: dict[str, TenantRateLimits] = Field(default_factory=dict)
     # Redis down: "open" serves unlimited (one warning per outage), "closed" answers 503 RATE_LIMITER_UNAVAILABLE.
     rate_limit_fail_mode: Literal["open", "closed"] = "open"
+    # Lease of a per-user lock (consolidation, slot writes), renewed every sixth of it while held: how long
+    # a crashed holder blocks its user, and how long locks wait when Redis fails before using the database.
+    lock_ttl_seconds: float = Field(default=15.0, ge=0.5)
     # Longest a Redis call may take before the caller treats Redis as down (connect and each command).
     redis_timeout_seconds: float = Field(default=0.5, gt=0)
     # After a failed Redis call, how long each process serves from its fallback before trying Redis again.

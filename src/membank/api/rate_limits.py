@@ -14,6 +14,7 @@ _LIMIT_HEADERS = {
     "X-RateLimit-Remaining": "Requests still allowed right now under that limit",
     "X-RateLimit-Reset": "Seconds until that limit's allowance is full again",
 }
+_RETRY_AFTER = {"Retry-After": "Seconds to wait before the request would be allowed"}
 
 
 class RateLimitHeadersMiddleware:
@@ -40,19 +41,18 @@ class RateLimitHeadersMiddleware:
 
 
 def document_rate_limit_headers(schema: dict[str, Any]) -> None:
-    """Declare the headers in the OpenAPI document: on every answer of an operation that can answer 429,
-    with Retry-After on the 429 itself."""
+    """Declare the headers in the OpenAPI document (once, under components.headers): on every answer of an
+    operation that can answer 429, with Retry-After on the 429 itself."""
+    declared = schema.setdefault("components", {}).setdefault("headers", {})
+    for name, description in {**_LIMIT_HEADERS, **_RETRY_AFTER}.items():
+        declared[name] = {"description": description, "schema": {"type": "integer"}}
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             responses: dict[str, Any] = operation.get("responses", {})
             if "429" not in responses:
                 continue
             for status, response in responses.items():
-                headers = response.setdefault("headers", {})
-                for name, description in _LIMIT_HEADERS.items():
-                    headers[name] = {"description": description, "schema": {"type": "integer"}}
-                if status == "429":
-                    headers["Retry-After"] = {
-                        "description": "Seconds to wait before the request would be allowed",
-                        "schema": {"type": "integer"},
-                    }
+                names = [*_LIMIT_HEADERS, *(_RETRY_AFTER if status == "429" else ())]
+                response.setdefault("headers", {}).update(
+                    {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+                )

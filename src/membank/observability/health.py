@@ -86,7 +86,7 @@ class HealthService:
         if self._maintainer is not None and self._index_health is not None:
             await asyncio.to_thread(self._maintainer.probe)
             components["vector_index"] = self._index_health.report()
-            derived_ok = self._index_health.available
+            derived_ok = derived_ok and self._index_health.available
         try:
             await asyncio.wait_for(self._embedder.embed(["health check"]), timeout=5.0)
             components["embedder"] = {"status": "ok", "model": self._embedder.model_id}

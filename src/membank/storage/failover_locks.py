@@ -5,7 +5,7 @@ Moving between the two must never let two holders overlap:
 - Redis fails: a lease granted on Redis just before may still run for up to one `ttl`. So the database
   grants a name only once `ttl` has passed since this process saw Redis fail (every process sees the failure
   at or after it began, so that is at least `ttl` after the last Redis grant). Only a holder whose own Redis
-  lease is still live may move it to the database at once: nobody else can hold that name meanwhile.
+  lease is still live may move it to the database at once (and keep renewing it there): nobody else can hold that name meanwhile.
 - Redis returns: a lease taken on the database during the outage may still run. So a Redis grant also reads
   the database lease of that name (one indexed read) and gives the grant back while someone holds it there.
 """
@@ -72,9 +72,9 @@ class FailoverLockRepository:
                 self._down_since = now
                 log.warning("locks_on_database", reason="redis unavailable")
             down_since = self._down_since
-            primary, until = self._granted.get((name, owner), (False, 0.0))
-        ours_on_redis = primary and until >= now
-        if not ours_on_redis and now < down_since + ttl:
+            _, until = self._granted.get((name, owner), (False, 0.0))
+        # A holder whose lease (on Redis before the outage, or on the database since) is live renews it.
+        if until < now and now < down_since + ttl:
             return False  # a lease granted on Redis before the outage may still run
         taken = self._fallback.acquire(name, owner, now, ttl)
         self._record(name, owner, taken, primary=False, until=now + ttl)
