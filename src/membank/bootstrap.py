@@ -31,7 +31,7 @@ from membank.storage.failover_locks import FailoverLockRepository
 from membank.storage.inprocess import InProcessRateLimits
 from membank.storage.ports import IdempotencyRepository, LockRepository, RecordStore, VectorIndex
 from membank.storage.ports.rate_limits import RateLimitStore
-from membank.storage.redis import RedisConnection, RedisLockRepository, RedisRateLimits
+from membank.storage.redis import RedisConnection, RedisIdempotency, RedisLockRepository, RedisRateLimits
 from membank.storage.sql.database import PoolSettings
 from membank.storage.sql.schema import offline_sql
 from membank.storage.sql.store import SqlRecordStore
@@ -277,7 +277,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     return Container(
         settings=settings,
         store=store,
-        idempotency=store.idempotency,
+        # Reservations on Redis when configured; the stored responses stay in the system of record.
+        idempotency=RedisIdempotency(redis, store.idempotency) if redis is not None else store.idempotency,
         redis=redis,
         locks=locks,
         rate_limiter=build_rate_limiter(settings, redis),

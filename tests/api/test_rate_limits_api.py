@@ -136,13 +136,14 @@ def test_without_redis_each_instance_counts_on_its_own(
 @pytest.fixture
 def redis_settings(make_settings: Callable[..., Settings], redis_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        return make_settings(
-            redis_url=redis_url,
-            rate_limit_per_minute=2,
-            redis_retry_seconds=0.0,
-            log_level="INFO",
-            **overrides,
-        )
+        values: dict[str, Any] = {
+            "redis_url": redis_url,
+            "rate_limit_per_minute": 2,
+            "redis_retry_seconds": 0.0,
+            "lock_ttl_seconds": 1.0,  # a Redis outage holds slot writes back one lease
+            "log_level": "INFO",
+        }
+        return make_settings(**{**values, **overrides})
 
     return make
 
@@ -191,3 +192,27 @@ def test_redis_down_fail_closed_answers_503_until_it_returns(
 
         redis_server.restart()
         assert api.call("GET", LIST).status_code == 200
+
+
+def test_idempotent_creates_replay_with_redis_up_and_down(
+    redis_settings: Callable[..., Settings], redis_server: RedisServer
+) -> None:
+    with open_api(redis_settings(rate_limit_per_minute=0)) as api:
+        for key, content in (("first", "I play the cello."), ("second", "I play the violin.")):
+            body = {"user_id": "u1", "content": content}
+            created = api.call("POST", "/api/v1/memories", json=body, headers={"Idempotency-Key": key})
+            assert created.status_code == 201, created.text
+            again = api.call("POST", "/api/v1/memories", json=body, headers={"Idempotency-Key": key})
+            assert again.status_code == 201
+            assert again.headers["Idempotent-Replayed"] == "true"
+            assert again.json()["data"]["id"] == created.json()["data"]["id"]
+            redis_server.stop()  # the second key runs with Redis down; the first key's replay still works
+        redis_server.restart()
+        replay = api.call(
+            "POST",
+            "/api/v1/memories",
+            json={"user_id": "u1", "content": "I play the cello."},
+            headers={"Idempotency-Key": "first"},
+        )
+        assert replay.headers["Idempotent-Replayed"] == "true"
+        assert api.call("GET", LIST).json()["data"]["total"] == 2

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from membank.storage.failover_locks import FailoverLockRepository
-from membank.storage.ports import LockRepository, RecordStore, VectorIndex
+from membank.storage.ports import IdempotencyRepository, LockRepository, RecordStore, VectorIndex
 from membank.storage.qdrant_edge import QdrantEdgeIndex
-from membank.storage.redis import RedisConnection, RedisLockRepository
+from membank.storage.redis import RedisConnection, RedisIdempotency, RedisLockRepository
 from membank.storage.sql.database import SqlDatabase
 from membank.storage.sql.store import SqlRecordStore
 from tests.conftest import MakePostgresDatabase
@@ -208,3 +208,30 @@ def open_locks(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenL
 def locks(open_locks: OpenLocks) -> LockRepository:
     """This test's lock repository, on each lock backend."""
     return open_locks()
+
+
+# --- Idempotency: reservations and responses on the database, or reservations on Redis over it ---
+
+IDEMPOTENCY_BACKENDS = ["sqlite", "postgres", "redis"]
+
+
+@pytest.fixture(params=IDEMPOTENCY_BACKENDS)
+def idempotency(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IdempotencyRepository]:
+    """This test's idempotency repository, on each backend (Redis: over a SQLite store of responses)."""
+    backend: str = request.param
+    if backend == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        make: MakePostgresDatabase = request.getfixturevalue("make_postgres_database")
+        store = open_record_store_at("postgres", make(_migrated_template(server)))
+    else:
+        store = open_record_store_at("sqlite", str(tmp_path / "records.sqlite3"))
+    store.migrate()
+    if backend != "redis":
+        yield store.idempotency
+        store.close()
+        return
+    url: str = request.getfixturevalue("redis_url")
+    connection = RedisConnection(url, timeout_seconds=2.0, retry_seconds=0.0)
+    yield RedisIdempotency(connection, store.idempotency)
+    connection.close()
+    store.close()
