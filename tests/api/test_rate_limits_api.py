@@ -18,7 +18,7 @@ from membank.config import Settings
 from membank.models import Principal
 from tests.api.conftest import Api, open_api
 from tests.conftest import MakePostgresDatabase
-from tests.support.redis import RedisServer
+from tests.support.redis import RedisServer, start_redis
 
 LIST = "/api/v1/users/u1/memories"
 
@@ -216,3 +216,21 @@ def test_idempotent_creates_replay_with_redis_up_and_down(
         )
         assert replay.headers["Idempotent-Replayed"] == "true"
         assert api.call("GET", LIST).json()["data"]["total"] == 2
+
+
+def test_a_wrong_redis_password_is_reported_without_showing_it(
+    make_settings: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "Redis-pw-never-shown-41c9"
+    with start_redis(password="the-right-one") as server:
+        url = f"redis://:{secret}@{server.host}:{server.port}/0"
+        with open_api(make_settings(redis_url=url, log_level="INFO")) as api:
+            served = api.call("GET", LIST)
+            assert served.status_code == 200  # fail open
+            health = api.call("GET", "/health")
+            redis = health.json()["data"]["components"]["redis"]
+            assert redis["status"] == "error"
+            assert redis["error"] == "BackendUnavailable"
+            shown = served.text + health.text + capsys.readouterr().err
+            assert "rate_limits_not_enforced" in shown
+            assert secret not in shown
