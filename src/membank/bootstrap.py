@@ -150,8 +150,7 @@ class Container:
     settings: Settings
     store: RecordStore  # owned for its lifecycle (close); services get only their ports
     idempotency: IdempotencyRepository
-    redis: RedisConnection | None
-    locks: LockRepository
+    redis: RedisConnection | None  # owned for its lifecycle (close), like the store
     rate_limiter: RateLimiter
     embedder: Embedder
     index: VectorIndex | None
@@ -280,7 +279,6 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         # Reservations on Redis when configured; the stored responses stay in the system of record.
         idempotency=RedisIdempotency(redis, store.idempotency) if redis is not None else store.idempotency,
         redis=redis,
-        locks=locks,
         rate_limiter=build_rate_limiter(settings, redis),
         embedder=embedder,
         index=index,

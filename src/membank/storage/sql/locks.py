@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, or_, select
 
-from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.tables import scope_locks
 from membank.storage.sql.upsert import upsert_insert
 
@@ -34,6 +34,7 @@ class SqlLockRepository:
             ).first()
             return taken is not None
 
+    @retry_reads
     def holder(self, name: str, now: float) -> str | None:
         with self._db.read() as conn:
             owner: str | None = conn.execute(
