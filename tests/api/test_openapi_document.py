@@ -81,6 +81,7 @@ def test_errors_are_documented_with_their_codes_and_422_is_gone(api: Api) -> Non
         "X-RateLimit-Reset",
     }
     assert "Retry-After" in create["429"]["headers"]
+    assert "headers" not in create["401"]
     assert "headers" not in document["paths"]["/health"]["get"]["responses"]["200"]
     memory = document["paths"]["/api/v1/memories/{memory_id}"]
     assert _error_codes(document, memory["get"]["responses"]["404"]) == ["MEMORY_NOT_FOUND"]

@@ -15,6 +15,8 @@ _LIMIT_HEADERS = {
     "X-RateLimit-Reset": "Seconds until that limit's allowance is full again",
 }
 _RETRY_AFTER = {"Retry-After": "Seconds to wait before the request would be allowed"}
+# Answers given before the key is known, so before any limit is checked: no key (401), a body too large (413).
+_BEFORE_THE_LIMITER = {"401", "413"}
 
 
 class RateLimitHeadersMiddleware:
@@ -41,8 +43,8 @@ class RateLimitHeadersMiddleware:
 
 
 def document_rate_limit_headers(schema: dict[str, Any]) -> None:
-    """Declare the headers in the OpenAPI document (once, under components.headers): on every answer of an
-    operation that can answer 429, with Retry-After on the 429 itself."""
+    """Declare the headers in the OpenAPI document (once, under components.headers): on the answers of an
+    operation that can answer 429 (but those given before the limiter runs), with Retry-After on the 429."""
     declared = schema.setdefault("components", {}).setdefault("headers", {})
     for name, description in {**_LIMIT_HEADERS, **_RETRY_AFTER}.items():
         declared[name] = {"description": description, "schema": {"type": "integer"}}
@@ -52,6 +54,8 @@ def document_rate_limit_headers(schema: dict[str, Any]) -> None:
             if "429" not in responses:
                 continue
             for status, response in responses.items():
+                if status in _BEFORE_THE_LIMITER:
+                    continue
                 names = [*_LIMIT_HEADERS, *(_RETRY_AFTER if status == "429" else ())]
                 response.setdefault("headers", {}).update(
                     {name: {"$ref": f"#/components/headers/{name}"} for name in names}
