@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from membank.auth.rate_limits import Limits, RateLimiter, RatePolicy
 from membank.auth.service import AuthService
 from membank.cache import JsonCodec, SharedCache, TieredCache
 from membank.config import Settings
@@ -17,7 +18,7 @@ from membank.ingest.tasks import BATCH_IMPORT, batch_import_handler
 from membank.jobs.service import JobService
 from membank.jobs.worker import Handler, JobSignal, Worker
 from membank.memories.service import MemoryService
-from membank.observability.health import HealthService
+from membank.observability.health import HealthService, RedisCheck
 from membank.providers.embedders import build_embedder
 from membank.providers.embedders.ports import Embedder
 from membank.providers.llms import ChatModel, build_chat_model
@@ -28,8 +29,12 @@ from membank.search.maintenance import IndexMaintainer
 from membank.search.scoring import ScoringWeights
 from membank.search.service import SearchService
 from membank.search.synthesis import SynthesisService
+from membank.storage.failover_locks import FailoverLockRepository
+from membank.storage.inprocess import InProcessRateLimits
 from membank.storage.keyword_fallback import RecordKeywordSearch
-from membank.storage.ports import IdempotencyRepository, RecordStore, VectorIndex
+from membank.storage.ports import IdempotencyRepository, LockRepository, RecordStore, VectorIndex
+from membank.storage.ports.rate_limits import RateLimitStore
+from membank.storage.redis import RedisConnection, RedisIdempotency, RedisLockRepository, RedisRateLimits
 from membank.storage.sql.database import PoolSettings
 from membank.storage.sql.schema import offline_sql
 from membank.storage.sql.store import SqlRecordStore
@@ -188,6 +193,44 @@ def build_answer_caches(
     )
 
 
+def build_redis(settings: Settings) -> RedisConnection | None:
+    """The Redis client shared by this process's Redis backends, when MEMBANK_REDIS_URL is set."""
+    if settings.redis_url is None:
+        return None
+    return RedisConnection(
+        settings.redis_url.get_secret_value(),
+        timeout_seconds=settings.redis_socket_timeout_seconds,
+        retry_seconds=settings.redis_breaker_seconds,
+        prefix=settings.redis_key_prefix,
+    )
+
+
+def build_rate_limiter(settings: Settings, redis: RedisConnection | None) -> RateLimiter:
+    """Request limits per key and tenant, counted in Redis for every instance (in this process without)."""
+    policy = RatePolicy(
+        key=Limits(settings.rate_limit_per_minute, settings.rate_limit_per_day, settings.rate_limit_burst),
+        tenant=Limits(settings.rate_limit_tenant_per_minute, settings.rate_limit_tenant_per_day),
+        tenant_overrides={
+            tenant: Limits(
+                override.per_minute
+                if override.per_minute is not None
+                else settings.rate_limit_tenant_per_minute,
+                override.per_day if override.per_day is not None else settings.rate_limit_tenant_per_day,
+            )
+            for tenant, override in settings.rate_limit_tenant_overrides.items()
+        },
+    )
+    store: RateLimitStore = RedisRateLimits(redis) if redis is not None else InProcessRateLimits()
+    return RateLimiter(store, policy, fail_open=settings.rate_limit_fail_mode == "open")
+
+
+def build_locks(store: RecordStore, redis: RedisConnection | None) -> LockRepository:
+    """Named leases on Redis when configured (on the database while it is down), else on the database."""
+    if redis is None:
+        return store.locks
+    return FailoverLockRepository(RedisLockRepository(redis), store.locks)
+
+
 @dataclass(slots=True)
 class Container:
     """Everything a process runs, built once."""
@@ -195,6 +238,8 @@ class Container:
     settings: Settings
     store: RecordStore  # owned for its lifecycle (close); services get only their ports
     idempotency: IdempotencyRepository
+    redis: RedisConnection | None  # owned for its lifecycle (close), like the store
+    rate_limiter: RateLimiter
     embedder: Embedder
     shared_cache: SharedCache | None
     index: VectorIndex | None
@@ -239,6 +284,8 @@ class Container:
             self.index.close()
         if self.shared_cache is not None:
             self.shared_cache.close()
+        if self.redis is not None:
+            self.redis.close()
         self.store.close()
 
 
@@ -247,6 +294,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     applied by the process that owns the index."""
     store = build_store(settings)
     shared_cache = build_shared_cache(settings)
+    redis = build_redis(settings)
+    locks = build_locks(store, redis)
     embedder = build_embedder(settings, shared_cache)
     search_cache, context_cache = build_answer_caches(settings, store, shared_cache)
     index = build_index(settings, store) if with_index else None
@@ -305,10 +354,11 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         build_extractor(settings, chat),
         consolidator,
         jobs=store.jobs,
-        locks=store.locks,
+        locks=locks,
         sessions=store.sessions,
         usage=store.usage,
         window=settings.extraction_window_turns,
+        lock_ttl=settings.lock_ttl_seconds,
         on_written=wake,
     )
     handlers: dict[str, Handler] = {
@@ -327,7 +377,10 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     return Container(
         settings=settings,
         store=store,
-        idempotency=store.idempotency,
+        # Reservations on Redis when configured; the stored responses stay in the system of record.
+        idempotency=RedisIdempotency(redis, store.idempotency) if redis is not None else store.idempotency,
+        redis=redis,
+        rate_limiter=build_rate_limiter(settings, redis),
         embedder=embedder,
         shared_cache=shared_cache,
         index=index,
@@ -343,13 +396,29 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
             index_maintainer=maintainer,
             index_health=health,
             shared_cache=shared_cache,
+            redis=RedisCheck(
+                ping=redis.ping,
+                fallback=(
+                    "cache bypassed; rate limits "
+                    + (
+                        "refused (fail closed)"
+                        if settings.rate_limit_fail_mode == "closed"
+                        else "not enforced"
+                    )
+                    + "; locks on the database"
+                ),
+                required=settings.rate_limit_fail_mode == "closed",
+            )
+            if redis is not None
+            else None,
         ),
         memories=MemoryService(
             embedder,
             index_sync,
             memories=store.memories,
             versions=store.versions,
-            locks=store.locks,
+            locks=locks,
+            lock_ttl=settings.lock_ttl_seconds,
             detect_slot=detect_slot,
         ),
         jobs=jobs,

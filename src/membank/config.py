@@ -7,11 +7,30 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, FilePath, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _POSTGRES_SCHEMES = {"postgresql", "postgresql+psycopg"}
 _REDIS_SCHEMES = {"redis", "rediss", "unix"}
+
+
+class TenantRateLimits(BaseModel):
+    """One tenant's own request limits (MEMBANK_RATE_LIMIT_TENANT_OVERRIDES); a field left out keeps the
+    default, 0 turns that limit off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_minute: int | None = Field(default=None, ge=0)
+    per_day: int | None = Field(default=None, ge=0)
 
 
 class Settings(BaseSettings):
@@ -79,14 +98,16 @@ class Settings(BaseSettings):
 
     extraction_window_turns: int = Field(default=20, gt=0, le=200)
 
-    # --- Caches (docs/caching.md): an in-process L1 always, a Redis L2 shared by every process when
-    # MEMBANK_REDIS_URL is set. redis://[:password@]host:port/db, rediss:// (TLS) or unix://; never logged.
+    # --- Redis, shared by every API instance and worker when MEMBANK_REDIS_URL is set: the cache's L2
+    # (docs/caching.md), rate limits, locks and idempotency reservations (docs/rate-limits.md).
+    # redis://[:password@]host:port/db, rediss:// (TLS) or unix://; never logged.
     redis_url: SecretStr | None = None
     # Put before every Redis key, so several deployments can share one Redis.
     redis_key_prefix: str = Field(default="membank:", min_length=1, max_length=64)
-    # Connect and read timeout of one Redis call: a slow or gone Redis costs at most this, then the breaker.
+    # Connect and read timeout of one Redis call: a slow or gone Redis costs at most this, then the pause.
     redis_socket_timeout_seconds: float = Field(default=0.25, gt=0, le=10)
-    # Pause after a Redis failure before it is tried again, doubling with each failure up to the max.
+    # Pause after a Redis failure before it is tried again (the cache doubles it with each failure up to the
+    # max; rate limits and locks use their fallback for the first pause, then try again).
     redis_breaker_seconds: float = Field(default=1.0, gt=0)
     redis_breaker_max_seconds: float = Field(default=30.0, gt=0)
     # Query embeddings (not user-specific: keyed by model and text digest).
@@ -142,6 +163,22 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(default=0.4, ge=0)
     recency_weight: float = Field(default=0.05, ge=0, le=0.5)
     importance_weight: float = Field(default=0.05, ge=0, le=0.5)
+
+    # --- Rate limits and distributed locks (docs/rate-limits.md) ---
+    # Requests per API key, and per tenant over all its keys; 0 turns a limit off. GCRA: a sustained rate of
+    # N per period, with up to `burst` requests at once per minute (default: the per-minute limit itself).
+    rate_limit_per_minute: int = Field(default=1_000, ge=0)
+    rate_limit_per_day: int = Field(default=0, ge=0)
+    rate_limit_burst: int | None = Field(default=None, ge=1)
+    rate_limit_tenant_per_minute: int = Field(default=0, ge=0)
+    rate_limit_tenant_per_day: int = Field(default=0, ge=0)
+    # JSON: {"<tenant id>": {"per_minute": 100, "per_day": 10000}} replaces that tenant's tenant limits.
+    rate_limit_tenant_overrides: dict[str, TenantRateLimits] = Field(default_factory=dict)
+    # Redis down: "open" serves unlimited (one warning per outage), "closed" answers 503 RATE_LIMITER_UNAVAILABLE.
+    rate_limit_fail_mode: Literal["open", "closed"] = "open"
+    # Lease of a per-user lock (consolidation, slot writes), renewed every sixth of it while held: how long
+    # a crashed holder blocks its user, and how long locks wait when Redis fails before using the database.
+    lock_ttl_seconds: float = Field(default=15.0, ge=0.5)
 
     api_url: str = "http://127.0.0.1:8080"
     api_key: SecretStr | None = None

@@ -18,11 +18,13 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   └── MemoryNotCurrent          MEMORY_NOT_CURRENT        409
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
     ├── JobQueueFull                  JOB_QUEUE_FULL            429  (Retry-After)
+    ├── RateLimitExceeded             RATE_LIMIT_EXCEEDED       429
     ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
     ├── LLMServiceError               LLM_SERVICE_ERROR         503
     ├── Overloaded                    OVERLOADED                503  (Retry-After)
     ├── BackendUnavailable            BACKEND_UNAVAILABLE       503
-    │   └── IndexUnavailable          INDEX_UNAVAILABLE         503
+    │   ├── IndexUnavailable          INDEX_UNAVAILABLE         503
+    │   └── RateLimiterUnavailable    RATE_LIMITER_UNAVAILABLE  503
     ├── Unhealthy                     UNHEALTHY                 503
     └── NotReady                      NOT_READY                 503
 """
@@ -146,6 +148,17 @@ class Overloaded(MemBankError):
         self.retry_after = retry_after
 
 
+class RateLimitExceeded(MemBankError):
+    """A key or its tenant is over a request limit; `details` name the limit and when to retry."""
+
+    code = "RATE_LIMIT_EXCEEDED"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_seconds: float, details: dict[str, Any]) -> None:
+        super().__init__(message, details={"retry_after_seconds": retry_after_seconds, **details})
+        self.retry_after_seconds = retry_after_seconds
+
+
 class EmbeddingServiceError(MemBankError):
     code = "EMBEDDING_SERVICE_ERROR"
     status = 503
@@ -180,6 +193,12 @@ class IndexUnavailable(BackendUnavailable):
     def __init__(self, message: str, *, cause: str = "error", details: dict[str, Any] | None = None) -> None:
         super().__init__(message, details={"cause": cause, **(details or {})})
         self.cause = cause
+
+
+class RateLimiterUnavailable(BackendUnavailable):
+    """Redis, which keeps the shared request counts, is down and MEMBANK_RATE_LIMIT_FAIL_MODE=closed."""
+
+    code = "RATE_LIMITER_UNAVAILABLE"
 
 
 class Unhealthy(MemBankError):

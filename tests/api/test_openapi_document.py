@@ -69,14 +69,26 @@ def test_errors_are_documented_with_their_codes_and_422_is_gone(api: Api) -> Non
     assert _error_codes(document, create["403"]) == ["INSUFFICIENT_PERMISSIONS"]
     assert _error_codes(document, create["409"]) == ["CONFLICT"]
     assert _error_codes(document, create["413"]) == ["PAYLOAD_TOO_LARGE"]
+    assert _error_codes(document, create["429"]) == ["RATE_LIMIT_EXCEEDED", "JOB_QUEUE_FULL"]
     assert _error_codes(document, create["503"]) == [
         "BACKEND_UNAVAILABLE",
+        "RATE_LIMITER_UNAVAILABLE",
         "EMBEDDING_SERVICE_ERROR",
         "OVERLOADED",
     ]
-    assert _error_codes(document, create["429"]) == ["JOB_QUEUE_FULL"]
     for status in ("429", "503"):
-        assert create[status]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+        retry_after = create[status]["headers"]["Retry-After"]
+        assert retry_after.get("$ref") == "#/components/headers/Retry-After" or (
+            retry_after["schema"]["type"] == "integer"
+        )
+    assert set(create["201"]["headers"]) == {
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    }
+    assert "Retry-After" in create["429"]["headers"]
+    assert "headers" not in create["401"]
+    assert "headers" not in document["paths"]["/health"]["get"]["responses"]["200"]
     memory = document["paths"]["/api/v1/memories/{memory_id}"]
     assert _error_codes(document, memory["get"]["responses"]["404"]) == ["MEMORY_NOT_FOUND"]
     assert _error_codes(document, memory["patch"]["responses"]["409"]) == [

@@ -22,10 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from membank.storage.failover_locks import FailoverLockRepository
 from membank.storage.pgvector import PgvectorIndex
-from membank.storage.ports import RecordStore, VectorIndex
+from membank.storage.ports import IdempotencyRepository, LockRepository, RecordStore, VectorIndex
 from membank.storage.qdrant_edge import QdrantEdgeIndex
 from membank.storage.qdrant_server import QdrantServerIndex
+from membank.storage.redis import RedisConnection, RedisIdempotency, RedisLockRepository
 from membank.storage.sql.database import SqlDatabase
 from membank.storage.sql.store import SqlRecordStore
 from tests.conftest import MakePostgresDatabase
@@ -185,3 +187,80 @@ def sql_db(sql_url: str) -> Iterator[SqlDatabase]:
     db = SqlDatabase(sql_url)
     yield db
     db.close()
+
+
+# --- Named leases: the database's, Redis's, and Redis failing over to the database ---
+
+LOCK_BACKENDS = ["sqlite", "postgres", "redis", "redis-failover"]
+
+OpenLocks = Callable[[], LockRepository]
+
+
+@pytest.fixture(params=LOCK_BACKENDS)
+def open_locks(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenLocks]:
+    """Opens (or, called again, opens another) lock repository over this test's shared state, as another
+    process would; everything opened is closed afterwards."""
+    backend: str = request.param
+    closers: list[Callable[[], None]] = []
+    redis_url: str | None = request.getfixturevalue("redis_url") if backend.startswith("redis") else None
+    place = str(tmp_path / "records.sqlite3")
+    if backend == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        make: MakePostgresDatabase = request.getfixturevalue("make_postgres_database")
+        place = make(_migrated_template(server))
+
+    def database_locks() -> LockRepository:
+        store = open_record_store_at("postgres" if backend == "postgres" else "sqlite", place)
+        closers.append(store.close)
+        store.migrate()
+        return store.locks
+
+    def redis_locks() -> RedisLockRepository:
+        assert redis_url is not None
+        connection = RedisConnection(redis_url, timeout_seconds=2.0, retry_seconds=0.0)
+        closers.append(connection.close)
+        return RedisLockRepository(connection)
+
+    def open_() -> LockRepository:
+        if backend == "redis":
+            return redis_locks()
+        if backend == "redis-failover":
+            return FailoverLockRepository(redis_locks(), database_locks())
+        return database_locks()
+
+    yield open_
+    for close in closers:
+        close()
+
+
+@pytest.fixture
+def locks(open_locks: OpenLocks) -> LockRepository:
+    """This test's lock repository, on each lock backend."""
+    return open_locks()
+
+
+# --- Idempotency: reservations and responses on the database, or reservations on Redis over it ---
+
+IDEMPOTENCY_BACKENDS = ["sqlite", "postgres", "redis"]
+
+
+@pytest.fixture(params=IDEMPOTENCY_BACKENDS)
+def idempotency(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IdempotencyRepository]:
+    """This test's idempotency repository, on each backend (Redis: over a SQLite store of responses)."""
+    backend: str = request.param
+    if backend == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        make: MakePostgresDatabase = request.getfixturevalue("make_postgres_database")
+        store = open_record_store_at("postgres", make(_migrated_template(server)))
+    else:
+        store = open_record_store_at("sqlite", str(tmp_path / "records.sqlite3"))
+    store.migrate()
+    if backend != "redis":
+        yield store.idempotency
+        store.close()
+        return
+    url: str = request.getfixturevalue("redis_url")
+    connection = RedisConnection(url, timeout_seconds=2.0, retry_seconds=0.0)
+    yield RedisIdempotency(connection, store.idempotency)
+    connection.close()
+    store.close()

@@ -1,11 +1,16 @@
 """Two consolidations for one user at the same time (e.g. a job re-claimed after its lease expired while the
-first worker still runs): the per-user lock keeps them from storing the same fact twice."""
+first worker still runs): the per-user lock keeps them from storing the same fact twice, whether the lock is
+a database lease or on Redis (real redis-server)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
 
 from membank.bootstrap import build_container
 from membank.config import Settings
@@ -18,10 +23,17 @@ TEXT = (
 )
 
 
+@pytest.fixture(params=["database", "redis"])
+def lock_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if request.param == "database":
+        return {}
+    return {"redis_url": request.getfixturevalue("redis_url")}
+
+
 async def test_concurrent_consolidations_of_one_user_store_each_fact_once(
-    make_settings: Callable[..., Settings],
+    make_settings: Callable[..., Settings], lock_settings: dict[str, Any]
 ) -> None:
-    container = build_container(make_settings())
+    container = build_container(make_settings(**lock_settings))
     await container.start()
     try:
         principal = Principal(tenant_id="t1", subject="test")
@@ -56,5 +68,8 @@ async def test_concurrent_consolidations_of_one_user_store_each_fact_once(
         contents = [m.content for m in page.memories]
         assert len(contents) == len(set(contents)) >= 2, contents
         assert sum(r["counts"]["ADD"] for r in results) == len(contents)
+        if lock_settings:  # the leases were taken on Redis (its lock scripts ran), not in the database
+            with redis.Redis.from_url(lock_settings["redis_url"]) as client:
+                assert client.info("commandstats")["cmdstat_evalsha"]["calls"] >= len(jobs)
     finally:
         await container.aclose()

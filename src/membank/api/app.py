@@ -15,6 +15,7 @@ from membank.api.bounds import JsonBoundsMiddleware
 from membank.api.errors import install_error_handlers
 from membank.api.middleware import RequestContextMiddleware
 from membank.api.openapi import install_openapi
+from membank.api.rate_limits import RateLimitHeadersMiddleware
 from membank.bootstrap import Container, build_container
 from membank.config import Settings
 from membank.errors import BackendUnavailable
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(health_router)
     install_error_handlers(app)
     app.add_middleware(JsonBoundsMiddleware, bounds=bounds)  # inside the size limit and the request id
+    app.add_middleware(RateLimitHeadersMiddleware)
     install_openapi(app, metadata_depth=settings.max_metadata_depth)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
     return app

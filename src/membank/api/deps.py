@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from membank.api.rate_limits import STATE_KEY
 from membank.bootstrap import Container
 from membank.errors import Forbidden
 from membank.models import Principal
@@ -28,12 +29,19 @@ _BEARER = HTTPBearer(auto_error=False, description="An API key as a bearer token
 
 
 async def current_principal(
+    request: Request,
     container: AppContainer,
     x_api_key: Annotated[str | None, Security(_API_KEY)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> Principal:
     presented = x_api_key if x_api_key is not None else (bearer.credentials.strip() if bearer else None)
-    return await container.auth.authenticate(presented)
+    principal = await container.auth.authenticate(presented)
+    # Limits are per key and tenant, so they are checked once the key is known; every answer carries them.
+    check = await container.rate_limiter.check(principal)
+    setattr(request.state, STATE_KEY, check.headers)
+    if check.refusal is not None:
+        raise check.refusal
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

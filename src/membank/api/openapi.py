@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic.json_schema import models_json_schema
 
+from membank.api.rate_limits import document_rate_limit_headers
 from membank.api.responses import ERROR_MODELS
 from membank.models.bounds import json_value_schemas
 from membank.search.filters import FILTER_JSON_SCHEMA
@@ -24,6 +25,7 @@ def install_openapi(app: FastAPI, *, metadata_depth: int) -> None:
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
                     operation.get("responses", {}).pop("422", None)
+            document_rate_limit_headers(schema)
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             for unused in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(unused, None)

@@ -22,11 +22,20 @@ from membank.errors import (
     MemBankError,
     Overloaded,
     PayloadTooLarge,
+    RateLimiterUnavailable,
+    RateLimitExceeded,
     Unauthorized,
 )
 
-# What every authenticated operation can answer: no or a bad key, a key without the scope, a busy database.
-AUTHENTICATED: tuple[type[MemBankError], ...] = (Unauthorized, Forbidden, BackendUnavailable)
+# What every authenticated operation can answer: no or a bad key, a key without the scope, a key or tenant
+# over its request limit, a busy database, the rate limiter's Redis down (fail closed).
+AUTHENTICATED: tuple[type[MemBankError], ...] = (
+    Unauthorized,
+    Forbidden,
+    RateLimitExceeded,
+    BackendUnavailable,
+    RateLimiterUnavailable,
+)
 # What every operation with a request body can answer on top: the body is over the size limit.
 WITH_BODY: tuple[type[MemBankError], ...] = (PayloadTooLarge,)
 # What every operation that queues jobs can answer on top: the tenant's job queue is full.

@@ -100,10 +100,15 @@ class Consolidator:
         facts: Sequence[CandidateFact],
         vectors: np.ndarray,
         sources: list[dict[str, Any]],
+        *,
+        guard: Callable[[], None] | None = None,
     ) -> list[Action]:
-        """Decide and write each fact in order (later facts see earlier ones)."""
+        """Decide and write each fact in order (later facts see earlier ones). `guard` runs before each
+        fact's write and stops the loop by raising (the caller's lease check, `Lease.ensure`)."""
         actions: list[Action] = []
         for fact, vector, source in zip(facts, vectors, sources, strict=True):
+            if guard is not None:
+                guard()
             actions += await asyncio.to_thread(self._decide_and_write, context, fact, vector, source)
         return actions
 

@@ -17,7 +17,7 @@ from membank.ingest.consolidation import Action, Consolidator, FactContext
 from membank.ingest.extraction.ports import CandidateFact, Conversation, ExtractionResult, Extractor, Turn
 from membank.ingest.sessions import next_session_state
 from membank.jobs.worker import TaskContext
-from membank.memories.slots import scope_lock, user_lock
+from membank.memories.slots import LOCK_TTL_SECONDS, scope_lock, user_lock
 from membank.models import Job, Provenance, iso, now_utc
 from membank.providers.embedders.batching import INPUT_REJECTED
 from membank.providers.embedders.ports import Embedder
@@ -63,10 +63,12 @@ class ConversationProcessor:
         sessions: SessionRepository,
         usage: UsageRepository,
         window: int,
+        lock_ttl: float = LOCK_TTL_SECONDS,
         on_written: Callable[[], None] | None = None,
     ) -> None:
         self._jobs = jobs
         self._locks = locks
+        self._lock_ttl = lock_ttl
         self._sessions = sessions
         self._usage = usage
         self._embedder = embedder
@@ -188,8 +190,11 @@ class ConversationProcessor:
             metadata=dict(options.get("metadata", {})),
         )
         lock = user_lock(job.tenant_id, payload["user_id"])
-        async with scope_lock(self._locks, lock, f"{context.worker_id}/{job.id}"):
-            actions = await self._consolidator.apply(fact_context, result.facts, vectors, sources)
+        owner = f"{context.worker_id}/{job.id}"
+        async with scope_lock(self._locks, lock, owner, ttl=self._lock_ttl) as lease:
+            actions = await self._consolidator.apply(
+                fact_context, result.facts, vectors, sources, guard=lease.ensure
+            )
         if self._on_written is not None and any(a.event != "NOOP" for a in actions):
             self._on_written()
         return actions

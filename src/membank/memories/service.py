@@ -9,7 +9,13 @@ from typing import Any
 
 from membank.errors import MemoryNotCurrent, MemoryNotFound
 from membank.memories.schemas import MemoryIn, MemoryPatch
-from membank.memories.slots import SlotDetector, current_in_slot, scope_lock, user_lock
+from membank.memories.slots import (
+    LOCK_TTL_SECONDS,
+    SlotDetector,
+    current_in_slot,
+    scope_lock,
+    user_lock,
+)
 from membank.models import (
     Memory,
     MemoryVersion,
@@ -39,11 +45,13 @@ class MemoryService:
         memories: MemoryRepository,
         versions: VersionRepository,
         locks: LockRepository,
+        lock_ttl: float = LOCK_TTL_SECONDS,
         detect_slot: SlotDetector | None = None,
     ) -> None:
         self._memories = memories
         self._versions = versions
         self._locks = locks
+        self._lock_ttl = lock_ttl
         self._embedder = embedder
         self._sync = index_sync
         self._detect_slot = detect_slot
@@ -66,7 +74,7 @@ class MemoryService:
         else:
             lock = user_lock(principal.tenant_id, memory.user_id)
             in_process = self._user_locks.setdefault(lock, asyncio.Lock())
-            async with in_process, scope_lock(self._locks, lock, f"create/{memory.id}"):
+            async with in_process, scope_lock(self._locks, lock, f"create/{memory.id}", ttl=self._lock_ttl):
                 written, touched = await asyncio.to_thread(self._write_in_slot, principal, memory, vector)
         await self._apply_index(touched)
         return written

@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from membank.errors import BackendUnavailable, LeaseLost
 from membank.models import Memory
 from membank.storage.ports import LockRepository, MemoryRepository
 
 #: The subject of facts a user states about themself when no display name was given.
 OWNER_SUBJECT = "user"
-LOCK_TTL_SECONDS = 60.0
+# The default lease (MEMBANK_LOCK_TTL_SECONDS): short, because it is renewed while held.
+LOCK_TTL_SECONDS = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +74,60 @@ def user_lock(tenant_id: str, user_id: str) -> str:
     return f"consolidate:{tenant_id}:{user_id}"
 
 
+class Lease:
+    """A held lock as its holder knows it: renewed in the background while the holder works, and checked by
+    the holder before each write it protects (`ensure`), so a holder that lost its lease — a renewal was
+    refused, or none succeeded for long enough that the lease may have lapsed — stops before writing."""
+
+    def __init__(self, name: str, expires_at: float, ttl: float) -> None:
+        self.name = name
+        self.expires_at = expires_at
+        self.ttl = ttl
+        self.lost = False
+
+    def ensure(self) -> None:
+        """Raise LeaseLost unless the lease is ours for at least half its ttl more (renewals come every
+        sixth: that much left means they are working, and leaves time for one write to commit)."""
+        if self.lost or time.time() > self.expires_at - self.ttl / 2:
+            raise LeaseLost(f"the lease on {self.name!r} was lost; nothing more is written under it")
+
+
+async def _keep_alive(locks: LockRepository, lease: Lease, owner: str) -> None:
+    while True:
+        await asyncio.sleep(lease.ttl / 6)
+        now = time.time()
+        try:
+            renewed = await asyncio.to_thread(locks.acquire, lease.name, owner, now, lease.ttl)
+        except BackendUnavailable:
+            continue  # the lease runs out on its own unless a later renewal succeeds; `ensure` watches it
+        if not renewed:
+            lease.lost = True
+            return
+        lease.expires_at = now + lease.ttl
+
+
 @contextlib.asynccontextmanager
-async def scope_lock(locks: LockRepository, name: str, owner: str) -> AsyncIterator[None]:
-    """Hold a named lease shared by every process on the store; waits while another holder has it."""
+async def scope_lock(
+    locks: LockRepository, name: str, owner: str, *, ttl: float = LOCK_TTL_SECONDS
+) -> AsyncIterator[Lease]:
+    """Hold a named lease shared by every process; waits while another holder has it. The lease is renewed
+    while the block runs; call `ensure()` on it before each write it protects."""
     delay = 0.005
-    while not await asyncio.to_thread(locks.acquire, name, owner, time.time(), LOCK_TTL_SECONDS):
+    while True:
+        now = time.time()
+        if await asyncio.to_thread(locks.acquire, name, owner, now, ttl):
+            break
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.1)
+    lease = Lease(name, now + ttl, ttl)
+    keeper = asyncio.create_task(_keep_alive(locks, lease, owner))
     try:
-        yield
+        yield lease
     finally:
-        await asyncio.to_thread(locks.release, name, owner)
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        if not lease.lost:
+            # The lease expires on its own if its store cannot take it back now.
+            with contextlib.suppress(BackendUnavailable):
+                await asyncio.to_thread(locks.release, name, owner)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from membank import __version__
@@ -17,6 +18,16 @@ from membank.search.maintenance import IndexMaintainer
 from membank.storage.ports import JobRepository, Outbox
 
 CheckFn = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RedisCheck:
+    """How to probe Redis, what the service does without it (said in the report), and whether the service
+    cannot serve without it (rate limits failing closed)."""
+
+    ping: CheckFn
+    fallback: str
+    required: bool
 
 
 async def run_checks(checks: dict[str, CheckFn], *, timeout: float = 2.0) -> tuple[bool, dict[str, Any]]:
@@ -49,6 +60,7 @@ class HealthService:
         index_maintainer: IndexMaintainer | None,
         index_health: IndexHealth | None,
         shared_cache: SharedCache | None = None,
+        redis: RedisCheck | None = None,
     ) -> None:
         self._shared_cache = shared_cache
         self._embedder = embedder
@@ -57,21 +69,27 @@ class HealthService:
         self._jobs = jobs
         self._maintainer = index_maintainer
         self._index_health = index_health
+        self._redis = redis
 
     async def report(self) -> tuple[bool, dict[str, object]]:
         """(serving, report). Serving needs the system of record and the embedder (writes are acknowledged
         with them); the vector index is derived, so a degraded or rebuilding index makes the status
-        "degraded" with the reason, not a 503; so is a Redis that does not answer (the cache is bypassed)."""
+        "degraded" with the reason, not a 503. So does a Redis that does not answer (the cache is bypassed, rate
+        limits fail open, locks use the database), unless rate limits fail closed without it."""
         healthy, components = await run_checks({"store": self._ping_store})
         derived_ok = True
         if self._maintainer is not None and self._index_health is not None:
             await asyncio.to_thread(self._maintainer.probe)
             components["vector_index"] = self._index_health.report()
             derived_ok = self._index_health.available
-        if self._shared_cache is not None:
-            redis = await asyncio.to_thread(self._shared_cache.probe)
-            components["redis"] = redis.report()
-            derived_ok = derived_ok and redis.status == "ok"
+        if self._shared_cache is not None or self._redis is not None:
+            redis = await self._redis_report()
+            components["redis"] = redis
+            if redis["status"] != "ok":
+                derived_ok = False
+                if self._redis is not None:
+                    redis["fallback"] = self._redis.fallback
+                    healthy = healthy and not self._redis.required
         try:
             await asyncio.wait_for(self._embedder.embed(["health check"], background=True), timeout=5.0)
             components["embedder"] = {"status": "ok", "model": self._embedder.model_id}
@@ -89,6 +107,23 @@ class HealthService:
             "components": components,
             "outbox_pending": outbox,
         }
+
+    async def _redis_report(self) -> dict[str, object]:
+        """One Redis component for the cache's client and the limits' and locks' client: ok when both answer
+        (a ping also ends a client's pause after failures)."""
+        report: dict[str, object] = {"status": "ok"}
+        if self._shared_cache is not None:
+            report = (await asyncio.to_thread(self._shared_cache.probe)).report()
+        if self._redis is not None:
+            _, checked = await run_checks({"redis": self._redis.ping})
+            if checked["redis"]["status"] != "ok" and report["status"] == "ok":
+                report = {"status": "degraded", "error": checked["redis"]["error"]}
+            elif self._shared_cache is None:
+                report = {
+                    **checked["redis"],
+                    "status": "ok" if checked["redis"]["status"] == "ok" else "degraded",
+                }
+        return report
 
     async def refresh_gauges(self) -> None:
         """Set the outbox and job gauges from the system of record (before /metrics renders them)."""

@@ -14,6 +14,7 @@ from membank.storage.ports.keyword import KeywordResult, KeywordSearch
 from membank.storage.ports.locks import LockRepository
 from membank.storage.ports.memories import MemoryPage, MemoryRepository
 from membank.storage.ports.outbox import Outbox, OutboxItem
+from membank.storage.ports.rate_limits import Rate, RateDecision, RateLimitStore, RateState
 from membank.storage.ports.revisions import RevisionCounter
 from membank.storage.ports.sessions import SessionRepository, SessionState
 from membank.storage.ports.store import RecordStore
@@ -36,6 +37,10 @@ __all__ = [
     "MemoryRepository",
     "Outbox",
     "OutboxItem",
+    "Rate",
+    "RateDecision",
+    "RateLimitStore",
+    "RateState",
     "RecordStore",
     "RevisionCounter",
     "SessionRepository",

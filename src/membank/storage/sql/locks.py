@@ -8,9 +8,9 @@ lock, after which the loser re-checks the condition against the winner's row.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, or_, select
 
-from membank.storage.sql.database import SqlDatabase, retry_conflicts
+from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.tables import scope_locks
 from membank.storage.sql.upsert import upsert_insert
 
@@ -33,6 +33,14 @@ class SqlLockRepository:
                 ).returning(scope_locks.c.name)
             ).first()
             return taken is not None
+
+    @retry_reads
+    def holder(self, name: str, now: float) -> str | None:
+        with self._db.read() as conn:
+            owner: str | None = conn.execute(
+                select(scope_locks.c.owner).where(scope_locks.c.name == name, scope_locks.c.expires_at >= now)
+            ).scalar()
+            return owner
 
     @retry_conflicts
     def release(self, name: str, owner: str) -> None:
