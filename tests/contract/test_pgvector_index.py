@@ -296,33 +296,30 @@ def test_numbers_at_the_64_bit_bounds_compare_exactly(postgres_url: str) -> None
         index.close()
 
 
-def test_serving_processes_share_the_index_and_a_maintenance_command_holds_it_alone(
+def test_a_maintenance_command_runs_beside_serving_processes_but_not_beside_another(
     postgres_url: str,
 ) -> None:
     first, second = PgvectorIndex.connect(postgres_url, DIM), PgvectorIndex.connect(postgres_url, DIM)
-    maintenance = PgvectorIndex.connect(postgres_url, DIM, exclusive=True)
+    maintenance = PgvectorIndex.connect(postgres_url, DIM, maintenance=True)
+    other = PgvectorIndex.connect(postgres_url, DIM, maintenance=True)
     try:
         first.upsert([doc("a")])
         second.ping()
-        assert second.count() == 1  # two serving processes at once
-        for call in (maintenance.ping, maintenance.count, maintenance.clear):
-            with pytest.raises(IndexUnavailable, match="in use by another process") as caught:
+        maintenance.ping()  # beside two serving processes
+        assert maintenance.count() == 1 == second.count()
+        maintenance.upsert([doc("b")])
+        first.upsert([doc("c")])  # the servers keep writing and reading meanwhile
+        assert second.count() == 3
+        for call in (other.ping, other.count, other.clear):
+            with pytest.raises(IndexUnavailable, match="another maintenance command") as caught:
                 call()
             assert caught.value.cause == "locked"
-        first.close()
-        second.close()
-        maintenance.ping()  # free once the servers have gone
-        assert maintenance.count() == 1
-        server = PgvectorIndex.connect(postgres_url, DIM)
-        with pytest.raises(IndexUnavailable, match="maintenance command") as caught:
-            server.ping()
-        assert caught.value.cause == "locked"
+        assert second.count() == 3  # the refused clear changed nothing
         maintenance.close()
-        server.ping()  # served again once the command ends
-        assert server.count() == 1
-        server.close()
+        other.ping()  # free once the first command has ended
+        assert other.count() == 3
     finally:
-        for index in (first, second, maintenance):
+        for index in (first, second, maintenance, other):
             index.close()
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.e2e.conftest import all_contents, run_cli
+from membank.storage.pgvector import PgvectorIndex
+from tests.e2e.conftest import all_contents, assert_one_line_error, run_cli
 from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -144,9 +145,31 @@ def test_check_and_reindex_run_online_against_the_shared_index(
         _create(a if i % 2 else b, "cleo", f"Cleo's fact number {i}")
     report = orjson.loads(run_cli(cluster_env, "check").stdout)
     assert report["consistent"] is True and report["records"] == 30 == report["indexed"]
-    run_cli(cluster_env, "reindex")
+    assert "reindexed 30 memories" in run_cli(cluster_env, "reindex").stdout
     assert _search(b, "cleo", "Cleo's fact number 17")[0] == "Cleo's fact number 17"
     assert _search(a, "cleo", "Cleo's fact number 3")[0] == "Cleo's fact number 3"
+    repaired = orjson.loads(run_cli(cluster_env, "check", "--repair").stdout)
+    assert repaired["consistent"] is True and repaired["rebuilt"] is False
+    _create(a, "cleo", "Cleo wrote this after the maintenance commands")  # the instances served throughout
+    assert _search(b, "cleo", "after the maintenance commands")[0].startswith("Cleo wrote this")
+
+
+def test_a_second_maintenance_command_is_refused_while_one_runs(
+    instances: Callable[..., Any], cluster_env: dict[str, str], postgres_url: str
+) -> None:
+    a = instances()
+    _create(a, "finn", "Finn collects stamps")
+    dim = int(cluster_env.get("MEMBANK_EMBEDDING_DIM", "384"))
+    running = PgvectorIndex.connect(postgres_url, dim, maintenance=True)  # a `membank reindex` under way
+    try:
+        running.ping()
+        for command in ("reindex", "check", "check --repair"):
+            result = run_cli(cluster_env, *command.split(), check=False)
+            assert_one_line_error(result, "another maintenance command", "wait for it to end")
+    finally:
+        running.close()
+    assert orjson.loads(run_cli(cluster_env, "check").stdout)["consistent"] is True  # free once it ended
+    assert _search(a, "finn", "stamps")[0] == "Finn collects stamps"
 
 
 def _synthesize(server: Any, user: str, query: str) -> dict[str, Any]:

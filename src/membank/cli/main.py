@@ -117,7 +117,7 @@ def reindex() -> None:
     settings = _settings()
     store, index, sync = _index_sync(settings)
     try:
-        rebuilt = sync.reindex_offline()
+        rebuilt = sync.reindex_command()
         if rebuilt.kept:
             click.echo(f"the unreadable index was set aside at {rebuilt.kept}")
         click.echo(f"reindexed {rebuilt.count} memories; building the HNSW graph ...")
