@@ -259,6 +259,31 @@ def test_exact_results_where_the_planner_takes_the_hnsw_index(
         index.close()
 
 
+def test_optimize_rebuilds_an_hnsw_index_a_concurrent_build_left_invalid(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """`CREATE INDEX CONCURRENTLY` (so a build beside serving processes blocks no writer) leaves an invalid
+    index when interrupted, which IF NOT EXISTS would keep for ever: optimize drops it and builds it again."""
+    database = postgres_url.rsplit("/", 1)[1]
+    index = PgvectorIndex.connect(postgres_url, DIM)
+    valid = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'vector_index_documents_embedding'::regclass"
+    try:
+        index.upsert([doc(f"d{i}", vector=[1.0, i / 10, 0.0, 0.0]) for i in range(20)])
+        assert index.optimize() is True
+        with postgres_server.connect(database) as conn:
+            assert conn.execute(valid).fetchone() == (True,)
+            conn.execute(  # what an interrupted concurrent build leaves behind
+                "UPDATE pg_index SET indisvalid = false "
+                "WHERE indexrelid = 'vector_index_documents_embedding'::regclass"
+            )
+        assert index.optimize() is True
+        with postgres_server.connect(database) as conn:
+            assert conn.execute(valid).fetchone() == (True,)
+        assert index.count() == 20
+    finally:
+        index.close()
+
+
 def test_refuses_sqlite(tmp_path: Any) -> None:
     from membank.storage.sql.database import SqlDatabase
 
