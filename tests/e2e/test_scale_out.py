@@ -4,6 +4,7 @@ memories, jobs and limits, and a killed worker loses nothing."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import orjson
 import pytest
 
 from membank.storage.pgvector import PgvectorIndex
-from tests.e2e.conftest import all_contents, assert_one_line_error, run_cli
+from tests.e2e.conftest import BIN, all_contents, assert_one_line_error, run_cli
 from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -152,6 +153,38 @@ def test_check_and_reindex_run_online_against_the_shared_index(
     assert repaired["consistent"] is True and repaired["rebuilt"] is False
     _create(a, "cleo", "Cleo wrote this after the maintenance commands")  # the instances served throughout
     assert _search(b, "cleo", "after the maintenance commands")[0].startswith("Cleo wrote this")
+
+
+def test_a_reindex_beside_writing_and_searching_instances_loses_nothing(
+    instances: Callable[..., Any], cluster_env: dict[str, str]
+) -> None:
+    a, b = instances(), instances()
+    for i in range(120):
+        _create(a if i % 2 else b, "gus", f"Gus stored seeded note {i}")
+    command = subprocess.Popen(
+        [str(BIN / "membank"), "reindex"],
+        env=cluster_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    written: list[str] = []
+    try:
+        while command.poll() is None:  # the instances keep serving while the rebuild runs
+            number = len(written)
+            _create(a, "gus", f"Gus added live note {number}")
+            written.append(f"Gus added live note {number}")
+            assert _search(b, "gus", "Gus stored seeded note 7")[0] == "Gus stored seeded note 7"
+        out, err = command.communicate(timeout=120)
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert command.returncode == 0, err
+    assert "reindexed" in out
+    for content in written:
+        assert _search(b, "gus", content)[0] == content
+    report = orjson.loads(run_cli(cluster_env, "check").stdout)
+    assert report["consistent"] is True and report["records"] == 120 + len(written), report
 
 
 def test_a_second_maintenance_command_is_refused_while_one_runs(
