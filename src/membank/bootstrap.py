@@ -78,9 +78,10 @@ def build_index(
 ) -> VectorIndex:
     """The vector index selected by settings. pgvector lives in the system of record's database and shares
     `store`'s connection pool when given (else it opens a pool of its own). A `maintenance` index (`membank
-    reindex`, `check`) is refused beside a serving process, as the embedded index is by its file lock."""
+    reindex`, `check`) runs beside serving processes on a shared index (pgvector refuses a second one at a
+    time); the embedded index refuses it beside a server by its file lock."""
     if settings.vector_index == "pgvector":
-        return _pgvector_index(settings, store, exclusive=maintenance)
+        return _pgvector_index(settings, store, maintenance=maintenance)
     if settings.vector_index == "qdrant":
         return _build_qdrant_server_index(settings)
     from membank.storage.qdrant_edge import QdrantEdgeIndex
@@ -97,14 +98,14 @@ def build_index(
     )
 
 
-def _pgvector_index(settings: Settings, store: SqlRecordStore | None, *, exclusive: bool) -> VectorIndex:
+def _pgvector_index(settings: Settings, store: SqlRecordStore | None, *, maintenance: bool) -> VectorIndex:
     from membank.storage.pgvector import PgvectorIndex
 
     if store is not None:
-        return PgvectorIndex(store.db, settings.embedding_dim, exclusive=exclusive)
+        return PgvectorIndex(store.db, settings.embedding_dim, maintenance=maintenance)
     assert settings.database_url is not None  # Settings refuses pgvector without store=postgres
     url = settings.database_url.get_secret_value()
-    return PgvectorIndex.connect(url, settings.embedding_dim, exclusive=exclusive)
+    return PgvectorIndex.connect(url, settings.embedding_dim, maintenance=maintenance)
 
 
 def _index_in_write_transactions(store: SqlRecordStore, index: VectorIndex | None) -> None:

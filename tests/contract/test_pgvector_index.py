@@ -259,6 +259,31 @@ def test_exact_results_where_the_planner_takes_the_hnsw_index(
         index.close()
 
 
+def test_optimize_rebuilds_an_hnsw_index_a_concurrent_build_left_invalid(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """`CREATE INDEX CONCURRENTLY` (so a build beside serving processes blocks no writer) leaves an invalid
+    index when interrupted, which IF NOT EXISTS would keep for ever: optimize drops it and builds it again."""
+    database = postgres_url.rsplit("/", 1)[1]
+    index = PgvectorIndex.connect(postgres_url, DIM)
+    valid = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'vector_index_documents_embedding'::regclass"
+    try:
+        index.upsert([doc(f"d{i}", vector=[1.0, i / 10, 0.0, 0.0]) for i in range(20)])
+        assert index.optimize() is True
+        with postgres_server.connect(database) as conn:
+            assert conn.execute(valid).fetchone() == (True,)
+            conn.execute(  # what an interrupted concurrent build leaves behind
+                "UPDATE pg_index SET indisvalid = false "
+                "WHERE indexrelid = 'vector_index_documents_embedding'::regclass"
+            )
+        assert index.optimize() is True
+        with postgres_server.connect(database) as conn:
+            assert conn.execute(valid).fetchone() == (True,)
+        assert index.count() == 20
+    finally:
+        index.close()
+
+
 def test_refuses_sqlite(tmp_path: Any) -> None:
     from membank.storage.sql.database import SqlDatabase
 
@@ -296,33 +321,30 @@ def test_numbers_at_the_64_bit_bounds_compare_exactly(postgres_url: str) -> None
         index.close()
 
 
-def test_serving_processes_share_the_index_and_a_maintenance_command_holds_it_alone(
+def test_a_maintenance_command_runs_beside_serving_processes_but_not_beside_another(
     postgres_url: str,
 ) -> None:
     first, second = PgvectorIndex.connect(postgres_url, DIM), PgvectorIndex.connect(postgres_url, DIM)
-    maintenance = PgvectorIndex.connect(postgres_url, DIM, exclusive=True)
+    maintenance = PgvectorIndex.connect(postgres_url, DIM, maintenance=True)
+    other = PgvectorIndex.connect(postgres_url, DIM, maintenance=True)
     try:
         first.upsert([doc("a")])
         second.ping()
-        assert second.count() == 1  # two serving processes at once
-        for call in (maintenance.ping, maintenance.count, maintenance.clear):
-            with pytest.raises(IndexUnavailable, match="in use by another process") as caught:
+        maintenance.ping()  # beside two serving processes
+        assert maintenance.count() == 1 == second.count()
+        maintenance.upsert([doc("b")])
+        first.upsert([doc("c")])  # the servers keep writing and reading meanwhile
+        assert second.count() == 3
+        for call in (other.ping, other.count, other.clear):
+            with pytest.raises(IndexUnavailable, match="another maintenance command") as caught:
                 call()
             assert caught.value.cause == "locked"
-        first.close()
-        second.close()
-        maintenance.ping()  # free once the servers have gone
-        assert maintenance.count() == 1
-        server = PgvectorIndex.connect(postgres_url, DIM)
-        with pytest.raises(IndexUnavailable, match="maintenance command") as caught:
-            server.ping()
-        assert caught.value.cause == "locked"
+        assert second.count() == 3  # the refused clear changed nothing
         maintenance.close()
-        server.ping()  # served again once the command ends
-        assert server.count() == 1
-        server.close()
+        other.ping()  # free once the first command has ended
+        assert other.count() == 3
     finally:
-        for index in (first, second, maintenance):
+        for index in (first, second, maintenance, other):
             index.close()
 
 

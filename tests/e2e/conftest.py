@@ -130,6 +130,16 @@ def run_cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.C
     return result
 
 
+def assert_one_line_error(result: Any, *fragments: str) -> None:
+    """The command failed with one line on stderr (no traceback) naming every fragment."""
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and lines[0].startswith("Error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
 def all_contents(server: Any, user: str) -> list[str]:
     """Every memory text of a user, page by page."""
     contents: list[str] = []

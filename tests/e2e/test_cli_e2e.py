@@ -10,18 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import free_port, run_cli
+from tests.e2e.conftest import assert_one_line_error, free_port, run_cli
 
 pytestmark = pytest.mark.e2e
-
-
-def assert_one_line_error(result: Any, *fragments: str) -> None:
-    assert result.returncode != 0, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr and lines[0].startswith("Error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_commands_against_a_stopped_server_print_one_line(env: dict[str, str], tmp_path: Path) -> None:

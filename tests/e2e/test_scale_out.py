@@ -4,6 +4,7 @@ memories, jobs and limits, and a killed worker loses nothing."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.e2e.conftest import all_contents, run_cli
+from membank.storage.pgvector import PgvectorIndex
+from tests.e2e.conftest import BIN, all_contents, assert_one_line_error, run_cli
 from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -144,9 +146,63 @@ def test_check_and_reindex_run_online_against_the_shared_index(
         _create(a if i % 2 else b, "cleo", f"Cleo's fact number {i}")
     report = orjson.loads(run_cli(cluster_env, "check").stdout)
     assert report["consistent"] is True and report["records"] == 30 == report["indexed"]
-    run_cli(cluster_env, "reindex")
+    assert "reindexed 30 memories" in run_cli(cluster_env, "reindex").stdout
     assert _search(b, "cleo", "Cleo's fact number 17")[0] == "Cleo's fact number 17"
     assert _search(a, "cleo", "Cleo's fact number 3")[0] == "Cleo's fact number 3"
+    repaired = orjson.loads(run_cli(cluster_env, "check", "--repair").stdout)
+    assert repaired["consistent"] is True and repaired["rebuilt"] is False
+    _create(a, "cleo", "Cleo wrote this after the maintenance commands")  # the instances served throughout
+    assert _search(b, "cleo", "after the maintenance commands")[0].startswith("Cleo wrote this")
+
+
+def test_a_reindex_beside_writing_and_searching_instances_loses_nothing(
+    instances: Callable[..., Any], cluster_env: dict[str, str]
+) -> None:
+    a, b = instances(), instances()
+    for i in range(120):
+        _create(a if i % 2 else b, "gus", f"Gus stored seeded note {i}")
+    command = subprocess.Popen(
+        [str(BIN / "membank"), "reindex"],
+        env=cluster_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    written: list[str] = []
+    try:
+        while command.poll() is None:  # the instances keep serving while the rebuild runs
+            number = len(written)
+            _create(a, "gus", f"Gus added live note {number}")
+            written.append(f"Gus added live note {number}")
+            assert _search(b, "gus", "Gus stored seeded note 7")[0] == "Gus stored seeded note 7"
+        out, err = command.communicate(timeout=120)
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert command.returncode == 0, err
+    assert "reindexed" in out
+    for content in written:
+        assert _search(b, "gus", content)[0] == content
+    report = orjson.loads(run_cli(cluster_env, "check").stdout)
+    assert report["consistent"] is True and report["records"] == 120 + len(written), report
+
+
+def test_a_second_maintenance_command_is_refused_while_one_runs(
+    instances: Callable[..., Any], cluster_env: dict[str, str], postgres_url: str
+) -> None:
+    a = instances()
+    _create(a, "finn", "Finn collects stamps")
+    dim = int(cluster_env.get("MEMBANK_EMBEDDING_DIM", "384"))
+    running = PgvectorIndex.connect(postgres_url, dim, maintenance=True)  # a `membank reindex` under way
+    try:
+        running.ping()
+        for command in ("reindex", "check", "check --repair"):
+            result = run_cli(cluster_env, *command.split(), check=False)
+            assert_one_line_error(result, "another maintenance command", "wait for it to end")
+    finally:
+        running.close()
+    assert orjson.loads(run_cli(cluster_env, "check").stdout)["consistent"] is True  # free once it ended
+    assert _search(a, "finn", "stamps")[0] == "Finn collects stamps"
 
 
 def _synthesize(server: Any, user: str, query: str) -> dict[str, Any]:

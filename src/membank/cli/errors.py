@@ -78,6 +78,8 @@ def _settings(exc: pydantic.ValidationError) -> str:
 @_render.register
 def _index_unavailable(exc: IndexUnavailable) -> str:
     if exc.cause == "locked":
+        if "; fix: " in exc.message:  # the index knows what holds it (another maintenance command)
+            return exc.message
         return (
             f"{exc.message}; fix: stop the `membank serve` using this data directory (MEMBANK_DATA_DIR) "
             "or database first, then run the command again"

@@ -104,7 +104,9 @@ def _index_sync(settings: Settings) -> Any:
     try:
         index.ping()
     except IndexUnavailable as exc:
-        if exc.cause == "locked":  # a running server owns the index: stop here, before anything is compared
+        # A running server owns the embedded index, or another maintenance command holds the shared one:
+        # stop here, before anything is compared.
+        if exc.cause == "locked":
             index.close()
             store.close()
             raise
@@ -113,11 +115,14 @@ def _index_sync(settings: Settings) -> Any:
 
 @cli.command()
 def reindex() -> None:
-    """Rebuild every derived index from the system of record (stop the server first)."""
+    """Rebuild every derived index from the system of record.
+
+    With the embedded index, stop the server first. With a shared index (pgvector, Qdrant server) it runs
+    online beside the servers, never emptying search (pgvector: one such command at a time)."""
     settings = _settings()
     store, index, sync = _index_sync(settings)
     try:
-        rebuilt = sync.reindex_offline()
+        rebuilt = sync.reindex_command()
         if rebuilt.kept:
             click.echo(f"the unreadable index was set aside at {rebuilt.kept}")
         click.echo(f"reindexed {rebuilt.count} memories; building the HNSW graph ...")
@@ -131,7 +136,10 @@ def reindex() -> None:
 @cli.command()
 @click.option("--repair", is_flag=True, help="Fix every difference found.")
 def check(repair: bool) -> None:
-    """Compare the system of record with the derived indexes (stop the server first)."""
+    """Compare the system of record with the derived indexes.
+
+    With the embedded index, stop the server first. With a shared index (pgvector, Qdrant server) it runs
+    online beside the servers; --repair checks each orphan again before deleting it."""
     settings = _settings()
     store, index, sync = _index_sync(settings)
     try:

@@ -12,12 +12,15 @@ import structlog
 
 from membank.backoff import OutageBackoff
 from membank.errors import BackendUnavailable, IndexUnavailable
+from membank.models import Memory
 from membank.search.index_health import IndexHealth
 from membank.storage.ports import IndexDocument, MemoryRepository, Outbox, OutboxItem, VectorIndex
 
 log = structlog.get_logger(__name__)
 
 _BATCH = 512
+# An index in these states holds nothing searchable: even a shared one is cleared before it is rebuilt.
+_UNUSABLE_CAUSES = frozenset({"missing", "unreadable", "incompatible"})
 _MAX_BACKOFF_SECONDS = 300.0
 
 
@@ -139,7 +142,10 @@ class IndexSync:
                 task.cancel()
 
     def reindex(self, batch_size: int = 1000) -> Rebuilt:
-        """Rebuild the vector index from the system of record (an unreadable one is set aside first)."""
+        """Rebuild the vector index from the system of record. An index one process owns is cleared first
+        (an unreadable one is set aside); a shared one is rebuilt online (`_reindex_online`)."""
+        if self._index.shared:
+            return self._reindex_online(batch_size)
         count = 0
         with self._lock:
             kept = self._index.clear()
@@ -150,17 +156,66 @@ class IndexSync:
                 count += len(documents)
         return Rebuilt(count, kept)
 
-    def reindex_offline(self, batch_size: int = 1000) -> Rebuilt:
-        """`reindex` run by the operator with the server stopped (`membank reindex`): the rebuild read every
-        memory as stored, so the outbox items pending before it are applied by it and are forgotten."""
+    def reindex_command(self, batch_size: int = 1000) -> Rebuilt:
+        """`reindex` run by the operator (`membank reindex`). With an index one process owns, the server is
+        stopped: the rebuild read every memory as stored, so the outbox items pending before it are applied
+        by it and are forgotten. With a shared index serving processes run beside it and apply their outbox
+        items themselves (forgetting one a write queued during the rebuild would lose it)."""
         rebuilt = self.reindex(batch_size)
-        while pending := self._outbox.due(float("inf"), _BATCH):
-            self._outbox.complete([item.id for item in pending])
+        if not self._index.shared:
+            while pending := self._outbox.due(float("inf"), _BATCH):
+                self._outbox.complete([item.id for item in pending])
         return rebuilt
+
+    def _reindex_online(self, batch_size: int) -> Rebuilt:
+        """Rebuild a shared index while serving processes search and write it: never cleared (searches go on
+        finding everything), every memory upserted from the system of record in batches (the index refuses
+        an older state over a newer one, so a write that raced the read wins), then the documents of memories
+        no longer stored are removed. Only an index that cannot be used as it is (missing, another
+        dimension) is cleared first: nothing of it can be searched anyway."""
+        kept = None
+        try:
+            self._index.ping()
+        except IndexUnavailable as exc:
+            if exc.cause not in _UNUSABLE_CAUSES:
+                raise
+            kept = self._index.clear()
+        count = 0
+        for memories in self._memories.iter_all(batch_size):
+            count += self._upsert_current(memories)
+        stored = {memory_id for memory_id, _ in self._memories.entries()}  # read before the index's ids
+        self._remove_orphans([memory_id for memory_id, _ in self._index.entries() if memory_id not in stored])
+        return Rebuilt(count, kept)
+
+    def _upsert_current(self, memories: list[Memory]) -> int:
+        """Upsert these memories' documents; returns how many. One erased after it was read would come back
+        with the upsert (its index row was removed before ours landed), so the ids are checked against the
+        system of record once more afterwards and those gone are removed again."""
+        vectors = self._memories.vectors([m.id for m in memories])
+        documents = [IndexDocument.from_memory(m, vectors[m.id]) for m in memories if m.id in vectors]
+        if not documents:
+            return 0
+        self._index.upsert(documents)
+        if self._index.shared:
+            self._remove_orphans([document.id for document in documents])
+        return len(documents)
+
+    def _remove_orphans(self, candidates: list[str]) -> None:
+        """Delete the documents among `candidates` whose memories the system of record does not hold, checked
+        again right before deleting: a memory created after the records were read is stored before its
+        document appears in the index, so it is found now and kept."""
+        for start in range(0, len(candidates), _BATCH):
+            batch = candidates[start : start + _BATCH]
+            still_stored = self._memories.vectors(batch)
+            gone = [memory_id for memory_id in batch if memory_id not in still_stored]
+            if gone:
+                self._index.delete(gone)
 
     def check(self, *, repair: bool) -> CheckReport:
         """Compare the system of record with the vector index; with `repair`, bring the index in line
-        (upsert missing and stale documents, delete orphans)."""
+        (upsert missing and stale documents, delete orphans). Safe beside serving processes on a shared
+        index: the system of record is read before the index, an orphan is checked again right before it is
+        deleted, and the index refuses an older state over a newer one."""
         report = CheckReport()
         try:
             with self._lock:
@@ -188,14 +243,9 @@ class IndexSync:
     def _repair(self, report: CheckReport) -> None:
         wanted = set(report.missing) | set(report.stale)
         with self._lock:
-            if report.orphaned:
-                self._index.delete(report.orphaned)
+            self._remove_orphans(report.orphaned)
             for batch in self._memories.iter_all(_BATCH):
                 memories = [m for m in batch if m.id in wanted]
-                if not memories:
-                    continue
-                vectors = self._memories.vectors([m.id for m in memories])
-                self._index.upsert(
-                    [IndexDocument.from_memory(m, vectors[m.id]) for m in memories if m.id in vectors]
-                )
+                if memories:
+                    self._upsert_current(memories)
         report.repaired = True

@@ -49,6 +49,8 @@ from membank.storage.pgvector.ownership import IndexOwnership
 from membank.storage.pgvector.tables import (
     DIMENSION_QUERY,
     DOCUMENTS,
+    HNSW_INDEX,
+    INVALID_HNSW_QUERY,
     TERMS,
     Vector,
     create_statements,
@@ -79,11 +81,12 @@ class PgvectorIndex:
     """Dense + BM25 index of memories in two tables of a PostgreSQL database."""
 
     def __init__(
-        self, db: SqlDatabase, dim: int, *, owns_database: bool = False, exclusive: bool = False
+        self, db: SqlDatabase, dim: int, *, owns_database: bool = False, maintenance: bool = False
     ) -> None:
         """An index of `dim`-dimensional vectors over `db` (the system of record's database, shared: its pool
-        serves both; closed with the index only when `owns_database`). Serving processes share the index;
-        an `exclusive` one (a maintenance command) is refused beside them, and they beside it (`ownership`).
+        serves both; closed with the index only when `owns_database`). Serving processes and one
+        `maintenance` command (`membank reindex`, `check`) use it together; a second maintenance index is
+        refused while the first is open (`ownership`).
         A database that cannot be reached leaves the index unavailable instead of failing here: every call
         tries to open it again."""
         if not db.is_postgres:
@@ -93,7 +96,7 @@ class PgvectorIndex:
         self._db = db
         self._owns_database = owns_database
         self._bm25 = Bm25Terms()
-        self._ownership = IndexOwnership(db.engine, exclusive=exclusive)
+        self._ownership = IndexOwnership(db.engine) if maintenance else None
         self._prepare_lock = threading.Lock()
         self._analyze_lock = threading.Lock()
         self._unanalyzed = 0
@@ -102,14 +105,19 @@ class PgvectorIndex:
         self._closed = False
         with contextlib.suppress(IndexUnavailable):  # reported by the first call (a ping, at start-up)
             self._prepare()
-            self._guarded(self._ownership.acquire)
+            self._own()
 
     @classmethod
     def connect(
-        cls, url: str, dim: int, pool: PoolSettings | None = None, *, exclusive: bool = False
+        cls, url: str, dim: int, pool: PoolSettings | None = None, *, maintenance: bool = False
     ) -> PgvectorIndex:
         """An index over its own connection pool to the database at `url`."""
-        return cls(SqlDatabase(url, pool), dim, owns_database=True, exclusive=exclusive)
+        return cls(SqlDatabase(url, pool), dim, owns_database=True, maintenance=maintenance)
+
+    @property
+    def shared(self) -> bool:
+        """Shared: tables in the database every process uses."""
+        return True
 
     # -- writes ---------------------------------------------------------------------------------------------
 
@@ -129,9 +137,9 @@ class PgvectorIndex:
     def write_in_transaction(self, conn: Connection, items: Sequence[tuple[str, str]]) -> None:
         """`storage.sql.writes.IndexWriter`: bring these (tenant_id, memory_id) up to date on `conn`, inside
         the memory write's own transaction (the index lives in that database). Raises when the index is not
-        usable now (closed, not yet prepared, held by a maintenance command): the outbox takes the items."""
+        usable now (closed, not yet prepared): the outbox takes the items."""
         self._check_open()
-        if not self._ready or not self._ownership.held:
+        if not self._ready:
             raise IndexUnavailable("the pgvector index is not ready for writes in the memory's transaction")
         by_tenant: dict[str, list[str]] = defaultdict(list)
         for tenant_id, memory_id in items:
@@ -148,17 +156,22 @@ class PgvectorIndex:
         """Remove every document: the tables are truncated, or dropped and recreated when they hold another
         dimension. Nothing is set aside (the system of record holds everything): returns None."""
         self._check_open()
-        self._guarded(self._ownership.acquire)
+        self._own()
         with self._prepare_lock:
             self._run(self._recreate, prepare=False)
             self._ready = True
         return None
 
     def optimize(self) -> bool:
-        """Build the HNSW index if it is missing (blocking: minutes at 100k vectors) and refresh the planner's
-        statistics (VACUUM ANALYZE)."""
+        """Build the HNSW index if it is missing (minutes at 100k vectors) and refresh the planner's
+        statistics (VACUUM ANALYZE). Neither blocks serving processes: the index is built CONCURRENTLY (reads
+        and writes go on; it is used once complete), and plain VACUUM takes no exclusive lock. A concurrent
+        build that was interrupted leaves an invalid index behind, which is dropped and built again."""
 
         def maintain(conn: Connection) -> bool:
+            invalid = conn.execute(sql(INVALID_HNSW_QUERY)).scalar()
+            if invalid:
+                conn.execute(sql(f"DROP INDEX CONCURRENTLY IF EXISTS {HNSW_INDEX}"))
             conn.execute(sql(hnsw_statement()))
             conn.execute(sql(f"VACUUM (ANALYZE) {DOCUMENTS}, {TERMS}"))
             return True
@@ -170,7 +183,8 @@ class PgvectorIndex:
         if self._closed:
             return
         self._closed = True
-        self._ownership.release()
+        if self._ownership is not None:
+            self._ownership.release()
         if self._owns_database:
             self._db.close()
 
@@ -260,7 +274,8 @@ class PgvectorIndex:
                 raise _missing()
 
         self._run(probe, autocommit=True)
-        self._guarded(self._ownership.verify)
+        if self._ownership is not None:
+            self._guarded(self._ownership.verify)
 
     # -- internals ------------------------------------------------------------------------------------------
 
@@ -295,8 +310,8 @@ class PgvectorIndex:
         self._check_open()
         if prepare and not self._ready:
             self._prepare()
-        if prepare and not self._ownership.held:
-            self._guarded(self._ownership.acquire)
+        if prepare:
+            self._own()
         for attempt in (1, 2):
             try:
                 with self._db.engine.connect() as conn:
@@ -316,6 +331,11 @@ class PgvectorIndex:
                     "every database connection of this process is busy (pool timeout)", cause="error"
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _own(self) -> None:
+        """A maintenance index takes its lock before it is used (`ownership`); a serving one has none."""
+        if self._ownership is not None and not self._ownership.held:
+            self._guarded(self._ownership.acquire)
 
     @staticmethod
     def _guarded(operation: Callable[[], None]) -> None:

@@ -1,12 +1,12 @@
-"""Who may use the pgvector index now: serving processes share it, a maintenance command holds it alone.
+"""One maintenance command at a time on the pgvector index; serving processes are not excluded.
 
-The embedded index belongs to the one process that opened its files, so `membank reindex` and `check`
-refuse to run beside a server (cause ``locked``). The pgvector index lives in the database, where any number
-of API processes use it together; what must not run beside them is a rebuild from the command line, which
-clears the tables under them and forgets the outbox items it covered. So each index holds a PostgreSQL
-session advisory lock on a connection of its own (outside the pool) for as long as it is open: shared for a serving process,
-exclusive for a maintenance command (`membank reindex`, `check`). Whichever comes second is unavailable with
-cause ``locked`` until the other closes (a killed process's lock ends with its connection).
+The pgvector index lives in the database, where any number of API processes and a maintenance command
+(`membank reindex`, `check`) use it together: those commands run online (`search.indexing.IndexSync`), never
+clearing the tables under the servers, and every write is guarded against replacing a newer state with an
+older one (`writes`). Two maintenance commands at once would only do the same work twice, so the second is
+refused: a maintenance index holds a PostgreSQL session advisory lock on a connection of its own (outside
+the pool) for as long as it is open, and another one is unavailable with cause ``locked`` until it closes
+(a killed process's lock ends with its connection). Serving processes take no lock.
 """
 
 from __future__ import annotations
@@ -23,18 +23,19 @@ from membank.errors import IndexUnavailable
 
 __all__ = ["IndexOwnership"]
 
-_LOCK_KEY = 7_263_401_120
+# Not the key of the earlier rule (7_263_401_120, shared by servers): a server of an older release holding it
+# does not stop a maintenance command, which is safe beside it.
+_LOCK_KEY = 7_263_401_121
 _CONNECT_ARGS = {"application_name": "membank-index-lock", "connect_timeout": 10}
 
 
 class IndexOwnership:
-    """The advisory lock of one index instance: `acquire` before use, `verify` now and then, `release`."""
+    """The maintenance lock of one index instance: `acquire` before use, `verify` now and then, `release`."""
 
-    def __init__(self, engine: Engine, *, exclusive: bool) -> None:
+    def __init__(self, engine: Engine) -> None:
         # Outside the pool: the lock's connection stays open for the index's life and must not take a slot
         # of the system of record's pool (a pool of one would have none left).
         self._engine = create_engine(engine.url, poolclass=NullPool, connect_args=_CONNECT_ARGS)
-        self._exclusive = exclusive
         self._holder: Connection | None = None
         self._lock = threading.Lock()
 
@@ -43,15 +44,16 @@ class IndexOwnership:
         return self._holder is not None
 
     def acquire(self) -> None:
-        """Take the lock (no-op when held); `IndexUnavailable` (cause ``locked``) when another process's
-        use excludes this one. Database failures are the caller's to map (they propagate)."""
+        """Take the lock (no-op when held); `IndexUnavailable` (cause ``locked``) when another maintenance
+        command holds it. Database failures are the caller's to map (they propagate)."""
         with self._lock:
             if self._holder is not None:
                 return
             holder = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             try:
-                function = "pg_try_advisory_lock" if self._exclusive else "pg_try_advisory_lock_shared"
-                taken = bool(holder.execute(text(f"SELECT {function}(:key)"), {"key": _LOCK_KEY}).scalar())
+                taken = bool(
+                    holder.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _LOCK_KEY}).scalar()
+                )
             except BaseException:
                 holder.invalidate()
                 holder.close()
@@ -88,13 +90,10 @@ class IndexOwnership:
                 holder.close()
             self._engine.dispose()
 
-    def _refused(self) -> IndexUnavailable:
-        if self._exclusive:
-            return IndexUnavailable(
-                "the pgvector index is in use by another process (a running `membank serve`)", cause="locked"
-            )
+    @staticmethod
+    def _refused() -> IndexUnavailable:
         return IndexUnavailable(
-            "the pgvector index is held by a maintenance command of another process (`membank reindex` or "
-            "`check`); it is served again when that ends",
+            "the pgvector index is held by another maintenance command (`membank reindex` or `check` of "
+            "another process); fix: wait for it to end, then run this one again (serving processes need not stop)",
             cause="locked",
         )

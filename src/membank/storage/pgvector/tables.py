@@ -41,6 +41,7 @@ from sqlalchemy.types import UserDefinedType
 __all__ = [
     "DOCUMENTS",
     "HNSW_INDEX",
+    "INVALID_HNSW_QUERY",
     "TERMS",
     "Vector",
     "create_statements",
@@ -154,9 +155,16 @@ def create_statements(dim: int) -> list[str]:
 
 def hnsw_statement() -> str:
     return (
-        f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON {DOCUMENTS} USING hnsw (embedding vector_cosine_ops) "
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {HNSW_INDEX} ON {DOCUMENTS} USING hnsw (embedding vector_cosine_ops) "
         f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
     )
+
+
+# True when a CREATE INDEX CONCURRENTLY of the HNSW index was interrupted: the index exists but is not used.
+INVALID_HNSW_QUERY = (
+    "SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(current_schema() || '.' || "
+    f"'{HNSW_INDEX}')"
+)
 
 
 def drop_statements() -> list[str]:

@@ -83,6 +83,13 @@ class IndexResult:
 class VectorIndex(Protocol):
     """Dense + keyword index over memories, filtered by the filter tree of `storage.filters`."""
 
+    @property
+    def shared(self) -> bool:
+        """True when any number of processes use the index at once (pgvector, a Qdrant server): `membank
+        reindex` and `check` then run online beside serving processes, never clearing it. False when one
+        process owns it (Qdrant Edge's files): those commands are refused beside a server and rebuild it
+        from scratch."""
+
     def upsert(self, documents: Sequence[IndexDocument]) -> None:
         """Insert or replace documents by id."""
 

@@ -101,6 +101,11 @@ class QdrantEdgeIndex:
                 self.close()  # do not leave the shard (and its WAL lock) open behind a failed constructor
                 raise
 
+    @property
+    def shared(self) -> bool:
+        """Not shared: its files belong to the process that opened them."""
+        return False
+
     # -- writes ---------------------------------------------------------------------------------------------
 
     def upsert(self, documents: Sequence[IndexDocument]) -> None:

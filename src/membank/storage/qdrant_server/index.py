@@ -50,6 +50,7 @@ from membank.storage.qdrant_common.text import bm25_tokenizer
 from membank.storage.qdrant_server import collection
 from membank.storage.qdrant_server.calls import ServerCalls
 from membank.storage.qdrant_server.filters import compiler
+from membank.storage.qdrant_server.versions import VERSION, not_older, token_version
 
 __all__ = ["QdrantServerIndex"]
 
@@ -144,18 +145,26 @@ class QdrantServerIndex:
     def breaker(self) -> CircuitBreaker:
         return self._calls.breaker
 
+    @property
+    def shared(self) -> bool:
+        """Shared: one collection on a server every process uses."""
+        return True
+
     # -- writes ---------------------------------------------------------------------------------------------
 
     def upsert(self, documents: Sequence[IndexDocument]) -> None:
-        """Insert or replace documents by id; returns once the server has applied them."""
+        """Insert or replace documents by id, except that an older state of a memory never replaces a newer
+        one (`not_older`); returns once the server has applied them."""
         if not documents:
             return
+        latest = {document.id: document for document in documents}  # the last of a repeated id wins
+        documents = list(latest.values())
         vectors = dense_rows(documents, self.dim)
         points = [
             models.PointStruct(
                 id=point_id(document.id),
                 vector={DENSE: vector, SPARSE: self._sparse(self._bm25.embed_document(document.text))},
-                payload=document_payload(document),
+                payload=_payload(document),
             )
             for document, vector in zip(documents, vectors, strict=True)
         ]
@@ -168,6 +177,7 @@ class QdrantServerIndex:
                     self._client.upsert,
                     self.collection_name,
                     points=points[start : start + _UPSERT_BATCH],
+                    update_filter=not_older(documents[start : start + _UPSERT_BATCH]),
                     wait=True,
                 ),
             )
@@ -374,6 +384,15 @@ class QdrantServerIndex:
     @staticmethod
     def _sparse(vector: Any) -> models.SparseVector:
         return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+def _payload(document: IndexDocument) -> dict[str, Any]:
+    """The shared payload (`qdrant_common`) and the memory version the upsert guard compares (`versions`)."""
+    payload = document_payload(document)
+    version = token_version(document.sync_token)
+    if version is not None:
+        payload[VERSION] = version
+    return payload
 
 
 def _public_address(url: str) -> str:
