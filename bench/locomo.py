@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.locomo --inprocess          # services built directly, for quick tuning
     .venv/bin/python -m bench.locomo --inprocess --data-dir /tmp/locomo --sweep dense_weight=0.5,0.6,0.7
     .venv/bin/python -m bench.locomo --inprocess --data-dir /tmp/locomo-plain --no-context --fusion rrf
+    .venv/bin/python -m bench.locomo --replay 3 --redis --output locomo-replay   # cache hit ratios (issue 9)
 
 Raw mode: every turn of each of the 10 conversations is one memory, one user per conversation, the turn's
 dia_id kept in `source_refs` and `metadata`; ingested by batch import (one job per conversation). A memory's
@@ -28,12 +29,35 @@ ids naming no turn of the conversation are dropped and questions left without ev
 The code keeps ingestion (how memories are written) apart from evaluation (questions -> searches -> ranked
 dia_ids -> metrics), so another way of writing the memories needs only an ingest function whose memories
 carry `source_refs` with dia_ids; `ranked_dia_ids` maps any search result back to turns.
+
+Replay (`--replay N`, HTTP only): after ingest the whole question set is searched N times against the same
+data, one pass after the other (4 concurrent requests each, as the single pass). Each pass reports its search
+latency and the hits and misses of the "search" (rankings) and "embeddings" (query vectors) caches, per layer,
+as the difference of the server's /metrics counters read just before and just after the pass (nothing else
+talks to the server meanwhile), and checks that every question scored the same as in pass 1: a cache may make
+search faster, never different. Hit ratio = (L1 hits + L2 hits) / lookups, as `membank_cache_hit_ratio`.
+Query vectors are looked up only when the ranking misses, so a replay that hits rankings shows no embedding
+lookups; the embedder's overload check also reads L1, so a new query text counts two L1 misses (2026-12-02).
+
+- Without `--redis` every pass runs in the one process: pass 1 is cold, later passes measure L1.
+- With `--redis` a real redis-server (tests/support/redis.py) on loopback is the L2 (MEMBANK_REDIS_URL), empty
+  at pass 1, and the server is restarted (a fresh process on the same data dir and the same Redis) before
+  pass 2: its L1 starts empty, so pass 2 measures what a new or restarted instance gets from the shared cache
+  (its start-up warm-up of recent query vectors from Redis into L1 included, as in production); passes 3..N
+  then run in that process (L1). Restarting is the honest way to see L2: in one process L1 answers first and
+  L2 is never asked.
+
+A ranking lives `MEMBANK_SEARCH_CACHE_TTL_SECONDS` (60 s by default) in both layers, so a question asked again
+later than that misses however warm the cache was: each pass records how long after the previous one it
+started, and a warning is logged when that exceeds the TTL (`--search-cache-ttl` sets it for the server).
+`--conversations K` uses only the first K conversations (smoke runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import re
@@ -48,6 +72,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from tests.support.redis import start_redis
 
 from bench.common import (
     Server,
@@ -77,6 +103,7 @@ SETTINGS = {
     "keyword_weight": "keyword_weight",
     "recency_weight": "recency_weight",
     "importance_weight": "importance_weight",
+    "search_cache_ttl": "search_cache_ttl_seconds",
 }
 # Of those, the ones the in-process run can change between runs on the same data (ScoringWeights fields).
 WEIGHTS = ("fusion", "rrf_k", "dense_weight", "keyword_weight", "recency_weight", "importance_weight")
@@ -185,8 +212,9 @@ def prepare(
     captions: bool = False,
     context: bool = True,
     categories: Iterable[int] = (1, 2, 3, 4),
+    conversations_limit: int | None = None,
 ) -> Prepared:
-    conversations = json.loads(path.read_text())
+    conversations = json.loads(path.read_text())[:conversations_limit]
     wanted = set(categories)
     prepared = Prepared(
         memories={}, questions=[], ingestion={"mode": "raw", "captions": captions, "context": context}
@@ -346,13 +374,109 @@ async def evaluate_http(
         return await evaluate(search, questions, concurrency=concurrency)
 
 
-def run_http(prepared: Prepared, env: dict[str, str] | None = None) -> dict[str, Any]:
-    with terminate_on_sigterm(), Server(env=env) as server:
+CACHES = ("search", "embeddings")
+DEFAULT_SEARCH_CACHE_TTL = 60.0  # Settings.search_cache_ttl_seconds
+
+
+def cache_counters(server: Server) -> dict[tuple[str, str, str], float]:
+    """(cache, layer, "hits" | "misses") -> the server's counter now, from GET /metrics."""
+    with server.client() as client:
+        response = client.get("/metrics")
+        response.raise_for_status()
+    counters: dict[tuple[str, str, str], float] = {}
+    for family in text_string_to_metric_families(response.text):
+        kind = family.name.removeprefix("membank_cache_")
+        if kind in ("hits", "misses"):
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    counters[(sample.labels["cache"], sample.labels["layer"], kind)] = sample.value
+    return counters
+
+
+def cache_delta(
+    before: dict[tuple[str, str, str], float], after: dict[tuple[str, str, str], float]
+) -> dict[str, Any]:
+    """Per cache of CACHES: hits and misses per layer during a pass, and its hit ratio (None without lookups)."""
+    out: dict[str, Any] = {}
+    for cache in CACHES:
+        counts = {
+            f"{layer}_{kind}": int(after.get((cache, layer, kind), 0) - before.get((cache, layer, kind), 0))
+            for layer in ("l1", "l2")
+            for kind in ("hits", "misses")
+        }
+        lookups = counts["l1_hits"] + counts["l1_misses"]
+        hits = counts["l1_hits"] + counts["l2_hits"]
+        out[cache] = {**counts, "hit_ratio": round(hits / lookups, 4) if lookups else None}
+    return out
+
+
+def run_http(
+    prepared: Prepared, env: dict[str, str] | None = None, *, replay: int = 1, redis: bool = False
+) -> dict[str, Any]:
+    """Ingest, then `replay` passes of the question set (see the module docstring); pass 1 is the result."""
+    env = dict(env or {})
+    ttl = float(env.get("MEMBANK_SEARCH_CACHE_TTL_SECONDS", DEFAULT_SEARCH_CACHE_TTL))
+    with terminate_on_sigterm(), contextlib.ExitStack() as stack:
+        if redis:
+            env["MEMBANK_REDIS_URL"] = stack.enter_context(start_redis()).url()
+        server = stack.enter_context(Server(env=env))
         log(f"server ready in {server.cold_start_seconds:.2f} s; ingesting {prepared.counts['turns']} turns")
         ingest = ingest_http(server, prepared)
         log(f"ingested: {ingest}")
-        rows, search = asyncio.run(evaluate_http(server, prepared.questions))
-    return {"mode": "http", "ingest": ingest, "search": search, "metrics": aggregate(rows)}
+        passes: list[dict[str, Any]] = []
+        first_rows: list[tuple[int, dict[str, float]]] = []
+        previous_start = 0.0
+        for number in range(1, replay + 1):
+            process = "first process, cold" if number == 1 else "same process"
+            if redis and number == 2:
+                restart_s = server.restart()
+                process = f"restarted process (ready in {restart_s:.1f} s), warm Redis"
+            before = cache_counters(server)
+            started = time.perf_counter()
+            rows, search = asyncio.run(evaluate_http(server, prepared.questions))
+            caches = cache_delta(before, cache_counters(server))
+            first_rows = first_rows or rows
+            since_previous = started - previous_start if number > 1 else None
+            passes.append(
+                {
+                    "pass": number,
+                    "process": process,
+                    "since_previous_pass_s": round(since_previous, 1) if since_previous else None,
+                    "search": search,
+                    "caches": caches,
+                    "recall_identical_to_pass_1": rows == first_rows,
+                }
+            )
+            previous_start = started
+            log(_pass_line(passes[-1]))
+            if since_previous and since_previous > ttl:
+                log(
+                    f"WARNING: pass {number} started {since_previous:.0f} s after the previous one, past the "
+                    f"search cache TTL of {ttl:.0f} s: rankings may have expired"
+                )
+    result = {
+        "mode": "http",
+        "ingest": ingest,
+        "search": passes[0]["search"],
+        "metrics": aggregate(first_rows),
+    }
+    if replay > 1:
+        result |= {"redis": redis, "search_cache_ttl_s": ttl, "passes": passes}
+    return result
+
+
+def _pass_line(p: dict[str, Any]) -> str:
+    s, caches = p["search"], p["caches"]
+    parts = [
+        f"pass {p['pass']} ({p['process']}): search p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms",
+        *(
+            f"{name} hit ratio {c['hit_ratio']} (L1 {c['l1_hits']}/{c['l1_hits'] + c['l1_misses']}, "
+            f"L2 {c['l2_hits']}/{c['l2_hits'] + c['l2_misses']})"
+            for name, c in caches.items()
+        ),
+        f"recall identical to pass 1: {'yes' if p['recall_identical_to_pass_1'] else 'NO'}",
+    ]
+    return "; ".join(parts)
 
 
 # -- in-process path (tuning) ----------------------------------------------------------------------
@@ -659,6 +783,16 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--sweep-rrf-k", help="(--inprocess only) same as --sweep rrf_k=K1,K2,...")
     parser.add_argument(
+        "--search-cache-ttl", type=float, help="seconds (MEMBANK_SEARCH_CACHE_TTL_SECONDS), HTTP mode"
+    )
+    parser.add_argument(
+        "--replay", type=int, default=1, help="search the question set N times (HTTP mode; see above)"
+    )
+    parser.add_argument(
+        "--redis", action="store_true", help="a real redis-server as L2; restart the server before pass 2"
+    )
+    parser.add_argument("--conversations", type=int, help="use only the first K conversations")
+    parser.add_argument(
         "--output", help="result name under bench/results (default locomo or locomo-inprocess)"
     )
     args = parser.parse_args()
@@ -666,12 +800,18 @@ def parse_args() -> argparse.Namespace:
         args.sweep = args.sweep or f"rrf_k={args.sweep_rrf_k}"
     if args.sweep and not args.inprocess:
         parser.error("--sweep needs --inprocess")
+    if args.replay < 1:
+        parser.error("--replay wants N >= 1")
+    if args.inprocess and (args.replay > 1 or args.redis or args.search_cache_ttl is not None):
+        parser.error("--replay, --redis and --search-cache-ttl need the HTTP mode (no --inprocess)")
     return args
 
 
 def main() -> None:
     args = parse_args()
-    prepared = prepare(captions=args.captions, context=not args.no_context)
+    prepared = prepare(
+        captions=args.captions, context=not args.no_context, conversations_limit=args.conversations
+    )
     log(f"dataset: {json.dumps(prepared.counts)}; ingestion: {json.dumps(prepared.ingestion)}")
     background = wait_for_quiet()
     machine = machine_info()
@@ -683,7 +823,7 @@ def main() -> None:
             for name, setting in SETTINGS.items()
             if (value := getattr(args, name)) is not None
         }
-        result = run_http(prepared, env)
+        result = run_http(prepared, env, replay=args.replay, redis=args.redis)
         result["settings_env"] = env
     result["counts"] = prepared.counts
     result["captions"] = args.captions
@@ -695,6 +835,8 @@ def main() -> None:
     print(f"search: {json.dumps(result['search'])}")
     name = args.output or ("locomo-inprocess" if args.inprocess else "locomo")
     log(f"wrote {write_result(name, result)}")
+    if not all(p["recall_identical_to_pass_1"] for p in result.get("passes", [])):
+        raise SystemExit("a replayed pass scored differently from pass 1: a cache changed search results")
 
 
 if __name__ == "__main__":
