@@ -37,7 +37,7 @@ as the difference of the server's /metrics counters read just before and just af
 talks to the server meanwhile), and checks that every question scored the same as in pass 1: a cache may make
 search faster, never different. Hit ratio = (L1 hits + L2 hits) / lookups, as `membank_cache_hit_ratio`.
 Query vectors are looked up only when the ranking misses, so a replay that hits rankings shows no embedding
-lookups; the embedder's overload check also reads L1, so a new query text counts two L1 misses (2026-12-02).
+lookups.
 
 - Without `--redis` every pass runs in the one process: pass 1 is cold, later passes measure L1.
 - With `--redis` a real redis-server (tests/support/redis.py) on loopback is the L2 (MEMBANK_REDIS_URL), empty

@@ -738,3 +738,15 @@ async def test_past_max_pending_a_call_is_refused_whole_and_queues_nothing() -> 
     cached = await batcher.embed(["a", "b", "c", "e"])  # all cached: nothing new, nothing to refuse
     assert cached.shape == (4, 4)
     await batcher.aclose()
+
+
+async def test_each_text_is_one_cache_lookup_even_with_the_in_flight_bound() -> None:
+    # The bound check peeks at L1 before the counted lookup: the hit ratio must not see two lookups.
+    batcher = fake_batcher(FakeModel(), max_pending=8)
+    try:
+        await batcher.embed(["first", "second"])
+        await batcher.embed(["first"])
+        assert batcher.cache.stats.misses["l1"] == 2
+        assert batcher.cache.stats.hits["l1"] == 1
+    finally:
+        await batcher.aclose()

@@ -76,6 +76,10 @@ class TieredCache(Generic[T]):
         record(self.stats, self.name, "l1", int(value is not None), int(value is None))
         return value
 
+    def holds_local(self, key: str) -> bool:
+        """Whether L1 has `key`, not counted (a check before the lookup that is counted)."""
+        return self._l1 is not None and key in self._l1
+
     def put_local(self, key: str, value: T) -> None:
         if self._l1 is not None:
             self._l1[key] = value

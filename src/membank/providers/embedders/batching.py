@@ -238,7 +238,7 @@ class MicroBatcher:
         new = {
             key
             for key in map(text_digest, texts)
-            if not (same_loop and key in self._inflight) and self.cache.get_local(key) is None
+            if not (same_loop and key in self._inflight) and not self.cache.holds_local(key)
         }
         if new and in_flight + len(new) > bound:
             self.stats.refused += 1
