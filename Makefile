@@ -47,14 +47,17 @@ lint: $(BIN)/.installed-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# The whole suite on the embedded default (SQLite), then the API suite and the process-level e2e tests again on
-# a real PostgreSQL (tests/support/on_postgres.py; the contract suite covers both stores in the first run).
-POSTGRES_SUITES := tests/api tests/e2e/test_durability.py tests/e2e/test_http.py tests/e2e/test_many_workers.py \
+# The whole suite on the embedded default (SQLite + Qdrant Edge), then the API suite again on the scale-out
+# configuration (PostgreSQL with the pgvector index in it, tests/support/on_pgvector.py) and the process-level
+# e2e tests on PostgreSQL with the embedded index (tests/support/on_postgres.py). The contract suites cover every
+# store and index in the first run.
+POSTGRES_E2E := tests/e2e/test_durability.py tests/e2e/test_http.py tests/e2e/test_many_workers.py \
 	tests/e2e/test_cli_e2e.py tests/e2e/test_conversations_e2e.py
 
 test: lint
 	$(BIN)/pytest -q
-	$(BIN)/python -m pytest -q -p tests.support.on_postgres $(POSTGRES_SUITES)
+	$(BIN)/python -m pytest -q -p tests.support.on_pgvector tests/api
+	$(BIN)/python -m pytest -q -p tests.support.on_postgres $(POSTGRES_E2E)
 
 # The published contract; tests/api/test_openapi_document.py fails when the app and this file differ.
 openapi: $(BIN)/.installed

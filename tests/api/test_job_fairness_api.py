@@ -23,7 +23,9 @@ IMPORT_REQUESTS = 40  # the import sent as requests of 500 memories: 40 batch_im
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     if request.param == "sqlite":
-        return {"store": "sqlite"}
+        # The embedded index explicitly: a suite re-run on pgvector (tests/support/on_pgvector.py) sets the
+        # index in the environment, and pgvector needs PostgreSQL.
+        return {"store": "sqlite", "vector_index": "qdrant-edge"}
     return {"store": "postgres", "database_url": request.getfixturevalue("postgres_url")}
 
 
