@@ -384,6 +384,41 @@ def test_a_role_without_ddl_rights_uses_tables_a_dba_made(
             conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
+def test_rights_revoked_under_it_fail_the_ping_until_granted_again(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """The tables are still there, so nothing says "missing": the ping itself must see that the role may no
+    longer use them, or /health reports ok while every search and write of the index fails."""
+    database = postgres_url.rsplit("/", 1)[1]
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    PgvectorIndex.connect(postgres_url, DIM).close()  # tables made by a privileged open (docs/storage.md)
+    with postgres_server.connect(database) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'GRANT ALL ON vector_index_documents, vector_index_terms TO "{role}"')
+    app_url = (
+        f"postgresql+psycopg://{role}:{PASSWORD}@{postgres_server.host}:{postgres_server.port}/{database}"
+    )
+    index = PgvectorIndex.connect(app_url, DIM)
+    try:
+        index.ping()
+        index.upsert([doc("a")])
+        with postgres_server.connect(database) as conn:
+            conn.execute(f'REVOKE ALL ON vector_index_terms FROM "{role}"')
+        with pytest.raises(IndexUnavailable) as caught:
+            index.ping()
+        _assert_unavailable(caught.value, "error")
+        assert "may not use" in caught.value.message and role not in caught.value.message
+        with postgres_server.connect(database) as conn:
+            conn.execute(f'GRANT ALL ON vector_index_terms TO "{role}"')
+        index.ping()
+        assert index.filter_ids(SCOPE, filter=None, as_of=None) == ids("a")
+    finally:
+        index.close()
+        postgres_server.drop_database(database)
+        with postgres_server.connect() as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
 def test_an_older_state_never_replaces_a_newer_one(postgres_url: str) -> None:
     """Outbox appliers of several processes, or a rebuild that read a memory before it changed, may write a
     state that lost the race: it is ignored (documents and terms alike)."""

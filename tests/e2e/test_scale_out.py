@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 
 from membank.storage.pgvector import PgvectorIndex
 from tests.e2e.conftest import BIN, all_contents, assert_one_line_error, run_cli
+from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -243,3 +245,95 @@ def test_requests_keep_succeeding_on_every_instance_while_redis_is_stopped(
     redis_server.restart()
     _create(b, "eli", "Eli joined an orchestra")
     assert _search(a, "eli", "orchestra")[0] == "Eli joined an orchestra"
+
+
+def _search_body(server: Any, user: str, query: str) -> dict[str, Any]:
+    response = server.client.post("/api/v1/memories/search", json={"user_id": user, "query": query})
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def _index_status(server: Any) -> dict[str, Any]:
+    component: dict[str, Any] = server.client.get("/health").json()["data"]["components"]["vector_index"]
+    return component
+
+
+@pytest.fixture
+def app_role(postgres_server: PostgresServer, postgres_url: str) -> Iterator[str]:
+    """A login role that is not a superuser (whose rights could not be taken away), allowed to create the
+    schema in the test database; its name. Dropped after the test, with what it owns."""
+    database = postgres_url.rsplit("/", 1)[1]
+    role = f"membank_app_{uuid.uuid4().hex[:8]}"
+    with postgres_server.connect(database) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'GRANT CREATE ON SCHEMA public TO "{role}"')
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")  # a superuser's part, see docs/storage.md
+    yield role
+    with postgres_server.connect(database) as conn:
+        conn.execute(f'DROP OWNED BY "{role}"')
+    with postgres_server.connect() as conn:
+        conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_an_unavailable_index_keeps_writes_degrades_search_and_is_repaired_when_it_returns(
+    app_role: str,  # first: set up before the instances, so dropped after they stopped
+    instances: Callable[..., Any],
+    cluster_env: dict[str, str],
+    postgres_server: PostgresServer,
+    postgres_url: str,
+) -> None:
+    # The index tables stay in place but the role may no longer use them (a botched GRANT, a permission
+    # change): nothing the serving processes do brings them back (a dropped table would be recreated by the
+    # maintainer within a probe), while PostgreSQL, the system of record, stays up.
+    database = postgres_url.rsplit("/", 1)[1]
+    app_url = postgres_url.replace("//postgres@", f"//{app_role}@", 1)
+    env = {**cluster_env, "MEMBANK_DATABASE_URL": app_url}
+    settings = {"MEMBANK_DATABASE_URL": app_url, "MEMBANK_INDEX_PROBE_SECONDS": "0.2"}
+
+    def index_rights(statement: str) -> None:
+        with postgres_server.connect(database) as conn:
+            conn.execute(statement.format(tables="vector_index_documents, vector_index_terms", role=app_role))
+
+    a, b = instances(**settings), instances(**settings)
+    _create(a, "dora", "Dora keeps bees on the roof")
+    before = _search_body(b, "dora", "bees on the roof")
+    assert before["degraded"] is False and before["memories"][0]["content"] == "Dora keeps bees on the roof"
+
+    written = [f"Dora planted outage tree number {i}" for i in range(10)]
+    index_rights('REVOKE ALL ON {tables} FROM "{role}"')
+    try:
+        # Before any write meets the fault: each instance's probe finds it and /health says so.
+        deadline = time.monotonic() + 10
+        while not all(_index_status(server)["status"] == "degraded" for server in (a, b)):
+            assert time.monotonic() < deadline, [_index_status(server) for server in (a, b)]
+            time.sleep(0.05)
+        for i, content in enumerate(written):
+            _create(a if i % 2 else b, "dora", content)  # 201: in the system of record and the outbox
+        for server in (a, b):
+            assert server.proc.poll() is None
+            component = _index_status(server)
+            assert component["status"] == "degraded", component
+            assert "may not use" in component["reason"] and app_role not in component["reason"]
+            for content in (written[0], written[-1], "Dora keeps bees on the roof"):
+                data = _search_body(server, "dora", content)
+                assert data["degraded"] is True, data
+                degradation = data["degradation"]
+                assert degradation["fallback"] == "keyword" and degradation["complete"] is True
+                assert data["memories"][0]["content"] == content
+        assert a.client.get("/health").json()["data"]["outbox_pending"] == len(written)
+    finally:
+        index_rights('GRANT ALL ON {tables} TO "{role}"')
+
+    deadline = time.monotonic() + 30
+    while not all(_index_status(server)["status"] == "ok" for server in (a, b)):
+        assert time.monotonic() < deadline, [_index_status(server) for server in (a, b)]
+        time.sleep(0.1)
+    _wait_for_outbox(a)
+    for server in (a, b):
+        for content in written:
+            data = _search_body(server, "dora", content)
+            assert data["degraded"] is False and data["degradation"] is None, data
+            assert data["memories"][0]["content"] == content
+    report = orjson.loads(run_cli(env, "check").stdout)
+    assert report["consistent"] is True and report["records"] == 1 + len(written) == report["indexed"], report

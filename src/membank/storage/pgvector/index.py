@@ -75,6 +75,7 @@ _ANALYZE_MIN_ROWS = 256
 _SCHEMA_LOCK_KEY = 7_263_401_119
 _UNREACHABLE_SQLSTATES = {"57P01", "57P02", "57P03"}  # admin/crash shutdown, cannot connect now
 _CONFLICT_SQLSTATES = {"40001", "40P01"}
+_TABLE_RIGHTS = "SELECT, INSERT, UPDATE, DELETE"  # what serving (search, writes, the outbox) needs
 
 
 class PgvectorIndex:
@@ -256,22 +257,27 @@ class PgvectorIndex:
         )
 
     def ping(self) -> None:
-        """Raise `IndexUnavailable` (with its cause) unless the database answers, the tables are there and
-        writes are possible (not a read-only server or a standby)."""
+        """Raise `IndexUnavailable` (with its cause) unless the database answers, the tables are there,
+        writes are possible (not a read-only server or a standby) and the role may read and write the tables
+        (rights revoked under a running process fail every search and write, yet look healthy otherwise)."""
 
         def probe(conn: Connection) -> None:
             row = conn.execute(
                 sql(
                     "SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
-                    "to_regclass(:documents) IS NOT NULL AND to_regclass(:terms) IS NOT NULL"
+                    "to_regclass(:documents) IS NOT NULL AND to_regclass(:terms) IS NOT NULL, "
+                    "has_table_privilege(to_regclass(:documents), :rights) "
+                    "AND has_table_privilege(to_regclass(:terms), :rights)"
                 ),
-                {"documents": DOCUMENTS, "terms": TERMS},
+                {"documents": DOCUMENTS, "terms": TERMS, "rights": _TABLE_RIGHTS},
             ).one()
             if row[0] or row[1] == "on":
                 raise IndexUnavailable("the pgvector index's database is read-only", cause="unwritable")
             if not row[2]:
                 self._ready = False
                 raise _missing()
+            if not row[3]:
+                raise _not_permitted("privileges")
 
         self._run(probe, autocommit=True)
         if self._ownership is not None:
@@ -427,6 +433,14 @@ def _missing() -> IndexUnavailable:
     )
 
 
+def _not_permitted(kind: str) -> IndexUnavailable:
+    return IndexUnavailable(
+        f"the database role may not use or create the pgvector index tables or the vector extension ({kind}); "
+        "fix: CREATE EXTENSION vector as a superuser and grant the role the tables, see docs/storage.md",
+        cause="error",
+    )
+
+
 def _unavailable(exc: DBAPIError) -> IndexUnavailable:
     """The failure as `IndexUnavailable`, named by its kind only (a driver's message can carry the URL)."""
     state = _sqlstate(exc) or ""
@@ -436,11 +450,7 @@ def _unavailable(exc: DBAPIError) -> IndexUnavailable:
     if state == "25006":
         return IndexUnavailable(f"the pgvector index's database is read-only ({kind})", cause="unwritable")
     if state == "42501":
-        return IndexUnavailable(
-            f"the database role may not use or create the pgvector index tables or the vector extension ({kind}); "
-            "fix: CREATE EXTENSION vector as a superuser and grant the role the tables, see docs/storage.md",
-            cause="error",
-        )
+        return _not_permitted(kind)
     lost = exc.connection_invalidated or (isinstance(exc, OperationalError) and not state)
     if lost or state.startswith("08") or state in _UNREACHABLE_SQLSTATES:
         return IndexUnavailable(f"the pgvector index's database is unreachable ({kind})", cause="unreachable")
