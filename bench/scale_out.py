@@ -7,7 +7,9 @@ Each backend gets a fresh `membank serve` (the embedded default: SQLite + Qdrant
 scale-out one: MEMBANK_STORE=postgres + MEMBANK_VECTOR_INDEX=pgvector on a durable PostgreSQL 16 from
 `tests.support.postgres`, fsync on) and the same memories, loaded by batch import (`bench.scale`), spread over
 `--users` users of one tenant. Then search with all-distinct queries at concurrency 1 and 8 (p50/p95/p99,
-throughput, CPU of the server and of PostgreSQL).
+throughput, CPU of the server and of PostgreSQL). Every run (warm-up, c=1, c=8, one instance, two instances) has
+queries of its own, never asked before in the benchmark, so no run is served by the ranking or query-vector
+caches (measured apart in bench/cache_bench.py); both backends get the same queries.
 
 Two instances: a second `membank serve` on the same PostgreSQL; the same c=8 search load is split over both
 (one client process per instance, 4 in flight each) and compared with c=8 on one instance. On 2 cores a
@@ -40,12 +42,23 @@ from bench.texts import TextGen, user_ids
 CONCURRENCIES = (1, 8)
 
 
+Bodies = list[dict[str, Any]]
+RUNS = ("warm-up", *(f"c{c}" for c in CONCURRENCIES), "one", "two")
+
+
+def fresh_queries(users: list[str], requests: int) -> dict[str, Bodies]:
+    """Distinct queries for each run, none shared between runs."""
+    every = search_bodies(TextGen(seed=7), users, requests * len(RUNS), distinct=True)
+    return {name: every[i * requests : (i + 1) * requests] for i, name in enumerate(RUNS)}
+
+
 def search_runs(
-    server: Server, bodies: list[dict[str, Any]], max_seconds: float, meter: Meter | None
+    server: Server, queries: dict[str, Bodies], max_seconds: float, meter: Meter | None
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    run_load(server, SEARCH_PATH, bodies[:200], concurrency=4, max_seconds=10)  # warm-up
+    run_load(server, SEARCH_PATH, queries["warm-up"][:200], concurrency=4, max_seconds=10)
     for concurrency in CONCURRENCIES:
+        bodies = queries[f"c{concurrency}"]
         cpu: dict[str, Any] = {}
         if meter is None:
             stats = run_load(server, SEARCH_PATH, bodies, concurrency=concurrency, max_seconds=max_seconds)
@@ -99,7 +112,7 @@ def run(
     *, memories: int, users_count: int, requests: int, max_seconds: float, quiet_wait: float
 ) -> dict[str, Any]:
     users = user_ids(users_count)
-    queries = search_bodies(TextGen(seed=7), users, requests, distinct=True)
+    queries = fresh_queries(users, requests)
     result: dict[str, Any] = {
         "machine": machine_info(),
         "settings": {
@@ -130,9 +143,11 @@ def run(
                 entry["search"] = search_runs(first, queries, max_seconds, meter)
                 result["backends"]["pgvector"] = entry
                 with Server(env=env) as second:
-                    one = split_load([first], queries, concurrency=8, max_seconds=max_seconds, meter=meter)
+                    one = split_load(
+                        [first], queries["one"], concurrency=8, max_seconds=max_seconds, meter=meter
+                    )
                     two = split_load(
-                        [first, second], queries, concurrency=8, max_seconds=max_seconds, meter=meter
+                        [first, second], queries["two"], concurrency=8, max_seconds=max_seconds, meter=meter
                     )
                     log(f"  one instance c=8: {_brief(one)}")
                     log(f"  two instances c=8: {_brief(two)}")
