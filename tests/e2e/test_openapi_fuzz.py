@@ -28,10 +28,13 @@ from tests.e2e.conftest import ADMIN_KEY, BIN
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 MAX_EXAMPLES = 40
 SEED = 7
+# The run takes ~5 min on a quiet 2-core machine and was measured at 596 s on a slow day (same cases): the
+# limits only catch a hung run, they are not a speed target.
+RUN_TIMEOUT_SECONDS = 1500
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(RUN_TIMEOUT_SECONDS + 100)
 def test_the_server_keeps_its_openapi_contract(launch: Callable[..., Any], tmp_path: Path) -> None:
     # Over a thousand cases with one key: the default limit (1000 a minute) would answer some with 429.
     server = launch(MEMBANK_LOG_LEVEL="WARNING", MEMBANK_RATE_LIMIT_PER_MINUTE="0")
@@ -60,7 +63,7 @@ def test_the_server_keeps_its_openapi_contract(launch: Callable[..., Any], tmp_p
         ],
         capture_output=True,
         text=True,
-        timeout=540,
+        timeout=RUN_TIMEOUT_SECONDS,
         cwd=tmp_path,
     )
     summary = run.stdout[-30_000:]

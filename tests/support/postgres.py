@@ -11,13 +11,11 @@ and removes the directory. Directories left by killed runs are removed by the ne
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import os
 import pwd
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
@@ -31,13 +29,14 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from tests.support.processes import die_with_parent, free_port
+
 __all__ = ["PostgresServer", "ScratchDatabases", "start_postgres"]
 
 SUPERUSER = "postgres"
 _SYSTEM_USER = "pgserver"
 _DIR_PREFIX = "membank-pg-"
 _OWNER_FILE = "owner.pid"
-_PR_SET_PDEATHSIG = 1
 # Durability is worthless for a throw-away cluster; these make DDL and commits several times faster.
 _SERVER_SETTINGS = {
     "fsync": "off",
@@ -225,7 +224,7 @@ def _start_postmaster(
 ) -> PostgresServer:
     last_log = ""
     for _attempt in range(3):
-        port = _free_port()
+        port = free_port()
         log_path = directory / f"postgres-{port}.log"
         process = _launch(data, port, log_path, settings)
         server = PostgresServer(port=port, directory=directory, process=process, settings=dict(settings))
@@ -249,18 +248,9 @@ def _launch(data: Path, port: int, log_path: Path, settings: Mapping[str, str]) 
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             user=_SYSTEM_USER if _as_root() else None,
-            preexec_fn=_die_with_parent,
+            # When pytest dies, even by SIGKILL, the postmaster gets SIGQUIT (immediate shutdown).
+            preexec_fn=die_with_parent(signal.SIGQUIT),
         )
-
-
-def _die_with_parent() -> None:
-    # Runs in the child after the switch to the `pgserver` user (a credential change clears the setting,
-    # so it must come after it): when pytest dies, even by SIGKILL, the postmaster gets SIGQUIT.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGQUIT, 0, 0, 0)
-    # The parent may have died between fork and prctl: then nobody would send the signal.
-    if os.getppid() == 1:
-        os._exit(1)
 
 
 def _wait_until_ready(server: PostgresServer, timeout: float) -> bool:
@@ -275,12 +265,6 @@ def _wait_until_ready(server: PostgresServer, timeout: float) -> bool:
         except psycopg.OperationalError:
             time.sleep(0.05)
     return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _remove_abandoned_directories() -> None:

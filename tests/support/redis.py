@@ -8,11 +8,8 @@ bring it back, as an outage would.
 
 from __future__ import annotations
 
-import ctypes
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,9 +20,9 @@ from pathlib import Path
 
 import redis
 
-__all__ = ["RedisServer", "redis_server_binary", "start_redis"]
+from tests.support.processes import die_with_parent, free_port
 
-_PR_SET_PDEATHSIG = 1
+__all__ = ["RedisServer", "redis_server_binary", "start_redis"]
 
 
 def redis_server_binary() -> str:
@@ -92,7 +89,7 @@ def start_redis(*, password: str | None = None, startup_timeout: float = 10.0) -
     server: RedisServer | None = None
     try:
         for _attempt in range(3):
-            port = _free_port()
+            port = free_port()
             server = RedisServer(port, directory, _launch(directory, port, password), password)
             if _wait_until_ready(server, startup_timeout):
                 break
@@ -126,15 +123,8 @@ def _launch(directory: Path, port: int, password: str | None) -> subprocess.Pope
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent(signal.SIGKILL),
     )
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:  # the parent died between fork and prctl
-        os._exit(1)
 
 
 def _wait_until_ready(server: RedisServer, timeout: float) -> bool:
@@ -154,9 +144,3 @@ def _wait_until_ready(server: RedisServer, timeout: float) -> bool:
 def _log_tail(server: RedisServer) -> str:
     log = server.directory / f"redis-{server.port}.log"
     return log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
