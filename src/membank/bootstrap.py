@@ -396,8 +396,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
             jobs=store.jobs,
             index_maintainer=maintainer,
             index_health=health,
-            shared_cache=shared_cache,
             redis=RedisCheck(
+                cache=shared_cache,
                 ping=redis.ping,
                 fallback=(
                     "cache bypassed; rate limits "
@@ -410,7 +410,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
                 ),
                 required=settings.rate_limit_fail_mode == "closed",
             )
-            if redis is not None
+            if redis is not None and shared_cache is not None  # both exist when MEMBANK_REDIS_URL is set
             else None,
         ),
         memories=MemoryService(

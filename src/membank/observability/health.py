@@ -25,7 +25,8 @@ class RedisCheck:
     """How to probe Redis, what the service does without it (said in the report), and whether the service
     cannot serve without it (rate limits failing closed)."""
 
-    ping: CheckFn
+    cache: SharedCache  # the cache's client: its probe says what the cache sees
+    ping: CheckFn  # the client of rate limits, locks and idempotency reservations
     fallback: str
     required: bool
 
@@ -59,10 +60,8 @@ class HealthService:
         jobs: JobRepository,
         index_maintainer: IndexMaintainer | None,
         index_health: IndexHealth | None,
-        shared_cache: SharedCache | None = None,
         redis: RedisCheck | None = None,
     ) -> None:
-        self._shared_cache = shared_cache
         self._embedder = embedder
         self._ping_store = ping_store
         self._outbox = outbox
@@ -82,14 +81,13 @@ class HealthService:
             await asyncio.to_thread(self._maintainer.probe)
             components["vector_index"] = self._index_health.report()
             derived_ok = self._index_health.available
-        if self._shared_cache is not None or self._redis is not None:
-            redis = await self._redis_report()
+        if self._redis is not None:
+            redis = await self._redis_report(self._redis)
             components["redis"] = redis
             if redis["status"] != "ok":
                 derived_ok = False
-                if self._redis is not None:
-                    redis["fallback"] = self._redis.fallback
-                    healthy = healthy and not self._redis.required
+                redis["fallback"] = self._redis.fallback
+                healthy = healthy and not self._redis.required
         try:
             await asyncio.wait_for(self._embedder.embed(["health check"], background=True), timeout=5.0)
             components["embedder"] = {"status": "ok", "model": self._embedder.model_id}
@@ -108,21 +106,14 @@ class HealthService:
             "outbox_pending": outbox,
         }
 
-    async def _redis_report(self) -> dict[str, object]:
+    @staticmethod
+    async def _redis_report(check: RedisCheck) -> dict[str, object]:
         """One Redis component for the cache's client and the limits' and locks' client: ok when both answer
         (a ping also ends a client's pause after failures)."""
-        report: dict[str, object] = {"status": "ok"}
-        if self._shared_cache is not None:
-            report = (await asyncio.to_thread(self._shared_cache.probe)).report()
-        if self._redis is not None:
-            _, checked = await run_checks({"redis": self._redis.ping})
-            if checked["redis"]["status"] != "ok" and report["status"] == "ok":
-                report = {"status": "degraded", "error": checked["redis"]["error"]}
-            elif self._shared_cache is None:
-                report = {
-                    **checked["redis"],
-                    "status": "ok" if checked["redis"]["status"] == "ok" else "degraded",
-                }
+        report = (await asyncio.to_thread(check.cache.probe)).report()
+        _, pinged = await run_checks({"redis": check.ping})
+        if pinged["redis"]["status"] != "ok" and report["status"] == "ok":
+            report = {"status": "degraded", "error": pinged["redis"]["error"]}
         return report
 
     async def refresh_gauges(self) -> None:
