@@ -14,6 +14,7 @@ from sqlalchemy.types import Text
 from membank.storage.pgvector.keyword import Bm25Terms
 from membank.storage.pgvector.tables import documents, terms
 from membank.storage.ports import IndexDocument
+from membank.storage.qdrant_common.payload import scalar_fields
 
 __all__ = ["check_vectors", "delete_documents", "document_fields", "upsert_documents"]
 
@@ -82,26 +83,9 @@ def delete_documents(conn: Connection, ids: Sequence[str]) -> None:
 def document_fields(document: IndexDocument) -> dict[str, Any]:
     """The filterable fields, laid out like the Qdrant Edge payload (None and empty values left out: to a
     filter, missing, empty array and empty object are alike). Booleans stay JSON booleans: JSONB keeps types."""
-    fields: dict[str, Any] = {
-        "tenant_id": document.tenant_id,
-        "user_id": document.user_id,
-        "memory_type": document.memory_type,
-        "importance": int(document.importance),
-        "created_at": float(document.created_at),
-        "updated_at": float(document.updated_at),
-        "valid_from": float(document.valid_from),
-    }
-    optional: dict[str, Any] = {
-        "valid_to": None if document.valid_to is None else float(document.valid_to),
-        "agent_id": document.agent_id,
-        "session_id": document.session_id,
-        "tags": list(document.tags),
-        "entities": list(document.entities),
-        "metadata": dict(document.metadata),
-    }
-    fields.update(
-        (key, value) for key, value in optional.items() if value is not None and value not in ([], {})
-    )
+    fields = scalar_fields(document)
+    if document.metadata:
+        fields["metadata"] = dict(document.metadata)
     return fields
 
 

@@ -50,11 +50,11 @@ def point_id(memory_id: str) -> str:
         return str(uuid.uuid5(_ID_NAMESPACE, memory_id))
 
 
-def document_payload(document: IndexDocument) -> dict[str, Any]:
-    """The payload of a document. Empty and None values are left out: to a filter, a missing field, an empty
-    array and an empty object are alike (eq/contains/ranges false, ne/nin true), and every key costs time
-    in the binding."""
-    payload: dict[str, Any] = {
+def scalar_fields(document: IndexDocument) -> dict[str, Any]:
+    """The filterable fields of a document but its metadata, as every index lays them out (the pgvector
+    index keeps the same layout in JSONB). Empty and None values are left out: to a filter, a missing field,
+    an empty array and an empty object are alike (eq/contains/ranges false, ne/nin true)."""
+    fields: dict[str, Any] = {
         "tenant_id": document.tenant_id,
         "user_id": document.user_id,
         "memory_type": document.memory_type,
@@ -62,10 +62,7 @@ def document_payload(document: IndexDocument) -> dict[str, Any]:
         "created_at": float(document.created_at),
         "updated_at": float(document.updated_at),
         "valid_from": float(document.valid_from),
-        "sync_token": document.sync_token,
     }
-    if point_id(document.id) != document.id:
-        payload["id"] = document.id
     optional = {
         "valid_to": None if document.valid_to is None else float(document.valid_to),
         "agent_id": document.agent_id,
@@ -73,7 +70,18 @@ def document_payload(document: IndexDocument) -> dict[str, Any]:
         "tags": list(document.tags),
         "entities": list(document.entities),
     }
-    payload.update((key, value) for key, value in optional.items() if value is not None and value != [])
+    fields.update((key, value) for key, value in optional.items() if value is not None and value != [])
+    return fields
+
+
+def document_payload(document: IndexDocument) -> dict[str, Any]:
+    """The payload of a document: its scalar fields, the sync token, the memory id when it is not the point
+    id, and the metadata split into plain values and booleans (every key costs time in the binding, so empty
+    parts are left out)."""
+    payload = scalar_fields(document)
+    payload["sync_token"] = document.sync_token
+    if point_id(document.id) != document.id:
+        payload["id"] = document.id
     plain, booleans = split_booleans(document.metadata)
     if plain is not _MISSING and plain:
         payload[METADATA] = plain
