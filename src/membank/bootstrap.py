@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from membank.auth.events import SecurityEvents
 from membank.auth.rate_limits import Limits, RateLimiter, RatePolicy
+from membank.auth.secret_box import SecretBox, decode_key, load_or_create_key
 from membank.auth.service import AuthService
 from membank.cache import JsonCodec, SharedCache, TieredCache
 from membank.config import Settings
@@ -232,6 +234,13 @@ def build_locks(store: RecordStore, redis: RedisConnection | None) -> LockReposi
     return FailoverLockRepository(RedisLockRepository(redis), store.locks)
 
 
+def build_secret_box(settings: Settings) -> SecretBox:
+    """The box sealing TOTP secrets and signing keys: MEMBANK_AUTH_SECRET_KEY, else the data dir's key file."""
+    if settings.auth_secret_key is not None:
+        return SecretBox(decode_key(settings.auth_secret_key.get_secret_value()))
+    return SecretBox(load_or_create_key(settings.auth_secret_key_path))
+
+
 @dataclass(slots=True)
 class Container:
     """Everything a process runs, built once."""
@@ -248,6 +257,8 @@ class Container:
     index_health: IndexHealth | None
     index_maintainer: IndexMaintainer | None
     auth: AuthService
+    security_events: SecurityEvents
+    secret_box: SecretBox
     health: HealthService
     memories: MemoryService
     jobs: JobService
@@ -389,6 +400,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         index_health=health,
         index_maintainer=maintainer,
         auth=AuthService(store.keys, enabled=settings.auth_enabled),
+        security_events=SecurityEvents(store.security_events),
+        secret_box=build_secret_box(settings),
         health=HealthService(
             embedder,
             ping_store=store.ping,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +49,10 @@ class Settings(BaseSettings):
 
     admin_api_key: SecretStr | None = None
     auth_enabled: bool = True
+    # Seals secrets the service must read back (TOTP secrets, JWT signing keys): 32 bytes, base64. Every
+    # instance sharing a store needs the same one; unset, a key file in the data dir is made on first use
+    # (fine for one embedded instance, not for several).
+    auth_secret_key: SecretStr | None = None
 
     store: Literal["sqlite", "postgres"] = "sqlite"
     # The PostgreSQL system of record (store=postgres): postgresql://user:password@host:port/database.
@@ -208,6 +214,18 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL, e.g. https://qdrant.example:6333")
         return value
 
+    @field_validator("auth_secret_key")
+    @classmethod
+    def _auth_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                key = base64.b64decode(value.get_secret_value().strip(), validate=True)
+            except binascii.Error:
+                raise ValueError("must be base64 (`openssl rand -base64 32`)") from None
+            if len(key) != 32:
+                raise ValueError("must decode to 32 bytes (`openssl rand -base64 32`)")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
@@ -242,6 +260,10 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "membank.sqlite3"
+
+    @property
+    def auth_secret_key_path(self) -> Path:
+        return self.data_dir / "auth-secret.key"
 
     @property
     def vector_path(self) -> Path:

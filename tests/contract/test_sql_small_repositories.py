@@ -176,3 +176,22 @@ def test_usage_sums_per_model_and_purpose_since_a_time(sql_db: SqlDatabase, sinc
         {"model": "model-b", "purpose": "extract", "calls": 1, "prompt_tokens": 3, "completion_tokens": 2},
     ]
     assert usage.summary("t3", since=0.0) == []
+
+
+def test_keys_keep_their_roles_bindings_and_expiry(sql_db: SqlDatabase) -> None:
+    keys = SqlKeyRepository(sql_db)
+    acme = keys.ensure_tenant("acme")
+    expires = now_utc().replace(microsecond=0) + timedelta(days=30)
+    bound = _key("k1", acme.id, "mb_bound", 0)
+    bound.roles, bound.user_ids, bound.team_ids = ["user", "custom-reader"], ["alice", "bob"], ["red"]
+    bound.service_account_id, bound.expires_at = "sa-1", expires
+    legacy = _key("k2", acme.id, "mb_legacy", 1)
+    unbound = _key("k3", acme.id, "mb_nobody", 2)
+    unbound.roles, unbound.user_ids = ["user"], []  # bound to nobody, unlike unbound (None)
+    for key in (bound, legacy, unbound):
+        keys.create_key(key)
+    assert keys.key_by_prefix("mb_bound") == bound
+    stored_legacy = keys.key_by_prefix("mb_legacy")
+    assert stored_legacy is not None and stored_legacy.roles is None and stored_legacy.user_ids is None
+    stored_unbound = keys.key_by_prefix("mb_nobody")
+    assert stored_unbound is not None and stored_unbound.user_ids == []

@@ -28,7 +28,14 @@ from membank.storage.sql.tables import metadata
 
 LEGACY_FILES = sorted((Path(__file__).parents[1] / "fixtures" / "legacy_sqlite").glob("*.sql"))
 SAME_AFFINITY = {("REAL", "FLOAT"), ("INTEGER", "BIGINT")}
-ALL_REVISIONS = ["0001_initial", "0002_conversations", "0003_job_items", "0004_job_order", "0005_fair_claims"]
+ALL_REVISIONS = [
+    "0001_initial",
+    "0002_conversations",
+    "0003_job_items",
+    "0004_job_order",
+    "0005_fair_claims",
+    "0006_identity",
+]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -36,7 +36,7 @@ def batch_import_handler(
     holds counts only; the items are paged by GET /jobs/{id}/items."""
 
     async def handle(job: Job, context: TaskContext) -> dict[str, Any]:
-        principal = Principal(tenant_id=job.tenant_id, subject=job.actor)
+        principal = Principal.system(job.tenant_id, job.actor)
         items = job.payload["memories"]
         skip_duplicates = bool(job.payload.get("options", {}).get("skip_duplicates", False))
         counts = {outcome: int(job.checkpoint.get(outcome, 0)) for outcome in OUTCOMES}

@@ -16,6 +16,7 @@ from membank.storage.ports.memories import MemoryPage, MemoryRepository
 from membank.storage.ports.outbox import Outbox, OutboxItem
 from membank.storage.ports.rate_limits import Rate, RateDecision, RateLimitStore, RateState
 from membank.storage.ports.revisions import RevisionCounter
+from membank.storage.ports.security_events import SecurityEvent, SecurityEventLog
 from membank.storage.ports.sessions import SessionRepository, SessionState
 from membank.storage.ports.store import RecordStore
 from membank.storage.ports.usage import UsageRecord, UsageRepository
@@ -43,6 +44,8 @@ __all__ = [
     "RateState",
     "RecordStore",
     "RevisionCounter",
+    "SecurityEvent",
+    "SecurityEventLog",
     "SessionRepository",
     "SessionState",
     "StoredResponse",

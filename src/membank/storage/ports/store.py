@@ -11,6 +11,7 @@ from membank.storage.ports.locks import LockRepository
 from membank.storage.ports.memories import MemoryRepository
 from membank.storage.ports.outbox import Outbox
 from membank.storage.ports.revisions import RevisionCounter
+from membank.storage.ports.security_events import SecurityEventLog
 from membank.storage.ports.sessions import SessionRepository
 from membank.storage.ports.usage import UsageRepository
 from membank.storage.ports.versions import VersionRepository
@@ -61,6 +62,10 @@ class RecordStore(Protocol):
     @property
     def usage(self) -> UsageRepository:
         """LLM token usage."""
+
+    @property
+    def security_events(self) -> SecurityEventLog:
+        """The append-only security event log."""
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations."""

@@ -28,7 +28,16 @@ def _key_from_row(row: RowMapping) -> ApiKey:
         created_at=from_epoch(row["created_at"]),
         last_used_at=from_epoch(row["last_used_at"]) if row["last_used_at"] is not None else None,
         revoked_at=from_epoch(row["revoked_at"]) if row["revoked_at"] is not None else None,
+        roles=loads(row["roles"]) if row["roles"] is not None else None,
+        user_ids=loads(row["user_ids"]) if row["user_ids"] is not None else None,
+        team_ids=loads(row["team_ids"]) if row["team_ids"] is not None else None,
+        service_account_id=row["service_account_id"],
+        expires_at=from_epoch(row["expires_at"]) if row["expires_at"] is not None else None,
     )
+
+
+def _json_or_null(values: list[str] | None) -> str | None:
+    return dumps(values) if values is not None else None
 
 
 class SqlKeyRepository:
@@ -74,6 +83,11 @@ class SqlKeyRepository:
                     secret_hash=key.secret_hash,
                     scopes=dumps(key.scopes),
                     created_at=to_epoch(key.created_at),
+                    roles=_json_or_null(key.roles),
+                    user_ids=_json_or_null(key.user_ids),
+                    team_ids=_json_or_null(key.team_ids),
+                    service_account_id=key.service_account_id,
+                    expires_at=to_epoch(key.expires_at) if key.expires_at is not None else None,
                 )
             )
 

@@ -12,6 +12,7 @@ from membank.storage.sql.locks import SqlLockRepository
 from membank.storage.sql.memories import SqlMemoryRepository
 from membank.storage.sql.outbox import SqlOutbox
 from membank.storage.sql.schema import upgrade
+from membank.storage.sql.security_events import SqlSecurityEventLog
 from membank.storage.sql.sessions import SqlSessionRepository
 from membank.storage.sql.usage import SqlUsageRepository
 from membank.storage.sql.writes import IndexWriter
@@ -32,6 +33,7 @@ class SqlRecordStore:
         self._sessions = SqlSessionRepository(db)
         self._locks = SqlLockRepository(db)
         self._usage = SqlUsageRepository(db)
+        self._security_events = SqlSecurityEventLog(db)
 
     @classmethod
     def sqlite(cls, path: Path) -> SqlRecordStore:
@@ -84,6 +86,10 @@ class SqlRecordStore:
     @property
     def usage(self) -> SqlUsageRepository:
         return self._usage
+
+    @property
+    def security_events(self) -> SqlSecurityEventLog:
+        return self._security_events
 
     def write_index_in_transaction(self, writer: IndexWriter) -> None:
         """Let every memory write bring an index in this database up to date in its own transaction (no

@@ -48,6 +48,11 @@ api_keys = Table(
     Column("created_at", Epoch, nullable=False),
     Column("last_used_at", Epoch),
     Column("revoked_at", Epoch),
+    Column("roles", Text),
+    Column("user_ids", Text),
+    Column("team_ids", Text),
+    Column("service_account_id", Text),
+    Column("expires_at", Epoch),
     Index("api_keys_tenant", "tenant_id"),
 )
 
@@ -320,5 +325,190 @@ llm_usage = Table(
     Column("completion_tokens", Integer, nullable=False),
     Column("created_at", Epoch, nullable=False),
     Index("llm_usage_tenant", "tenant_id", "created_at"),
+    sqlite_autoincrement=True,
+)
+
+# Identity and access (migration 0006). Lists (roles, bound end users, teams, CIDRs) are JSON text like every
+# other list here; `user_ids`/`team_ids` NULL means "not bound" (the role's scope decides), [] binds to nobody.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, ForeignKey("tenants.id"), nullable=False),
+    Column("email", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("user_ids", Text),
+    Column("team_ids", Text),
+    Column("password_hash", Text),
+    Column("password_changed_at", Epoch),
+    Column("must_change_password", Integer, nullable=False),
+    Column("mfa_secret", Text),
+    Column("mfa_enabled_at", Epoch),
+    Column("last_login_at", Epoch),
+    Column("created_at", Epoch, nullable=False),
+    Column("updated_at", Epoch, nullable=False),
+    Index("users_tenant_email", "tenant_id", "email", unique=True),
+)
+
+# Failed logins per (tenant, email), whether or not an account has that email: a lockout then says nothing
+# about which accounts exist.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("email", Text, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("lockouts", Integer, nullable=False),
+    Column("locked_until", Epoch),
+    Column("updated_at", Epoch, nullable=False),
+)
+
+password_history = Table(
+    "password_history",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("user_id", Text, ForeignKey("users.id"), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Index("password_history_user", "user_id", "created_at"),
+    sqlite_autoincrement=True,
+)
+
+mfa_recovery_codes = Table(
+    "mfa_recovery_codes",
+    metadata,
+    Column("user_id", Text, ForeignKey("users.id"), primary_key=True),
+    Column("code_hash", Text, primary_key=True),
+    Column("created_at", Epoch, nullable=False),
+    Column("used_at", Epoch),
+)
+
+service_accounts = Table(
+    "service_accounts",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, ForeignKey("tenants.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Column("disabled_at", Epoch),
+    Index("service_accounts_tenant_name", "tenant_id", "name", unique=True),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, ForeignKey("tenants.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("permissions", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Column("updated_at", Epoch, nullable=False),
+    Index("roles_tenant_name", "tenant_id", "name", unique=True),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, ForeignKey("tenants.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Index("teams_tenant_name", "tenant_id", "name", unique=True),
+)
+
+# The agent end users (memories' user_id) of a team.
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team_id", Text, ForeignKey("teams.id"), primary_key=True),
+    Column("user_id", Text, primary_key=True),
+    Column("added_at", Epoch, nullable=False),
+)
+
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("account_id", Text, ForeignKey("users.id"), nullable=False),
+    Column("device", Text, nullable=False),
+    Column("ip", Text, nullable=False),
+    Column("user_agent", Text, nullable=False),
+    Column("mfa_at", Epoch),
+    Column("created_at", Epoch, nullable=False),
+    Column("last_seen_at", Epoch, nullable=False),
+    Column("expires_at", Epoch, nullable=False),
+    Column("revoked_at", Epoch),
+    Column("revoked_reason", Text),
+    Index("auth_sessions_account", "account_id", "created_at"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("session_id", Text, ForeignKey("auth_sessions.id"), nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("parent_id", Text),
+    Column("issued_at", Epoch, nullable=False),
+    Column("expires_at", Epoch, nullable=False),
+    Column("used_at", Epoch),
+    Index("refresh_tokens_session", "session_id"),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", Text, primary_key=True),
+    Column("algorithm", Text, nullable=False),
+    Column("private_key", Text, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Column("retired_at", Epoch),
+)
+
+ip_rules = Table(
+    "ip_rules",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text),  # NULL: a global rule
+    Column("cidr", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", Epoch, nullable=False),
+    Index("ip_rules_tenant", "tenant_id"),
+)
+
+request_nonces = Table(
+    "request_nonces",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("nonce", Text, primary_key=True),
+    Column("expires_at", Epoch, nullable=False),
+    Index("request_nonces_expiry", "expires_at"),
+)
+
+# Append-only: the repository inserts and reads; the governance audit log will chain these rows.
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("at", Epoch, nullable=False),
+    Column("tenant_id", Text),
+    Column("kind", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("target", Text),
+    Column("ip", Text),
+    Column("user_agent", Text),
+    Column("request_id", Text),
+    Column("details", Text, nullable=False),
+    Index("security_events_tenant", "tenant_id", "at"),
+    Index("security_events_kind", "kind", "at"),
     sqlite_autoincrement=True,
 )
