@@ -40,15 +40,15 @@ class Objects:
     memory_id: str
     job_id: str
     batch_id: str
-    session_id: str
+    session_id: str  # a conversation session of end user bob
+    key_id: str  # an API key of tenant A that no attack presents (for /api/v1/keys/{key_id})
+    account_id: str  # tenant A's human admin account (for the account routes)
     user_id: str = VICTIM_USER
 
     def path_value(self, name: str) -> str | None:
+        """The object a path parameter names; a new parameter needs a field here (and in world.py)."""
         value = getattr(self, name, None)
         return value if isinstance(value, str) else None
-
-    def ids(self) -> tuple[str, ...]:
-        return (self.memory_id, self.job_id, self.batch_id)
 
 
 BodyFactory = Callable[[Objects], Any]

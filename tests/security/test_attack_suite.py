@@ -16,6 +16,7 @@ from tests.security import snapshot
 from tests.security.accounts import PASSWORD
 from tests.security.attacks import PENDING_RBAC, Answer, Attack, attacks
 from tests.security.operations import (
+    EXAMPLES,
     PUBLIC_PAGES,
     SECRET_MARK,
     Operation,
@@ -63,6 +64,13 @@ def test_every_protected_operation_has_an_example(operations: list[Operation]) -
     missing = [op.key for op in operations if op.example is None]
     assert not missing, f"add these to tests/security/operations.py EXAMPLES: {missing}"
     assert len(operations) >= 17
+
+
+def test_every_example_names_an_operation(operations: list[Operation]) -> None:
+    """An example left behind by a renamed route would hide that the new route is untested."""
+    served = {(op.method, op.template) for op in operations}
+    stale = sorted(set(EXAMPLES) - served)
+    assert not stale, f"EXAMPLES for operations the app no longer has: {stale}"
 
 
 def test_every_operation_without_security_is_listed_public(document: dict[str, Any]) -> None:

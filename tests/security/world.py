@@ -82,7 +82,8 @@ def _key(
     return key, plaintext
 
 
-def _credentials(settings: Settings) -> tuple[Credentials, str, str]:
+def _credentials(settings: Settings) -> tuple[Credentials, str, str, str]:
+    """The attacks' keys; also the victim key's id and the two tenants' ids."""
     store = build_store(settings)
     try:
         keys = store.keys
@@ -105,8 +106,8 @@ def _credentials(settings: Settings) -> tuple[Credentials, str, str]:
             ),
         }
         assert keys.revoke(made["revoked"][0].id, time.time())
-        # A key from before roles (scopes only) must keep working: the legacy path is attacked too.
-        issue_key(keys, tenant_name=TENANT_A, name="legacy")
+        # The key routes' target: a key from before roles (scopes only), which no attack presents.
+        victim = issue_key(keys, tenant_name=TENANT_A, name="legacy").key
         auth = AuthService(keys, enabled=True)
         granted = {
             role: frozenset(f"{p.resource}:{p.action}" for p in auth.key_principal(key).permissions)
@@ -114,7 +115,7 @@ def _credentials(settings: Settings) -> tuple[Credentials, str, str]:
         }
         plaintexts = {role: plaintext for role, (_, plaintext) in made.items()}
         tenant_ids = made["tenant_a"][0].tenant_id, made["tenant_b"][0].tenant_id
-        return Credentials(plaintexts, granted), *tenant_ids
+        return Credentials(plaintexts, granted), victim.id, *tenant_ids
     finally:
         store.close()
 
@@ -136,7 +137,7 @@ def _wait_job(client: TestClient, job_id: str, key: str) -> None:
     raise AssertionError(f"job {job_id} did not finish")
 
 
-def create_objects(client: TestClient, key: str) -> Objects:
+def create_objects(client: TestClient, key: str, *, key_id: str, account_id: str) -> Objects:
     """Tenant A's memory, job, batch and conversation session, all of end user bob, all finished."""
     headers = {"X-API-Key": key}
     memory = _ok(
@@ -167,7 +168,14 @@ def create_objects(client: TestClient, key: str) -> Objects:
     session = "attack-target"
     exchange = {"user_id": VICTIM_USER, "session_id": session, "user_input": f"I like tea ({SECRET_MARK})."}
     _ok(client.post("/api/v1/memories/process-conversation?wait=true", headers=headers, json=exchange))
-    return Objects(memory_id=memory["id"], job_id=job["id"], batch_id=batch["batch_id"], session_id=session)
+    return Objects(
+        memory_id=memory["id"],
+        job_id=job["id"],
+        batch_id=batch["batch_id"],
+        session_id=session,
+        key_id=key_id,
+        account_id=account_id,
+    )
 
 
 def bearer_tokens(signer: tokens.Signer, a: Account, b: Account) -> dict[str, str]:
@@ -183,11 +191,13 @@ def bearer_tokens(signer: tokens.Signer, a: Account, b: Account) -> dict[str, st
 @contextmanager
 def open_world(data_dir: Path) -> Iterator[World]:
     settings = Settings(data_dir=data_dir, **SUITE_SETTINGS)
-    credentials, tenant_a, tenant_b = _credentials(settings)
+    credentials, victim_key, tenant_a, tenant_b = _credentials(settings)
     account_a = create_account(settings.sqlite_path, tenant_a, "admin@acme.example", ["tenant-admin"])
     account_b = create_account(settings.sqlite_path, tenant_b, "admin@globex.example", ["tenant-admin"])
     with TestClient(create_app(settings)) as client:
-        objects = create_objects(client, credentials.key("tenant_a"))
+        objects = create_objects(
+            client, credentials.key("tenant_a"), key_id=victim_key, account_id=account_a.user_id
+        )
         client.get("/.well-known/jwks.json")  # an issuer may make its first signing key on demand
         signer = tokens.store_signer(settings)
         credentials.plaintexts.update(bearer_tokens(signer, account_a, account_b))
