@@ -13,8 +13,9 @@ from tests.security.operations import SECRET_MARK, Operation, Request
 from tests.security.tokens import FORGERIES
 
 # Tenant A's full key, the key of tenant B, and keys that must be refused or limited (made by the fixture).
-KEY_ROLES = ("tenant_a", "tenant_b", "revoked", "expired", "auditor", "read_only", "own_alice")
+KEY_ROLES = ("tenant_a", "tenant_b", "revoked", "expired", "auditor", "read_only", "own_alice", "ip_denied")
 PENDING_RBAC = "lands with slice rbac/tokens"
+PENDING_REQSEC = "lands with slice reqsec"
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,4 +231,6 @@ def attacks() -> list[Attack]:
             _names_user,
             pending=PENDING_RBAC,
         ),
+        # Tenant C denies every address (ip_rules), so its own valid key must be refused from here.
+        Attack("denied IP", _with_key("ip_denied"), refused(403), pending=PENDING_REQSEC),
     ]

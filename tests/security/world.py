@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
 from membank.api import create_app
 from membank.auth.keys import hash_secret, issue_key, split_key
@@ -20,13 +21,15 @@ from membank.bootstrap import build_store
 from membank.config import Settings
 from membank.models import ApiKey
 from membank.storage.ports import KeyRepository
-from tests.security import tokens
+from membank.storage.sql import tables
+from tests.security import snapshot, tokens
 from tests.security.accounts import Account, create_account
 from tests.security.attacks import Credentials
 from tests.security.operations import BOUND_USER, SECRET_MARK, VICTIM_USER, Objects
 
 TENANT_A = "acme"
 TENANT_B = "globex"
+TENANT_C = "initech"  # denies every client address
 
 # Settings of the suite's app. Limits are off: the suite sends far more refused requests per minute than a
 # client would, and a 429 would hide the answer under test.
@@ -82,6 +85,14 @@ def _key(
     return key, plaintext
 
 
+def _deny_every_address(settings: Settings, tenant_id: str) -> None:
+    now = time.time()
+    with snapshot.store_reader(settings.sqlite_path) as engine, engine.begin() as conn:
+        for cidr in ("0.0.0.0/0", "::/0"):
+            rule = {"id": str(uuid.uuid4()), "tenant_id": tenant_id, "cidr": cidr, "action": "deny"}
+            conn.execute(insert(tables.ip_rules).values(**rule, note="attack suite", created_at=now))
+
+
 def _credentials(settings: Settings) -> tuple[Credentials, str, str, str]:
     """The attacks' keys; also the victim key's id and the two tenants' ids."""
     store = build_store(settings)
@@ -104,6 +115,7 @@ def _credentials(settings: Settings) -> tuple[Credentials, str, str, str]:
             "own_alice": _key(
                 keys, TENANT_A, "alice's agent", roles=["user"], scopes=[], user_ids=[BOUND_USER]
             ),
+            "ip_denied": _key(keys, TENANT_C, "tenant C app", roles=["service"], scopes=[]),
         }
         assert keys.revoke(made["revoked"][0].id, time.time())
         # The key routes' target: a key from before roles (scopes only), which no attack presents.
@@ -114,6 +126,7 @@ def _credentials(settings: Settings) -> tuple[Credentials, str, str, str]:
             for role, (key, _) in made.items()
         }
         plaintexts = {role: plaintext for role, (_, plaintext) in made.items()}
+        _deny_every_address(settings, made["ip_denied"][0].tenant_id)
         tenant_ids = made["tenant_a"][0].tenant_id, made["tenant_b"][0].tenant_id
         return Credentials(plaintexts, granted), victim.id, *tenant_ids
     finally:
