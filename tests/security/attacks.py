@@ -12,14 +12,15 @@ from typing import Any, Protocol
 from tests.security.operations import SECRET_MARK, Operation, Request
 from tests.security.tokens import FORGERIES
 
-# Tenant A's full key, the key of tenant B, and keys that must be refused or limited (made by the fixture).
-KEY_ROLES = ("tenant_a", "tenant_b", "revoked", "expired", "auditor", "read_only", "own_alice", "ip_denied")
 PENDING_RBAC = "lands with slice rbac/tokens"
 PENDING_REQSEC = "lands with slice reqsec"
 
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
+    """What the attacks present, by name: the keys made in world.py (tenant_a, tenant_b, revoked, expired,
+    auditor, read_only, own_alice, ip_denied) and the access tokens (`jwt:<forgery>`, `jwt:valid`)."""
+
     plaintexts: dict[str, str]
     granted: dict[str, frozenset[str]]  # `resource:action` each key's principal holds
 
@@ -59,6 +60,8 @@ def refused(status: int, code: str | None = None, *, code_suffix: str | None = N
 
 
 def either(*checks: Check) -> Check:
+    """Any of the answers is right (an object outside one's reach may be 403 or, hiding it, 404)."""
+
     def check(response: Answer, operation: Operation) -> str | None:
         problems = [c(response, operation) for c in checks]
         return None if any(p is None for p in problems) else " / ".join(p or "" for p in problems)
@@ -67,7 +70,7 @@ def either(*checks: Check) -> Check:
 
 
 def no_leak(response: Answer, operation: Operation) -> str | None:
-    """A read answered for another tenant: allowed only when nothing of tenant A is in it."""
+    """A read in the caller's own tenant succeeds (and Attack.verdict finds no mark of tenant A in it)."""
     if response.status_code >= 400:
         return f"status {response.status_code} on a read of the caller's own (empty) space"
     return None
