@@ -1,0 +1,211 @@
+"""The operations of the app's OpenAPI document and one well-formed request for each.
+
+Operations come from `app.openapi()`, so a new endpoint joins the attack suite by itself; it must then get
+an entry in EXAMPLES (the suite fails on an operation without one) or be listed in PUBLIC."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+# Answered without credentials by design; each gets its own check (tests/security/test_public_routes.py).
+PUBLIC: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", "/health"),
+        ("GET", "/health/live"),
+        ("GET", "/health/ready"),
+        ("GET", "/metrics"),
+        ("GET", "/.well-known/jwks.json"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/register"),
+        ("POST", "/api/v1/auth/refresh"),
+    }
+)
+# Served outside the OpenAPI document (include_in_schema=False); checked as public pages.
+PUBLIC_PAGES = ("/docs", "/redoc", "/openapi.json")
+
+# The end user that tenant A's fixture objects belong to, and the one an `own` principal is bound to.
+VICTIM_USER = "bob"
+BOUND_USER = "alice"
+# Marks tenant A's content, so a leak into another principal's answer is visible in its text.
+SECRET_MARK = "ACME-SECRET-7f3a"
+
+
+@dataclass(frozen=True, slots=True)
+class Objects:
+    """Real objects of tenant A, created by the suite's fixture, that path parameters point at."""
+
+    memory_id: str
+    job_id: str
+    batch_id: str
+    session_id: str  # a conversation session of end user bob
+    key_id: str  # an API key of tenant A that no attack presents (for /api/v1/keys/{key_id})
+    account_id: str  # tenant A's human admin account (for the account routes)
+    user_id: str = VICTIM_USER
+
+    def path_value(self, name: str) -> str | None:
+        """The object a path parameter names; a new parameter needs a field here (and in world.py)."""
+        value = getattr(self, name, None)
+        return value if isinstance(value, str) else None
+
+
+BodyFactory = Callable[[Objects], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """How to call one operation well: its body, query and the permissions (`resource:action`) it needs."""
+
+    needs: frozenset[str]
+    body: BodyFactory | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
+    names_user: bool = False  # the request names an end user (path or body): what `own` must check
+    reads_only: bool = False  # a POST that only reads (search): it must change nothing even when it succeeds
+
+
+def _needs(*permissions: str) -> frozenset[str]:
+    return frozenset(permissions)
+
+
+def _query(objects: Objects) -> dict[str, str]:
+    return {"user_id": objects.user_id, "query": "launch date"}
+
+
+_WAIT = {"wait": "true"}  # so a request's job is finished when it answers and no worker runs in between
+
+EXAMPLES: Mapping[tuple[str, str], Example] = {
+    ("POST", "/api/v1/memories/process-conversation"): Example(
+        _needs("memories:write"),
+        lambda o: {"user_id": o.user_id, "session_id": "attack-probe", "user_input": "I like green tea."},
+        _WAIT,
+        names_user=True,
+    ),
+    ("GET", "/api/v1/batches/{batch_id}"): Example(_needs("jobs:read")),
+    ("GET", "/api/v1/users/{user_id}/sessions/{session_id}"): Example(
+        _needs("memories:read"), names_user=True
+    ),
+    ("GET", "/api/v1/users/{user_id}/sessions"): Example(_needs("memories:read"), names_user=True),
+    ("GET", "/api/v1/usage/llm"): Example(_needs("jobs:read")),
+    ("POST", "/api/v1/memories/search"): Example(
+        _needs("memories:read"), _query, names_user=True, reads_only=True
+    ),
+    ("POST", "/api/v1/memories/synthesize-context"): Example(
+        _needs("memories:read"), _query, names_user=True, reads_only=True
+    ),
+    ("POST", "/api/v1/memories"): Example(
+        _needs("memories:write"),
+        lambda o: {"user_id": o.user_id, "content": "The probe was here."},
+        names_user=True,
+    ),
+    ("GET", "/api/v1/memories/{memory_id}"): Example(_needs("memories:read"), names_user=True),
+    ("PATCH", "/api/v1/memories/{memory_id}"): Example(
+        _needs("memories:write"), lambda o: {"content": "hijacked"}, names_user=True
+    ),
+    ("DELETE", "/api/v1/memories/{memory_id}"): Example(
+        _needs("memories:delete"), query={"hard": "true"}, names_user=True
+    ),
+    ("GET", "/api/v1/memories/{memory_id}/history"): Example(_needs("memories:read"), names_user=True),
+    ("POST", "/api/v1/memories/batch"): Example(
+        _needs("memories:write"),
+        lambda o: {"memories": [{"user_id": o.user_id, "content": "A batch probe."}]},
+        _WAIT,
+        names_user=True,
+    ),
+    ("GET", "/api/v1/users/{user_id}/memories"): Example(_needs("memories:read"), names_user=True),
+    ("GET", "/api/v1/users/{user_id}/memories/stats"): Example(_needs("memories:read"), names_user=True),
+    ("GET", "/api/v1/jobs/{job_id}"): Example(_needs("jobs:read")),
+    ("GET", "/api/v1/jobs/{job_id}/items"): Example(_needs("jobs:read", "memories:read")),
+}
+
+_PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    template: str
+    example: Example | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.template}"
+
+    @property
+    def path_parameters(self) -> tuple[str, ...]:
+        return tuple(_PATH_PARAMETER.findall(self.template))
+
+    @property
+    def names_object(self) -> bool:
+        """Whether the path points at one of tenant A's objects (not only at an end user)."""
+        return any(name != "user_id" for name in self.path_parameters)
+
+    @property
+    def mutates(self) -> bool:
+        reads_only = self.example is not None and self.example.reads_only
+        return self.method not in ("GET", "HEAD", "OPTIONS") and not reads_only
+
+
+@dataclass(slots=True)
+class Request:
+    """One HTTP request, as an attack receives it and hands it on altered."""
+
+    method: str
+    path: str
+    headers: dict[str, str | bytes]
+    query: dict[str, str]
+    json: Any = None
+
+    def with_headers(self, **headers: str | bytes) -> Request:
+        merged = {**self.headers, **{name.replace("_", "-"): value for name, value in headers.items()}}
+        return replace(self, headers=merged)
+
+    def without_credentials(self) -> Request:
+        kept = {k: v for k, v in self.headers.items() if k.lower() not in ("x-api-key", "authorization")}
+        return replace(self, headers=kept)
+
+
+def protected_operations(document: Mapping[str, Any]) -> list[Operation]:
+    """Every operation of the document that is not public, DELETEs last (they end the objects' lives)."""
+    found = [
+        Operation(method.upper(), template, EXAMPLES.get((method.upper(), template)))
+        for template, item in document["paths"].items()
+        for method in item
+        if (method.upper(), template) not in PUBLIC
+    ]
+    return sorted(found, key=lambda op: (op.method == "DELETE", op.template, op.method))
+
+
+def public_operations(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (method.upper(), template)
+        for template, item in document["paths"].items()
+        for method in item
+        if (method.upper(), template) in PUBLIC
+    ]
+
+
+def unsecured_operations(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Operations whose OpenAPI entry declares no security requirement."""
+    return [
+        (method.upper(), template)
+        for template, item in document["paths"].items()
+        for method, operation in item.items()
+        if not operation.get("security")
+    ]
+
+
+def build_request(operation: Operation, objects: Objects, credential: str) -> Request:
+    """The operation's well-formed request for tenant A's objects, with `credential` as X-API-Key."""
+    example = operation.example
+    if example is None:
+        raise LookupError(f"{operation.key} has no example in tests/security/operations.py EXAMPLES")
+    path = operation.template
+    for name in operation.path_parameters:
+        value = objects.path_value(name)
+        if value is None:
+            raise LookupError(f"{operation.key}: no fixture object for path parameter {name!r}")
+        path = path.replace("{" + name + "}", value)
+    body = example.body(objects) if example.body is not None else None
+    return Request(operation.method, path, {"X-API-Key": credential}, dict(example.query), body)

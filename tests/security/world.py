@@ -1,0 +1,217 @@
+"""The attack suite's world: one app over SQLite, tenant A's objects, and the keys the attacks present."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+from membank.api import create_app
+from membank.auth.keys import hash_secret, issue_key, split_key
+from membank.auth.service import AuthService
+from membank.bootstrap import build_store
+from membank.config import Settings
+from membank.models import ApiKey
+from membank.storage.ports import KeyRepository
+from membank.storage.sql import tables
+from tests.security import snapshot, tokens
+from tests.security.accounts import Account, create_account
+from tests.security.attacks import Credentials
+from tests.security.operations import BOUND_USER, SECRET_MARK, VICTIM_USER, Objects
+
+TENANT_A = "acme"
+TENANT_B = "globex"
+TENANT_C = "initech"  # denies every client address
+
+# Settings of the suite's app. Limits are off: the suite sends far more refused requests per minute than a
+# client would, and a 429 would hide the answer under test.
+SUITE_SETTINGS: dict[str, Any] = {
+    "workers": 1,
+    "job_poll_seconds": 0.05,
+    "job_lease_seconds": 5.0,
+    "job_backoff_seconds": 0.05,
+    "outbox_poll_seconds": 0.1,
+    "log_json": False,
+    "log_level": "ERROR",
+    "rate_limit_per_minute": 0,
+}
+
+
+@dataclass
+class World:
+    client: TestClient
+    settings: Settings
+    objects: Objects
+    credentials: Credentials
+    signer: tokens.Signer
+    account_a: Account
+    account_b: Account
+
+
+def _key(
+    keys: KeyRepository,
+    tenant: str,
+    name: str,
+    *,
+    roles: list[str] | None,
+    scopes: list[str],
+    user_ids: list[str] | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """A key with the role model's fields (roles, bound end users, expiry), as the keys slice creates them."""
+    plaintext = f"mbk_{uuid.uuid4().hex[:12]}_{uuid.uuid4().hex}{uuid.uuid4().hex}"
+    prefix, secret = split_key(plaintext)
+    key = ApiKey(
+        id=str(uuid.uuid4()),
+        tenant_id=keys.ensure_tenant(tenant).id,
+        name=name,
+        prefix=prefix,
+        secret_hash=hash_secret(secret),
+        scopes=scopes,
+        created_at=datetime.now(UTC),
+        roles=roles,
+        user_ids=user_ids,
+        expires_at=expires_at,
+    )
+    keys.create_key(key)
+    return key, plaintext
+
+
+def _deny_every_address(settings: Settings, tenant_id: str) -> None:
+    now = time.time()
+    with snapshot.store_reader(settings.sqlite_path) as engine, engine.begin() as conn:
+        for cidr in ("0.0.0.0/0", "::/0"):
+            rule = {"id": str(uuid.uuid4()), "tenant_id": tenant_id, "cidr": cidr, "action": "deny"}
+            conn.execute(insert(tables.ip_rules).values(**rule, note="attack suite", created_at=now))
+
+
+def _credentials(settings: Settings) -> tuple[Credentials, str, str, str]:
+    """The attacks' keys; also the victim key's id and the two tenants' ids."""
+    store = build_store(settings)
+    try:
+        keys = store.keys
+        made: dict[str, tuple[ApiKey, str]] = {
+            "tenant_a": _key(keys, TENANT_A, "tenant A app", roles=["service"], scopes=[]),
+            "tenant_b": _key(keys, TENANT_B, "tenant B app", roles=["service"], scopes=[]),
+            "revoked": _key(keys, TENANT_A, "revoked", roles=["service"], scopes=[]),
+            "expired": _key(
+                keys,
+                TENANT_A,
+                "expired",
+                roles=["service"],
+                scopes=[],
+                expires_at=datetime.now(UTC) - timedelta(minutes=5),
+            ),
+            "auditor": _key(keys, TENANT_A, "auditor", roles=["auditor"], scopes=[]),
+            "read_only": _key(keys, TENANT_A, "read only", roles=["service"], scopes=["memories:read"]),
+            "own_alice": _key(
+                keys, TENANT_A, "alice's agent", roles=["user"], scopes=[], user_ids=[BOUND_USER]
+            ),
+            "ip_denied": _key(keys, TENANT_C, "tenant C app", roles=["service"], scopes=[]),
+        }
+        assert keys.revoke(made["revoked"][0].id, time.time())
+        # The key routes' target: a key from before roles (scopes only), which no attack presents.
+        victim = issue_key(keys, tenant_name=TENANT_A, name="legacy").key
+        auth = AuthService(keys, enabled=True)
+        granted = {
+            role: frozenset(f"{p.resource}:{p.action}" for p in auth.key_principal(key).permissions)
+            for role, (key, _) in made.items()
+        }
+        plaintexts = {role: plaintext for role, (_, plaintext) in made.items()}
+        _deny_every_address(settings, made["ip_denied"][0].tenant_id)
+        tenant_ids = made["tenant_a"][0].tenant_id, made["tenant_b"][0].tenant_id
+        return Credentials(plaintexts, granted), victim.id, *tenant_ids
+    finally:
+        store.close()
+
+
+def _ok(response: Any) -> dict[str, Any]:
+    assert response.status_code in (200, 201, 202), response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def _wait_job(client: TestClient, job_id: str, key: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = _ok(client.get(f"/api/v1/jobs/{job_id}", headers={"X-API-Key": key}))["status"]
+        if status in ("completed", "failed", "cancelled"):
+            assert status == "completed", status
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def create_objects(client: TestClient, key: str, *, key_id: str, account_id: str) -> Objects:
+    """Tenant A's memory, job, batch and conversation session, all of end user bob, all finished."""
+    headers = {"X-API-Key": key}
+    memory = _ok(
+        client.post(
+            "/api/v1/memories",
+            headers=headers,
+            json={"user_id": VICTIM_USER, "content": f"{SECRET_MARK}: the launch date is May 5"},
+        )
+    )
+    job = _ok(
+        client.post(
+            "/api/v1/memories/batch",
+            headers=headers,
+            json={"memories": [{"user_id": VICTIM_USER, "content": f"{SECRET_MARK} budget is 4M"}]},
+        )
+    )
+    _wait_job(client, job["id"], key)
+    conversation = {"messages": [{"role": "user", "content": f"I moved to Oslo ({SECRET_MARK})."}]}
+    batch = _ok(
+        client.post(
+            "/api/v1/memories/batch",
+            headers=headers,
+            json={"user_id": VICTIM_USER, "conversations": [conversation]},
+        )
+    )
+    for job_id in batch["job_ids"]:
+        _wait_job(client, job_id, key)
+    session = "attack-target"
+    exchange = {"user_id": VICTIM_USER, "session_id": session, "user_input": f"I like tea ({SECRET_MARK})."}
+    _ok(client.post("/api/v1/memories/process-conversation?wait=true", headers=headers, json=exchange))
+    return Objects(
+        memory_id=memory["id"],
+        job_id=job["id"],
+        batch_id=batch["batch_id"],
+        session_id=session,
+        key_id=key_id,
+        account_id=account_id,
+    )
+
+
+def bearer_tokens(signer: tokens.Signer, a: Account, b: Account) -> dict[str, str]:
+    """The access tokens the JWT attacks present, by name (`jwt:valid` is the control)."""
+    valid = tokens.claims(a.tenant_id, a.user_id, a.session_id)
+    made = {f"jwt:{forge.__name__}": forge(signer, valid) for forge in tokens.FORGERIES}
+    made["jwt:valid"] = signer.sign(valid)
+    made["jwt:revoked_session"] = signer.sign(tokens.claims(a.tenant_id, a.user_id, a.revoked_session_id))
+    made["jwt:another_tenant"] = signer.sign(tokens.claims(b.tenant_id, b.user_id, b.session_id))
+    return made
+
+
+@contextmanager
+def open_world(data_dir: Path) -> Iterator[World]:
+    settings = Settings(data_dir=data_dir, **SUITE_SETTINGS)
+    credentials, victim_key, tenant_a, tenant_b = _credentials(settings)
+    account_a = create_account(settings.sqlite_path, tenant_a, "admin@acme.example", ["tenant-admin"])
+    account_b = create_account(settings.sqlite_path, tenant_b, "admin@globex.example", ["tenant-admin"])
+    with TestClient(create_app(settings)) as client:
+        objects = create_objects(
+            client, credentials.key("tenant_a"), key_id=victim_key, account_id=account_a.user_id
+        )
+        client.get("/.well-known/jwks.json")  # an issuer may make its first signing key on demand
+        signer = tokens.store_signer(settings)
+        credentials.plaintexts.update(bearer_tokens(signer, account_a, account_b))
+        yield World(client, settings, objects, credentials, signer, account_a, account_b)
