@@ -53,6 +53,21 @@ class Settings(BaseSettings):
     # instance sharing a store needs the same one; unset, a key file in the data dir is made on first use
     # (fine for one embedded instance, not for several).
     auth_secret_key: SecretStr | None = None
+    # Access tokens (JWT, EdDSA) of login sessions: who issues them, for whom, how long they live, and the
+    # clock skew tolerated between instances when checking exp/nbf/iat.
+    jwt_issuer: str = Field(default="membank", min_length=1)
+    jwt_audience: str = Field(default="membank-api", min_length=1)
+    access_token_ttl_seconds: int = Field(default=900, ge=1, le=86_400)
+    jwt_leeway_seconds: int = Field(default=5, ge=0, le=300)
+    # How long an instance keeps the signing keys it read (a key made by another instance is fetched at once
+    # when a token names it; a rotated-out key is retired this long after the access-token TTL too).
+    signing_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Login sessions: a refresh token's life, the longest a session may go unused, its absolute end, and how
+    # many live sessions one account may hold (the oldest is revoked on the next login past it).
+    refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=1)
+    session_idle_timeout_seconds: int = Field(default=7 * 86_400, ge=1)
+    session_absolute_timeout_seconds: int = Field(default=30 * 86_400, ge=1)
+    session_limit_per_account: int = Field(default=10, ge=1, le=1000)
 
     store: Literal["sqlite", "postgres"] = "sqlite"
     # The PostgreSQL system of record (store=postgres): postgresql://user:password@host:port/database.
