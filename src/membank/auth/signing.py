@@ -57,6 +57,7 @@ class SigningKeys:
         self._verifiers: dict[str, Ed25519PublicKey] = {}
         self._signer: tuple[str, Ed25519PrivateKey] | None = None
         self._read_at = float("-inf")
+        self._unknown_kid_read_at = float("-inf")
 
     def signer(self) -> tuple[str, Ed25519PrivateKey]:
         """(kid, private key) of the key that signs now, made when there is none yet."""
@@ -65,7 +66,7 @@ class SigningKeys:
         if signer is None:
             now = self._clock()
             self._keys.add_first(self._new_key(now), now)
-            self._refresh(force=True)
+            self._refresh()
             signer = self._signer
             assert signer is not None  # add_first left one key that may sign
         return signer
@@ -73,8 +74,9 @@ class SigningKeys:
     def verifier(self, kid: str) -> Ed25519PublicKey | None:
         """The public key of `kid` when it may verify now; None when unknown or retired."""
         self._refresh_if_stale()
-        if kid not in self._verifiers:
-            self._refresh(force=False)
+        if kid not in self._verifiers and self._clock() - self._unknown_kid_read_at >= _REFETCH_AT_MOST_EVERY_SECONDS:
+            self._unknown_kid_read_at = self._clock()
+            self._refresh()
         record = next((r for r in self._records if r.kid == kid), None)
         if record is None or (record.retired_at is not None and record.retired_at <= self._clock()):
             return None
@@ -92,7 +94,7 @@ class SigningKeys:
         now = self._clock()
         key = self._new_key(now)
         retiring = self._keys.rotate(key, retire_at=now + self._retire_after)
-        self._refresh(force=True)
+        self._refresh()
         return key.kid, retiring
 
     def _new_key(self, now: float) -> SigningKeyRecord:
@@ -118,13 +120,11 @@ class SigningKeys:
 
     def _refresh_if_stale(self) -> None:
         if self._clock() - self._read_at >= self._cache_seconds:
-            self._refresh(force=True)
+            self._refresh()
 
-    def _refresh(self, *, force: bool) -> None:
+    def _refresh(self) -> None:
         with self._lock:
             now = self._clock()
-            if not force and now - self._read_at < _REFETCH_AT_MOST_EVERY_SECONDS:
-                return
             records = self._keys.usable(now)
             verifiers = {
                 r.kid: self._verifiers.get(r.kid)

@@ -87,7 +87,7 @@ class SqlLoginSessions:
             conn.execute(insert(refresh_tokens).values(**_token_values(token)))
             live = conn.execute(
                 select(auth_sessions.c.id)
-                .where((_live(session.tenant_id, session.account_id, session.created_at)))
+                .where(_live(session.tenant_id, session.account_id, session.created_at))
                 .order_by(auth_sessions.c.created_at.desc(), auth_sessions.c.id.desc())
             ).scalars()
             over = list(live)[limit:]
@@ -148,7 +148,7 @@ class SqlLoginSessions:
     def live_sessions(self, tenant_id: str, account_id: str, now: float) -> list[LoginSession]:
         query = (
             select(auth_sessions)
-            .where((_live(tenant_id, account_id, now)))
+            .where(_live(tenant_id, account_id, now))
             .order_by(auth_sessions.c.created_at.desc(), auth_sessions.c.id.desc())
         )
         with self._db.read() as conn:
@@ -173,7 +173,7 @@ class SqlLoginSessions:
     def revoke_all(self, tenant_id: str, account_id: str, *, reason: str, at: float) -> list[str]:
         with self._db.write() as conn:
             ids = list(
-                conn.execute(select(auth_sessions.c.id).where((_live(tenant_id, account_id, at)))).scalars()
+                conn.execute(select(auth_sessions.c.id).where(_live(tenant_id, account_id, at))).scalars()
             )
             self._revoke_ids(conn, ids, reason=reason, at=at)
         return ids
