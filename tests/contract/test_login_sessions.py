@@ -30,9 +30,14 @@ def _keys(db: SqlDatabase, *, retire_after: float = 60.0) -> SigningKeys:
 
 
 def _service(db: SqlDatabase, *, limit: int = 10, idle: float = 3600.0) -> SessionService:
-    tokens = AccessTokens(_keys(db), issuer="membank", audience="membank-api", ttl_seconds=60, leeway_seconds=0)
+    tokens = AccessTokens(
+        _keys(db), issuer="membank", audience="membank-api", ttl_seconds=60, leeway_seconds=0
+    )
     policy = SessionPolicy(
-        refresh_ttl_seconds=3600, idle_timeout_seconds=idle, absolute_timeout_seconds=7200, limit_per_account=limit
+        refresh_ttl_seconds=3600,
+        idle_timeout_seconds=idle,
+        absolute_timeout_seconds=7200,
+        limit_per_account=limit,
     )
     return SessionService(SqlLoginSessions(db), tokens, SecurityEvents(SqlSecurityEventLog(db)), policy)
 
@@ -66,7 +71,11 @@ def test_instances_creating_the_first_key_at_once_end_with_one_signing_key(sql_u
 def test_rotation_signs_with_the_new_key_and_verifies_with_both_until_retired(sql_db: SqlDatabase) -> None:
     clock = [1_000_000.0]
     keys = SigningKeys(
-        SqlSigningKeys(sql_db), SecretBox(BOX_KEY), retire_after=10.0, cache_seconds=0.0, clock=lambda: clock[0]
+        SqlSigningKeys(sql_db),
+        SecretBox(BOX_KEY),
+        retire_after=10.0,
+        cache_seconds=0.0,
+        clock=lambda: clock[0],
     )
     old_kid, _ = keys.signer()
     new_kid, retiring = keys.rotate()
@@ -95,7 +104,11 @@ def test_refresh_rotates_and_a_reused_token_revokes_the_family(sql_db: SqlDataba
     renewed = asyncio.run(service.refresh(issued.refresh_token, ORIGIN))
     assert renewed.refresh_token != issued.refresh_token and renewed.session_id == issued.session_id
     principal = service.authenticate(renewed.access_token)
-    assert (principal.kind, principal.subject, principal.session_id) == ("user", f"user:{account.id}", issued.session_id)
+    assert (principal.kind, principal.subject, principal.session_id) == (
+        "user",
+        f"user:{account.id}",
+        issued.session_id,
+    )
     assert principal.user_ids == frozenset({"u1"}) and principal.reach("memories", "read") == "own"
     with pytest.raises(Unauthorized, match="already used"):
         asyncio.run(service.refresh(issued.refresh_token, ORIGIN))
@@ -143,7 +156,10 @@ def test_the_session_limit_revokes_the_oldest(sql_db: SqlDatabase) -> None:
         service.authenticate(live.access_token)
     principal = service.authenticate(third.access_token)
     listed = asyncio.run(service.list_sessions(principal))
-    assert [(v.session.id, v.current) for v in listed] == [(third.session_id, True), (second.session_id, False)]
+    assert [(v.session.id, v.current) for v in listed] == [
+        (third.session_id, True),
+        (second.session_id, False),
+    ]
 
 
 def test_revoke_all_is_per_tenant_and_account(sql_db: SqlDatabase) -> None:

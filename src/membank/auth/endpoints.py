@@ -78,11 +78,11 @@ async def refresh(body: RefreshIn, request: Request, container: AppContainer) ->
     return ok(_tokens_out(issued), headers={"Cache-Control": "no-store"})
 
 
-@router.post("/auth/logout", response_model=Envelope[None], responses=error_responses(*AUTHENTICATED))
+@router.post("/auth/logout", response_model=Envelope[RevokedOut], responses=error_responses(*AUTHENTICATED))
 async def logout(principal: CurrentPrincipal, request: Request, container: AppContainer) -> Response:
     """End the session of this request's access token."""
     await container.sessions.logout(principal, request_origin(request))
-    return ok(None, message="logged out")
+    return ok(RevokedOut(revoked=[principal.session_id or ""]).model_dump(), message="logged out")
 
 
 @router.get("/auth/sessions", response_model=Envelope[SessionsOut], responses=error_responses(*AUTHENTICATED))

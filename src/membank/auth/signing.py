@@ -74,7 +74,10 @@ class SigningKeys:
     def verifier(self, kid: str) -> Ed25519PublicKey | None:
         """The public key of `kid` when it may verify now; None when unknown or retired."""
         self._refresh_if_stale()
-        if kid not in self._verifiers and self._clock() - self._unknown_kid_read_at >= _REFETCH_AT_MOST_EVERY_SECONDS:
+        if (
+            kid not in self._verifiers
+            and self._clock() - self._unknown_kid_read_at >= _REFETCH_AT_MOST_EVERY_SECONDS
+        ):
             self._unknown_kid_read_at = self._clock()
             self._refresh()
         record = next((r for r in self._records if r.kid == kid), None)
