@@ -13,7 +13,7 @@ from membank.api.deps import AppContainer, CurrentPrincipal
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
 from membank.auth.events import RequestOrigin
-from membank.auth.schemas import JwksOut, RefreshIn, RevokedOut, SessionOut, SessionsOut, TokensOut
+from membank.auth.schemas import JwksOut, RefreshIn, RevokedOut, LoginSessionOut, LoginSessionsOut, TokensOut
 from membank.auth.sessions import IssuedTokens, SessionView
 from membank.errors import (
     BackendUnavailable,
@@ -52,9 +52,9 @@ def _tokens_out(issued: IssuedTokens) -> dict[str, object]:
     ).model_dump()
 
 
-def _session_out(view: SessionView) -> SessionOut:
+def _session_out(view: SessionView) -> LoginSessionOut:
     s = view.session
-    return SessionOut(
+    return LoginSessionOut(
         id=s.id,
         device=s.device,
         ip=s.ip,
@@ -85,11 +85,11 @@ async def logout(principal: CurrentPrincipal, request: Request, container: AppCo
     return ok(RevokedOut(revoked=[principal.session_id or ""]).model_dump(), message="logged out")
 
 
-@router.get("/auth/sessions", response_model=Envelope[SessionsOut], responses=error_responses(*AUTHENTICATED))
+@router.get("/auth/sessions", response_model=Envelope[LoginSessionsOut], responses=error_responses(*AUTHENTICATED))
 async def list_sessions(principal: CurrentPrincipal, container: AppContainer) -> Response:
     """The caller's own live sessions, newest first."""
     views = await container.sessions.list_sessions(principal)
-    return ok(SessionsOut(sessions=[_session_out(v) for v in views]).model_dump())
+    return ok(LoginSessionsOut(sessions=[_session_out(v) for v in views]).model_dump())
 
 
 @router.delete(

@@ -21,7 +21,7 @@ class TokensOut(BaseModel):
     session_id: str
 
 
-class SessionOut(BaseModel):
+class LoginSessionOut(BaseModel):
     """One live login session (times are epoch seconds)."""
 
     id: str
@@ -35,8 +35,8 @@ class SessionOut(BaseModel):
     current: bool = Field(description="Whether this request came with this session's access token")
 
 
-class SessionsOut(BaseModel):
-    sessions: list[SessionOut]
+class LoginSessionsOut(BaseModel):
+    sessions: list[LoginSessionOut]
 
 
 class RevokedOut(BaseModel):
