@@ -8,9 +8,9 @@ from membank.auth.events import SecurityEvents
 from membank.auth.rate_limits import Limits, RateLimiter, RatePolicy
 from membank.auth.secret_box import SecretBox, decode_key, load_or_create_key
 from membank.auth.service import AuthService
-from membank.auth.sessions import SessionPolicy, SessionService
+from membank.auth.sessions import SessionService
 from membank.auth.signing import SigningKeys
-from membank.auth.tokens import AccessTokens
+from membank.auth.wiring import build_oidc, build_sessions
 from membank.cache import JsonCodec, SharedCache, TieredCache
 from membank.config import Settings
 from membank.ingest.consolidation import Consolidator
@@ -244,35 +244,6 @@ def build_secret_box(settings: Settings) -> SecretBox:
     return SecretBox(load_or_create_key(settings.auth_secret_key_path))
 
 
-def build_sessions(
-    settings: Settings, store: RecordStore, events: SecurityEvents, box: SecretBox
-) -> tuple[SigningKeys, SessionService]:
-    """The signing keys and the login-session service (access and refresh tokens) over the store."""
-    keys = SigningKeys(
-        store.signing_keys,
-        box,
-        # Old keys verify until every token any instance may still sign with them has expired.
-        retire_after=settings.access_token_ttl_seconds
-        + settings.signing_key_cache_seconds
-        + settings.jwt_leeway_seconds,
-        cache_seconds=settings.signing_key_cache_seconds,
-    )
-    tokens = AccessTokens(
-        keys,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl_seconds=settings.access_token_ttl_seconds,
-        leeway_seconds=settings.jwt_leeway_seconds,
-    )
-    policy = SessionPolicy(
-        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
-        idle_timeout_seconds=settings.session_idle_timeout_seconds,
-        absolute_timeout_seconds=settings.session_absolute_timeout_seconds,
-        limit_per_account=settings.session_limit_per_account,
-    )
-    return keys, SessionService(store.login_sessions, tokens, events, policy)
-
-
 @dataclass(slots=True)
 class Container:
     """Everything a process runs, built once."""
@@ -436,7 +407,9 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         index_sync=index_sync,
         index_health=health,
         index_maintainer=maintainer,
-        auth=AuthService(store.keys, enabled=settings.auth_enabled, sessions=sessions),
+        auth=AuthService(
+            store.keys, enabled=settings.auth_enabled, sessions=sessions, oidc=build_oidc(settings, store)
+        ),
         security_events=security_events,
         secret_box=secret_box,
         signing_keys=signing_keys,

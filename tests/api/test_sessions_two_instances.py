@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from membank.auth.events import RequestOrigin
 from membank.bootstrap import Container, build_container, build_store
+from membank.cli.main import cli
 from membank.config import Settings
 from membank.errors import Unauthorized
 from membank.models import Principal
@@ -81,3 +84,21 @@ def test_a_key_rotated_on_one_instance_verifies_on_the_other_at_once(
     _authenticate(here, after.access_token)  # `here` caches the old key set, but reads on an unknown kid
     _authenticate(there, before.access_token)
     assert new_kid in {k["kid"] for k in here.signing_keys.jwks()["keys"]}
+
+
+def test_the_cli_rotates_the_signing_key_that_a_running_instance_then_uses(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", signing_key_cache_seconds=0)
+    container = build_container(settings, with_index=False)
+    try:
+        old_kid = container.signing_keys.signer()[0]
+        env = {"MEMBANK_DATA_DIR": str(settings.data_dir)}
+        result = CliRunner().invoke(cli, ["auth", "rotate-signing-key"], env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        new_kid = container.signing_keys.signer()[0]
+        assert new_kid != old_kid and f"signing key {new_kid} signs" in result.output
+        assert old_kid in result.output
+        assert {k["kid"] for k in container.signing_keys.jwks()["keys"]} == {old_kid, new_kid}
+        events = container.security_events.list(None, kind="signing_key_rotate")
+        assert [e.target for e in events] == [new_kid]
+    finally:
+        asyncio.run(container.aclose())

@@ -13,7 +13,7 @@ from membank.api.deps import AppContainer, CurrentPrincipal
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
 from membank.auth.events import RequestOrigin
-from membank.auth.schemas import JwksOut, RefreshIn, RevokedOut, LoginSessionOut, LoginSessionsOut, TokensOut
+from membank.auth.schemas import JwksOut, LoginSessionOut, LoginSessionsOut, RefreshIn, RevokedOut, TokensOut
 from membank.auth.sessions import IssuedTokens, SessionView
 from membank.errors import (
     BackendUnavailable,
@@ -85,7 +85,9 @@ async def logout(principal: CurrentPrincipal, request: Request, container: AppCo
     return ok(RevokedOut(revoked=[principal.session_id or ""]).model_dump(), message="logged out")
 
 
-@router.get("/auth/sessions", response_model=Envelope[LoginSessionsOut], responses=error_responses(*AUTHENTICATED))
+@router.get(
+    "/auth/sessions", response_model=Envelope[LoginSessionsOut], responses=error_responses(*AUTHENTICATED)
+)
 async def list_sessions(principal: CurrentPrincipal, container: AppContainer) -> Response:
     """The caller's own live sessions, newest first."""
     views = await container.sessions.list_sessions(principal)

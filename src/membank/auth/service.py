@@ -14,6 +14,7 @@ from membank.models import ApiKey, Principal
 from membank.storage.ports import KeyRepository
 
 if TYPE_CHECKING:
+    from membank.auth.oidc import OidcVerifier
     from membank.auth.sessions import SessionService
 
 _TOUCH_EVERY_SECONDS = 60.0
@@ -34,9 +35,11 @@ class AuthService:
         enabled: bool,
         roles: RoleCatalog | None = None,
         sessions: SessionService | None = None,
+        oidc: OidcVerifier | None = None,
     ) -> None:
         self._keys = keys
         self._sessions = sessions
+        self._oidc = oidc
         self._enabled = enabled
         self._roles = roles or RoleCatalog()
         self._touched: dict[str, float] = {}
@@ -47,10 +50,18 @@ class AuthService:
             return await self._anonymous_admin()
         if not presented:
             raise Unauthorized("missing API key: send X-API-Key or Authorization: Bearer <key>")
-        # A JWT is an access token of a login session; anything else is an API key, checked as before.
-        if self._sessions is not None and looks_like_jwt(presented):
-            return await asyncio.to_thread(self._sessions.authenticate, presented)
+        # A JWT is an access token (of the SSO issuer it names, else of our login sessions); anything else
+        # is an API key, checked as before.
+        if looks_like_jwt(presented):
+            return await asyncio.to_thread(self._bearer, presented)
         return await asyncio.to_thread(self._verify, presented)
+
+    def _bearer(self, token: str) -> Principal:
+        if self._oidc is not None and self._oidc.issues(token):
+            return self._oidc.authenticate(token)
+        if self._sessions is None:
+            raise Unauthorized("access tokens are not accepted here")
+        return self._sessions.authenticate(token)
 
     def _verify(self, presented: str) -> Principal:
         prefix, secret = split_key(presented)

@@ -16,7 +16,8 @@ def auth() -> None:
 def rotate_signing_key() -> None:
     """Make a new access-token signing key; the old ones verify until the tokens they signed have expired."""
     from membank.auth.events import SecurityEvents
-    from membank.bootstrap import build_secret_box, build_sessions, build_store
+    from membank.auth.wiring import build_sessions
+    from membank.bootstrap import build_secret_box, build_store
 
     settings = Settings()
     store = build_store(settings)
