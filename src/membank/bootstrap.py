@@ -8,6 +8,9 @@ from membank.auth.events import SecurityEvents
 from membank.auth.rate_limits import Limits, RateLimiter, RatePolicy
 from membank.auth.secret_box import SecretBox, decode_key, load_or_create_key
 from membank.auth.service import AuthService
+from membank.auth.sessions import SessionService
+from membank.auth.signing import SigningKeys
+from membank.auth.wiring import build_oidc, build_sessions
 from membank.cache import JsonCodec, SharedCache, TieredCache
 from membank.config import Settings
 from membank.ingest.consolidation import Consolidator
@@ -259,6 +262,8 @@ class Container:
     auth: AuthService
     security_events: SecurityEvents
     secret_box: SecretBox
+    signing_keys: SigningKeys
+    sessions: SessionService
     health: HealthService
     memories: MemoryService
     jobs: JobService
@@ -380,6 +385,9 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         PROCESS_CONVERSATION: processor,
     }
     signal = JobSignal()
+    security_events = SecurityEvents(store.security_events)
+    secret_box = build_secret_box(settings)
+    signing_keys, sessions = build_sessions(settings, store, security_events, secret_box)
     jobs = JobService(
         store.jobs,
         max_attempts=settings.job_max_attempts,
@@ -399,9 +407,13 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         index_sync=index_sync,
         index_health=health,
         index_maintainer=maintainer,
-        auth=AuthService(store.keys, enabled=settings.auth_enabled),
-        security_events=SecurityEvents(store.security_events),
-        secret_box=build_secret_box(settings),
+        auth=AuthService(
+            store.keys, enabled=settings.auth_enabled, sessions=sessions, oidc=build_oidc(settings, store)
+        ),
+        security_events=security_events,
+        secret_box=secret_box,
+        signing_keys=signing_keys,
+        sessions=sessions,
         health=HealthService(
             embedder,
             ping_store=store.ping,

@@ -21,6 +21,10 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# What an SSO issuer may sign with: asymmetric algorithms only (a shared secret would let anyone holding the
+# published key sign).
+OidcAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+
 _POSTGRES_SCHEMES = {"postgresql", "postgresql+psycopg"}
 _REDIS_SCHEMES = {"redis", "rediss", "unix"}
 
@@ -53,6 +57,38 @@ class Settings(BaseSettings):
     # instance sharing a store needs the same one; unset, a key file in the data dir is made on first use
     # (fine for one embedded instance, not for several).
     auth_secret_key: SecretStr | None = None
+    # Access tokens (JWT, EdDSA) of login sessions: who issues them, for whom, how long they live, and the
+    # clock skew tolerated between instances when checking exp/nbf/iat.
+    jwt_issuer: str = Field(default="membank", min_length=1)
+    jwt_audience: str = Field(default="membank-api", min_length=1)
+    access_token_ttl_seconds: int = Field(default=900, ge=1, le=86_400)
+    jwt_leeway_seconds: int = Field(default=5, ge=0, le=300)
+    # How long an instance keeps the signing keys it read (a key made by another instance is fetched at once
+    # when a token names it; a rotated-out key is retired this long after the access-token TTL too).
+    signing_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Login sessions: a refresh token's life, the longest a session may go unused, its absolute end, and how
+    # many live sessions one account may hold (the oldest is revoked on the next login past it).
+    refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=1)
+    session_idle_timeout_seconds: int = Field(default=7 * 86_400, ge=1)
+    session_absolute_timeout_seconds: int = Field(default=30 * 86_400, ge=1)
+    session_limit_per_account: int = Field(default=10, ge=1, le=1000)
+    # Single sign-on: access tokens of an external OIDC issuer are accepted when oidc_issuer is set (with
+    # its JWKS URL and the audience its tokens carry for us). Claims map to the tenant (by name), roles and
+    # bound end users; only asymmetric algorithms can be chosen.
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_audience: str | None = None
+    oidc_algorithms: list[OidcAlgorithm] = Field(
+        default_factory=lambda: list[OidcAlgorithm](["RS256"]), min_length=1
+    )
+    oidc_tenant_claim: str = "tenant"
+    oidc_roles_claim: str = "roles"
+    oidc_user_ids_claim: str = "user_ids"
+    # The issuer's keys are kept this long; a token naming an unknown kid fetches them again, at most once
+    # per oidc_jwks_refetch_seconds.
+    oidc_jwks_cache_seconds: float = Field(default=3600.0, gt=0)
+    oidc_jwks_refetch_seconds: float = Field(default=30.0, ge=0)
+    oidc_timeout_seconds: float = Field(default=5.0, gt=0)
 
     store: Literal["sqlite", "postgres"] = "sqlite"
     # The PostgreSQL system of record (store=postgres): postgresql://user:password@host:port/database.
@@ -239,6 +275,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MEMBANK_AUTH_ENABLED=false is allowed only when MEMBANK_HOST is a loopback address"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer is not None:
+            missing = [name for name in ("oidc_jwks_url", "oidc_audience") if getattr(self, name) is None]
+            if missing:
+                raise ValueError(
+                    f"MEMBANK_OIDC_ISSUER needs {', '.join('MEMBANK_' + m.upper() for m in missing)}"
+                )
+            assert self.oidc_jwks_url is not None
+            if self.oidc_jwks_url.split("://", 1)[0] not in ("http", "https"):
+                raise ValueError("MEMBANK_OIDC_JWKS_URL must be an http:// or https:// URL")
         return self
 
     @model_validator(mode="after")

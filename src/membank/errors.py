@@ -9,7 +9,8 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── MemoryNotFound            MEMORY_NOT_FOUND          404
     │   ├── JobNotFound               JOB_NOT_FOUND             404
     │   ├── BatchNotFound             BATCH_NOT_FOUND           404
-    │   └── SessionNotFound           SESSION_NOT_FOUND         404
+    │   ├── SessionNotFound           SESSION_NOT_FOUND         404
+    │   └── LoginSessionNotFound      LOGIN_SESSION_NOT_FOUND   404
     ├── Unauthorized                  UNAUTHORIZED              401
     ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
     ├── Conflict                      CONFLICT                  409
@@ -82,6 +83,12 @@ class BatchNotFound(NotFound):
 
 class SessionNotFound(NotFound):
     code = "SESSION_NOT_FOUND"
+
+
+class LoginSessionNotFound(NotFound):
+    """No live login session of the caller (or, for an admin, of the tenant) has that id."""
+
+    code = "LOGIN_SESSION_NOT_FOUND"
 
 
 class Unauthorized(MemBankError):

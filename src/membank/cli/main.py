@@ -167,10 +167,12 @@ def check(repair: bool) -> None:
         sys.exit(1)
 
 
+from membank.cli.auth import auth  # noqa: E402
 from membank.cli.keys import keys  # noqa: E402
 from membank.cli.usage import add, import_file, search  # noqa: E402
 
 cli.add_command(keys)
+cli.add_command(auth)
 cli.add_command(add)
 cli.add_command(search)
 cli.add_command(import_file)

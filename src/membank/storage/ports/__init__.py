@@ -12,12 +12,14 @@ from membank.storage.ports.jobs import Batch, JobProgress, JobRepository
 from membank.storage.ports.keys import KeyRepository
 from membank.storage.ports.keyword import KeywordResult, KeywordSearch
 from membank.storage.ports.locks import LockRepository
+from membank.storage.ports.login_sessions import LoginSession, LoginSessionRepository, RefreshTokenRecord
 from membank.storage.ports.memories import MemoryPage, MemoryRepository
 from membank.storage.ports.outbox import Outbox, OutboxItem
 from membank.storage.ports.rate_limits import Rate, RateDecision, RateLimitStore, RateState
 from membank.storage.ports.revisions import RevisionCounter
 from membank.storage.ports.security_events import SecurityEvent, SecurityEventLog
 from membank.storage.ports.sessions import SessionRepository, SessionState
+from membank.storage.ports.signing_keys import SigningKeyRecord, SigningKeyRepository
 from membank.storage.ports.store import RecordStore
 from membank.storage.ports.usage import UsageRecord, UsageRepository
 from membank.storage.ports.versions import VersionRepository
@@ -34,6 +36,8 @@ __all__ = [
     "KeywordResult",
     "KeywordSearch",
     "LockRepository",
+    "LoginSession",
+    "LoginSessionRepository",
     "MemoryPage",
     "MemoryRepository",
     "Outbox",
@@ -43,11 +47,14 @@ __all__ = [
     "RateLimitStore",
     "RateState",
     "RecordStore",
+    "RefreshTokenRecord",
     "RevisionCounter",
     "SecurityEvent",
     "SecurityEventLog",
     "SessionRepository",
     "SessionState",
+    "SigningKeyRecord",
+    "SigningKeyRepository",
     "StoredResponse",
     "UsageRecord",
     "UsageRepository",

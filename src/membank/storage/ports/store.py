@@ -8,11 +8,13 @@ from membank.storage.ports.idempotency import IdempotencyRepository
 from membank.storage.ports.jobs import JobRepository
 from membank.storage.ports.keys import KeyRepository
 from membank.storage.ports.locks import LockRepository
+from membank.storage.ports.login_sessions import LoginSessionRepository
 from membank.storage.ports.memories import MemoryRepository
 from membank.storage.ports.outbox import Outbox
 from membank.storage.ports.revisions import RevisionCounter
 from membank.storage.ports.security_events import SecurityEventLog
 from membank.storage.ports.sessions import SessionRepository
+from membank.storage.ports.signing_keys import SigningKeyRepository
 from membank.storage.ports.usage import UsageRepository
 from membank.storage.ports.versions import VersionRepository
 
@@ -66,6 +68,14 @@ class RecordStore(Protocol):
     @property
     def security_events(self) -> SecurityEventLog:
         """The append-only security event log."""
+
+    @property
+    def login_sessions(self) -> LoginSessionRepository:
+        """Login sessions of human accounts and their refresh tokens."""
+
+    @property
+    def signing_keys(self) -> SigningKeyRepository:
+        """The keys that sign access tokens."""
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations."""

@@ -9,11 +9,13 @@ from membank.storage.sql.idempotency import SqlIdempotency
 from membank.storage.sql.jobs import SqlJobRepository
 from membank.storage.sql.keys import SqlKeyRepository
 from membank.storage.sql.locks import SqlLockRepository
+from membank.storage.sql.login_sessions import SqlLoginSessions
 from membank.storage.sql.memories import SqlMemoryRepository
 from membank.storage.sql.outbox import SqlOutbox
 from membank.storage.sql.schema import upgrade
 from membank.storage.sql.security_events import SqlSecurityEventLog
 from membank.storage.sql.sessions import SqlSessionRepository
+from membank.storage.sql.signing_keys import SqlSigningKeys
 from membank.storage.sql.usage import SqlUsageRepository
 from membank.storage.sql.writes import IndexWriter
 
@@ -34,6 +36,8 @@ class SqlRecordStore:
         self._locks = SqlLockRepository(db)
         self._usage = SqlUsageRepository(db)
         self._security_events = SqlSecurityEventLog(db)
+        self._login_sessions = SqlLoginSessions(db)
+        self._signing_keys = SqlSigningKeys(db)
 
     @classmethod
     def sqlite(cls, path: Path) -> SqlRecordStore:
@@ -90,6 +94,14 @@ class SqlRecordStore:
     @property
     def security_events(self) -> SqlSecurityEventLog:
         return self._security_events
+
+    @property
+    def login_sessions(self) -> SqlLoginSessions:
+        return self._login_sessions
+
+    @property
+    def signing_keys(self) -> SqlSigningKeys:
+        return self._signing_keys
 
     def write_index_in_transaction(self, writer: IndexWriter) -> None:
         """Let every memory write bring an index in this database up to date in its own transaction (no

@@ -1,0 +1,118 @@
+"""Access tokens: short-lived JWTs (EdDSA) naming an account, its tenant and its login session."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jwt
+
+from membank.auth.signing import ALGORITHM, SigningKeys
+from membank.errors import Unauthorized
+
+_REQUIRED_CLAIMS = ["iss", "aud", "sub", "tid", "sid", "iat", "nbf", "exp", "jti"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What a verified access token says. The session and account rows stay the authority on whether it
+    still holds (revocation, status, roles): the token only names them."""
+
+    account_id: str
+    tenant_id: str
+    session_id: str
+    token_id: str
+    expires_at: float
+
+
+def looks_like_jwt(presented: str) -> bool:
+    """Whether a bearer is shaped like a JWT (three base64url parts; API keys have no dots)."""
+    return presented.count(".") == 2 and presented.startswith("eyJ")
+
+
+class AccessTokens:
+    """Issues and verifies access tokens. Verification pins EdDSA (so `alg: none` and an HS256 token keyed
+    with a public key are refused before any key is used), requires a known kid, and checks iss, aud, exp,
+    nbf and iat with `leeway` seconds of clock skew."""
+
+    def __init__(
+        self,
+        keys: SigningKeys,
+        *,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int,
+        leeway_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
+        self.ttl_seconds = ttl_seconds
+        self._leeway = leeway_seconds
+        self._clock = clock
+
+    def issue(self, *, account_id: str, tenant_id: str, session_id: str, mfa_at: float | None) -> str:
+        """A signed access token for this session, valid for the TTL from now."""
+        kid, private_key = self._keys.signer()
+        now = int(self._clock())
+        claims: dict[str, object] = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": account_id,
+            "tid": tenant_id,
+            "sid": session_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.ttl_seconds,
+            "jti": uuid.uuid4().hex,
+            "amr": ["pwd", "otp"] if mfa_at is not None else ["pwd"],
+        }
+        if mfa_at is not None:
+            claims["mfa_at"] = int(mfa_at)
+        return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": kid})
+
+    def verify(self, token: str) -> AccessClaims:
+        """The claims of a valid token; Unauthorized saying what is wrong (never echoing the token)."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise Unauthorized("malformed access token") from None
+        if header.get("alg") != ALGORITHM:
+            raise Unauthorized(f"access tokens must be signed with {ALGORITHM}")
+        kid = header.get("kid")
+        key = self._keys.verifier(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise Unauthorized("access token signed by an unknown or retired key")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("access token expired") from None
+        except jwt.ImmatureSignatureError:
+            raise Unauthorized("access token not valid yet") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthorized("access token is for another audience") from None
+        except jwt.InvalidIssuerError:
+            raise Unauthorized("access token from another issuer") from None
+        except jwt.InvalidTokenError:
+            raise Unauthorized("invalid access token") from None
+        return _claims(claims)
+
+
+def _claims(claims: dict[str, object]) -> AccessClaims:
+    sub, tid, sid, jti, exp = (claims.get(name) for name in ("sub", "tid", "sid", "jti", "exp"))
+    if not all(isinstance(value, str) and value for value in (sub, tid, sid, jti)):
+        raise Unauthorized("invalid access token claims")
+    assert isinstance(sub, str) and isinstance(tid, str) and isinstance(sid, str) and isinstance(jti, str)
+    assert isinstance(exp, int | float)
+    return AccessClaims(account_id=sub, tenant_id=tid, session_id=sid, token_id=jti, expires_at=float(exp))
