@@ -134,7 +134,10 @@ def _lacks_permission(role: str) -> Applies:
 
 
 def _other_tenant_applies(operation: Operation, credentials: Credentials) -> bool:
-    # A write that names no object of A acts in the caller's own tenant; it is no attack on A.
+    # A write that names no object of A acts in the caller's own tenant; it is no attack on A. An API key
+    # of any tenant is refused by the account-only operations before a tenant comes into it.
+    if operation.example is not None and operation.example.as_account:
+        return False
     return operation.names_object or not operation.mutates
 
 

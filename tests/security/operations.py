@@ -43,6 +43,10 @@ class Objects:
     session_id: str  # a conversation session of end user bob
     key_id: str  # an API key of tenant A that no attack presents (for /api/v1/keys/{key_id})
     account_id: str  # tenant A's human admin account (for the account routes)
+    login_session_id: str  # a login session of that account (for the session routes)
+    # A fresh access token of that account (a new login session each call): the credential of the
+    # operations only a signed-in account may call (its own sessions, logout).
+    account_token: Callable[[], str]
     user_id: str = VICTIM_USER
 
     def path_value(self, name: str) -> str | None:
@@ -63,6 +67,7 @@ class Example:
     query: Mapping[str, str] = field(default_factory=dict)
     names_user: bool = False  # the request names an end user (path or body): what `own` must check
     reads_only: bool = False  # a POST that only reads (search): it must change nothing even when it succeeds
+    as_account: bool = False  # called with an account's access token (tenant A's admin), not an API key
 
 
 def _needs(*permissions: str) -> frozenset[str]:
@@ -117,6 +122,10 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
     ("GET", "/api/v1/users/{user_id}/memories/stats"): Example(_needs("memories:read"), names_user=True),
     ("GET", "/api/v1/jobs/{job_id}"): Example(_needs("jobs:read")),
     ("GET", "/api/v1/jobs/{job_id}/items"): Example(_needs("jobs:read", "memories:read")),
+    ("POST", "/api/v1/auth/logout"): Example(_needs(), as_account=True),
+    ("GET", "/api/v1/auth/sessions"): Example(_needs(), as_account=True),
+    ("DELETE", "/api/v1/auth/sessions/{login_session_id}"): Example(_needs(), as_account=True),
+    ("DELETE", "/api/v1/users/{account_id}/sessions"): Example(_needs("users:write"), as_account=True),
 }
 
 _PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
@@ -197,7 +206,8 @@ def unsecured_operations(document: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def build_request(operation: Operation, objects: Objects, credential: str) -> Request:
-    """The operation's well-formed request for tenant A's objects, with `credential` as X-API-Key."""
+    """The operation's well-formed request for tenant A's objects, with `credential` as X-API-Key (or a
+    fresh access token of tenant A's admin account for the account-only operations)."""
     example = operation.example
     if example is None:
         raise LookupError(f"{operation.key} has no example in tests/security/operations.py EXAMPLES")
@@ -208,4 +218,9 @@ def build_request(operation: Operation, objects: Objects, credential: str) -> Re
             raise LookupError(f"{operation.key}: no fixture object for path parameter {name!r}")
         path = path.replace("{" + name + "}", value)
     body = example.body(objects) if example.body is not None else None
-    return Request(operation.method, path, {"X-API-Key": credential}, dict(example.query), body)
+    headers: dict[str, str | bytes] = (
+        {"Authorization": f"Bearer {objects.account_token()}"}
+        if example.as_account
+        else {"X-API-Key": credential}
+    )
+    return Request(operation.method, path, headers, dict(example.query), body)

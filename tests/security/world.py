@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,11 +16,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from membank.api import create_app
+from membank.auth.events import RequestOrigin
 from membank.auth.keys import hash_secret, issue_key, split_key
 from membank.auth.service import AuthService
+from membank.auth.sessions import IssuedTokens
 from membank.bootstrap import build_store
 from membank.config import Settings
 from membank.models import ApiKey
+from membank.models.account import UserAccount
 from membank.storage.ports import KeyRepository
 from membank.storage.sql import tables
 from tests.security import snapshot, tokens
@@ -150,7 +154,29 @@ def _wait_job(client: TestClient, job_id: str, key: str) -> None:
     raise AssertionError(f"job {job_id} did not finish")
 
 
-def create_objects(client: TestClient, key: str, *, key_id: str, account_id: str) -> Objects:
+def _account_sessions(client: TestClient, account: Account) -> Callable[[], IssuedTokens]:
+    """Starts a real login session of `account` through the app's own session service, per call."""
+    container = client.app.state.container  # type: ignore[attr-defined]
+    now = time.time()
+    stored = UserAccount(
+        id=account.user_id,
+        tenant_id=account.tenant_id,
+        email=account.email,
+        display_name=account.email,
+        status="active",
+        roles=["tenant-admin"],
+        created_at=now,
+        updated_at=now,
+    )
+    start = functools.partial(
+        container.sessions.start, stored, device="attack suite", origin=RequestOrigin(), mfa_at=None
+    )
+    assert client.portal is not None
+    portal = client.portal
+    return lambda: portal.call(start)  # type: ignore[no-any-return]
+
+
+def create_objects(client: TestClient, key: str, *, key_id: str, account: Account) -> Objects:
     """Tenant A's memory, job, batch and conversation session, all of end user bob, all finished."""
     headers = {"X-API-Key": key}
     memory = _ok(
@@ -181,13 +207,16 @@ def create_objects(client: TestClient, key: str, *, key_id: str, account_id: str
     session = "attack-target"
     exchange = {"user_id": VICTIM_USER, "session_id": session, "user_input": f"I like tea ({SECRET_MARK})."}
     _ok(client.post("/api/v1/memories/process-conversation?wait=true", headers=headers, json=exchange))
+    sessions = _account_sessions(client, account)
     return Objects(
         memory_id=memory["id"],
         job_id=job["id"],
         batch_id=batch["batch_id"],
         session_id=session,
         key_id=key_id,
-        account_id=account_id,
+        account_id=account.user_id,
+        login_session_id=sessions().session_id,
+        account_token=lambda: sessions().access_token,
     )
 
 
@@ -208,9 +237,7 @@ def open_world(data_dir: Path) -> Iterator[World]:
     account_a = create_account(settings.sqlite_path, tenant_a, "admin@acme.example", ["tenant-admin"])
     account_b = create_account(settings.sqlite_path, tenant_b, "admin@globex.example", ["tenant-admin"])
     with TestClient(create_app(settings)) as client:
-        objects = create_objects(
-            client, credentials.key("tenant_a"), key_id=victim_key, account_id=account_a.user_id
-        )
+        objects = create_objects(client, credentials.key("tenant_a"), key_id=victim_key, account=account_a)
         client.get("/.well-known/jwks.json")  # an issuer may make its first signing key on demand
         signer = tokens.store_signer(settings)
         credentials.plaintexts.update(bearer_tokens(signer, account_a, account_b))

@@ -95,16 +95,16 @@ async def list_sessions(principal: CurrentPrincipal, container: AppContainer) ->
 
 
 @router.delete(
-    "/auth/sessions/{session_id}",
+    "/auth/sessions/{login_session_id}",
     response_model=Envelope[RevokedOut],
     responses=error_responses(ValidationFailed, *AUTHENTICATED, LoginSessionNotFound),
 )
 async def revoke_session(
-    session_id: SessionId, principal: CurrentPrincipal, request: Request, container: AppContainer
+    login_session_id: SessionId, principal: CurrentPrincipal, request: Request, container: AppContainer
 ) -> Response:
     """Revoke one of the caller's own sessions."""
-    await container.sessions.revoke(principal, session_id, request_origin(request))
-    return ok(RevokedOut(revoked=[session_id]).model_dump())
+    await container.sessions.revoke(principal, login_session_id, request_origin(request))
+    return ok(RevokedOut(revoked=[login_session_id]).model_dump())
 
 
 @router.delete(
