@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # instance sharing a store needs the same one; unset, a key file in the data dir is made on first use
     # (fine for one embedded instance, not for several).
     auth_secret_key: SecretStr | None = None
+    # Signed requests (HMAC per key): a timestamp further than this from now is refused, and nonces are
+    # remembered this long.
+    signature_window_seconds: int = Field(default=300, ge=1, le=3600)
+    # Per-key request counts are kept in memory and written this often (and at shutdown).
+    key_usage_flush_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     store: Literal["sqlite", "postgres"] = "sqlite"
     # The PostgreSQL system of record (store=postgres): postgresql://user:password@host:port/database.

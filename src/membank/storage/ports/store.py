@@ -9,9 +9,11 @@ from membank.storage.ports.jobs import JobRepository
 from membank.storage.ports.keys import KeyRepository
 from membank.storage.ports.locks import LockRepository
 from membank.storage.ports.memories import MemoryRepository
+from membank.storage.ports.nonces import NonceStore
 from membank.storage.ports.outbox import Outbox
 from membank.storage.ports.revisions import RevisionCounter
 from membank.storage.ports.security_events import SecurityEventLog
+from membank.storage.ports.service_accounts import ServiceAccountRepository
 from membank.storage.ports.sessions import SessionRepository
 from membank.storage.ports.usage import UsageRepository
 from membank.storage.ports.versions import VersionRepository
@@ -66,6 +68,14 @@ class RecordStore(Protocol):
     @property
     def security_events(self) -> SecurityEventLog:
         """The append-only security event log."""
+
+    @property
+    def service_accounts(self) -> ServiceAccountRepository:
+        """Service accounts owning API keys."""
+
+    @property
+    def nonces(self) -> NonceStore:
+        """Nonces of signed requests (when Redis is not configured)."""
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations."""
