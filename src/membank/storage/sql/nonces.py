@@ -41,6 +41,6 @@ class SqlNonceStore:
             inserted = conn.execute(
                 statement.on_conflict_do_nothing(
                     index_elements=[request_nonces.c.key_id, request_nonces.c.nonce]
-                )
+                ).returning(request_nonces.c.key_id)
             )
-            return inserted.rowcount == 1
+            return inserted.first() is not None

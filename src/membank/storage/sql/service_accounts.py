@@ -40,9 +40,9 @@ class SqlServiceAccountRepository:
             inserted = conn.execute(
                 statement.on_conflict_do_nothing(
                     index_elements=[service_accounts.c.tenant_id, service_accounts.c.name]
-                )
+                ).returning(service_accounts.c.id)
             )
-            return inserted.rowcount == 1
+            return inserted.first() is not None
 
     @retry_reads
     def get(self, tenant_id: str, account_id: str) -> ServiceAccount | None:
