@@ -33,7 +33,7 @@ class KeysApi:
         return data
 
     def listed(self) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = self.api.call("GET", "/api/v1/keys", self.admin).json()["data"]
+        data: list[dict[str, Any]] = self.api.call("GET", "/api/v1/keys", self.admin).json()["data"]["keys"]
         return data
 
     def status(self, key: str, path: str = MEMORIES) -> int:

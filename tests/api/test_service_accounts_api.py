@@ -48,7 +48,7 @@ def test_disabling_an_account_stops_its_keys(api: Api, admin: str) -> None:
 
 def test_accounts_are_listed_and_read_per_tenant(api: Api, admin: str) -> None:
     account = _account(api, admin)
-    listed = api.call("GET", ACCOUNTS, admin).json()["data"]
+    listed = api.call("GET", ACCOUNTS, admin).json()["data"]["service_accounts"]
     assert [a["name"] for a in listed] == ["ingest-bot"]
     assert api.call("GET", f"{ACCOUNTS}/{account['id']}", admin).json()["data"] == account
     missing = api.call("GET", f"{ACCOUNTS}/nope", admin)
@@ -58,7 +58,7 @@ def test_accounts_are_listed_and_read_per_tenant(api: Api, admin: str) -> None:
     store.close()
     assert api.call("GET", f"{ACCOUNTS}/{account['id']}", other_admin).status_code == 404
     assert api.call("POST", f"{ACCOUNTS}/{account['id']}/disable", other_admin).status_code == 404
-    assert api.call("GET", ACCOUNTS, other_admin).json()["data"] == []
+    assert api.call("GET", ACCOUNTS, other_admin).json()["data"]["service_accounts"] == []
 
 
 def test_a_duplicate_name_is_409_and_bad_input_400(api: Api, admin: str) -> None:
@@ -68,7 +68,7 @@ def test_a_duplicate_name_is_409_and_bad_input_400(api: Api, admin: str) -> None
     for body in ({"name": ""}, {"name": "x" * 101}, {"name": "ok", "description": "d" * 501}, {}):
         response = api.call("POST", ACCOUNTS, admin, json=body)
         assert response.status_code == 400, body
-    assert len(api.call("GET", ACCOUNTS, admin).json()["data"]) == 1
+    assert len(api.call("GET", ACCOUNTS, admin).json()["data"]["service_accounts"]) == 1
 
 
 def test_service_accounts_need_keys_write(api: Api, admin: str) -> None:

@@ -10,14 +10,20 @@ from fastapi.responses import Response
 
 from membank.api.client_address import client_ip
 from membank.api.deps import AppContainer, KeysDelete, KeysRead, KeysWrite
-from membank.api.envelope import ok
+from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
 from membank.auth.events import RequestOrigin
 from membank.errors import Conflict, KeyNotFound, MemBankError, ServiceAccountNotFound, ValidationFailed
 from membank.keys.schemas import (
+    IssuedKeyOut,
     KeyCreate,
+    KeyList,
+    KeyOut,
     KeyRotate,
+    KeyUsageOut,
     ServiceAccountCreate,
+    ServiceAccountList,
+    ServiceAccountOut,
     key_out,
     service_account_out,
 )
@@ -36,7 +42,12 @@ def _origin(request: Request) -> RequestOrigin:
     )
 
 
-@router.post("/keys", status_code=201, responses=error_responses(*_KEY_ERRORS, *WITH_BODY))
+@router.post(
+    "/keys",
+    response_model=Envelope[IssuedKeyOut],
+    status_code=201,
+    responses=error_responses(*_KEY_ERRORS, *WITH_BODY),
+)
 async def create_key(
     body: KeyCreate, request: Request, principal: KeysWrite, container: AppContainer
 ) -> Response:
@@ -46,21 +57,25 @@ async def create_key(
     return ok({**key_out(key, requests=0), "key": plaintext}, status=201, message="store the key now")
 
 
-@router.get("/keys", responses=error_responses(*AUTHENTICATED))
+@router.get("/keys", response_model=Envelope[KeyList], responses=error_responses(*AUTHENTICATED))
 async def list_keys(principal: KeysRead, container: AppContainer) -> Response:
     """The tenant's keys with usage totals (never a secret or its hash)."""
     keys = await asyncio.to_thread(container.key_admin.list_keys, principal)
-    return ok([key_out(key, requests=total) for key, total in keys])
+    return ok({"keys": [key_out(key, requests=total) for key, total in keys]})
 
 
-@router.get("/keys/{key_id}", responses=error_responses(*_KEY_ERRORS))
+@router.get("/keys/{key_id}", response_model=Envelope[KeyOut], responses=error_responses(*_KEY_ERRORS))
 async def get_key(key_id: KeyId, principal: KeysRead, container: AppContainer) -> Response:
     """One key of the tenant, by id or prefix."""
     key, total = await asyncio.to_thread(container.key_admin.get, principal, key_id)
     return ok(key_out(key, requests=total))
 
 
-@router.post("/keys/{key_id}/rotate", responses=error_responses(*_KEY_ERRORS, Conflict, *WITH_BODY))
+@router.post(
+    "/keys/{key_id}/rotate",
+    response_model=Envelope[IssuedKeyOut],
+    responses=error_responses(*_KEY_ERRORS, Conflict, *WITH_BODY),
+)
 async def rotate_key(
     key_id: KeyId, body: KeyRotate, request: Request, principal: KeysWrite, container: AppContainer
 ) -> Response:
@@ -77,7 +92,9 @@ async def _revoke(key_id: str, request: Request, principal: KeysDelete, containe
     return ok(key_out(key, requests=total))
 
 
-@router.post("/keys/{key_id}/revoke", responses=error_responses(*_KEY_ERRORS))
+@router.post(
+    "/keys/{key_id}/revoke", response_model=Envelope[KeyOut], responses=error_responses(*_KEY_ERRORS)
+)
 async def revoke_key(
     key_id: KeyId, request: Request, principal: KeysDelete, container: AppContainer
 ) -> Response:
@@ -85,7 +102,7 @@ async def revoke_key(
     return await _revoke(key_id, request, principal, container)
 
 
-@router.delete("/keys/{key_id}", responses=error_responses(*_KEY_ERRORS))
+@router.delete("/keys/{key_id}", response_model=Envelope[KeyOut], responses=error_responses(*_KEY_ERRORS))
 async def delete_key(
     key_id: KeyId, request: Request, principal: KeysDelete, container: AppContainer
 ) -> Response:
@@ -93,7 +110,9 @@ async def delete_key(
     return await _revoke(key_id, request, principal, container)
 
 
-@router.get("/keys/{key_id}/usage", responses=error_responses(*_KEY_ERRORS))
+@router.get(
+    "/keys/{key_id}/usage", response_model=Envelope[KeyUsageOut], responses=error_responses(*_KEY_ERRORS)
+)
 async def key_usage(
     key_id: KeyId,
     principal: KeysRead,
@@ -109,7 +128,10 @@ _ACCOUNT_ERRORS: tuple[type[MemBankError], ...] = (ValidationFailed, *AUTHENTICA
 
 
 @router.post(
-    "/service-accounts", status_code=201, responses=error_responses(*_ACCOUNT_ERRORS, Conflict, *WITH_BODY)
+    "/service-accounts",
+    response_model=Envelope[ServiceAccountOut],
+    status_code=201,
+    responses=error_responses(*_ACCOUNT_ERRORS, Conflict, *WITH_BODY),
 )
 async def create_service_account(
     body: ServiceAccountCreate, request: Request, principal: KeysWrite, container: AppContainer
@@ -121,14 +143,22 @@ async def create_service_account(
     return ok(service_account_out(account), status=201)
 
 
-@router.get("/service-accounts", responses=error_responses(*AUTHENTICATED))
+@router.get(
+    "/service-accounts",
+    response_model=Envelope[ServiceAccountList],
+    responses=error_responses(*AUTHENTICATED),
+)
 async def list_service_accounts(principal: KeysWrite, container: AppContainer) -> Response:
     """The tenant's service accounts."""
     accounts = await asyncio.to_thread(container.key_admin.accounts, principal)
-    return ok([service_account_out(account) for account in accounts])
+    return ok({"service_accounts": [service_account_out(account) for account in accounts]})
 
 
-@router.get("/service-accounts/{account_id}", responses=error_responses(*_ACCOUNT_ERRORS))
+@router.get(
+    "/service-accounts/{account_id}",
+    response_model=Envelope[ServiceAccountOut],
+    responses=error_responses(*_ACCOUNT_ERRORS),
+)
 async def get_service_account(
     account_id: AccountId, principal: KeysWrite, container: AppContainer
 ) -> Response:
@@ -137,7 +167,11 @@ async def get_service_account(
     return ok(service_account_out(account))
 
 
-@router.post("/service-accounts/{account_id}/disable", responses=error_responses(*_ACCOUNT_ERRORS))
+@router.post(
+    "/service-accounts/{account_id}/disable",
+    response_model=Envelope[ServiceAccountOut],
+    responses=error_responses(*_ACCOUNT_ERRORS),
+)
 async def disable_service_account(
     account_id: AccountId, request: Request, principal: KeysWrite, container: AppContainer
 ) -> Response:

@@ -97,3 +97,54 @@ def service_account_out(account: ServiceAccount) -> dict[str, Any]:
         "created_at": _epoch_iso(account.created_at),
         "disabled_at": _epoch_iso(account.disabled_at),
     }
+
+
+class KeyOut(BaseModel):
+    """A key as listed: never its secret or a hash of it. `requests`: all requests it made so far."""
+
+    id: str
+    prefix: str
+    name: str
+    roles: list[str] | None = Field(description="None: a key from before roles (its scopes say it all)")
+    scopes: list[str]
+    user_ids: list[str] | None
+    team_ids: list[str] | None
+    service_account_id: str | None
+    allowed_ips: list[str] | None
+    require_signature: bool
+    created_at: str | None
+    last_used_at: str | None
+    expires_at: str | None
+    revoked_at: str | None
+    previous_secret_valid_until: str | None = Field(description="Until when the pre-rotation secret works")
+    requests: int
+
+
+class IssuedKeyOut(KeyOut):
+    key: str = Field(description="The key itself: shown in this answer only")
+
+
+class UsageDay(BaseModel):
+    day: str = Field(description="UTC day, YYYY-MM-DD")
+    requests: int
+
+
+class KeyUsageOut(BaseModel):
+    key_id: str
+    days: list[UsageDay] = Field(description="Days with requests, oldest first")
+
+
+class ServiceAccountOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    created_at: str | None
+    disabled_at: str | None
+
+
+class KeyList(BaseModel):
+    keys: list[KeyOut]
+
+
+class ServiceAccountList(BaseModel):
+    service_accounts: list[ServiceAccountOut]
