@@ -147,6 +147,21 @@ def test_a_key_cannot_grant_more_than_its_creator_holds(keys_api: KeysApi) -> No
     assert within.status_code == 201, within.text
 
 
+def test_a_key_cannot_be_rotated_by_a_caller_holding_less(keys_api: KeysApi) -> None:
+    limited = keys_api.created(roles=["tenant-admin"], scopes=["keys:read", "keys:write", "memories:read"])
+    powerful = keys_api.created(roles=["tenant-admin"])
+    path = f"/api/v1/keys/{powerful['id']}/rotate"
+
+    refused = keys_api.api.call("POST", path, limited["key"], json={"grace_seconds": 0})
+
+    assert refused.status_code == 403
+    assert keys_api.status(powerful["key"]) == 200  # its secret did not change
+    assert _events(keys_api.api, "key.rotate")[-1].outcome == "denied"
+    weaker = keys_api.created(roles=["service"], scopes=["memories:read"])
+    allowed = keys_api.api.call("POST", f"/api/v1/keys/{weaker['id']}/rotate", limited["key"], json={})
+    assert allowed.status_code == 200
+
+
 def test_a_bound_creator_may_only_bind_its_own_end_users(keys_api: KeysApi) -> None:
     bound = keys_api.created(roles=["tenant-admin"], user_ids=["u1"])
     assert keys_api.create(bound["key"], roles=["user"], user_ids=["u2"]).status_code == 403

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from membank.auth.events import RequestOrigin, SecurityEvents
 from membank.auth.key_usage import KeyUsageCounter, utc_day
 from membank.auth.keys import hash_secret, new_plaintext, new_secret, split_key
-from membank.auth.rbac import RoleCatalog, within_scopes
+from membank.auth.rbac import RoleCatalog, legacy_roles, within_scopes
 from membank.errors import Conflict, Forbidden, KeyNotFound, ServiceAccountNotFound, ValidationFailed
 from membank.models import ApiKey, Principal, now_utc
 from membank.models.account import ServiceAccount
@@ -57,7 +57,7 @@ class KeyAdmin:
         """A new key of the principal's tenant and its plaintext (shown this once)."""
         self._validate(principal, spec)
         try:
-            self._refuse_escalation(principal, spec)
+            self._refuse_escalation(principal, spec.roles, spec.scopes, spec.user_ids)
         except Forbidden as refusal:
             self._record(principal, "key.create", "denied", None, origin, reason=refusal.message)
             raise
@@ -101,7 +101,14 @@ class KeyAdmin:
         key = self._key(principal, key_id)
         if key.revoked_at is not None:
             raise Conflict("a revoked key cannot be rotated", details={"key_id": key.id})
-        if not key.prefix.isalnum() or key.prefix.startswith("env"):
+        # Rotating hands out the key's new secret: only to a caller who may hold everything the key grants.
+        roles = key.roles if key.roles is not None else legacy_roles(key.scopes)
+        try:
+            self._refuse_escalation(principal, roles, key.scopes, key.user_ids)
+        except Forbidden as refusal:
+            self._record(principal, "key.rotate", "denied", key.id, origin, reason=refusal.message)
+            raise
+        if key.prefix.startswith("env"):
             raise ValidationFailed.field(
                 "key_id", "a key set by MEMBANK_ADMIN_API_KEY is rotated by changing that setting"
             )
@@ -171,16 +178,22 @@ class KeyAdmin:
             if account is None or account.disabled_at is not None:
                 raise ValidationFailed.field("service_account_id", "no active service account of that id")
 
-    def _refuse_escalation(self, principal: Principal, spec: KeySpec) -> None:
+    def _refuse_escalation(
+        self,
+        principal: Principal,
+        roles: builtins.list[str],
+        scopes: builtins.list[str],
+        user_ids: builtins.list[str] | None,
+    ) -> None:
         # A key may grant only what its creator holds, at no wider scope, for no other end users.
-        granted = within_scopes(self._roles.permissions(principal.tenant_id, spec.roles), spec.scopes)
+        granted = within_scopes(self._roles.permissions(principal.tenant_id, roles), scopes)
         for permission in sorted(granted):
             held = principal.reach(permission.resource, permission.action)
             if held is None or REACHES.index(held) < REACHES.index(permission.scope):
-                raise Forbidden(f"the new key would grant {permission}, which the caller does not hold")
+                raise Forbidden(f"the key grants {permission}, which the caller does not hold")
         bound = principal.user_ids
-        if bound is not None and (spec.user_ids is None or not set(spec.user_ids) <= bound):
-            raise Forbidden("the new key must be bound to end users the caller is bound to")
+        if bound is not None and (user_ids is None or not set(user_ids) <= bound):
+            raise Forbidden("the key must be bound to end users the caller is bound to")
 
     def _record(
         self,
