@@ -22,7 +22,10 @@ def env(tmp_path: Path) -> dict[str, str]:
 def _run(env: dict[str, str], *args: str, code: int = 0) -> str:
     result = CliRunner().invoke(cli, ["keys", *args], env=env)
     assert result.exit_code == code, result.output
-    # The last line: the one the command prints (log lines may come before it).
+    if code == 0:
+        # stdout is the key alone (a script reads it); log lines go to stderr.
+        assert len(result.stdout.strip().splitlines()) == 1, result.stdout
+        return result.stdout.strip()
     return result.output.strip().splitlines()[-1]
 
 
@@ -88,3 +91,16 @@ def test_rotate_prints_a_new_secret_and_keeps_the_old_one_for_the_grace(env: dic
         store.close()
     assert "no key" in _run(env, "rotate", "nope", code=1)
     assert "--grace-seconds" in _run(env, "rotate", prefix, "--grace-seconds", "700000", code=2)
+
+
+def test_rotate_and_revoke_leave_security_events(env: dict[str, str]) -> None:
+    prefix = split_key(_run(env, "create", "--tenant", "acme"))[0]
+    _run(env, "rotate", prefix)
+    assert _run(env, "revoke", prefix) == f"revoked {prefix}"
+    assert "no active key" in _run(env, "revoke", prefix, code=1)
+    store = _store(env)
+    try:
+        kinds = [(event.kind, event.actor) for event in store.security_events.list(None)]
+    finally:
+        store.close()
+    assert kinds == [("key.create", "cli"), ("key.rotate", "cli"), ("key.revoke", "cli")]

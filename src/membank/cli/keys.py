@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator, Sequence
 
 import click
@@ -17,7 +16,8 @@ from membank.config import Settings
 from membank.errors import MemBankError
 from membank.keys.schemas import MAX_GRACE_SECONDS, KeyCreate
 from membank.keys.service import KeyAdmin, KeySpec
-from membank.models import Principal
+from membank.models import ApiKey, Principal
+from membank.observability.logging import configure_logging
 from membank.storage.ports import RecordStore
 
 
@@ -86,9 +86,7 @@ def create(
 def rotate(key_id: str, grace_seconds: int) -> None:
     """Give a key (by id or prefix) a new secret, printed once."""
     with _admin() as (store, admin):
-        found = store.keys.key_by_prefix(key_id) or next(
-            (key for key in store.keys.list_keys(None) if key.id == key_id), None
-        )
+        found = _find(store, key_id)
         if found is None:
             raise click.ClickException(f"no key {key_id!r}; fix: `membank keys list` shows IDs and prefixes")
         try:
@@ -110,7 +108,10 @@ def _first_error(exc: ValidationError) -> str:
 def _admin() -> Iterator[tuple[RecordStore, KeyAdmin]]:
     from membank.bootstrap import build_store
 
-    store = build_store(Settings())
+    settings = Settings()
+    # Security events are logged as they are written: to stderr, so stdout carries only the key.
+    configure_logging(settings.log_level, json=settings.log_json)
+    store = build_store(settings)
     try:
         usage = KeyUsageCounter(store.keys)
         events = SecurityEvents(store.security_events)
@@ -159,17 +160,20 @@ def list_keys(tenant: str | None) -> None:
 @click.argument("key_id")
 def revoke(key_id: str) -> None:
     """Revoke a key by id or prefix."""
-    from membank.bootstrap import build_store
-
-    store = build_store(Settings())
-    try:
-        if not store.keys.revoke(key_id, time.time()):
+    with _admin() as (store, admin):
+        found = _find(store, key_id)
+        if found is None or found.revoked_at is not None:
             raise click.ClickException(
                 f"no active key {key_id!r}; fix: give an ID or PREFIX of an active key from `membank keys list`"
             )
-    finally:
-        store.close()
+        admin.revoke(Principal.system(found.tenant_id, "cli"), found.id, RequestOrigin())
     click.echo(f"revoked {key_id}")
+
+
+def _find(store: RecordStore, key_id: str) -> ApiKey | None:
+    """A key of any tenant by its prefix or id."""
+    by_prefix = store.keys.key_by_prefix(key_id)
+    return by_prefix or next((key for key in store.keys.list_keys(None) if key.id == key_id), None)
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
