@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from membank.auth.keys import issue_key
+from membank.auth.keys import ensure_admin_key, issue_key
 from membank.bootstrap import build_store
 from tests.api.conftest import Api, open_api
 
@@ -250,3 +250,23 @@ def test_usage_is_flushed_at_shutdown(make_settings: Any) -> None:
         assert store.keys.usage_totals([key.id]) == {key.id: 1}
     finally:
         store.close()
+
+
+def test_the_configured_admin_key_is_not_rotated_or_revoked_over_http(make_settings: Any) -> None:
+    configured = "operator-admin-key-0123456789abcdef"
+    settings = make_settings()
+    store = build_store(settings)
+    ensure_admin_key(store.keys, configured)  # what `membank serve` does at start-up
+    store.close()
+    with open_api(settings) as api:
+        listed = api.call("GET", "/api/v1/keys", configured).json()["data"]["keys"]
+        own = next(key for key in listed if key["name"].startswith("admin (MEMBANK_ADMIN_API_KEY)"))
+        for method, suffix, body in (
+            ("POST", "/rotate", {}),
+            ("POST", "/revoke", None),
+            ("DELETE", "", None),
+        ):
+            response = api.call(method, f"/api/v1/keys/{own['id']}{suffix}", configured, json=body)
+            assert response.status_code == 409, response.text
+            assert "MEMBANK_ADMIN_API_KEY" in response.json()["error"]["message"]
+        assert api.call("GET", "/api/v1/keys", configured).status_code == 200

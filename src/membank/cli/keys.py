@@ -166,7 +166,7 @@ def revoke(key_id: str) -> None:
             raise click.ClickException(
                 f"no active key {key_id!r}; fix: give an ID or PREFIX of an active key from `membank keys list`"
             )
-        admin.revoke(Principal.system(found.tenant_id, "cli"), found.id, RequestOrigin())
+        admin.revoke(Principal.system(found.tenant_id, "cli"), found.id, RequestOrigin(), operator=True)
     click.echo(f"revoked {key_id}")
 
 

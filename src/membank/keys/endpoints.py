@@ -93,7 +93,9 @@ async def _revoke(key_id: str, request: Request, principal: KeysDelete, containe
 
 
 @router.post(
-    "/keys/{key_id}/revoke", response_model=Envelope[KeyOut], responses=error_responses(*_KEY_ERRORS)
+    "/keys/{key_id}/revoke",
+    response_model=Envelope[KeyOut],
+    responses=error_responses(*_KEY_ERRORS, Conflict),
 )
 async def revoke_key(
     key_id: KeyId, request: Request, principal: KeysDelete, container: AppContainer
@@ -102,7 +104,9 @@ async def revoke_key(
     return await _revoke(key_id, request, principal, container)
 
 
-@router.delete("/keys/{key_id}", response_model=Envelope[KeyOut], responses=error_responses(*_KEY_ERRORS))
+@router.delete(
+    "/keys/{key_id}", response_model=Envelope[KeyOut], responses=error_responses(*_KEY_ERRORS, Conflict)
+)
 async def delete_key(
     key_id: KeyId, request: Request, principal: KeysDelete, container: AppContainer
 ) -> Response:

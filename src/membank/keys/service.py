@@ -37,6 +37,11 @@ class KeySpec:
     service_account_id: str | None = None
 
 
+def _configured(key: ApiKey) -> bool:
+    # Keys of MEMBANK_ADMIN_API_KEY have a prefix derived from their hash (auth/keys.py, split_key).
+    return key.prefix.startswith("env")
+
+
 class KeyAdmin:
     def __init__(
         self,
@@ -108,9 +113,10 @@ class KeyAdmin:
         except Forbidden as refusal:
             self._record(principal, "key.rotate", "denied", key.id, origin, reason=refusal.message)
             raise
-        if key.prefix.startswith("env"):
-            raise ValidationFailed.field(
-                "key_id", "a key set by MEMBANK_ADMIN_API_KEY is rotated by changing that setting"
+        if _configured(key):
+            raise Conflict(
+                "a key set by MEMBANK_ADMIN_API_KEY is rotated by changing that setting",
+                details={"key_id": key.id},
             )
         secret = new_secret()
         until = time.time() + grace_seconds
@@ -120,9 +126,18 @@ class KeyAdmin:
         rotated = self._key(principal, key.id)
         return rotated, f"mbk_{key.prefix}_{secret}"
 
-    def revoke(self, principal: Principal, key_id: str, origin: RequestOrigin) -> ApiKey:
-        """Revoke the key (idempotent: revoking a revoked key changes nothing)."""
+    def revoke(
+        self, principal: Principal, key_id: str, origin: RequestOrigin, *, operator: bool = False
+    ) -> ApiKey:
+        """Revoke the key (idempotent: revoking a revoked key changes nothing). The key of
+        MEMBANK_ADMIN_API_KEY only by the `operator` (the CLI, beside the data): start-up would bring it
+        back, so an API client revoking it would be told it is gone while it is not for long."""
         key = self._key(principal, key_id)
+        if _configured(key) and not operator:
+            raise Conflict(
+                "a key set by MEMBANK_ADMIN_API_KEY is revoked by removing that setting and `membank keys revoke`",
+                details={"key_id": key.id},
+            )
         if key.revoked_at is None and self._keys.revoke(key.id, time.time()):
             self._record(principal, "key.revoke", "success", key.id, origin)
         return self._key(principal, key.id)
