@@ -1,4 +1,4 @@
-"""HMAC request signing (docs/security.md, "Signed requests"): the canonical request both sides compute.
+"""HMAC request signing (docs/api-keys.md, "Signed requests"): the canonical request both sides compute.
 
 The canonical request is, newline-joined: the upper-case method, the path, the query with its pairs sorted
 (percent-encoded again, so both sides agree whatever encoding the client used), the timestamp (unix
