@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import structlog
+
 from membank.auth.events import SecurityEvents
+from membank.auth.key_usage import KeyUsageCounter
 from membank.auth.rate_limits import Limits, RateLimiter, RatePolicy
+from membank.auth.request_guard import RequestGuard
 from membank.auth.secret_box import SecretBox, decode_key, load_or_create_key
 from membank.auth.service import AuthService
 from membank.auth.sessions import SessionService
@@ -13,6 +17,7 @@ from membank.auth.signing import SigningKeys
 from membank.auth.wiring import build_oidc, build_sessions
 from membank.cache import JsonCodec, SharedCache, TieredCache
 from membank.config import Settings
+from membank.errors import BackendUnavailable
 from membank.ingest.consolidation import Consolidator
 from membank.ingest.conversation import PROCESS_CONVERSATION, ConversationProcessor
 from membank.ingest.extraction.heuristic import HeuristicExtractor
@@ -22,6 +27,7 @@ from membank.ingest.service import IngestService
 from membank.ingest.tasks import BATCH_IMPORT, batch_import_handler
 from membank.jobs.service import JobService
 from membank.jobs.worker import Handler, JobSignal, Worker
+from membank.keys.service import KeyAdmin
 from membank.memories.service import MemoryService
 from membank.observability.health import HealthService, RedisCheck
 from membank.providers.embedders import build_embedder
@@ -38,11 +44,20 @@ from membank.storage.failover_locks import FailoverLockRepository
 from membank.storage.inprocess import InProcessRateLimits
 from membank.storage.keyword_fallback import RecordKeywordSearch
 from membank.storage.ports import IdempotencyRepository, LockRepository, RecordStore, VectorIndex
+from membank.storage.ports.nonces import NonceStore
 from membank.storage.ports.rate_limits import RateLimitStore
-from membank.storage.redis import RedisConnection, RedisIdempotency, RedisLockRepository, RedisRateLimits
+from membank.storage.redis import (
+    RedisConnection,
+    RedisIdempotency,
+    RedisLockRepository,
+    RedisNonceStore,
+    RedisRateLimits,
+)
 from membank.storage.sql.database import PoolSettings
 from membank.storage.sql.schema import offline_sql
 from membank.storage.sql.store import SqlRecordStore
+
+log = structlog.get_logger(__name__)
 
 
 def open_store(settings: Settings) -> SqlRecordStore:
@@ -260,6 +275,9 @@ class Container:
     index_health: IndexHealth | None
     index_maintainer: IndexMaintainer | None
     auth: AuthService
+    key_usage: KeyUsageCounter
+    key_admin: KeyAdmin
+    request_guard: RequestGuard
     security_events: SecurityEvents
     secret_box: SecretBox
     signing_keys: SigningKeys
@@ -294,6 +312,11 @@ class Container:
         await self.embedder.start()
 
     async def aclose(self) -> None:
+        try:
+            # Counts of the last moments before shutdown; a store that is down loses them (logged).
+            self.key_usage.flush()
+        except BackendUnavailable as exc:
+            log.warning("key_usage_flush_failed", error=exc.message)
         await self.embedder.aclose()
         if self.chat is not None:
             await self.chat.aclose()
@@ -388,6 +411,16 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     security_events = SecurityEvents(store.security_events)
     secret_box = build_secret_box(settings)
     signing_keys, sessions = build_sessions(settings, store, security_events, secret_box)
+    key_usage = KeyUsageCounter(store.keys)
+    nonces: NonceStore = RedisNonceStore(redis) if redis is not None else store.nonces
+    auth = AuthService(
+        store.keys,
+        enabled=settings.auth_enabled,
+        sessions=sessions,
+        oidc=build_oidc(settings, store),
+        service_accounts=store.service_accounts,
+        usage=key_usage,
+    )
     jobs = JobService(
         store.jobs,
         max_attempts=settings.job_max_attempts,
@@ -407,9 +440,12 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         index_sync=index_sync,
         index_health=health,
         index_maintainer=maintainer,
-        auth=AuthService(
-            store.keys, enabled=settings.auth_enabled, sessions=sessions, oidc=build_oidc(settings, store)
+        auth=auth,
+        key_usage=key_usage,
+        key_admin=KeyAdmin(
+            store.keys, store.service_accounts, roles=auth.roles, events=security_events, usage=key_usage
         ),
+        request_guard=RequestGuard(nonces, security_events, window_seconds=settings.signature_window_seconds),
         security_events=security_events,
         secret_box=secret_box,
         signing_keys=signing_keys,

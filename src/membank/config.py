@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     oidc_jwks_cache_seconds: float = Field(default=3600.0, gt=0)
     oidc_jwks_refetch_seconds: float = Field(default=30.0, ge=0)
     oidc_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Signed requests (HMAC per key): a timestamp further than this from now is refused, and nonces are
+    # remembered this long.
+    signature_window_seconds: int = Field(default=300, ge=1, le=3600)
+    # Per-key request counts are kept in memory and written this often (and at shutdown).
+    key_usage_flush_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     store: Literal["sqlite", "postgres"] = "sqlite"
     # The PostgreSQL system of record (store=postgres): postgresql://user:password@host:port/database.

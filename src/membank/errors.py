@@ -10,9 +10,16 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── JobNotFound               JOB_NOT_FOUND             404
     │   ├── BatchNotFound             BATCH_NOT_FOUND           404
     │   ├── SessionNotFound           SESSION_NOT_FOUND         404
-    │   └── LoginSessionNotFound      LOGIN_SESSION_NOT_FOUND   404
+    │   ├── LoginSessionNotFound      LOGIN_SESSION_NOT_FOUND   404
+    │   ├── KeyNotFound               KEY_NOT_FOUND             404
+    │   └── ServiceAccountNotFound    SERVICE_ACCOUNT_NOT_FOUND 404
     ├── Unauthorized                  UNAUTHORIZED              401
+    │   ├── SignatureRequired         SIGNATURE_REQUIRED        401
+    │   ├── InvalidSignature          INVALID_SIGNATURE         401
+    │   ├── SignatureExpired          SIGNATURE_EXPIRED         401
+    │   └── ReplayedRequest           REPLAYED_REQUEST          401
     ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
+    │   └── IpNotAllowed              IP_NOT_ALLOWED            403
     ├── Conflict                      CONFLICT                  409
     │   ├── LeaseLost                 LEASE_LOST                409
     │   ├── MemoryChanged             MEMORY_CHANGED            409
@@ -91,14 +98,52 @@ class LoginSessionNotFound(NotFound):
     code = "LOGIN_SESSION_NOT_FOUND"
 
 
+class KeyNotFound(NotFound):
+    code = "KEY_NOT_FOUND"
+
+
+class ServiceAccountNotFound(NotFound):
+    code = "SERVICE_ACCOUNT_NOT_FOUND"
+
+
 class Unauthorized(MemBankError):
     code = "UNAUTHORIZED"
     status = 401
 
 
+class SignatureRequired(Unauthorized):
+    """The key requires signed requests and this one carries no signature."""
+
+    code = "SIGNATURE_REQUIRED"
+
+
+class InvalidSignature(Unauthorized):
+    """The signature headers are malformed or the signature does not match the request (a changed body)."""
+
+    code = "INVALID_SIGNATURE"
+
+
+class SignatureExpired(Unauthorized):
+    """The signed timestamp lies outside the replay window (MEMBANK_SIGNATURE_WINDOW_SECONDS)."""
+
+    code = "SIGNATURE_EXPIRED"
+
+
+class ReplayedRequest(Unauthorized):
+    """The nonce of this signed request was already used within the replay window."""
+
+    code = "REPLAYED_REQUEST"
+
+
 class Forbidden(MemBankError):
     code = "INSUFFICIENT_PERMISSIONS"
     status = 403
+
+
+class IpNotAllowed(Forbidden):
+    """The key is limited to an IP allow list that does not include the client's address."""
+
+    code = "IP_NOT_ALLOWED"
 
 
 class Conflict(MemBankError):

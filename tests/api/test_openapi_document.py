@@ -65,8 +65,14 @@ def test_errors_are_documented_with_their_codes_and_422_is_gone(api: Api) -> Non
                 assert _error_codes(document, response), f"{method} {path} {status}"
     create = document["paths"]["/api/v1/memories"]["post"]["responses"]
     assert _error_codes(document, create["400"]) == ["VALIDATION_ERROR", "INVALID_USER_ID"]
-    assert _error_codes(document, create["401"]) == ["UNAUTHORIZED"]
-    assert _error_codes(document, create["403"]) == ["INSUFFICIENT_PERMISSIONS"]
+    assert _error_codes(document, create["401"]) == [
+        "UNAUTHORIZED",
+        "SIGNATURE_REQUIRED",
+        "INVALID_SIGNATURE",
+        "SIGNATURE_EXPIRED",
+        "REPLAYED_REQUEST",
+    ]
+    assert _error_codes(document, create["403"]) == ["INSUFFICIENT_PERMISSIONS", "IP_NOT_ALLOWED"]
     assert _error_codes(document, create["409"]) == ["CONFLICT"]
     assert _error_codes(document, create["413"]) == ["PAYLOAD_TOO_LARGE"]
     assert _error_codes(document, create["429"]) == ["RATE_LIMIT_EXCEEDED", "JOB_QUEUE_FULL"]

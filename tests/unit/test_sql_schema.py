@@ -35,6 +35,7 @@ ALL_REVISIONS = [
     "0004_job_order",
     "0005_fair_claims",
     "0006_identity",
+    "0007_keys",
 ]
 
 

@@ -48,6 +48,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             tasks.append(asyncio.create_task(own.index_sync.run(stop)))
         if own.index_maintainer is not None:
             tasks.append(asyncio.create_task(own.index_maintainer.run(stop)))
+        tasks.append(asyncio.create_task(own.key_usage.run(stop, settings.key_usage_flush_seconds)))
         if settings.run_workers:
             tasks += [asyncio.create_task(own.new_worker().run(stop)) for _ in range(settings.workers)]
         log.info(
@@ -86,6 +87,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     from membank.auth.endpoints import well_known as well_known_router
     from membank.ingest.endpoints import router as ingest_router
     from membank.jobs.endpoints import router as jobs_router
+    from membank.keys.endpoints import router as keys_router
     from membank.memories.endpoints import router as memories_router
     from membank.observability.endpoints import router as health_router
     from membank.search.endpoints import router as search_router
@@ -94,6 +96,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(search_router)
     app.include_router(memories_router)
     app.include_router(jobs_router)
+    app.include_router(keys_router)
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(well_known_router)

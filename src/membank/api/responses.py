@@ -18,12 +18,17 @@ from membank.api.envelope import ErrorEnvelope, ErrorInfo
 from membank.errors import (
     BackendUnavailable,
     Forbidden,
+    InvalidSignature,
+    IpNotAllowed,
     JobQueueFull,
     MemBankError,
     Overloaded,
     PayloadTooLarge,
     RateLimiterUnavailable,
     RateLimitExceeded,
+    ReplayedRequest,
+    SignatureExpired,
+    SignatureRequired,
     Unauthorized,
 )
 
@@ -31,7 +36,12 @@ from membank.errors import (
 # over its request limit, a busy database, the rate limiter's Redis down (fail closed).
 AUTHENTICATED: tuple[type[MemBankError], ...] = (
     Unauthorized,
+    SignatureRequired,
+    InvalidSignature,
+    SignatureExpired,
+    ReplayedRequest,
     Forbidden,
+    IpNotAllowed,
     RateLimitExceeded,
     BackendUnavailable,
     RateLimiterUnavailable,

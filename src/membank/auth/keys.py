@@ -39,6 +39,32 @@ def secret_matches(key: ApiKey, secret: str) -> bool:
     return hmac.compare_digest(key.secret_hash, hash_secret(secret))
 
 
+def accepted_secret_hash(key: ApiKey, secret: str, now: float) -> str | None:
+    """The stored hash a presented secret matches: the current one, or the one before the last rotation
+    while its grace period lasts; None otherwise."""
+    presented = hash_secret(secret)
+    if hmac.compare_digest(key.secret_hash, presented):
+        return key.secret_hash
+    previous, until = key.previous_secret_hash, key.previous_valid_until
+    if (
+        previous is not None
+        and until is not None
+        and now < until
+        and hmac.compare_digest(previous, presented)
+    ):
+        return previous
+    return None
+
+
+def new_plaintext() -> str:
+    """A fresh random key `mbk_<prefix>_<secret>` (the secret never contains the separator)."""
+    return f"mbk_{secrets.token_hex(_PREFIX_LENGTH // 2)}_{new_secret()}"
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32).replace("_", "-")
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedKey:
     key: ApiKey
@@ -59,9 +85,7 @@ def issue_key(
         raise ValueError(f"unknown scopes {sorted(unknown)}; known: {list(ALL_SCOPES)}")
     tenant = keys.ensure_tenant(tenant_name)
     if plaintext is None:
-        plaintext = (
-            f"mbk_{secrets.token_hex(_PREFIX_LENGTH // 2)}_{secrets.token_urlsafe(32).replace('_', '-')}"
-        )
+        plaintext = new_plaintext()
     prefix, secret = split_key(plaintext)
     key = ApiKey(
         id=str(uuid.uuid4()),

@@ -89,6 +89,14 @@ class RoleCatalog:
     def __init__(self, custom: CustomRoles | None = None) -> None:
         self._custom = custom
 
+    def unknown(self, tenant_id: str, names: Collection[str]) -> list[str]:
+        """The names that are neither built-in nor a custom role of the tenant."""
+        custom = [name for name in names if not is_builtin(name)]
+        if not custom:
+            return []
+        known = self._custom.permissions_of(tenant_id, custom) if self._custom is not None else {}
+        return sorted(name for name in custom if name not in known)
+
     def permissions(self, tenant_id: str, names: Collection[str]) -> frozenset[Permission]:
         granted: set[Permission] = set()
         custom = [name for name in names if not is_builtin(name)]

@@ -29,3 +29,16 @@ class UserAccount:
     mfa_secret: str | None = None
     mfa_enabled_at: float | None = None
     last_login_at: float | None = None
+
+
+@dataclass(slots=True)
+class ServiceAccount:
+    """A non-human identity of a tenant that owns API keys; disabling it stops all of its keys at once.
+    Times are epoch seconds."""
+
+    id: str
+    tenant_id: str
+    name: str
+    description: str
+    created_at: float
+    disabled_at: float | None = None

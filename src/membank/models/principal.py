@@ -82,6 +82,11 @@ class ApiKey:
     team_ids: list[str] | None = None
     service_account_id: str | None = None
     expires_at: datetime | None = None
+    allowed_ips: list[str] | None = None  # CIDRs; None: any address
+    require_signature: bool = False
+    # After a rotation the previous secret still works until `previous_valid_until` (epoch seconds).
+    previous_secret_hash: str | None = None
+    previous_valid_until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,12 @@ from membank.storage.ports.keyword import KeywordResult, KeywordSearch
 from membank.storage.ports.locks import LockRepository
 from membank.storage.ports.login_sessions import LoginSession, LoginSessionRepository, RefreshTokenRecord
 from membank.storage.ports.memories import MemoryPage, MemoryRepository
+from membank.storage.ports.nonces import NonceStore
 from membank.storage.ports.outbox import Outbox, OutboxItem
 from membank.storage.ports.rate_limits import Rate, RateDecision, RateLimitStore, RateState
 from membank.storage.ports.revisions import RevisionCounter
 from membank.storage.ports.security_events import SecurityEvent, SecurityEventLog
+from membank.storage.ports.service_accounts import ServiceAccountRepository
 from membank.storage.ports.sessions import SessionRepository, SessionState
 from membank.storage.ports.signing_keys import SigningKeyRecord, SigningKeyRepository
 from membank.storage.ports.store import RecordStore
@@ -40,6 +42,7 @@ __all__ = [
     "LoginSessionRepository",
     "MemoryPage",
     "MemoryRepository",
+    "NonceStore",
     "Outbox",
     "OutboxItem",
     "Rate",
@@ -51,6 +54,7 @@ __all__ = [
     "RevisionCounter",
     "SecurityEvent",
     "SecurityEventLog",
+    "ServiceAccountRepository",
     "SessionRepository",
     "SessionState",
     "SigningKeyRecord",

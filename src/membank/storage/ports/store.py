@@ -10,9 +10,11 @@ from membank.storage.ports.keys import KeyRepository
 from membank.storage.ports.locks import LockRepository
 from membank.storage.ports.login_sessions import LoginSessionRepository
 from membank.storage.ports.memories import MemoryRepository
+from membank.storage.ports.nonces import NonceStore
 from membank.storage.ports.outbox import Outbox
 from membank.storage.ports.revisions import RevisionCounter
 from membank.storage.ports.security_events import SecurityEventLog
+from membank.storage.ports.service_accounts import ServiceAccountRepository
 from membank.storage.ports.sessions import SessionRepository
 from membank.storage.ports.signing_keys import SigningKeyRepository
 from membank.storage.ports.usage import UsageRepository
@@ -76,6 +78,14 @@ class RecordStore(Protocol):
     @property
     def signing_keys(self) -> SigningKeyRepository:
         """The keys that sign access tokens."""
+
+    @property
+    def service_accounts(self) -> ServiceAccountRepository:
+        """Service accounts owning API keys."""
+
+    @property
+    def nonces(self) -> NonceStore:
+        """Nonces of signed requests (when Redis is not configured)."""
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations."""

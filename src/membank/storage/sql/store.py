@@ -11,9 +11,11 @@ from membank.storage.sql.keys import SqlKeyRepository
 from membank.storage.sql.locks import SqlLockRepository
 from membank.storage.sql.login_sessions import SqlLoginSessions
 from membank.storage.sql.memories import SqlMemoryRepository
+from membank.storage.sql.nonces import SqlNonceStore
 from membank.storage.sql.outbox import SqlOutbox
 from membank.storage.sql.schema import upgrade
 from membank.storage.sql.security_events import SqlSecurityEventLog
+from membank.storage.sql.service_accounts import SqlServiceAccountRepository
 from membank.storage.sql.sessions import SqlSessionRepository
 from membank.storage.sql.signing_keys import SqlSigningKeys
 from membank.storage.sql.usage import SqlUsageRepository
@@ -38,6 +40,8 @@ class SqlRecordStore:
         self._security_events = SqlSecurityEventLog(db)
         self._login_sessions = SqlLoginSessions(db)
         self._signing_keys = SqlSigningKeys(db)
+        self._service_accounts = SqlServiceAccountRepository(db)
+        self._nonces = SqlNonceStore(db)
 
     @classmethod
     def sqlite(cls, path: Path) -> SqlRecordStore:
@@ -102,6 +106,14 @@ class SqlRecordStore:
     @property
     def signing_keys(self) -> SqlSigningKeys:
         return self._signing_keys
+
+    @property
+    def service_accounts(self) -> SqlServiceAccountRepository:
+        return self._service_accounts
+
+    @property
+    def nonces(self) -> SqlNonceStore:
+        return self._nonces
 
     def write_index_in_transaction(self, writer: IndexWriter) -> None:
         """Let every memory write bring an index in this database up to date in its own transaction (no

@@ -53,7 +53,20 @@ api_keys = Table(
     Column("team_ids", Text),
     Column("service_account_id", Text),
     Column("expires_at", Epoch),
+    Column("allowed_ips", Text),
+    Column("require_signature", Integer, nullable=False, server_default=text("0")),
+    Column("previous_secret_hash", Text),
+    Column("previous_valid_until", Epoch),
     Index("api_keys_tenant", "tenant_id"),
+)
+
+# Requests per key and UTC day (YYYY-MM-DD), added to by each process's periodic flush.
+key_usage = Table(
+    "key_usage",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("day", Text, primary_key=True),
+    Column("requests", BigInteger, nullable=False),
 )
 
 memories = Table(

@@ -1,0 +1,1 @@
+"""API-key lifecycle over HTTP: create, list, rotate, revoke, usage; service accounts."""
