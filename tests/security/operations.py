@@ -6,6 +6,7 @@ an entry in EXAMPLES (the suite fails on an operation without one) or be listed 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -41,9 +42,14 @@ class Objects:
     job_id: str
     batch_id: str
     session_id: str  # a conversation session of end user bob
-    key_id: str  # an API key of tenant A that no attack presents (for /api/v1/keys/{key_id})
+    # A fresh API key of tenant A that no attack presents, per call (for /api/v1/keys/{key_id}: a key the
+    # previous operation revoked cannot be rotated), and likewise a fresh service account.
+    key_id: Callable[[], str]
+    service_account_id: Callable[[], str]
     account_id: str  # tenant A's human admin account (for the account routes)
-    login_session_id: str  # a login session of that account (for the session routes)
+    # A fresh login session of that account per call (for the session routes: each call also starts one,
+    # and past the account's session limit the oldest is revoked).
+    login_session_id: Callable[[], str]
     # A fresh access token of that account (a new login session each call): the credential of the
     # operations only a signed-in account may call (its own sessions, logout).
     account_token: Callable[[], str]
@@ -52,6 +58,8 @@ class Objects:
     def path_value(self, name: str) -> str | None:
         """The object a path parameter names; a new parameter needs a field here (and in world.py)."""
         value = getattr(self, name, None)
+        if callable(value):
+            value = value()
         return value if isinstance(value, str) else None
 
 
@@ -126,6 +134,25 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
     ("GET", "/api/v1/auth/sessions"): Example(_needs(), as_account=True),
     ("DELETE", "/api/v1/auth/sessions/{login_session_id}"): Example(_needs(), as_account=True),
     ("DELETE", "/api/v1/users/{account_id}/sessions"): Example(_needs("users:write"), as_account=True),
+    ("GET", "/api/v1/keys"): Example(_needs("keys:read"), as_account=True),
+    ("POST", "/api/v1/keys"): Example(
+        _needs("keys:write"), lambda o: {"name": "probe", "roles": ["user"]}, as_account=True
+    ),
+    ("GET", "/api/v1/keys/{key_id}"): Example(_needs("keys:read"), as_account=True),
+    ("POST", "/api/v1/keys/{key_id}/revoke"): Example(_needs("keys:delete"), as_account=True),
+    ("POST", "/api/v1/keys/{key_id}/rotate"): Example(
+        _needs("keys:write"), lambda o: {"grace_seconds": 60}, as_account=True
+    ),
+    ("GET", "/api/v1/keys/{key_id}/usage"): Example(_needs("keys:read"), as_account=True),
+    ("DELETE", "/api/v1/keys/{key_id}"): Example(_needs("keys:delete"), as_account=True),
+    ("GET", "/api/v1/service-accounts"): Example(_needs("keys:read"), as_account=True),
+    ("POST", "/api/v1/service-accounts"): Example(
+        _needs("keys:write"), lambda o: {"name": f"probe-{uuid.uuid4().hex[:8]}"}, as_account=True
+    ),
+    ("GET", "/api/v1/service-accounts/{service_account_id}"): Example(_needs("keys:read"), as_account=True),
+    ("POST", "/api/v1/service-accounts/{service_account_id}/disable"): Example(
+        _needs("keys:write"), as_account=True
+    ),
 }
 
 _PATH_PARAMETER = re.compile(r"\{([^}]+)\}")

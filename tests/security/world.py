@@ -23,7 +23,7 @@ from membank.auth.sessions import IssuedTokens
 from membank.bootstrap import build_store
 from membank.config import Settings
 from membank.models import ApiKey
-from membank.models.account import UserAccount
+from membank.models.account import ServiceAccount, UserAccount
 from membank.storage.ports import KeyRepository
 from membank.storage.sql import tables
 from tests.security import snapshot, tokens
@@ -97,8 +97,38 @@ def _deny_every_address(settings: Settings, tenant_id: str) -> None:
             conn.execute(insert(tables.ip_rules).values(**rule, note="attack suite", created_at=now))
 
 
-def _credentials(settings: Settings) -> tuple[Credentials, str, str, str]:
-    """The attacks' keys; also the victim key's id and the two tenants' ids."""
+def _victims(settings: Settings) -> tuple[Callable[[], str], Callable[[], str]]:
+    """Fresh targets for the key routes, per call: a key from before roles (scopes only) and a service
+    account of tenant A, which no attack presents."""
+
+    def key() -> str:
+        store = build_store(settings)
+        try:
+            return issue_key(store.keys, tenant_name=TENANT_A, name="legacy").key.id
+        finally:
+            store.close()
+
+    def service_account() -> str:
+        store = build_store(settings)
+        try:
+            tenant = store.keys.ensure_tenant(TENANT_A)
+            account = ServiceAccount(
+                id=str(uuid.uuid4()),
+                tenant_id=tenant.id,
+                name=f"victim-{uuid.uuid4().hex[:8]}",
+                description="",
+                created_at=time.time(),
+            )
+            store.service_accounts.create(account)
+            return account.id
+        finally:
+            store.close()
+
+    return key, service_account
+
+
+def _credentials(settings: Settings) -> tuple[Credentials, str, str]:
+    """The attacks' keys; also the two tenants' ids."""
     store = build_store(settings)
     try:
         keys = store.keys
@@ -122,8 +152,6 @@ def _credentials(settings: Settings) -> tuple[Credentials, str, str, str]:
             "ip_denied": _key(keys, TENANT_C, "tenant C app", roles=["service"], scopes=[]),
         }
         assert keys.revoke(made["revoked"][0].id, time.time())
-        # The key routes' target: a key from before roles (scopes only), which no attack presents.
-        victim = issue_key(keys, tenant_name=TENANT_A, name="legacy").key
         auth = AuthService(keys, enabled=True)
         granted = {
             role: frozenset(f"{p.resource}:{p.action}" for p in auth.key_principal(key).permissions)
@@ -132,7 +160,7 @@ def _credentials(settings: Settings) -> tuple[Credentials, str, str, str]:
         plaintexts = {role: plaintext for role, (_, plaintext) in made.items()}
         _deny_every_address(settings, made["ip_denied"][0].tenant_id)
         tenant_ids = made["tenant_a"][0].tenant_id, made["tenant_b"][0].tenant_id
-        return Credentials(plaintexts, granted), victim.id, *tenant_ids
+        return Credentials(plaintexts, granted), *tenant_ids
     finally:
         store.close()
 
@@ -176,7 +204,7 @@ def _account_sessions(client: TestClient, account: Account) -> Callable[[], Issu
     return lambda: portal.call(start)  # type: ignore[no-any-return]
 
 
-def create_objects(client: TestClient, key: str, *, key_id: str, account: Account) -> Objects:
+def create_objects(client: TestClient, key: str, *, settings: Settings, account: Account) -> Objects:
     """Tenant A's memory, job, batch and conversation session, all of end user bob, all finished."""
     headers = {"X-API-Key": key}
     memory = _ok(
@@ -208,14 +236,16 @@ def create_objects(client: TestClient, key: str, *, key_id: str, account: Accoun
     exchange = {"user_id": VICTIM_USER, "session_id": session, "user_input": f"I like tea ({SECRET_MARK})."}
     _ok(client.post("/api/v1/memories/process-conversation?wait=true", headers=headers, json=exchange))
     sessions = _account_sessions(client, account)
+    victim_key, victim_service_account = _victims(settings)
     return Objects(
         memory_id=memory["id"],
         job_id=job["id"],
         batch_id=batch["batch_id"],
         session_id=session,
-        key_id=key_id,
+        key_id=victim_key,
+        service_account_id=victim_service_account,
         account_id=account.user_id,
-        login_session_id=sessions().session_id,
+        login_session_id=lambda: sessions().session_id,
         account_token=lambda: sessions().access_token,
     )
 
@@ -233,11 +263,11 @@ def bearer_tokens(signer: tokens.Signer, a: Account, b: Account) -> dict[str, st
 @contextmanager
 def open_world(data_dir: Path) -> Iterator[World]:
     settings = Settings(data_dir=data_dir, **SUITE_SETTINGS)
-    credentials, victim_key, tenant_a, tenant_b = _credentials(settings)
+    credentials, tenant_a, tenant_b = _credentials(settings)
     account_a = create_account(settings.sqlite_path, tenant_a, "admin@acme.example", ["tenant-admin"])
     account_b = create_account(settings.sqlite_path, tenant_b, "admin@globex.example", ["tenant-admin"])
     with TestClient(create_app(settings)) as client:
-        objects = create_objects(client, credentials.key("tenant_a"), key_id=victim_key, account=account_a)
+        objects = create_objects(client, credentials.key("tenant_a"), settings=settings, account=account_a)
         client.get("/.well-known/jwks.json")  # an issuer may make its first signing key on demand
         signer = tokens.store_signer(settings)
         credentials.plaintexts.update(bearer_tokens(signer, account_a, account_b))

@@ -159,28 +159,28 @@ async def list_service_accounts(principal: KeysWrite, container: AppContainer) -
 
 
 @router.get(
-    "/service-accounts/{account_id}",
+    "/service-accounts/{service_account_id}",
     response_model=Envelope[ServiceAccountOut],
     responses=error_responses(*_ACCOUNT_ERRORS),
 )
 async def get_service_account(
-    account_id: AccountId, principal: KeysWrite, container: AppContainer
+    service_account_id: AccountId, principal: KeysWrite, container: AppContainer
 ) -> Response:
     """One service account of the tenant."""
-    account = await asyncio.to_thread(container.key_admin.account, principal, account_id)
+    account = await asyncio.to_thread(container.key_admin.account, principal, service_account_id)
     return ok(service_account_out(account))
 
 
 @router.post(
-    "/service-accounts/{account_id}/disable",
+    "/service-accounts/{service_account_id}/disable",
     response_model=Envelope[ServiceAccountOut],
     responses=error_responses(*_ACCOUNT_ERRORS),
 )
 async def disable_service_account(
-    account_id: AccountId, request: Request, principal: KeysWrite, container: AppContainer
+    service_account_id: AccountId, request: Request, principal: KeysWrite, container: AppContainer
 ) -> Response:
     """Disable the account: its keys are refused (401) from the next request on."""
     account = await asyncio.to_thread(
-        container.key_admin.disable_account, principal, account_id, _origin(request)
+        container.key_admin.disable_account, principal, service_account_id, _origin(request)
     )
     return ok(service_account_out(account))
