@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from membank.auth.access import AccessPolicy
 from membank.auth.events import SecurityEvents
 from membank.auth.rate_limits import Limits, RateLimiter, RatePolicy
+from membank.auth.rbac import RoleCatalog
 from membank.auth.secret_box import SecretBox, decode_key, load_or_create_key
 from membank.auth.service import AuthService
 from membank.cache import JsonCodec, SharedCache, TieredCache
@@ -257,6 +259,7 @@ class Container:
     index_health: IndexHealth | None
     index_maintainer: IndexMaintainer | None
     auth: AuthService
+    access: AccessPolicy
     security_events: SecurityEvents
     secret_box: SecretBox
     health: HealthService
@@ -399,7 +402,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         index_sync=index_sync,
         index_health=health,
         index_maintainer=maintainer,
-        auth=AuthService(store.keys, enabled=settings.auth_enabled),
+        auth=AuthService(store.keys, enabled=settings.auth_enabled, roles=RoleCatalog(store.roles)),
+        access=AccessPolicy(store.teams),
         security_events=SecurityEvents(store.security_events),
         secret_box=build_secret_box(settings),
         health=HealthService(

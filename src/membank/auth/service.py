@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 from membank.auth.keys import DEFAULT_TENANT, secret_matches, split_key
 from membank.auth.rbac import BUILTIN_ROLES, RoleCatalog, legacy_roles, within_scopes
-from membank.errors import Unauthorized
+from membank.errors import Forbidden, NotFound, Unauthorized
 from membank.models import ApiKey, Principal
 from membank.storage.ports import KeyRepository
 
@@ -63,6 +64,17 @@ class AuthService:
             user_ids=frozenset(key.user_ids) if key.user_ids is not None else None,
             team_ids=frozenset(key.team_ids or ()),
         )
+
+    async def in_tenant(self, principal: Principal, tenant_name: str) -> Principal:
+        """The principal acting in the named tenant: only a platform admin may, and only by naming it."""
+        if not principal.is_platform_admin:
+            raise Forbidden(
+                "only a platform admin may act in another tenant", details={"permission": "platform-admin"}
+            )
+        tenant = await asyncio.to_thread(self._keys.tenant_by_name, tenant_name)
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_name!r} not found")
+        return replace(principal, tenant_id=tenant.id)
 
     async def _anonymous_admin(self) -> Principal:
         tenant = await asyncio.to_thread(self._keys.ensure_tenant, DEFAULT_TENANT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from membank.storage.ports.access import RoleRepository, TeamRepository
 from membank.storage.ports.idempotency import IdempotencyRepository
 from membank.storage.ports.jobs import JobRepository
 from membank.storage.ports.keys import KeyRepository
@@ -66,6 +67,14 @@ class RecordStore(Protocol):
     @property
     def security_events(self) -> SecurityEventLog:
         """The append-only security event log."""
+
+    @property
+    def roles(self) -> RoleRepository:
+        """The tenants' custom roles."""
+
+    @property
+    def teams(self) -> TeamRepository:
+        """The tenants' teams of end users."""
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from membank.storage.sql.access import SqlRoleRepository, SqlTeamRepository
 from membank.storage.sql.database import PoolSettings, SqlDatabase
 from membank.storage.sql.idempotency import SqlIdempotency
 from membank.storage.sql.jobs import SqlJobRepository
@@ -34,6 +35,8 @@ class SqlRecordStore:
         self._locks = SqlLockRepository(db)
         self._usage = SqlUsageRepository(db)
         self._security_events = SqlSecurityEventLog(db)
+        self._roles = SqlRoleRepository(db)
+        self._teams = SqlTeamRepository(db)
 
     @classmethod
     def sqlite(cls, path: Path) -> SqlRecordStore:
@@ -90,6 +93,14 @@ class SqlRecordStore:
     @property
     def security_events(self) -> SqlSecurityEventLog:
         return self._security_events
+
+    @property
+    def roles(self) -> SqlRoleRepository:
+        return self._roles
+
+    @property
+    def teams(self) -> SqlTeamRepository:
+        return self._teams
 
     def write_index_in_transaction(self, writer: IndexWriter) -> None:
         """Let every memory write bring an index in this database up to date in its own transaction (no
