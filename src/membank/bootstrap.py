@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from membank.auth.access import AccessPolicy
+from membank.auth.directory import Directory
 from membank.auth.events import SecurityEvents
 from membank.auth.rate_limits import Limits, RateLimiter, RatePolicy
 from membank.auth.rbac import RoleCatalog
@@ -260,6 +261,7 @@ class Container:
     index_maintainer: IndexMaintainer | None
     auth: AuthService
     access: AccessPolicy
+    directory: Directory
     security_events: SecurityEvents
     secret_box: SecretBox
     health: HealthService
@@ -383,6 +385,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         PROCESS_CONVERSATION: processor,
     }
     signal = JobSignal()
+    events = SecurityEvents(store.security_events)
     jobs = JobService(
         store.jobs,
         max_attempts=settings.job_max_attempts,
@@ -404,7 +407,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         index_maintainer=maintainer,
         auth=AuthService(store.keys, enabled=settings.auth_enabled, roles=RoleCatalog(store.roles)),
         access=AccessPolicy(store.teams),
-        security_events=SecurityEvents(store.security_events),
+        directory=Directory(store.roles, store.teams, events),
+        security_events=events,
         secret_box=build_secret_box(settings),
         health=HealthService(
             embedder,

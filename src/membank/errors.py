@@ -9,7 +9,10 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── MemoryNotFound            MEMORY_NOT_FOUND          404
     │   ├── JobNotFound               JOB_NOT_FOUND             404
     │   ├── BatchNotFound             BATCH_NOT_FOUND           404
-    │   └── SessionNotFound           SESSION_NOT_FOUND         404
+    │   ├── SessionNotFound           SESSION_NOT_FOUND         404
+    │   ├── RoleNotFound              ROLE_NOT_FOUND            404
+    │   ├── TeamNotFound              TEAM_NOT_FOUND            404
+    │   └── TenantNotFound            TENANT_NOT_FOUND          404
     ├── Unauthorized                  UNAUTHORIZED              401
     ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
     ├── Conflict                      CONFLICT                  409
@@ -82,6 +85,18 @@ class BatchNotFound(NotFound):
 
 class SessionNotFound(NotFound):
     code = "SESSION_NOT_FOUND"
+
+
+class RoleNotFound(NotFound):
+    code = "ROLE_NOT_FOUND"
+
+
+class TeamNotFound(NotFound):
+    code = "TEAM_NOT_FOUND"
+
+
+class TenantNotFound(NotFound):
+    code = "TENANT_NOT_FOUND"
 
 
 class Unauthorized(MemBankError):

@@ -82,6 +82,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         openapi_url="/openapi.json",
         static_url="/docs-assets",
     )
+    from membank.auth.rbac_endpoints import router as access_router
     from membank.ingest.endpoints import router as ingest_router
     from membank.jobs.endpoints import router as jobs_router
     from membank.memories.endpoints import router as memories_router
@@ -93,6 +94,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(memories_router)
     app.include_router(jobs_router)
     app.include_router(health_router)
+    app.include_router(access_router)
     install_error_handlers(app)
     app.add_middleware(JsonBoundsMiddleware, bounds=bounds)  # inside the size limit and the request id
     app.add_middleware(RateLimitHeadersMiddleware)

@@ -94,6 +94,10 @@ def _requires(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
 MemoriesRead = Annotated[Principal, Depends(_requires("memories:read"))]
 MemoriesWrite = Annotated[Principal, Depends(_requires("memories:write"))]
 MemoriesDelete = Annotated[Principal, Depends(_requires("memories:delete"))]
+UsersRead = Annotated[Principal, Depends(_requires("users:read"))]
+UsersWrite = Annotated[Principal, Depends(_requires("users:write"))]
+AdminWrite = Annotated[Principal, Depends(_requires("admin:write"))]
+AuditRead = Annotated[Principal, Depends(_requires("audit:read"))]
 JobsRead = Annotated[Principal, Depends(_requires("jobs:read"))]
 
 
@@ -108,3 +112,12 @@ async def _reports_reader(principal: CurrentPrincipal) -> Principal:
 
 
 ReportsRead = Annotated[Principal, Depends(_reports_reader)]
+
+
+async def _platform_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_platform_admin:
+        raise Forbidden("only a platform admin manages tenants", details={"permission": "platform-admin"})
+    return principal
+
+
+PlatformAdmin = Annotated[Principal, Depends(_platform_admin)]

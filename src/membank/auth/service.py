@@ -8,8 +8,8 @@ from dataclasses import replace
 
 from membank.auth.keys import DEFAULT_TENANT, secret_matches, split_key
 from membank.auth.rbac import BUILTIN_ROLES, RoleCatalog, legacy_roles, within_scopes
-from membank.errors import Forbidden, NotFound, Unauthorized
-from membank.models import ApiKey, Principal
+from membank.errors import Conflict, Forbidden, TenantNotFound, Unauthorized
+from membank.models import ApiKey, Principal, Tenant
 from membank.storage.ports import KeyRepository
 
 _TOUCH_EVERY_SECONDS = 60.0
@@ -73,8 +73,18 @@ class AuthService:
             )
         tenant = await asyncio.to_thread(self._keys.tenant_by_name, tenant_name)
         if tenant is None:
-            raise NotFound(f"tenant {tenant_name!r} not found")
+            raise TenantNotFound(f"tenant {tenant_name!r} not found")
         return replace(principal, tenant_id=tenant.id)
+
+    async def tenants(self) -> list[Tenant]:
+        """Every tenant (for platform admins)."""
+        return await asyncio.to_thread(self._keys.tenants)
+
+    async def create_tenant(self, name: str) -> Tenant:
+        """A new tenant; 409 when the name is taken."""
+        if await asyncio.to_thread(self._keys.tenant_by_name, name) is not None:
+            raise Conflict(f"a tenant named {name!r} exists")
+        return await asyncio.to_thread(self._keys.ensure_tenant, name)
 
     async def _anonymous_admin(self) -> Principal:
         tenant = await asyncio.to_thread(self._keys.ensure_tenant, DEFAULT_TENANT)
