@@ -28,8 +28,8 @@ def _parsed(texts: Iterable[str]) -> frozenset[Permission]:
             Permission.parse(text)
         except ValueError as exc:
             raise ValidationFailed(
-                f"permissions[{index}]: {exc}",
-                details={"errors": [{"field": f"permissions.{index}", "reason": str(exc)}]},
+                f"permissions[{index}] {text!r}: {exc}",
+                details={"errors": [{"field": f"permissions.{index}", "reason": f"{text!r}: {exc}"}]},
             ) from None
     return parse_permissions(texts)
 
