@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -33,7 +33,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def memories(served: Served) -> dict[str, str]:
     ids = {}
     for user in ("u1", "u2", "u3"):
-        answer = served.call("POST", "/api/v1/memories", "service", json={"user_id": user, "content": f"{user} likes tea"})
+        answer = served.call(
+            "POST", "/api/v1/memories", "service", json={"user_id": user, "content": f"{user} likes tea"}
+        )
         assert answer.status_code == 201, answer.text
         ids[user] = answer.json()["data"]["id"]
     return ids
@@ -49,7 +51,9 @@ def _refused(answer: object, user: str, permission: str) -> None:
 
 @pytest.mark.parametrize("role", sorted(READERS))
 @pytest.mark.parametrize("user", ["u1", "u2", "u3"])
-def test_reads_reach_exactly_the_roles_end_users(served: Served, memories: dict[str, str], role: str, user: str) -> None:
+def test_reads_reach_exactly_the_roles_end_users(
+    served: Served, memories: dict[str, str], role: str, user: str
+) -> None:
     allowed = user in READERS[role]
     listed = served.call("GET", f"/api/v1/users/{user}/memories", role)
     got = served.call("GET", f"/api/v1/memories/{memories[user]}", role)
@@ -72,7 +76,9 @@ def test_reads_reach_exactly_the_roles_end_users(served: Served, memories: dict[
 @pytest.mark.parametrize("role", sorted(READERS))
 def test_creates_reach_exactly_the_roles_end_users(served: Served, role: str) -> None:
     for user in ("u1", "u2", "u3"):
-        answer = served.call("POST", "/api/v1/memories", role, json={"user_id": user, "content": f"{role} note"})
+        answer = served.call(
+            "POST", "/api/v1/memories", role, json={"user_id": user, "content": f"{role} note"}
+        )
         if user in READERS[role]:
             assert answer.status_code == 201, answer.text
         elif role == "auditor":
@@ -80,34 +86,51 @@ def test_creates_reach_exactly_the_roles_end_users(served: Served, role: str) ->
         else:
             _refused(answer, user, "memories:write")
             total = served.call("GET", f"/api/v1/users/{user}/memories", "service").json()["data"]["total"]
-            assert all(m["content"] != f"{role} note" for m in served.call(
-                "GET", f"/api/v1/users/{user}/memories?limit=100", "service").json()["data"]["memories"]), total
+            assert all(
+                m["content"] != f"{role} note"
+                for m in served.call("GET", f"/api/v1/users/{user}/memories?limit=100", "service").json()[
+                    "data"
+                ]["memories"]
+            ), total
 
 
 def test_a_batch_with_one_foreign_user_is_refused_whole(served: Served) -> None:
     body = {"memories": [{"user_id": "u1", "content": "mine"}, {"user_id": "u3", "content": "not mine"}]}
     _refused(served.call("POST", "/api/v1/memories/batch", "user", json=body), "u3", "memories:write")
     convo = {"user_id": "u3", "user_input": "I moved to Oslo"}
-    _refused(served.call("POST", "/api/v1/memories/process-conversation", "user", json=convo), "u3", "memories:write")
+    _refused(
+        served.call("POST", "/api/v1/memories/process-conversation", "user", json=convo),
+        "u3",
+        "memories:write",
+    )
 
 
-def test_delete_and_patch_outside_the_reach_are_404_and_change_nothing(served: Served, memories: dict[str, str]) -> None:
+def test_delete_and_patch_outside_the_reach_are_404_and_change_nothing(
+    served: Served, memories: dict[str, str]
+) -> None:
     target = memories["u3"]
     assert served.call("DELETE", f"/api/v1/memories/{target}", "member").status_code == 404
-    assert served.call("PATCH", f"/api/v1/memories/{target}", "user", json={"importance": 9}).status_code == 404
+    assert (
+        served.call("PATCH", f"/api/v1/memories/{target}", "user", json={"importance": 9}).status_code == 404
+    )
     kept = served.call("GET", f"/api/v1/memories/{target}", "service").json()["data"]
     assert kept["deleted_at"] is None and kept["importance"] != 9
 
 
 def test_a_team_member_deletes_a_team_users_memory(served: Served) -> None:
-    created = served.call("POST", "/api/v1/memories", "member", json={"user_id": "u2", "content": "to forget"})
+    created = served.call(
+        "POST", "/api/v1/memories", "member", json={"user_id": "u2", "content": "to forget"}
+    )
     memory_id = created.json()["data"]["id"]
     assert served.call("DELETE", f"/api/v1/memories/{memory_id}", "member").status_code == 200
 
 
 def test_jobs_of_another_user_are_not_found(served: Served) -> None:
     accepted = served.call(
-        "POST", "/api/v1/memories/batch", "service", json={"memories": [{"user_id": "u3", "content": "job note"}]}
+        "POST",
+        "/api/v1/memories/batch",
+        "service",
+        json={"memories": [{"user_id": "u3", "content": "job note"}]},
     )
     assert accepted.status_code == 202, accepted.text
     job_id = accepted.json()["data"]["id"]

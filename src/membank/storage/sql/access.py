@@ -75,8 +75,9 @@ class SqlRoleRepository:
                     updated_at=role.updated_at,
                 )
                 .on_conflict_do_nothing()
+                .returning(roles.c.id)
             )
-            return inserted.rowcount == 1
+            return inserted.first() is not None
 
     @retry_conflicts
     def update_role(self, role: CustomRole) -> bool:
@@ -89,14 +90,19 @@ class SqlRoleRepository:
                     permissions=_permission_texts(role.permissions),
                     updated_at=role.updated_at,
                 )
+                .returning(roles.c.id)
             )
-            return changed.rowcount == 1
+            return changed.first() is not None
 
     @retry_conflicts
     def delete_role(self, tenant_id: str, name: str) -> bool:
         with self._db.write_one() as conn:
-            removed = conn.execute(delete(roles).where(roles.c.tenant_id == tenant_id, roles.c.name == name))
-            return removed.rowcount == 1
+            removed = conn.execute(
+                delete(roles)
+                .where(roles.c.tenant_id == tenant_id, roles.c.name == name)
+                .returning(roles.c.id)
+            )
+            return removed.first() is not None
 
     @retry_reads
     def permissions_of(self, tenant_id: str, names: Collection[str]) -> Mapping[str, frozenset[Permission]]:
@@ -127,8 +133,9 @@ class SqlTeamRepository:
                 upsert_insert(conn, teams)
                 .values(id=team.id, tenant_id=team.tenant_id, name=team.name, created_at=team.created_at)
                 .on_conflict_do_nothing()
+                .returning(teams.c.id)
             )
-            return inserted.rowcount == 1
+            return inserted.first() is not None
 
     @retry_reads
     def teams(self, tenant_id: str, team_ids: Collection[str] | None = None) -> list[Team]:
@@ -170,12 +177,14 @@ class SqlTeamRepository:
     def remove_member(self, tenant_id: str, team_id: str, user_id: str) -> bool:
         with self._db.write_one() as conn:
             removed = conn.execute(
-                delete(team_members).where(
+                delete(team_members)
+                .where(
                     team_members.c.team_id.in_(self._owned(tenant_id, team_id).scalar_subquery()),
                     team_members.c.user_id == user_id,
                 )
+                .returning(team_members.c.user_id)
             )
-            return removed.rowcount == 1
+            return removed.first() is not None
 
     @retry_reads
     def members(self, tenant_id: str, team_id: str) -> list[str]:
