@@ -20,7 +20,7 @@ from membank.auth.service import AuthService
 from membank.bootstrap import build_store
 from membank.config import Settings
 from membank.models import ApiKey
-from membank.storage.ports import KeyRepository
+from membank.storage.ports import CustomRole, KeyRepository, Team
 from membank.storage.sql import tables
 from tests.security import snapshot, tokens
 from tests.security.accounts import Account, create_account
@@ -99,8 +99,10 @@ def _credentials(settings: Settings) -> tuple[Credentials, str, str, str]:
     try:
         keys = store.keys
         made: dict[str, tuple[ApiKey, str]] = {
-            "tenant_a": _key(keys, TENANT_A, "tenant A app", roles=["service"], scopes=[]),
-            "tenant_b": _key(keys, TENANT_B, "tenant B app", roles=["service"], scopes=[]),
+            # Platform admins of their own tenant, so that every operation (tenants and roles too) has a
+            # caller it succeeds for, and tenant B's key is as strong as a key gets without the header.
+            "tenant_a": _key(keys, TENANT_A, "tenant A app", roles=["service", "platform-admin"], scopes=[]),
+            "tenant_b": _key(keys, TENANT_B, "tenant B app", roles=["service", "platform-admin"], scopes=[]),
             "revoked": _key(keys, TENANT_A, "revoked", roles=["service"], scopes=[]),
             "expired": _key(
                 keys,
@@ -150,7 +152,9 @@ def _wait_job(client: TestClient, job_id: str, key: str) -> None:
     raise AssertionError(f"job {job_id} did not finish")
 
 
-def create_objects(client: TestClient, key: str, *, key_id: str, account_id: str) -> Objects:
+def create_objects(
+    client: TestClient, key: str, *, key_id: str, account_id: str, team_id: str = ""
+) -> Objects:
     """Tenant A's memory, job, batch and conversation session, all of end user bob, all finished."""
     headers = {"X-API-Key": key}
     memory = _ok(
@@ -182,6 +186,7 @@ def create_objects(client: TestClient, key: str, *, key_id: str, account_id: str
     exchange = {"user_id": VICTIM_USER, "session_id": session, "user_input": f"I like tea ({SECRET_MARK})."}
     _ok(client.post("/api/v1/memories/process-conversation?wait=true", headers=headers, json=exchange))
     return Objects(
+        team_id=team_id,
         memory_id=memory["id"],
         job_id=job["id"],
         batch_id=batch["batch_id"],
@@ -189,6 +194,19 @@ def create_objects(client: TestClient, key: str, *, key_id: str, account_id: str
         key_id=key_id,
         account_id=account_id,
     )
+
+
+def _role_and_team(settings: Settings, tenant_id: str) -> str:
+    """Tenant A's custom role and team that the role and team routes point at (bob joins it by PUT)."""
+    store = build_store(settings)
+    try:
+        store.roles.create_role(
+            CustomRole("attack-role", tenant_id, "attack-target-role", "", frozenset(), 0, 0)
+        )
+        store.teams.create_team(Team("attack-team", tenant_id, "attack-target-team", 0))
+        return "attack-team"
+    finally:
+        store.close()
 
 
 def bearer_tokens(signer: tokens.Signer, a: Account, b: Account) -> dict[str, str]:
@@ -209,7 +227,11 @@ def open_world(data_dir: Path) -> Iterator[World]:
     account_b = create_account(settings.sqlite_path, tenant_b, "admin@globex.example", ["tenant-admin"])
     with TestClient(create_app(settings)) as client:
         objects = create_objects(
-            client, credentials.key("tenant_a"), key_id=victim_key, account_id=account_a.user_id
+            client,
+            credentials.key("tenant_a"),
+            key_id=victim_key,
+            account_id=account_a.user_id,
+            team_id=_role_and_team(settings, tenant_a),
         )
         client.get("/.well-known/jwks.json")  # an issuer may make its first signing key on demand
         signer = tokens.store_signer(settings)

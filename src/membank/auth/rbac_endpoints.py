@@ -146,13 +146,6 @@ async def create_team(body: NameIn, principal: UsersWrite, container: AppContain
     return ok(_team_out(await _directory(container).create_team(principal, body.name)), status=201)
 
 
-@router.delete("/teams/{team_id}", responses=error_responses(*AUTHENTICATED, TeamNotFound))
-async def delete_team(team_id: TeamId, principal: UsersWrite, container: AppContainer) -> Response:
-    """Remove a team; its members lose nothing but the team."""
-    await _directory(container).delete_team(principal, team_id)
-    return ok({"id": team_id, "deleted": True})
-
-
 @router.get("/teams/{team_id}/members", responses=error_responses(*AUTHENTICATED, TeamNotFound))
 async def list_members(team_id: TeamId, principal: UsersRead, container: AppContainer) -> Response:
     """A team's end users."""
@@ -181,6 +174,13 @@ async def remove_member(
     """Take an end user out of the team."""
     await _directory(container).remove_member(principal, team_id, user_id)
     return ok({"team_id": team_id, "user_id": user_id, "member": False})
+
+
+@router.delete("/teams/{team_id}", responses=error_responses(*AUTHENTICATED, TeamNotFound))
+async def delete_team(team_id: TeamId, principal: UsersWrite, container: AppContainer) -> Response:
+    """Remove a team; its members lose nothing but the team."""
+    await _directory(container).delete_team(principal, team_id)
+    return ok({"id": team_id, "deleted": True})
 
 
 @router.get("/tenants", responses=error_responses(*AUTHENTICATED))
