@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from membank.api.deps import AdminWrite, AppContainer, AuditRead, PlatformAdmin, UsersRead, UsersWrite
-from membank.api.envelope import ok
+from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
 from membank.auth.directory import ROLE_NAME_PATTERN, Directory
 from membank.auth.rbac import BUILTIN_DESCRIPTIONS, BUILTIN_ROLES
@@ -20,6 +20,7 @@ from membank.storage.ports.access import CustomRole, Team
 from membank.storage.ports.security_events import SecurityEvent
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
+
 
 RoleName = Annotated[str, Path(max_length=48)]
 TeamId = Annotated[str, Path(max_length=64)]
@@ -44,6 +45,74 @@ class RolePatch(_Strict):
 
 class NameIn(_Strict):
     name: str = Field(min_length=1, max_length=100)
+
+
+class RoleOut(BaseModel):
+    name: str
+    builtin: bool
+    description: str
+    permissions: list[str]
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class RolesOut(BaseModel):
+    roles: list[RoleOut]
+
+
+class TeamOut(BaseModel):
+    id: str
+    name: str
+    created_at: str
+
+
+class TeamsOut(BaseModel):
+    teams: list[TeamOut]
+
+
+class MembersOut(BaseModel):
+    team_id: str
+    user_ids: list[str]
+
+
+class MembershipOut(BaseModel):
+    team_id: str
+    user_id: str
+    member: bool
+
+
+class RemovedOut(BaseModel):
+    id: str | None = None
+    name: str | None = None
+    deleted: bool
+
+
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    created_at: str
+
+
+class TenantsOut(BaseModel):
+    tenants: list[TenantOut]
+
+
+class SecurityEventOut(BaseModel):
+    id: int | None
+    at: str
+    kind: str
+    outcome: str
+    actor: str
+    target: str | None
+    ip: str | None
+    user_agent: str | None
+    request_id: str | None
+    details: dict[str, Any]
+
+
+class SecurityEventsOut(BaseModel):
+    events: list[SecurityEventOut]
+    next_after_id: int | None
 
 
 def _role_out(role: CustomRole) -> dict[str, Any]:
@@ -84,7 +153,7 @@ def _directory(container: AppContainer) -> Directory:
     return container.directory
 
 
-@router.get("/roles", responses=error_responses(*AUTHENTICATED))
+@router.get("/roles", response_model=Envelope[RolesOut], responses=error_responses(*AUTHENTICATED))
 async def list_roles(principal: UsersRead, container: AppContainer) -> Response:
     """The built-in roles with their permissions, then the tenant's custom roles."""
     builtin = [
@@ -102,6 +171,7 @@ async def list_roles(principal: UsersRead, container: AppContainer) -> Response:
 
 @router.post(
     "/roles",
+    response_model=Envelope[RoleOut],
     status_code=201,
     responses=error_responses(ValidationFailed, *AUTHENTICATED, Conflict, *WITH_BODY),
 )
@@ -113,6 +183,7 @@ async def create_role(body: RoleIn, principal: AdminWrite, container: AppContain
 
 @router.patch(
     "/roles/{name}",
+    response_model=Envelope[RoleOut],
     responses=error_responses(ValidationFailed, *AUTHENTICATED, RoleNotFound, Conflict, *WITH_BODY),
 )
 async def update_role(
@@ -123,14 +194,18 @@ async def update_role(
     return ok(_role_out(role))
 
 
-@router.delete("/roles/{name}", responses=error_responses(*AUTHENTICATED, RoleNotFound, Conflict))
+@router.delete(
+    "/roles/{name}",
+    response_model=Envelope[RemovedOut],
+    responses=error_responses(*AUTHENTICATED, RoleNotFound, Conflict),
+)
 async def delete_role(name: RoleName, principal: AdminWrite, container: AppContainer) -> Response:
     """Remove a custom role; it grants nothing from the next request on."""
     await _directory(container).delete_role(principal, name)
     return ok({"name": name, "deleted": True})
 
 
-@router.get("/teams", responses=error_responses(*AUTHENTICATED))
+@router.get("/teams", response_model=Envelope[TeamsOut], responses=error_responses(*AUTHENTICATED))
 async def list_teams(principal: UsersRead, container: AppContainer) -> Response:
     """The tenant's teams (a team admin: its own)."""
     return ok({"teams": [_team_out(t) for t in await _directory(container).teams(principal)]})
@@ -138,6 +213,7 @@ async def list_teams(principal: UsersRead, container: AppContainer) -> Response:
 
 @router.post(
     "/teams",
+    response_model=Envelope[TeamOut],
     status_code=201,
     responses=error_responses(ValidationFailed, *AUTHENTICATED, Conflict, *WITH_BODY),
 )
@@ -146,7 +222,11 @@ async def create_team(body: NameIn, principal: UsersWrite, container: AppContain
     return ok(_team_out(await _directory(container).create_team(principal, body.name)), status=201)
 
 
-@router.get("/teams/{team_id}/members", responses=error_responses(*AUTHENTICATED, TeamNotFound))
+@router.get(
+    "/teams/{team_id}/members",
+    response_model=Envelope[MembersOut],
+    responses=error_responses(*AUTHENTICATED, TeamNotFound),
+)
 async def list_members(team_id: TeamId, principal: UsersRead, container: AppContainer) -> Response:
     """A team's end users."""
     return ok({"team_id": team_id, "user_ids": await _directory(container).members(principal, team_id)})
@@ -154,6 +234,7 @@ async def list_members(team_id: TeamId, principal: UsersRead, container: AppCont
 
 @router.put(
     "/teams/{team_id}/members/{user_id}",
+    response_model=Envelope[MembershipOut],
     responses=error_responses(ValidationFailed, *AUTHENTICATED, TeamNotFound),
 )
 async def add_member(
@@ -166,6 +247,7 @@ async def add_member(
 
 @router.delete(
     "/teams/{team_id}/members/{user_id}",
+    response_model=Envelope[MembershipOut],
     responses=error_responses(ValidationFailed, *AUTHENTICATED, TeamNotFound),
 )
 async def remove_member(
@@ -176,14 +258,18 @@ async def remove_member(
     return ok({"team_id": team_id, "user_id": user_id, "member": False})
 
 
-@router.delete("/teams/{team_id}", responses=error_responses(*AUTHENTICATED, TeamNotFound))
+@router.delete(
+    "/teams/{team_id}",
+    response_model=Envelope[RemovedOut],
+    responses=error_responses(*AUTHENTICATED, TeamNotFound),
+)
 async def delete_team(team_id: TeamId, principal: UsersWrite, container: AppContainer) -> Response:
     """Remove a team; its members lose nothing but the team."""
     await _directory(container).delete_team(principal, team_id)
     return ok({"id": team_id, "deleted": True})
 
 
-@router.get("/tenants", responses=error_responses(*AUTHENTICATED))
+@router.get("/tenants", response_model=Envelope[TenantsOut], responses=error_responses(*AUTHENTICATED))
 async def list_tenants(principal: PlatformAdmin, container: AppContainer) -> Response:
     """Every tenant (platform admins)."""
     return ok({"tenants": [_tenant_out(t) for t in await container.auth.tenants()]})
@@ -191,6 +277,7 @@ async def list_tenants(principal: PlatformAdmin, container: AppContainer) -> Res
 
 @router.post(
     "/tenants",
+    response_model=Envelope[TenantOut],
     status_code=201,
     responses=error_responses(ValidationFailed, *AUTHENTICATED, Conflict, *WITH_BODY),
 )
@@ -207,7 +294,11 @@ async def create_tenant(body: NameIn, principal: PlatformAdmin, container: AppCo
     return ok(_tenant_out(tenant), status=201)
 
 
-@router.get("/security-events", responses=error_responses(ValidationFailed, *AUTHENTICATED))
+@router.get(
+    "/security-events",
+    response_model=Envelope[SecurityEventsOut],
+    responses=error_responses(ValidationFailed, *AUTHENTICATED),
+)
 async def list_security_events(
     principal: AuditRead,
     container: AppContainer,
