@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 import structlog
 
+from membank.auth.access import AccessPolicy
+from membank.auth.directory import Directory
 from membank.auth.events import SecurityEvents
 from membank.auth.key_usage import KeyUsageCounter
 from membank.auth.rate_limits import Limits, RateLimiter, RatePolicy
+from membank.auth.rbac import RoleCatalog
 from membank.auth.request_guard import RequestGuard
 from membank.auth.secret_box import SecretBox, decode_key, load_or_create_key
 from membank.auth.service import AuthService
@@ -278,6 +281,8 @@ class Container:
     key_usage: KeyUsageCounter
     key_admin: KeyAdmin
     request_guard: RequestGuard
+    access: AccessPolicy
+    directory: Directory
     security_events: SecurityEvents
     secret_box: SecretBox
     signing_keys: SigningKeys
@@ -420,6 +425,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         oidc=build_oidc(settings, store),
         service_accounts=store.service_accounts,
         usage=key_usage,
+        roles=RoleCatalog(store.roles),
     )
     jobs = JobService(
         store.jobs,
@@ -450,6 +456,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         secret_box=secret_box,
         signing_keys=signing_keys,
         sessions=sessions,
+        access=AccessPolicy(store.teams),
+        directory=Directory(store.roles, store.teams, security_events),
         health=HealthService(
             embedder,
             ping_store=store.ping,

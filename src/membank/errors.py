@@ -12,7 +12,10 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── SessionNotFound           SESSION_NOT_FOUND         404
     │   ├── LoginSessionNotFound      LOGIN_SESSION_NOT_FOUND   404
     │   ├── KeyNotFound               KEY_NOT_FOUND             404
-    │   └── ServiceAccountNotFound    SERVICE_ACCOUNT_NOT_FOUND 404
+    │   ├── ServiceAccountNotFound    SERVICE_ACCOUNT_NOT_FOUND 404
+    │   ├── RoleNotFound              ROLE_NOT_FOUND            404
+    │   ├── TeamNotFound              TEAM_NOT_FOUND            404
+    │   └── TenantNotFound            TENANT_NOT_FOUND          404
     ├── Unauthorized                  UNAUTHORIZED              401
     │   ├── SignatureRequired         SIGNATURE_REQUIRED        401
     │   ├── InvalidSignature          INVALID_SIGNATURE         401
@@ -104,6 +107,18 @@ class KeyNotFound(NotFound):
 
 class ServiceAccountNotFound(NotFound):
     code = "SERVICE_ACCOUNT_NOT_FOUND"
+
+
+class RoleNotFound(NotFound):
+    code = "ROLE_NOT_FOUND"
+
+
+class TeamNotFound(NotFound):
+    code = "TEAM_NOT_FOUND"
+
+
+class TenantNotFound(NotFound):
+    code = "TENANT_NOT_FOUND"
 
 
 class Unauthorized(MemBankError):

@@ -54,6 +54,8 @@ class Objects:
     # operations only a signed-in account may call (its own sessions, logout).
     account_token: Callable[[], str]
     user_id: str = VICTIM_USER
+    team_id: str = ""  # a team of tenant A
+    name: str = "attack-target-role"  # a custom role of tenant A (for /api/v1/roles/{name})
 
     def path_value(self, name: str) -> str | None:
         """The object a path parameter names; a new parameter needs a field here (and in world.py)."""
@@ -73,6 +75,7 @@ class Example:
     needs: frozenset[str]
     body: BodyFactory | None = None
     query: Mapping[str, str] = field(default_factory=dict)
+    needs_any: frozenset[str] = frozenset()  # and at least one of these (reports: audit or memories read)
     names_user: bool = False  # the request names an end user (path or body): what `own` must check
     reads_only: bool = False  # a POST that only reads (search): it must change nothing even when it succeeds
     as_account: bool = False  # called with an account's access token (tenant A's admin), not an API key
@@ -100,7 +103,7 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
         _needs("memories:read"), names_user=True
     ),
     ("GET", "/api/v1/users/{user_id}/sessions"): Example(_needs("memories:read"), names_user=True),
-    ("GET", "/api/v1/usage/llm"): Example(_needs("jobs:read")),
+    ("GET", "/api/v1/usage/llm"): Example(_needs(), needs_any=_needs("audit:read", "memories:read")),
     ("POST", "/api/v1/memories/search"): Example(
         _needs("memories:read"), _query, names_user=True, reads_only=True
     ),
@@ -127,7 +130,9 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
         names_user=True,
     ),
     ("GET", "/api/v1/users/{user_id}/memories"): Example(_needs("memories:read"), names_user=True),
-    ("GET", "/api/v1/users/{user_id}/memories/stats"): Example(_needs("memories:read"), names_user=True),
+    ("GET", "/api/v1/users/{user_id}/memories/stats"): Example(
+        _needs(), needs_any=_needs("audit:read", "memories:read"), names_user=True
+    ),
     ("GET", "/api/v1/jobs/{job_id}"): Example(_needs("jobs:read")),
     ("GET", "/api/v1/jobs/{job_id}/items"): Example(_needs("jobs:read", "memories:read")),
     ("POST", "/api/v1/auth/logout"): Example(_needs(), as_account=True),
@@ -152,6 +157,26 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
     ("GET", "/api/v1/service-accounts/{service_account_id}"): Example(_needs("keys:read"), as_account=True),
     ("POST", "/api/v1/service-accounts/{service_account_id}/disable"): Example(
         _needs("keys:write"), as_account=True
+    ),
+    ("GET", "/api/v1/roles"): Example(_needs("users:read")),
+    ("POST", "/api/v1/roles"): Example(
+        _needs("admin:write"), lambda o: {"name": "attack-probe", "permissions": ["memories:read:all"]}
+    ),
+    ("PATCH", "/api/v1/roles/{name}"): Example(
+        _needs("admin:write"), lambda o: {"permissions": ["memories:read:all"]}
+    ),
+    ("DELETE", "/api/v1/roles/{name}"): Example(_needs("admin:write")),
+    ("GET", "/api/v1/security-events"): Example(_needs("audit:read")),
+    ("GET", "/api/v1/teams"): Example(_needs("users:read")),
+    ("POST", "/api/v1/teams"): Example(_needs("users:write"), lambda o: {"name": "attack-probe"}),
+    ("DELETE", "/api/v1/teams/{team_id}"): Example(_needs("users:write")),
+    ("GET", "/api/v1/teams/{team_id}/members"): Example(_needs("users:read")),
+    ("PUT", "/api/v1/teams/{team_id}/members/{user_id}"): Example(_needs("users:write")),
+    ("DELETE", "/api/v1/teams/{team_id}/members/{user_id}"): Example(_needs("users:write")),
+    # Platform admins only (a role, not a permission: no other key holds it).
+    ("GET", "/api/v1/tenants"): Example(_needs("admin:admin", "platform-admin")),
+    ("POST", "/api/v1/tenants"): Example(
+        _needs("admin:admin", "platform-admin"), lambda o: {"name": "probe"}
     ),
 }
 
@@ -210,7 +235,16 @@ def protected_operations(document: Mapping[str, Any]) -> list[Operation]:
         for method in item
         if (method.upper(), template) not in PUBLIC
     ]
-    return sorted(found, key=lambda op: (op.method == "DELETE", op.template, op.method))
+    # A DELETE of a nested object (a team's member) comes before the DELETE of what holds it (the team).
+    return sorted(
+        found,
+        key=lambda op: (
+            op.method == "DELETE",
+            -op.template.count("/") * (op.method == "DELETE"),
+            op.template,
+            op.method,
+        ),
+    )
 
 
 def public_operations(document: Mapping[str, Any]) -> list[tuple[str, str]]:

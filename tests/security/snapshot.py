@@ -23,6 +23,9 @@ _WATCHED: dict[str, tuple[str, ...]] = {
     "users": ("updated_at",),
     "auth_sessions": ("last_seen_at", "revoked_at"),
     "roles": ("updated_at",),
+    "teams": ("created_at",),
+    "team_members": ("added_at",),
+    "tenants": ("created_at",),
 }
 
 Snapshot = dict[str, tuple[Any, ...]]

@@ -24,7 +24,7 @@ from membank.bootstrap import build_store
 from membank.config import Settings
 from membank.models import ApiKey
 from membank.models.account import ServiceAccount, UserAccount
-from membank.storage.ports import KeyRepository
+from membank.storage.ports import CustomRole, KeyRepository, Team
 from membank.storage.sql import tables
 from tests.security import snapshot, tokens
 from tests.security.accounts import Account, create_account
@@ -133,8 +133,10 @@ def _credentials(settings: Settings) -> tuple[Credentials, str, str]:
     try:
         keys = store.keys
         made: dict[str, tuple[ApiKey, str]] = {
-            "tenant_a": _key(keys, TENANT_A, "tenant A app", roles=["service"], scopes=[]),
-            "tenant_b": _key(keys, TENANT_B, "tenant B app", roles=["service"], scopes=[]),
+            # Platform admins of their own tenant, so that every operation (tenants and roles too) has a
+            # caller it succeeds for, and tenant B's key is as strong as a key gets without the header.
+            "tenant_a": _key(keys, TENANT_A, "tenant A app", roles=["service", "platform-admin"], scopes=[]),
+            "tenant_b": _key(keys, TENANT_B, "tenant B app", roles=["service", "platform-admin"], scopes=[]),
             "revoked": _key(keys, TENANT_A, "revoked", roles=["service"], scopes=[]),
             "expired": _key(
                 keys,
@@ -204,7 +206,9 @@ def _account_sessions(client: TestClient, account: Account) -> Callable[[], Issu
     return lambda: portal.call(start)  # type: ignore[no-any-return]
 
 
-def create_objects(client: TestClient, key: str, *, settings: Settings, account: Account) -> Objects:
+def create_objects(
+    client: TestClient, key: str, *, settings: Settings, account: Account, team_id: str = ""
+) -> Objects:
     """Tenant A's memory, job, batch and conversation session, all of end user bob, all finished."""
     headers = {"X-API-Key": key}
     memory = _ok(
@@ -238,6 +242,7 @@ def create_objects(client: TestClient, key: str, *, settings: Settings, account:
     sessions = _account_sessions(client, account)
     victim_key, victim_service_account = _victims(settings)
     return Objects(
+        team_id=team_id,
         memory_id=memory["id"],
         job_id=job["id"],
         batch_id=batch["batch_id"],
@@ -248,6 +253,19 @@ def create_objects(client: TestClient, key: str, *, settings: Settings, account:
         login_session_id=lambda: sessions().session_id,
         account_token=lambda: sessions().access_token,
     )
+
+
+def _role_and_team(settings: Settings, tenant_id: str) -> str:
+    """Tenant A's custom role and team that the role and team routes point at (bob joins it by PUT)."""
+    store = build_store(settings)
+    try:
+        store.roles.create_role(
+            CustomRole("attack-role", tenant_id, "attack-target-role", "", frozenset(), 0, 0)
+        )
+        store.teams.create_team(Team("attack-team", tenant_id, "attack-target-team", 0))
+        return "attack-team"
+    finally:
+        store.close()
 
 
 def bearer_tokens(signer: tokens.Signer, a: Account, b: Account) -> dict[str, str]:
@@ -267,7 +285,13 @@ def open_world(data_dir: Path) -> Iterator[World]:
     account_a = create_account(settings.sqlite_path, tenant_a, "admin@acme.example", ["tenant-admin"])
     account_b = create_account(settings.sqlite_path, tenant_b, "admin@globex.example", ["tenant-admin"])
     with TestClient(create_app(settings)) as client:
-        objects = create_objects(client, credentials.key("tenant_a"), settings=settings, account=account_a)
+        objects = create_objects(
+            client,
+            credentials.key("tenant_a"),
+            settings=settings,
+            account=account_a,
+            team_id=_role_and_team(settings, tenant_a),
+        )
         client.get("/.well-known/jwks.json")  # an issuer may make its first signing key on demand
         signer = tokens.store_signer(settings)
         credentials.plaintexts.update(bearer_tokens(signer, account_a, account_b))

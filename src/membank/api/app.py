@@ -85,6 +85,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     )
     from membank.auth.endpoints import router as auth_router
     from membank.auth.endpoints import well_known as well_known_router
+    from membank.auth.rbac_endpoints import router as access_router
     from membank.ingest.endpoints import router as ingest_router
     from membank.jobs.endpoints import router as jobs_router
     from membank.keys.endpoints import router as keys_router
@@ -100,6 +101,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(well_known_router)
+    app.include_router(access_router)
     install_error_handlers(app)
     app.add_middleware(JsonBoundsMiddleware, bounds=bounds)  # inside the size limit and the request id
     app.add_middleware(RateLimitHeadersMiddleware)

@@ -5,17 +5,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from membank.api.client_address import client_ip
 from membank.api.rate_limits import STATE_KEY
+from membank.auth.events import RequestOrigin
 from membank.auth.request_guard import RequestFacts, SignedParts, needs_signature_check
 from membank.auth.request_signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from membank.auth.service import KeyCheck
 from membank.bootstrap import Container
-from membank.errors import Forbidden
+from membank.errors import Forbidden, MemBankError
 from membank.models import Principal
+
+# A platform admin names the tenant it acts in (by name) with this header; nobody else may send it.
+TENANT_HEADER = "X-MemBank-Tenant"
 
 
 def get_container(request: Request) -> Container:
@@ -48,6 +53,9 @@ async def current_principal(
     setattr(request.state, STATE_KEY, limits.headers)
     if limits.refusal is not None:
         raise limits.refusal
+    target = request.headers.get(TENANT_HEADER)
+    if target is not None:
+        principal = await _cross_tenant(request, container, principal, target)
     return principal
 
 
@@ -72,13 +80,40 @@ async def _request_facts(request: Request, check: KeyCheck) -> RequestFacts:
     )
 
 
+async def _cross_tenant(
+    request: Request, container: Container, principal: Principal, target: str
+) -> Principal:
+    # The only way across tenants: a platform admin naming the tenant; every such request is on record.
+    origin = RequestOrigin(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        request_id=structlog.contextvars.get_contextvars().get("request_id"),
+    )
+    event = {
+        "actor": principal.subject,
+        "origin": origin,
+        "details": {"route": request.url.path, "tenant": target},
+    }
+    try:
+        acting = await container.auth.in_tenant(principal, target)
+    except MemBankError:
+        await container.security_events.arecord(
+            "cross_tenant_access", outcome="denied", tenant_id=principal.tenant_id, target=target, **event
+        )
+        raise
+    await container.security_events.arecord(
+        "cross_tenant_access", outcome="ok", tenant_id=acting.tenant_id, target=target, **event
+    )
+    return acting
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def _requires(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
     async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.can(scope):
-            raise Forbidden(f"this key lacks the {scope!r} scope")
+            raise Forbidden(f"this principal lacks the {scope!r} permission", details={"permission": scope})
         return principal
 
     return check
@@ -86,7 +121,34 @@ def _requires(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
 
 MemoriesRead = Annotated[Principal, Depends(_requires("memories:read"))]
 MemoriesWrite = Annotated[Principal, Depends(_requires("memories:write"))]
+MemoriesDelete = Annotated[Principal, Depends(_requires("memories:delete"))]
+UsersRead = Annotated[Principal, Depends(_requires("users:read"))]
+UsersWrite = Annotated[Principal, Depends(_requires("users:write"))]
+AdminWrite = Annotated[Principal, Depends(_requires("admin:write"))]
+AuditRead = Annotated[Principal, Depends(_requires("audit:read"))]
 JobsRead = Annotated[Principal, Depends(_requires("jobs:read"))]
 KeysRead = Annotated[Principal, Depends(_requires("keys:read"))]
 KeysWrite = Annotated[Principal, Depends(_requires("keys:write"))]
 KeysDelete = Annotated[Principal, Depends(_requires("keys:delete"))]
+
+
+async def _reports_reader(principal: CurrentPrincipal) -> Principal:
+    # Counts and usage are reports: auditors read them, as does anyone who may read the memories.
+    if not (principal.can("audit:read") or principal.can("memories:read")):
+        raise Forbidden(
+            "this principal lacks the 'audit:read' or 'memories:read' permission",
+            details={"permission": "audit:read"},
+        )
+    return principal
+
+
+ReportsRead = Annotated[Principal, Depends(_reports_reader)]
+
+
+async def _platform_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_platform_admin:
+        raise Forbidden("only a platform admin manages tenants", details={"permission": "platform-admin"})
+    return principal
+
+
+PlatformAdmin = Annotated[Principal, Depends(_platform_admin)]

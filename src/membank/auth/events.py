@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -63,3 +64,6 @@ class SecurityEvents:
 
     def list(self, tenant_id: str | None, **filters: Any) -> list[SecurityEvent]:
         return self._log.list(tenant_id, **filters)
+
+    async def alist(self, tenant_id: str | None, **filters: Any) -> builtins.list[SecurityEvent]:
+        return await asyncio.to_thread(self._log.list, tenant_id, **filters)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from membank.auth.key_usage import KeyUsageCounter
 from membank.auth.keys import DEFAULT_TENANT, accepted_secret_hash, split_key
 from membank.auth.rbac import BUILTIN_ROLES, RoleCatalog, legacy_roles, within_scopes
 from membank.auth.tokens import looks_like_jwt
-from membank.errors import Unauthorized
-from membank.models import ApiKey, Principal
+from membank.errors import Conflict, Forbidden, TenantNotFound, Unauthorized
+from membank.models import ApiKey, Principal, Tenant
 from membank.storage.ports import KeyRepository, ServiceAccountRepository
 
 if TYPE_CHECKING:
@@ -123,6 +123,27 @@ class AuthService:
             user_ids=frozenset(key.user_ids) if key.user_ids is not None else None,
             team_ids=frozenset(key.team_ids or ()),
         )
+
+    async def in_tenant(self, principal: Principal, tenant_name: str) -> Principal:
+        """The principal acting in the named tenant: only a platform admin may, and only by naming it."""
+        if not principal.is_platform_admin:
+            raise Forbidden(
+                "only a platform admin may act in another tenant", details={"permission": "platform-admin"}
+            )
+        tenant = await asyncio.to_thread(self._keys.tenant_by_name, tenant_name)
+        if tenant is None:
+            raise TenantNotFound(f"tenant {tenant_name!r} not found")
+        return replace(principal, tenant_id=tenant.id)
+
+    async def tenants(self) -> list[Tenant]:
+        """Every tenant (for platform admins)."""
+        return await asyncio.to_thread(self._keys.tenants)
+
+    async def create_tenant(self, name: str) -> Tenant:
+        """A new tenant; 409 when the name is taken."""
+        if await asyncio.to_thread(self._keys.tenant_by_name, name) is not None:
+            raise Conflict(f"a tenant named {name!r} exists")
+        return await asyncio.to_thread(self._keys.ensure_tenant, name)
 
     async def _anonymous_admin(self) -> Principal:
         tenant = await asyncio.to_thread(self._keys.ensure_tenant, DEFAULT_TENANT)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from membank.api.deps import AppContainer, JobsRead, MemoriesRead, MemoriesWrite
+from membank.api.deps import AppContainer, JobsRead, MemoriesRead, MemoriesWrite, ReportsRead
 from membank.api.envelope import Envelope, ok
 from membank.api.idempotency import IDEMPOTENCY_KEY_PARAMETER
 from membank.api.responses import AUTHENTICATED, QUEUEING, WITH_BODY, error_responses
@@ -52,6 +52,7 @@ async def process_conversation(
     wait: bool = False,
 ) -> Response:
     """Extract and consolidate facts from one exchange as a job; the result lists every action."""
+    await container.access.require(principal, body.user_id, "write")
 
     def enqueue(key: str | None) -> Awaitable[tuple[Job, bool]]:
         return container.ingest.process_exchange(principal, body, idempotency_key=key)
@@ -68,7 +69,10 @@ async def get_batch(
     batch_id: Annotated[str, Path(max_length=64)], principal: JobsRead, container: AppContainer
 ) -> Response:
     """A batch's status, its jobs and the totals of their actions."""
-    return ok(await container.ingest.batch(principal, batch_id))
+    summary = await container.ingest.batch(principal, batch_id)
+    if not await container.access.allows(principal, [summary["user_id"]], "read", "jobs"):
+        raise BatchNotFound(f"batch {batch_id} not found")
+    return ok(summary)
 
 
 @router.get(
@@ -80,6 +84,7 @@ async def get_session(
     user_id: UserIdPath, session_id: SessionIdPath, principal: MemoriesRead, container: AppContainer
 ) -> Response:
     """A session's rolling summary, key facts and latest messages."""
+    await container.access.require(principal, user_id, "read")
     return ok(session_out(await container.ingest.session(principal, user_id, session_id)))
 
 
@@ -96,6 +101,7 @@ async def list_sessions(
     offset: Annotated[int, Query(ge=0, le=MAX_PAGE_OFFSET)] = 0,
 ) -> Response:
     """A user's sessions, most recently updated first."""
+    await container.access.require(principal, user_id, "read")
     sessions = await container.ingest.sessions(principal, user_id, limit=limit, offset=offset)
     return ok({"sessions": [session_out(s) for s in sessions], "limit": limit, "offset": offset})
 
@@ -106,7 +112,7 @@ async def list_sessions(
     responses=error_responses(ValidationFailed, *AUTHENTICATED),
 )
 async def llm_usage(
-    principal: JobsRead,
+    principal: ReportsRead,
     container: AppContainer,
     since: Annotated[
         UtcDatetime | None, Query(description="Start of the period (default: 30 days ago)")

@@ -12,6 +12,7 @@ from membank.api.deps import AppContainer, JobsRead
 from membank.api.envelope import Envelope, ok
 from membank.api.idempotency import idempotency_key, run_once
 from membank.api.responses import AUTHENTICATED, error_responses
+from membank.auth.access import job_user_ids
 from membank.bootstrap import Container
 from membank.errors import Forbidden, JobNotFound, ValidationFailed
 from membank.jobs.schemas import MAX_ITEMS_PAGE, JobItemsPage, JobOut
@@ -58,7 +59,9 @@ async def get_job(job_id: JobId, principal: JobsRead, container: AppContainer) -
     """A job's status, progress, result or error. Without memories:read, the parts of the result that
     carry memory text are left out and named in `withheld`."""
     job = await container.jobs.get(principal, job_id)
-    return ok(job_out(job, content=principal.can("memories:read")))
+    await container.access.require_job(principal, job)
+    content = await container.access.allows(principal, job_user_ids(job), "read")
+    return ok(job_out(job, content=content))
 
 
 @router.get(
@@ -75,6 +78,9 @@ async def get_job_items(
 ) -> Response:
     """A page of a job's items in input order: each memory of a batch import with its outcome (created,
     skipped, failed), or each action of a conversation job. Needs jobs:read and memories:read."""
+    job = await container.jobs.get(principal, job_id)
+    await container.access.require_job(principal, job)
+    await container.access.require(principal, job_user_ids(job), "read")
     page = await container.jobs.items(principal, job_id, limit=limit, offset=offset)
     return ok(page.model_dump(mode="json"))
 

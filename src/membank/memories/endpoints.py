@@ -9,13 +9,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from membank.api.deps import AppContainer, MemoriesRead, MemoriesWrite
+from membank.api.deps import AppContainer, MemoriesDelete, MemoriesRead, MemoriesWrite, ReportsRead
 from membank.api.envelope import Envelope, ok
 from membank.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, replay_or_run, run_once
 from membank.api.responses import AUTHENTICATED, QUEUEING, WITH_BODY, error_responses
 from membank.errors import (
     Conflict,
     EmbeddingServiceError,
+    Forbidden,
     InvalidUserId,
     MemoryChanged,
     MemoryNotCurrent,
@@ -83,6 +84,7 @@ async def create_memory(
     wait: bool = False,
 ) -> Response:
     """Store one memory as given (201); with `infer: true` or a `context`, extract from it as a job (202)."""
+    await container.access.require(principal, body.user_id, "write")
     if body.extracts:
 
         def infer(key: str | None) -> Awaitable[tuple[Job, bool]]:
@@ -100,11 +102,13 @@ async def create_memory(
 @router.get(
     "/memories/{memory_id:memory_id}",
     response_model=Envelope[MemoryOut],
-    responses=error_responses(ValidationFailed, *AUTHENTICATED, MemoryNotFound),
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, Forbidden, MemoryNotFound),
 )
 async def get_memory(memory_id: MemoryId, principal: MemoriesRead, container: AppContainer) -> Response:
     """One memory, current or not (see valid_to, superseded_by, deleted_at)."""
-    return ok(memory_out(await container.memories.get(principal, memory_id)))
+    memory = await container.memories.get(principal, memory_id)
+    await container.access.require_memory(principal, memory_id, memory.user_id, "read")
+    return ok(memory_out(memory))
 
 
 @router.patch(
@@ -125,28 +129,31 @@ async def update_memory(
     memory_id: MemoryId, body: MemoryPatch, principal: MemoriesWrite, container: AppContainer
 ) -> Response:
     """Change a memory; new content supersedes it and returns the new version (with a new id)."""
+    await _require_memory(container, principal, memory_id, "write")
     return ok(memory_out(await container.memories.update(principal, memory_id, body)))
 
 
 @router.delete(
     "/memories/{memory_id:memory_id}",
     response_model=Envelope[MemoryDeletedOut],
-    responses=error_responses(ValidationFailed, *AUTHENTICATED, MemoryNotFound, MemoryChanged),
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, Forbidden, MemoryNotFound, MemoryChanged),
 )
 async def delete_memory(
-    memory_id: MemoryId, principal: MemoriesWrite, container: AppContainer, hard: bool = False
+    memory_id: MemoryId, principal: MemoriesDelete, container: AppContainer, hard: bool = False
 ) -> Response:
     """Invalidate a memory (kept in history); `hard=true` erases every version of it."""
+    await _require_memory(container, principal, memory_id, "delete")
     return ok(await container.memories.delete(principal, memory_id, hard=hard))
 
 
 @router.get(
     "/memories/{memory_id:memory_id}/history",
     response_model=Envelope[MemoryHistoryOut],
-    responses=error_responses(ValidationFailed, *AUTHENTICATED, MemoryNotFound),
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, Forbidden, MemoryNotFound),
 )
 async def memory_history(memory_id: MemoryId, principal: MemoriesRead, container: AppContainer) -> Response:
     """Every version event of the memory, oldest first."""
+    await _require_memory(container, principal, memory_id, "read")
     versions = await container.memories.history(principal, memory_id)
     return ok({"memory_id": memory_id, "history": [version_out(v) for v in versions]})
 
@@ -171,6 +178,9 @@ async def batch_import(
 ) -> Response:
     """Import raw memories as one job, or extract from conversations (one job each, as a batch); 202.
     Once per Idempotency-Key, like every create."""
+    users = [body.user_id] if body.user_id is not None else []
+    users += [item.user_id for item in body.memories or ()]
+    await container.access.require(principal, users, "write")
     if body.conversations is not None:
 
         async def run() -> tuple[int, Any]:
@@ -216,6 +226,7 @@ async def list_user_memories(
     include_invalid: bool = False,
 ) -> Response:
     """A page of a user's memories."""
+    await container.access.require(principal, user_id, "read")
     page = await container.memories.list_for_user(
         principal,
         user_id,
@@ -241,8 +252,16 @@ async def list_user_memories(
     response_model=Envelope[MemoryStatsOut],
     responses=error_responses(InvalidUserId, *AUTHENTICATED),
 )
-async def user_memory_stats(
-    user_id: UserIdPath, principal: MemoriesRead, container: AppContainer
-) -> Response:
-    """Counts and times of a user's memories."""
+async def user_memory_stats(user_id: UserIdPath, principal: ReportsRead, container: AppContainer) -> Response:
+    """Counts and times of a user's memories (a report: audit:read or memories:read)."""
+    if not await container.access.allows(principal, [user_id], "read", "audit"):
+        await container.access.require(principal, user_id, "read")
     return ok({"user_id": user_id, **await container.memories.stats(principal, user_id)})
+
+
+async def _require_memory(
+    container: AppContainer, principal: MemoriesRead, memory_id: str, action: str
+) -> None:
+    # A memory outside the reach is answered like a missing one (404), before anything is changed.
+    memory = await container.memories.get(principal, memory_id)
+    await container.access.require_memory(principal, memory_id, memory.user_id, action)

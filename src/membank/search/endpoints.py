@@ -43,6 +43,7 @@ async def search_memories(body: SearchIn, principal: MemoriesRead, container: Ap
     index cannot serve, keyword search over the system of record, with `degraded: true` and why."""
     if container.search is None:
         raise BackendUnavailable("this process has no vector index")
+    await container.access.require(principal, body.user_id, "read")
     outcome = await container.search.search(principal, body)
     memories = []
     for hit in outcome.hits:
@@ -74,4 +75,5 @@ async def synthesize_context(
     """A compact context for a query: cited memories, summarised (LLM) or structured by type (no LLM)."""
     if container.synthesis is None:
         raise BackendUnavailable("this process has no vector index")
+    await container.access.require(principal, body.user_id, "read")
     return ok(await container.synthesis.synthesize(principal, body))

@@ -6,6 +6,7 @@ service only the ports it uses. The `VectorIndex` is derived from it: it can be 
 a `Scope`) explicitly: there is no unscoped query.
 """
 
+from membank.storage.ports.access import CustomRole, RoleRepository, Team, TeamMembership, TeamRepository
 from membank.storage.ports.idempotency import IdempotencyRepository, StoredResponse
 from membank.storage.ports.index import IndexDocument, IndexHit, IndexResult, VectorIndex, sync_token
 from membank.storage.ports.jobs import Batch, JobProgress, JobRepository
@@ -28,6 +29,7 @@ from membank.storage.ports.versions import VersionRepository
 
 __all__ = [
     "Batch",
+    "CustomRole",
     "IdempotencyRepository",
     "IndexDocument",
     "IndexHit",
@@ -52,6 +54,7 @@ __all__ = [
     "RecordStore",
     "RefreshTokenRecord",
     "RevisionCounter",
+    "RoleRepository",
     "SecurityEvent",
     "SecurityEventLog",
     "ServiceAccountRepository",
@@ -60,6 +63,9 @@ __all__ = [
     "SigningKeyRecord",
     "SigningKeyRepository",
     "StoredResponse",
+    "Team",
+    "TeamMembership",
+    "TeamRepository",
     "UsageRecord",
     "UsageRepository",
     "VectorIndex",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from membank.storage.ports.access import RoleRepository, TeamRepository
 from membank.storage.ports.idempotency import IdempotencyRepository
 from membank.storage.ports.jobs import JobRepository
 from membank.storage.ports.keys import KeyRepository
@@ -86,6 +87,14 @@ class RecordStore(Protocol):
     @property
     def nonces(self) -> NonceStore:
         """Nonces of signed requests (when Redis is not configured)."""
+
+    @property
+    def roles(self) -> RoleRepository:
+        """The tenants' custom roles."""
+
+    @property
+    def teams(self) -> TeamRepository:
+        """The tenants' teams of end users."""
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from membank.storage.sql.access import SqlRoleRepository, SqlTeamRepository
 from membank.storage.sql.database import PoolSettings, SqlDatabase
 from membank.storage.sql.idempotency import SqlIdempotency
 from membank.storage.sql.jobs import SqlJobRepository
@@ -42,6 +43,8 @@ class SqlRecordStore:
         self._signing_keys = SqlSigningKeys(db)
         self._service_accounts = SqlServiceAccountRepository(db)
         self._nonces = SqlNonceStore(db)
+        self._roles = SqlRoleRepository(db)
+        self._teams = SqlTeamRepository(db)
 
     @classmethod
     def sqlite(cls, path: Path) -> SqlRecordStore:
@@ -114,6 +117,14 @@ class SqlRecordStore:
     @property
     def nonces(self) -> SqlNonceStore:
         return self._nonces
+
+    @property
+    def roles(self) -> SqlRoleRepository:
+        return self._roles
+
+    @property
+    def teams(self) -> SqlTeamRepository:
+        return self._teams
 
     def write_index_in_transaction(self, writer: IndexWriter) -> None:
         """Let every memory write bring an index in this database up to date in its own transaction (no
