@@ -19,6 +19,9 @@ from membank.storage.sql.database import SqlDatabase
 from membank.storage.sql.jobs import SqlJobRepository
 from membank.storage.sql.store import SqlRecordStore
 
+# Applied from 0004 on: this file's migration, and every one after it to head.
+AFTER_0003 = ["0004_job_order", "0005_fair_claims", "0006_identity", "0007_keys"]
+
 T0 = 1_700_000_000.0
 LEGACY_FILES = sorted((Path(__file__).parents[1] / "fixtures" / "legacy_sqlite").glob("*.sql"))
 
@@ -111,7 +114,7 @@ def test_a_legacy_sqlite_data_dir_keeps_its_queue_order(tmp_path: Path) -> None:
     _legacy_sqlite_with_jobs(path)
     store = SqlRecordStore.sqlite(path)
     try:
-        assert store.migrate() == ["0004_job_order", "0005_fair_claims"]
+        assert store.migrate() == AFTER_0003
         with store.db.read() as conn:
             numbered = conn.execute(
                 text("SELECT id, enqueue_seq, rowid FROM jobs ORDER BY enqueue_seq")
@@ -145,7 +148,7 @@ def test_the_downgrade_restores_the_previous_jobs_table_on_sqlite(tmp_path: Path
             assert "jobs_enqueue_order" not in indexes and "jobs_runnable" not in indexes
             assert conn.execute(text("SELECT COUNT(*) FROM job_items")).scalar_one() == 1
             assert conn.execute(text("SELECT COUNT(*) FROM jobs")).scalar_one() == 4
-        assert store.migrate() == ["0004_job_order", "0005_fair_claims"]  # and up again
+        assert store.migrate() == AFTER_0003  # and up again
     finally:
         store.close()
 
@@ -158,7 +161,7 @@ def test_a_postgres_database_at_0003_numbers_its_jobs_by_creation_then_id(postgr
         with store.db.write() as conn:
             for job_id, created in reversed(_QUEUE):  # inserted against the queue order: none to lean on
                 conn.execute(text(_INSERT_LEGACY_JOB), _legacy_row(job_id, created))
-        assert store.migrate() == ["0004_job_order", "0005_fair_claims"]
+        assert store.migrate() == AFTER_0003
         with store.db.read() as conn:
             numbered = (
                 conn.execute(select(tables.jobs.c.id).order_by(tables.jobs.c.enqueue_seq)).scalars().all()
