@@ -13,6 +13,7 @@ import httpx
 import jwt
 
 from membank.auth.rbac import RoleCatalog
+from membank.auth.tokens import decode_verified
 from membank.errors import Unauthorized
 from membank.models import Principal
 from membank.storage.ports import KeyRepository
@@ -132,25 +133,15 @@ class OidcVerifier:
         key = self._keys.key(kid) if isinstance(kid, str) else None
         if key is None:
             raise Unauthorized("access token signed by a key the identity provider does not publish")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=list(s.algorithms),
-                audience=s.audience,
-                issuer=s.issuer,
-                leeway=s.leeway_seconds,
-                options={"require": ["iss", "aud", "sub", "exp"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("access token expired") from None
-        except jwt.ImmatureSignatureError:
-            raise Unauthorized("access token not valid yet") from None
-        except jwt.InvalidAudienceError:
-            raise Unauthorized("access token is for another audience") from None
-        except jwt.InvalidTokenError:
-            raise Unauthorized("invalid access token") from None
-        return claims
+        return decode_verified(
+            token,
+            key,
+            algorithms=list(s.algorithms),
+            audience=s.audience,
+            issuer=s.issuer,
+            leeway=s.leeway_seconds,
+            required=["iss", "aud", "sub", "exp"],
+        )
 
     def _tenant_id(self, name: str) -> str:
         cached = self._tenant_ids.get(name)

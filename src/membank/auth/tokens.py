@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -86,27 +87,51 @@ class AccessTokens:
         key = self._keys.verifier(kid) if isinstance(kid, str) else None
         if key is None:
             raise Unauthorized("access token signed by an unknown or retired key")
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway,
-                options={"require": _REQUIRED_CLAIMS},
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("access token expired") from None
-        except jwt.ImmatureSignatureError:
-            raise Unauthorized("access token not valid yet") from None
-        except jwt.InvalidAudienceError:
-            raise Unauthorized("access token is for another audience") from None
-        except jwt.InvalidIssuerError:
-            raise Unauthorized("access token from another issuer") from None
-        except jwt.InvalidTokenError:
-            raise Unauthorized("invalid access token") from None
+        claims = decode_verified(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=self._audience,
+            issuer=self._issuer,
+            leeway=self._leeway,
+            required=_REQUIRED_CLAIMS,
+        )
         return _claims(claims)
+
+
+def decode_verified(
+    token: str,
+    key: Any,
+    *,
+    algorithms: list[str],
+    audience: str,
+    issuer: str,
+    leeway: float,
+    required: list[str],
+) -> dict[str, Any]:
+    """The claims of a token signed by `key` with one of `algorithms`, for `audience` from `issuer`, inside
+    its validity; Unauthorized saying which check failed otherwise (ours and the SSO issuer's tokens alike)."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            options={"require": required},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("access token expired") from None
+    except jwt.ImmatureSignatureError:
+        raise Unauthorized("access token not valid yet") from None
+    except jwt.InvalidAudienceError:
+        raise Unauthorized("access token is for another audience") from None
+    except jwt.InvalidIssuerError:
+        raise Unauthorized("access token from another issuer") from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized("invalid access token") from None
+    return claims
 
 
 def _claims(claims: dict[str, object]) -> AccessClaims:
