@@ -177,7 +177,7 @@ def test_only_a_tenant_admin_revokes_all_sessions_of_an_account(api: Api) -> Non
     admin = login(api, new_account(api, roles=("tenant-admin",)))
     plain_user = login(api, new_account(api))
     first, second = login(api, account), login(api, account)
-    path = f"/api/v1/users/{account.id}/sessions"
+    path = f"/api/v1/accounts/{account.id}/sessions"
     denied = api.client.delete(path, headers=bearer(plain_user.access_token))
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "INSUFFICIENT_PERMISSIONS"
     by_key = api.client.delete(path, headers={"X-API-Key": api.alice_key})  # memories only

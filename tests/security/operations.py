@@ -138,7 +138,7 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
     ("POST", "/api/v1/auth/logout"): Example(_needs(), as_account=True),
     ("GET", "/api/v1/auth/sessions"): Example(_needs(), as_account=True),
     ("DELETE", "/api/v1/auth/sessions/{login_session_id}"): Example(_needs(), as_account=True),
-    ("DELETE", "/api/v1/users/{account_id}/sessions"): Example(_needs("users:write"), as_account=True),
+    ("DELETE", "/api/v1/accounts/{account_id}/sessions"): Example(_needs("users:write"), as_account=True),
     ("GET", "/api/v1/keys"): Example(_needs("keys:read"), as_account=True),
     ("POST", "/api/v1/keys"): Example(
         _needs("keys:write"), lambda o: {"name": "probe", "roles": ["user"]}, as_account=True

@@ -108,7 +108,7 @@ async def revoke_session(
 
 
 @router.delete(
-    "/users/{account_id}/sessions",
+    "/accounts/{account_id}/sessions",
     response_model=Envelope[RevokedOut],
     responses=error_responses(ValidationFailed, *AUTHENTICATED),
 )

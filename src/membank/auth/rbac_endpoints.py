@@ -13,9 +13,10 @@ from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
 from membank.auth.directory import ROLE_NAME_PATTERN, Directory
 from membank.auth.rbac import BUILTIN_DESCRIPTIONS, BUILTIN_ROLES
-from membank.errors import Conflict, RoleNotFound, TeamNotFound, ValidationFailed
+from membank.errors import Conflict, InvalidUserId, RoleNotFound, TeamNotFound, ValidationFailed
 from membank.memories.schemas import IDENTIFIER_PATTERN, UtcDatetime
 from membank.models import Tenant, from_epoch, iso, to_epoch
+from membank.models.principal import ACTIONS, REACHES, RESOURCES
 from membank.storage.ports.access import CustomRole, Team
 from membank.storage.ports.security_events import SecurityEvent
 
@@ -26,6 +27,10 @@ RoleName = Annotated[str, Path(max_length=48)]
 TeamId = Annotated[str, Path(max_length=64)]
 UserIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
 _Permissions = Field(max_length=len(BUILTIN_ROLES["tenant-admin"]))
+# Every `resource:action:scope` text there is, so the document states the grammar the server checks.
+PermissionText = Annotated[
+    str, Field(pattern=f"^({'|'.join(RESOURCES)}):({'|'.join(ACTIONS)}):({'|'.join(REACHES)})$")
+]
 
 
 class _Strict(BaseModel):
@@ -35,12 +40,12 @@ class _Strict(BaseModel):
 class RoleIn(_Strict):
     name: str = Field(pattern=ROLE_NAME_PATTERN)
     description: str = Field(default="", max_length=500)
-    permissions: list[Annotated[str, Field(max_length=64)]] = _Permissions
+    permissions: list[PermissionText] = _Permissions
 
 
 class RolePatch(_Strict):
     description: str | None = Field(default=None, max_length=500)
-    permissions: list[Annotated[str, Field(max_length=64)]] | None = _Permissions
+    permissions: list[PermissionText] | None = _Permissions
 
 
 class NameIn(_Strict):
@@ -197,7 +202,7 @@ async def update_role(
 @router.delete(
     "/roles/{name}",
     response_model=Envelope[RemovedOut],
-    responses=error_responses(*AUTHENTICATED, RoleNotFound, Conflict),
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, RoleNotFound, Conflict),
 )
 async def delete_role(name: RoleName, principal: AdminWrite, container: AppContainer) -> Response:
     """Remove a custom role; it grants nothing from the next request on."""
@@ -225,7 +230,7 @@ async def create_team(body: NameIn, principal: UsersWrite, container: AppContain
 @router.get(
     "/teams/{team_id}/members",
     response_model=Envelope[MembersOut],
-    responses=error_responses(*AUTHENTICATED, TeamNotFound),
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, TeamNotFound),
 )
 async def list_members(team_id: TeamId, principal: UsersRead, container: AppContainer) -> Response:
     """A team's end users."""
@@ -235,7 +240,7 @@ async def list_members(team_id: TeamId, principal: UsersRead, container: AppCont
 @router.put(
     "/teams/{team_id}/members/{user_id}",
     response_model=Envelope[MembershipOut],
-    responses=error_responses(ValidationFailed, *AUTHENTICATED, TeamNotFound),
+    responses=error_responses(ValidationFailed, InvalidUserId, *AUTHENTICATED, TeamNotFound),
 )
 async def add_member(
     team_id: TeamId, user_id: UserIdPath, principal: UsersWrite, container: AppContainer
@@ -248,7 +253,7 @@ async def add_member(
 @router.delete(
     "/teams/{team_id}/members/{user_id}",
     response_model=Envelope[MembershipOut],
-    responses=error_responses(ValidationFailed, *AUTHENTICATED, TeamNotFound),
+    responses=error_responses(ValidationFailed, InvalidUserId, *AUTHENTICATED, TeamNotFound),
 )
 async def remove_member(
     team_id: TeamId, user_id: UserIdPath, principal: UsersWrite, container: AppContainer
@@ -261,7 +266,7 @@ async def remove_member(
 @router.delete(
     "/teams/{team_id}",
     response_model=Envelope[RemovedOut],
-    responses=error_responses(*AUTHENTICATED, TeamNotFound),
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, TeamNotFound),
 )
 async def delete_team(team_id: TeamId, principal: UsersWrite, container: AppContainer) -> Response:
     """Remove a team; its members lose nothing but the team."""
