@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from membank.accounts.login import LoginService
+from membank.accounts.service import AccountAdmin
 from membank.auth.access import AccessPolicy
 from membank.auth.directory import Directory
 from membank.auth.events import SecurityEvents
@@ -17,7 +19,7 @@ from membank.auth.secret_box import SecretBox, decode_key, load_or_create_key
 from membank.auth.service import AuthService
 from membank.auth.sessions import SessionService
 from membank.auth.signing import SigningKeys
-from membank.auth.wiring import build_oidc, build_sessions
+from membank.auth.wiring import build_lockout, build_oidc, build_passwords, build_sessions
 from membank.cache import JsonCodec, SharedCache, TieredCache
 from membank.config import Settings
 from membank.errors import BackendUnavailable
@@ -280,6 +282,8 @@ class Container:
     auth: AuthService
     key_usage: KeyUsageCounter
     key_admin: KeyAdmin
+    account_admin: AccountAdmin
+    logins: LoginService
     request_guard: RequestGuard
     access: AccessPolicy
     directory: Directory
@@ -427,6 +431,18 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         usage=key_usage,
         roles=RoleCatalog(store.roles),
     )
+    passwords = build_passwords(settings)
+    account_admin = AccountAdmin(
+        store.accounts, passwords, roles=auth.roles, sessions=sessions, events=security_events
+    )
+    logins = LoginService(
+        store.accounts,
+        store.keys,
+        passwords,
+        build_lockout(settings),
+        sessions=sessions,
+        events=security_events,
+    )
     jobs = JobService(
         store.jobs,
         max_attempts=settings.job_max_attempts,
@@ -451,6 +467,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         key_admin=KeyAdmin(
             store.keys, store.service_accounts, roles=auth.roles, events=security_events, usage=key_usage
         ),
+        account_admin=account_admin,
+        logins=logins,
         request_guard=RequestGuard(nonces, security_events, window_seconds=settings.signature_window_seconds),
         security_events=security_events,
         secret_box=secret_box,

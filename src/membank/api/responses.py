@@ -16,6 +16,7 @@ from pydantic import BaseModel, create_model
 
 from membank.api.envelope import ErrorEnvelope, ErrorInfo
 from membank.errors import (
+    AccountLocked,
     BackendUnavailable,
     Forbidden,
     InvalidSignature,
@@ -54,7 +55,7 @@ QUEUEING: tuple[type[MemBankError], ...] = (JobQueueFull,)
 
 RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before sending the request again (with "
-    + ", ".join(sorted(c.code for c in (JobQueueFull, Overloaded)))
+    + ", ".join(sorted(c.code for c in (AccountLocked, JobQueueFull, Overloaded)))
     + ")",
     "schema": {"type": "integer", "minimum": 1},
 }

@@ -236,11 +236,25 @@ class SessionService:
         *,
         actor: str = "system",
         origin: RequestOrigin | None = None,
+        keep: str | None = None,
     ) -> list[str]:
-        """Revoke every session of an account of the tenant (an admin action); the ids revoked."""
+        """Revoke every session of an account of the tenant but `keep` (the one a password was changed
+        in); the ids revoked."""
+
+        def revoke_others() -> list[str]:
+            now = self._clock()
+            others = [s.id for s in self._sessions.live_sessions(tenant_id, account_id, now) if s.id != keep]
+            return [
+                session_id
+                for session_id in others
+                if self._sessions.revoke(tenant_id, session_id, reason=reason, at=now, account_id=account_id)
+            ]
 
         def run() -> list[str]:
-            revoked = self._sessions.revoke_all(tenant_id, account_id, reason=reason, at=self._clock())
+            if keep is None:
+                revoked = self._sessions.revoke_all(tenant_id, account_id, reason=reason, at=self._clock())
+            else:
+                revoked = revoke_others()
             self._events.record(
                 "sessions_revoke_all",
                 outcome="ok",

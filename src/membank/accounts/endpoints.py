@@ -1,0 +1,201 @@
+"""HTTP endpoints of human accounts: administration (`/api/v1/accounts`), login and own password change."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from membank.accounts.login import Credentials
+from membank.accounts.schemas import (
+    AccountCreate,
+    AccountList,
+    AccountOut,
+    AccountPatch,
+    LoginIn,
+    LoginOut,
+    PasswordChange,
+    PasswordReset,
+    UnlockOut,
+    account_out,
+)
+from membank.accounts.service import NewAccount
+from membank.api.client_address import client_ip
+from membank.api.deps import AppContainer, CurrentPrincipal, UsersRead, UsersWrite
+from membank.api.envelope import Envelope, ok
+from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
+from membank.auth.events import RequestOrigin
+from membank.errors import (
+    AccountLocked,
+    AccountNotFound,
+    BackendUnavailable,
+    Conflict,
+    InvalidCredentials,
+    MemBankError,
+    ValidationFailed,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+AccountId = Annotated[str, Path(max_length=64)]
+MAX_PAGE = 200
+_ERRORS: tuple[type[MemBankError], ...] = (ValidationFailed, *AUTHENTICATED, AccountNotFound)
+# Fields whose null means "unbind" rather than "leave as it is".
+_NULLABLE = ("user_ids", "team_ids")
+
+
+def _origin(request: Request) -> RequestOrigin:
+    return RequestOrigin(
+        client_ip(request), request.headers.get("user-agent"), request.headers.get("x-request-id")
+    )
+
+
+@router.post(
+    "/accounts",
+    response_model=Envelope[AccountOut],
+    status_code=201,
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, Conflict, *WITH_BODY),
+)
+async def create_account(
+    body: AccountCreate, request: Request, principal: UsersWrite, container: AppContainer
+) -> Response:
+    """Create an account of the tenant; its roles may not grant more than the caller holds."""
+    spec = NewAccount(**body.model_dump())
+    account = await asyncio.to_thread(container.account_admin.create, principal, spec, _origin(request))
+    return ok(account_out(account).model_dump(), status=201)
+
+
+@router.get(
+    "/accounts",
+    response_model=Envelope[AccountList],
+    responses=error_responses(ValidationFailed, *AUTHENTICATED),
+)
+async def list_accounts(
+    principal: UsersRead,
+    container: AppContainer,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    after: Annotated[
+        str | None, Query(max_length=320, description="The last email of the previous page")
+    ] = None,
+) -> Response:
+    """The tenant's accounts by email, a page at a time."""
+    accounts = await asyncio.to_thread(container.account_admin.list, principal, limit=limit, after=after)
+    next_after = accounts[-1].email if len(accounts) == limit else None
+    listed = AccountList(accounts=[account_out(a) for a in accounts], next_after=next_after)
+    return ok(listed.model_dump())
+
+
+@router.get(
+    "/accounts/{account_id}", response_model=Envelope[AccountOut], responses=error_responses(*_ERRORS)
+)
+async def get_account(account_id: AccountId, principal: UsersRead, container: AppContainer) -> Response:
+    """One account of the tenant."""
+    account = await asyncio.to_thread(container.account_admin.get, principal, account_id)
+    return ok(account_out(account).model_dump())
+
+
+@router.patch(
+    "/accounts/{account_id}",
+    response_model=Envelope[AccountOut],
+    responses=error_responses(*_ERRORS, Conflict, *WITH_BODY),
+)
+async def update_account(
+    account_id: AccountId,
+    body: AccountPatch,
+    request: Request,
+    principal: UsersWrite,
+    container: AppContainer,
+) -> Response:
+    """Change the display name, roles, bound end users and teams, or status (disabling ends its sessions)."""
+    given = body.model_dump(exclude_unset=True)
+    changes = {k: v for k, v in given.items() if v is not None or k in _NULLABLE}
+    account = await container.account_admin.update(principal, account_id, changes, _origin(request))
+    return ok(account_out(account).model_dump())
+
+
+@router.delete(
+    "/accounts/{account_id}",
+    response_model=Envelope[AccountOut],
+    responses=error_responses(*_ERRORS, Conflict),
+)
+async def disable_account(
+    account_id: AccountId, request: Request, principal: UsersWrite, container: AppContainer
+) -> Response:
+    """Disable the account (the row stays, for its audit trail) and end its sessions."""
+    account = await container.account_admin.disable(principal, account_id, _origin(request))
+    return ok(account_out(account).model_dump())
+
+
+@router.post(
+    "/accounts/{account_id}/reset-password",
+    response_model=Envelope[AccountOut],
+    responses=error_responses(*_ERRORS, *WITH_BODY),
+)
+async def reset_password(
+    account_id: AccountId,
+    body: PasswordReset,
+    request: Request,
+    principal: UsersWrite,
+    container: AppContainer,
+) -> Response:
+    """Set a temporary password (to be changed at the next login) and end the account's sessions."""
+    account = await container.account_admin.reset_password(
+        principal, account_id, body.password, _origin(request)
+    )
+    return ok(account_out(account).model_dump())
+
+
+@router.post(
+    "/accounts/{account_id}/unlock", response_model=Envelope[UnlockOut], responses=error_responses(*_ERRORS)
+)
+async def unlock_account(
+    account_id: AccountId, request: Request, principal: UsersWrite, container: AppContainer
+) -> Response:
+    """End a lockout after failed logins (and forget the failures)."""
+    admin = container.account_admin
+    was_locked = await asyncio.to_thread(admin.unlock, principal, account_id, _origin(request))
+    account = await asyncio.to_thread(admin.get, principal, account_id)
+    return ok(UnlockOut(account=account_out(account), was_locked=was_locked).model_dump())
+
+
+@router.post(
+    "/auth/login",
+    response_model=Envelope[LoginOut],
+    responses=error_responses(
+        ValidationFailed, InvalidCredentials, AccountLocked, BackendUnavailable, *WITH_BODY
+    ),
+)
+async def login(body: LoginIn, request: Request, container: AppContainer) -> Response:
+    """Log in with the tenant's name, an email and a password: an access token and a refresh token.
+    Every failure is 401 INVALID_CREDENTIALS; too many in a row lock the tenant and email (429, Retry-After)."""
+    credentials = Credentials(body.tenant, body.email, body.password, body.device)
+    result = await container.logins.login(credentials, _origin(request))
+    issued = result.tokens
+    out = LoginOut(
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        token_type=issued.token_type,
+        expires_in=issued.expires_in,
+        session_id=issued.session_id,
+        must_change_password=result.must_change_password,
+    )
+    return ok(out.model_dump(), headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/auth/password",
+    response_model=Envelope[AccountOut],
+    responses=error_responses(
+        ValidationFailed, *AUTHENTICATED, InvalidCredentials, AccountLocked, *WITH_BODY
+    ),
+)
+async def change_password(
+    body: PasswordChange, request: Request, principal: CurrentPrincipal, container: AppContainer
+) -> Response:
+    """Change the caller's own password (the current one first); the caller's other sessions end."""
+    account = await container.logins.change_password(
+        principal, body.current_password, body.new_password, _origin(request)
+    )
+    return ok(account_out(account).model_dump(), message="password changed")
