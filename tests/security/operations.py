@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tests.security.accounts import PASSWORD
+
 # Answered without credentials by design; each gets its own check (tests/security/test_public_routes.py).
 PUBLIC: frozenset[tuple[str, str]] = frozenset(
     {
@@ -46,13 +48,18 @@ class Objects:
     # previous operation revoked cannot be rotated), and likewise a fresh service account.
     key_id: Callable[[], str]
     service_account_id: Callable[[], str]
-    account_id: str  # tenant A's human admin account (for the account routes)
+    # A fresh human account of tenant A per call, with a live session and a failed login (for the account
+    # routes: disabling, resetting and unlocking it change what the snapshot sees, and no later call needs it).
+    account_id: Callable[[], str]
     # A fresh login session of that account per call (for the session routes: each call also starts one,
     # and past the account's session limit the oldest is revoked).
     login_session_id: Callable[[], str]
     # A fresh access token of that account (a new login session each call): the credential of the
     # operations only a signed-in account may call (its own sessions, logout).
     account_token: Callable[[], str]
+    # A fresh access token of a fresh account of tenant A (password tests.security.accounts.PASSWORD): the
+    # credential of an operation that changes the signed-in account itself (its password).
+    victim_token: Callable[[], str]
     user_id: str = VICTIM_USER
     team_id: str = ""  # a team of tenant A
     name: str = "attack-target-role"  # a custom role of tenant A (for /api/v1/roles/{name})
@@ -79,6 +86,7 @@ class Example:
     names_user: bool = False  # the request names an end user (path or body): what `own` must check
     reads_only: bool = False  # a POST that only reads (search): it must change nothing even when it succeeds
     as_account: bool = False  # called with an account's access token (tenant A's admin), not an API key
+    as_victim: bool = False  # as_account, but with a fresh account's token (victim_token)
 
 
 def _needs(*permissions: str) -> frozenset[str]:
@@ -139,6 +147,26 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
     ("GET", "/api/v1/auth/sessions"): Example(_needs(), as_account=True),
     ("DELETE", "/api/v1/auth/sessions/{login_session_id}"): Example(_needs(), as_account=True),
     ("DELETE", "/api/v1/accounts/{account_id}/sessions"): Example(_needs("users:write"), as_account=True),
+    ("POST", "/api/v1/auth/password"): Example(
+        _needs(),
+        lambda o: {"current_password": PASSWORD, "new_password": f"Probe-{uuid.uuid4().hex[:12]}-Aa1"},
+        as_account=True,
+        as_victim=True,
+    ),
+    ("GET", "/api/v1/accounts"): Example(_needs("users:read")),
+    ("POST", "/api/v1/accounts"): Example(
+        _needs("users:write"),
+        lambda o: {"email": f"probe-{uuid.uuid4().hex[:8]}@acme.example", "roles": ["user"]},
+    ),
+    ("GET", "/api/v1/accounts/{account_id}"): Example(_needs("users:read")),
+    ("PATCH", "/api/v1/accounts/{account_id}"): Example(
+        _needs("users:write"), lambda o: {"display_name": "hijacked"}
+    ),
+    ("DELETE", "/api/v1/accounts/{account_id}"): Example(_needs("users:write")),
+    ("POST", "/api/v1/accounts/{account_id}/reset-password"): Example(
+        _needs("users:write"), lambda o: {"password": f"Probe-{uuid.uuid4().hex[:12]}-Aa1"}
+    ),
+    ("POST", "/api/v1/accounts/{account_id}/unlock"): Example(_needs("users:write")),
     ("GET", "/api/v1/keys"): Example(_needs("keys:read"), as_account=True),
     ("POST", "/api/v1/keys"): Example(
         _needs("keys:write"), lambda o: {"name": "probe", "roles": ["user"]}, as_account=True
@@ -279,9 +307,8 @@ def build_request(operation: Operation, objects: Objects, credential: str) -> Re
             raise LookupError(f"{operation.key}: no fixture object for path parameter {name!r}")
         path = path.replace("{" + name + "}", value)
     body = example.body(objects) if example.body is not None else None
-    headers: dict[str, str | bytes] = (
-        {"Authorization": f"Bearer {objects.account_token()}"}
-        if example.as_account
-        else {"X-API-Key": credential}
-    )
+    headers: dict[str, str | bytes] = {"X-API-Key": credential}
+    if example.as_account:
+        token = objects.victim_token() if example.as_victim else objects.account_token()
+        headers = {"Authorization": f"Bearer {token}"}
     return Request(operation.method, path, headers, dict(example.query), body)

@@ -21,6 +21,7 @@ _WATCHED: dict[str, tuple[str, ...]] = {
     "jobs": ("updated_at",),
     "api_keys": ("created_at", "revoked_at", "expires_at"),
     "users": ("updated_at",),
+    "login_failures": ("updated_at",),
     "auth_sessions": ("last_seen_at", "revoked_at"),
     "roles": ("updated_at",),
     "teams": ("created_at",),

@@ -241,6 +241,11 @@ def create_objects(
     _ok(client.post("/api/v1/memories/process-conversation?wait=true", headers=headers, json=exchange))
     sessions = _account_sessions(client, account)
     victim_key, victim_service_account = _victims(settings)
+
+    def victim_account() -> Account:
+        email = f"victim-{uuid.uuid4().hex[:8]}@acme.example"
+        return create_account(settings.sqlite_path, account.tenant_id, email, ["user"], failed_login=True)
+
     return Objects(
         team_id=team_id,
         memory_id=memory["id"],
@@ -249,9 +254,10 @@ def create_objects(
         session_id=session,
         key_id=victim_key,
         service_account_id=victim_service_account,
-        account_id=account.user_id,
+        account_id=lambda: victim_account().user_id,
         login_session_id=lambda: sessions().session_id,
         account_token=lambda: sessions().access_token,
+        victim_token=lambda: _account_sessions(client, victim_account())().access_token,
     )
 
 

@@ -170,9 +170,11 @@ def check(repair: bool) -> None:
 from membank.cli.auth import auth  # noqa: E402
 from membank.cli.keys import keys  # noqa: E402
 from membank.cli.usage import add, import_file, search  # noqa: E402
+from membank.cli.users import users  # noqa: E402
 
 cli.add_command(keys)
 cli.add_command(auth)
+cli.add_command(users)
 cli.add_command(add)
 cli.add_command(search)
 cli.add_command(import_file)
