@@ -7,11 +7,13 @@ from dataclasses import dataclass
 import structlog
 
 from membank.accounts.login import LoginService
+from membank.accounts.mfa import MfaService
 from membank.accounts.service import AccountAdmin
 from membank.auth.access import AccessPolicy
 from membank.auth.directory import Directory
 from membank.auth.events import SecurityEvents
 from membank.auth.key_usage import KeyUsageCounter
+from membank.auth.mfa import Totp
 from membank.auth.rate_limits import Limits, RateLimiter, RatePolicy
 from membank.auth.rbac import RoleCatalog
 from membank.auth.request_guard import RequestGuard
@@ -284,6 +286,7 @@ class Container:
     key_admin: KeyAdmin
     account_admin: AccountAdmin
     logins: LoginService
+    mfa: MfaService
     request_guard: RequestGuard
     access: AccessPolicy
     directory: Directory
@@ -432,14 +435,16 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         roles=RoleCatalog(store.roles),
     )
     passwords = build_passwords(settings)
+    mfa = MfaService(store.accounts, Totp(secret_box, nonces, issuer=settings.mfa_issuer), security_events)
     account_admin = AccountAdmin(
-        store.accounts, passwords, roles=auth.roles, sessions=sessions, events=security_events
+        store.accounts, passwords, roles=auth.roles, mfa=mfa, sessions=sessions, events=security_events
     )
     logins = LoginService(
         store.accounts,
         store.keys,
         passwords,
         build_lockout(settings),
+        mfa=mfa,
         sessions=sessions,
         events=security_events,
     )
@@ -469,6 +474,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         ),
         account_admin=account_admin,
         logins=logins,
+        mfa=mfa,
         request_guard=RequestGuard(nonces, security_events, window_seconds=settings.signature_window_seconds),
         security_events=security_events,
         secret_box=secret_box,

@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     login_lockout_seconds: float = Field(default=60.0, gt=0, le=86_400)
     login_lockout_max_seconds: float = Field(default=3600.0, gt=0, le=30 * 86_400)
 
+    # Step-up: creating keys, erasing memories and changing an account's roles from a login session need a
+    # second-factor check (MFA at login, or POST /api/v1/auth/step-up) at most this old; 0: no such check.
+    step_up_max_age_seconds: int = Field(default=900, ge=0, le=86_400)
+    # Name shown by authenticator apps for MemBank's TOTP entries.
+    mfa_issuer: str = Field(default="MemBank", min_length=1, max_length=100)
+
     store: Literal["sqlite", "postgres"] = "sqlite"
     # The PostgreSQL system of record (store=postgres): postgresql://user:password@host:port/database.
     database_url: SecretStr | None = Field(default=None, validate_default=True)

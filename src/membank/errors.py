@@ -25,7 +25,8 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── InvalidCredentials        INVALID_CREDENTIALS       401
     │   └── MfaRequired               MFA_REQUIRED              401
     ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
-    │   └── IpNotAllowed              IP_NOT_ALLOWED            403
+    │   ├── IpNotAllowed              IP_NOT_ALLOWED            403
+    │   └── StepUpRequired            STEP_UP_REQUIRED          403
     ├── Conflict                      CONFLICT                  409
     │   ├── LeaseLost                 LEASE_LOST                409
     │   ├── MemoryChanged             MEMORY_CHANGED            409
@@ -182,6 +183,13 @@ class IpNotAllowed(Forbidden):
     """The key is limited to an IP allow list that does not include the client's address."""
 
     code = "IP_NOT_ALLOWED"
+
+
+class StepUpRequired(Forbidden):
+    """A sensitive act of a login session whose last MFA check is too old (or that never had one): confirm
+    with a current code (POST /api/v1/auth/step-up) and retry with the new access token."""
+
+    code = "STEP_UP_REQUIRED"
 
 
 class Conflict(MemBankError):

@@ -14,16 +14,21 @@ from membank.accounts.schemas import (
     AccountList,
     AccountOut,
     AccountPatch,
+    EnrolmentOut,
     LoginIn,
     LoginOut,
+    MfaCode,
     PasswordChange,
     PasswordReset,
+    RecoveryCodesOut,
+    StepUpIn,
+    StepUpOut,
     UnlockOut,
     account_out,
 )
 from membank.accounts.service import NewAccount
 from membank.api.client_address import client_ip
-from membank.api.deps import AppContainer, CurrentPrincipal, UsersRead, UsersWrite
+from membank.api.deps import AppContainer, CurrentPrincipal, UsersRead, UsersWrite, require_recent_mfa
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
 from membank.auth.events import RequestOrigin
@@ -34,6 +39,7 @@ from membank.errors import (
     Conflict,
     InvalidCredentials,
     MemBankError,
+    StepUpRequired,
     ValidationFailed,
 )
 
@@ -99,7 +105,7 @@ async def get_account(account_id: AccountId, principal: UsersRead, container: Ap
 @router.patch(
     "/accounts/{account_id}",
     response_model=Envelope[AccountOut],
-    responses=error_responses(*_ERRORS, Conflict, *WITH_BODY),
+    responses=error_responses(*_ERRORS, StepUpRequired, Conflict, *WITH_BODY),
 )
 async def update_account(
     account_id: AccountId,
@@ -111,6 +117,8 @@ async def update_account(
     """Change the display name, roles, bound end users and teams, or status (disabling ends its sessions)."""
     given = body.model_dump(exclude_unset=True)
     changes = {k: v for k, v in given.items() if v is not None or k in _NULLABLE}
+    if "roles" in changes:
+        require_recent_mfa(principal, container.settings.step_up_max_age_seconds)
     account = await container.account_admin.update(principal, account_id, changes, _origin(request))
     return ok(account_out(account).model_dump())
 
@@ -168,9 +176,12 @@ async def unlock_account(
     ),
 )
 async def login(body: LoginIn, request: Request, container: AppContainer) -> Response:
-    """Log in with the tenant's name, an email and a password: an access token and a refresh token.
-    Every failure is 401 INVALID_CREDENTIALS; too many in a row lock the tenant and email (429, Retry-After)."""
-    credentials = Credentials(body.tenant, body.email, body.password, body.device)
+    """Log in with the tenant's name, an email and a password (and, for an account with MFA, `totp_code` or
+    `recovery_code`: 401 MFA_REQUIRED without): an access token and a refresh token. Every failure is 401
+    INVALID_CREDENTIALS; too many in a row lock the tenant and email (429 ACCOUNT_LOCKED, Retry-After)."""
+    credentials = Credentials(
+        body.tenant, body.email, body.password, body.device, body.totp_code, body.recovery_code
+    )
     result = await container.logins.login(credentials, _origin(request))
     issued = result.tokens
     out = LoginOut(
@@ -199,3 +210,83 @@ async def change_password(
         principal, body.current_password, body.new_password, _origin(request)
     )
     return ok(account_out(account).model_dump(), message="password changed")
+
+
+@router.post(
+    "/accounts/{account_id}/reset-mfa",
+    response_model=Envelope[AccountOut],
+    responses=error_responses(*_ERRORS),
+)
+async def reset_mfa(
+    account_id: AccountId, request: Request, principal: UsersWrite, container: AppContainer
+) -> Response:
+    """Turn off the account's MFA (a lost authenticator): it may enrol anew; its sessions end."""
+    account = await container.account_admin.reset_mfa(principal, account_id, _origin(request))
+    return ok(account_out(account).model_dump())
+
+
+_MFA_ERRORS: tuple[type[MemBankError], ...] = (ValidationFailed, *AUTHENTICATED, Conflict)
+
+
+@router.post(
+    "/auth/mfa/enrol", response_model=Envelope[EnrolmentOut], responses=error_responses(*_MFA_ERRORS)
+)
+async def enrol_mfa(request: Request, principal: CurrentPrincipal, container: AppContainer) -> Response:
+    """A new TOTP secret for the caller's account (not active until activated with a code)."""
+    enrolment = await asyncio.to_thread(container.mfa.enrol, principal, _origin(request))
+    out = EnrolmentOut(secret=enrolment.secret, provisioning_uri=enrolment.provisioning_uri)
+    return ok(out.model_dump(), headers={"Cache-Control": "no-store"}, message="store the secret now")
+
+
+@router.post(
+    "/auth/mfa/activate",
+    response_model=Envelope[RecoveryCodesOut],
+    responses=error_responses(*_MFA_ERRORS, *WITH_BODY),
+)
+async def activate_mfa(
+    body: MfaCode, request: Request, principal: CurrentPrincipal, container: AppContainer
+) -> Response:
+    """Turn MFA on with the authenticator's current code: the recovery codes, shown this once."""
+    codes = await asyncio.to_thread(container.mfa.activate, principal, body.code, _origin(request))
+    return ok(
+        RecoveryCodesOut(recovery_codes=codes).model_dump(),
+        headers={"Cache-Control": "no-store"},
+        message="store the recovery codes now",
+    )
+
+
+@router.post(
+    "/auth/mfa/disable",
+    response_model=Envelope[AccountOut],
+    responses=error_responses(*_MFA_ERRORS, *WITH_BODY),
+)
+async def disable_mfa(
+    body: MfaCode, request: Request, principal: CurrentPrincipal, container: AppContainer
+) -> Response:
+    """Turn MFA off, with a current code or an unused recovery code."""
+    await asyncio.to_thread(container.mfa.disable, principal, body.code, _origin(request))
+    account = await asyncio.to_thread(container.account_admin.own, principal)
+    return ok(account_out(account).model_dump())
+
+
+@router.post(
+    "/auth/step-up",
+    response_model=Envelope[StepUpOut],
+    responses=error_responses(
+        ValidationFailed, *AUTHENTICATED, InvalidCredentials, Conflict, AccountLocked, *WITH_BODY
+    ),
+)
+async def step_up(
+    body: StepUpIn, request: Request, principal: CurrentPrincipal, container: AppContainer
+) -> Response:
+    """Confirm the second factor again: a new access token of this session whose MFA check is now."""
+    mfa_at = await asyncio.to_thread(
+        container.logins.confirm_second_factor,
+        principal,
+        body.totp_code,
+        body.recovery_code,
+        _origin(request),
+    )
+    access, expires_in = await container.sessions.step_up(principal, mfa_at)
+    out = StepUpOut(access_token=access, expires_in=expires_in, mfa_at=mfa_at)
+    return ok(out.model_dump(), headers={"Cache-Control": "no-store"})

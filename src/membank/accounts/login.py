@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from membank.accounts.mfa import MfaService, own_account_id
 from membank.accounts.service import normalise_email
 from membank.auth.events import RequestOrigin, SecurityEvents
 from membank.auth.passwords import Passwords
 from membank.auth.sessions import IssuedTokens, SessionService
-from membank.errors import AccountLocked, Forbidden, InvalidCredentials
+from membank.errors import AccountLocked, Conflict, InvalidCredentials, MfaRequired
 from membank.models import Principal
 from membank.models.account import UserAccount
 from membank.storage.ports import AccountRepository, KeyRepository, LockoutPolicy
@@ -37,6 +38,8 @@ class Credentials:
     email: str
     password: str
     device: str = ""
+    totp_code: str | None = None
+    recovery_code: str | None = None
 
 
 class LoginService:
@@ -47,6 +50,7 @@ class LoginService:
         passwords: Passwords,
         lockout: LockoutPolicy,
         *,
+        mfa: MfaService,
         sessions: SessionService,
         events: SecurityEvents,
         clock: Callable[[], float] = time.time,
@@ -55,17 +59,20 @@ class LoginService:
         self._tenants = tenants
         self._passwords = passwords
         self._lockout = lockout
+        self._mfa = mfa
         self._sessions = sessions
         self._events = events
         self._clock = clock
 
     async def login(self, credentials: Credentials, origin: RequestOrigin) -> LoginResult:
         """A new login session for right credentials; 401 INVALID_CREDENTIALS or 429 ACCOUNT_LOCKED else."""
-        account = await asyncio.to_thread(self._authenticate, credentials, origin)
-        tokens = await self._sessions.start(account, device=credentials.device, origin=origin, mfa_at=None)
+        account, mfa_at = await asyncio.to_thread(self._authenticate, credentials, origin)
+        tokens = await self._sessions.start(account, device=credentials.device, origin=origin, mfa_at=mfa_at)
         return LoginResult(tokens, account.must_change_password)
 
-    def _authenticate(self, credentials: Credentials, origin: RequestOrigin) -> UserAccount:
+    def _authenticate(
+        self, credentials: Credentials, origin: RequestOrigin
+    ) -> tuple[UserAccount, float | None]:
         email = normalise_email(credentials.email)
         tenant = self._tenants.tenant_by_name(credentials.tenant)
         # Failures of a tenant that does not exist are counted too, under a key no tenant id can take.
@@ -79,6 +86,7 @@ class LoginService:
             )
             self._fail(tenant_key, email, tenant.id if tenant else None, account, origin, reason)
         assert account is not None and account.password_hash is not None
+        mfa_at = self._second_factor(tenant_key, email, account, credentials, origin)
         self._accounts.clear_failures(tenant_key, email)
         if self._passwords.needs_rehash(account.password_hash):
             self._accounts.replace_hash(
@@ -89,16 +97,35 @@ class LoginService:
                 account.tenant_id, account.id, {"must_change_password": True}, at=self._clock()
             )
             account = changed or account
-        self._record("login", "ok", account.tenant_id, account.id, origin)
-        return account
+        self._record("login", "ok", account.tenant_id, account.id, origin, mfa=mfa_at is not None)
+        return account, mfa_at
+
+    def _second_factor(
+        self,
+        tenant_key: str,
+        email: str,
+        account: UserAccount,
+        credentials: Credentials,
+        origin: RequestOrigin,
+    ) -> float | None:
+        """When the account has MFA: the time it was checked; a missing code is 401 MFA_REQUIRED (the password
+        was right: not a failure), a wrong one a failure like a wrong password."""
+        if account.mfa_enabled_at is None:
+            return None
+        if not credentials.totp_code and not credentials.recovery_code:
+            self._record("login", "mfa_required", account.tenant_id, account.id, origin)
+            raise MfaRequired("this account needs a second factor: send totp_code or recovery_code")
+        if not self._mfa.second_factor(
+            account, totp_code=credentials.totp_code, recovery_code=credentials.recovery_code
+        ):
+            self._fail(tenant_key, email, account.tenant_id, account, origin, "wrong_code")
+        return self._clock()
 
     async def change_password(
         self, principal: Principal, current: str, new: str, origin: RequestOrigin
     ) -> UserAccount:
         """The caller's own new password (after the current one); every other session of it ends."""
-        account_id = principal.subject.removeprefix("user:")
-        if principal.kind != "user" or principal.session_id is None:
-            raise Forbidden("only a signed-in account changes its password: sign in with an access token")
+        account_id = own_account_id(principal)
 
         def run() -> UserAccount:
             account = self._accounts.get(principal.tenant_id, account_id)
@@ -131,6 +158,22 @@ class LoginService:
             keep=principal.session_id,
         )
         return account
+
+    def confirm_second_factor(
+        self, principal: Principal, totp_code: str | None, recovery_code: str | None, origin: RequestOrigin
+    ) -> float:
+        """Step-up: the time a signed-in account's second factor was checked again. A wrong code counts
+        toward the lockout like a failed login (six digits must not be guessable by repetition)."""
+        account = self._accounts.get(principal.tenant_id, own_account_id(principal))
+        if account is None:
+            raise InvalidCredentials(INVALID_CREDENTIALS_MESSAGE)
+        if account.mfa_enabled_at is None:
+            raise Conflict("MFA is not active on this account: enrol first", details={"field": "mfa"})
+        self._refuse_locked(account.tenant_id, account.email, account.tenant_id, origin)
+        if not self._mfa.second_factor(account, totp_code=totp_code, recovery_code=recovery_code):
+            self._fail(account.tenant_id, account.email, account.tenant_id, account, origin, "wrong_code")
+        self._record("step_up", "ok", account.tenant_id, account.id, origin)
+        return self._clock()
 
     def _refuse_locked(
         self, tenant_key: str, email: str, tenant_id: str | None, origin: RequestOrigin

@@ -18,6 +18,7 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$", max_length=320)]
 TenantName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Status = Literal["active", "disabled"]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class AccountCreate(BaseModel):
@@ -66,6 +67,39 @@ class LoginIn(BaseModel):
     email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
     password: Password
     device: Annotated[str, StringConstraints(max_length=200)] = ""
+    totp_code: Code | None = Field(default=None, description="The authenticator's current code (MFA)")
+    recovery_code: Code | None = Field(default=None, description="An unused recovery code, instead")
+
+
+class MfaCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code = Field(description="The authenticator's current code (disable: or an unused recovery code)")
+
+
+class StepUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    totp_code: Code | None = None
+    recovery_code: Code | None = None
+
+
+class EnrolmentOut(BaseModel):
+    secret: str = Field(description="The TOTP secret (base32): shown in this answer only")
+    provisioning_uri: str = Field(description="otpauth:// URI for an authenticator app (as a QR code)")
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(
+        description="One-time codes for when the authenticator is lost: shown once"
+    )
+
+
+class StepUpOut(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 (the OAuth token type, not a secret)
+    expires_in: int = Field(description="Seconds the access token is valid for")
+    mfa_at: float = Field(description="When the second factor was checked (epoch seconds)")
 
 
 class LoginOut(TokensOut):

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from membank.accounts.mfa import MfaService, own_account_id
 from membank.auth.events import RequestOrigin, SecurityEvents
 from membank.auth.passwords import Passwords
 from membank.auth.rbac import RoleCatalog
@@ -54,6 +55,7 @@ class AccountAdmin:
         passwords: Passwords,
         *,
         roles: RoleCatalog,
+        mfa: MfaService,
         sessions: SessionService,
         events: SecurityEvents,
         clock: Callable[[], float] = time.time,
@@ -61,6 +63,7 @@ class AccountAdmin:
         self._accounts = accounts
         self._passwords = passwords
         self._roles = roles
+        self._mfa = mfa
         self._sessions = sessions
         self._events = events
         self._clock = clock
@@ -155,12 +158,29 @@ class AccountAdmin:
         await self._end_sessions(principal, account, "password_reset", origin)
         return account
 
+    async def reset_mfa(self, principal: Principal, account_id: str, origin: RequestOrigin) -> UserAccount:
+        """Forget the account's authenticator and recovery codes (it lost them); its sessions end."""
+
+        def run() -> UserAccount:
+            account = self._managed(principal, account_id, origin, "mfa.reset")
+            self._mfa.clear(account)
+            self._record(principal, "mfa.reset", "ok", account.id, origin)
+            return self._account(principal, account.id)
+
+        account = await asyncio.to_thread(run)
+        await self._end_sessions(principal, account, "mfa_reset", origin)
+        return account
+
     def unlock(self, principal: Principal, account_id: str, origin: RequestOrigin) -> bool:
         """End the account's lockout and forget its failed logins; whether there were any."""
         account = self._managed(principal, account_id, origin, "account.unlock")
         cleared = self._accounts.clear_failures(account.tenant_id, account.email)
         self._record(principal, "account.unlock", "ok", account.id, origin, had_failures=cleared)
         return cleared
+
+    def own(self, principal: Principal) -> UserAccount:
+        """The signed-in caller's own account."""
+        return self._account(principal, own_account_id(principal))
 
     def _account(self, principal: Principal, account_id: str) -> UserAccount:
         found = self._accounts.get(principal.tenant_id, account_id)

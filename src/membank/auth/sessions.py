@@ -189,6 +189,20 @@ class SessionService:
             mfa_at=session.mfa_at,
         )
 
+    async def step_up(self, principal: Principal, mfa_at: float) -> tuple[str, int]:
+        """A new access token of the principal's session carrying `mfa_at` (its second factor was just
+        checked); and its lifetime in seconds."""
+        session_id = _session_of(principal)
+        account_id = _account_of(principal)
+
+        def run() -> str:
+            self._sessions.confirm_mfa(session_id, mfa_at)
+            return self._tokens.issue(
+                account_id=account_id, tenant_id=principal.tenant_id, session_id=session_id, mfa_at=mfa_at
+            )
+
+        return await asyncio.to_thread(run), self._tokens.ttl_seconds
+
     async def logout(self, principal: Principal, origin: RequestOrigin | None = None) -> None:
         """End the session the principal's access token belongs to."""
         session_id = _session_of(principal)

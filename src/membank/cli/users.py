@@ -9,9 +9,11 @@ from collections.abc import Iterator
 import click
 from pydantic import ValidationError
 
+from membank.accounts.mfa import MfaService
 from membank.accounts.schemas import AccountCreate
 from membank.accounts.service import AccountAdmin, NewAccount, normalise_email
 from membank.auth.events import RequestOrigin, SecurityEvents
+from membank.auth.mfa import Totp
 from membank.auth.rbac import RoleCatalog
 from membank.auth.wiring import build_passwords, build_sessions
 from membank.config import Settings
@@ -95,13 +97,17 @@ def _admin() -> Iterator[tuple[RecordStore, AccountAdmin]]:
     store = build_store(settings)
     try:
         events = SecurityEvents(store.security_events)
-        _, sessions = build_sessions(settings, store, events, build_secret_box(settings))
-        roles = RoleCatalog(store.roles)
-        yield (
-            store,
-            AccountAdmin(
-                store.accounts, build_passwords(settings), roles=roles, sessions=sessions, events=events
-            ),
+        box = build_secret_box(settings)
+        _, sessions = build_sessions(settings, store, events, box)
+        mfa = MfaService(store.accounts, Totp(box, store.nonces, issuer=settings.mfa_issuer), events)
+        admin = AccountAdmin(
+            store.accounts,
+            build_passwords(settings),
+            roles=RoleCatalog(store.roles),
+            mfa=mfa,
+            sessions=sessions,
+            events=events,
         )
+        yield store, admin
     finally:
         store.close()

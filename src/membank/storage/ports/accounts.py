@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -90,3 +90,9 @@ class AccountRepository(Protocol):
     def clear_failures(self, tenant_id: str, email: str) -> bool:
         """Forget the failures and lockouts of (tenant, email) (a login succeeded, an admin unlocked);
         whether there were any."""
+
+    def replace_recovery_codes(self, account_id: str, code_hashes: Collection[str], *, at: float) -> None:
+        """The account's MFA recovery codes (hashes) from now on; the previous ones are gone."""
+
+    def use_recovery_code(self, account_id: str, code_hash: str, *, at: float) -> bool:
+        """Mark an unused recovery code used; False if the account has no such unused code. Atomic."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, delete, insert, select, update
@@ -12,7 +12,7 @@ from membank.models.account import UserAccount
 from membank.storage.ports.accounts import ACCOUNT_FIELDS, LockoutPolicy, LoginFailures
 from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.rows import dumps, loads
-from membank.storage.sql.tables import login_failures, password_history, users
+from membank.storage.sql.tables import login_failures, mfa_recovery_codes, password_history, users
 from membank.storage.sql.upsert import upsert_insert
 
 _JSON_FIELDS = frozenset({"roles", "user_ids", "team_ids"})
@@ -232,3 +232,25 @@ class SqlAccountRepository:
                 )
             )
             return cleared.rowcount > 0
+
+    @retry_conflicts
+    def replace_recovery_codes(self, account_id: str, code_hashes: Collection[str], *, at: float) -> None:
+        with self._db.write() as conn:
+            conn.execute(delete(mfa_recovery_codes).where(mfa_recovery_codes.c.user_id == account_id))
+            if code_hashes:
+                rows = [{"user_id": account_id, "code_hash": h, "created_at": at} for h in code_hashes]
+                conn.execute(insert(mfa_recovery_codes), rows)
+
+    @retry_conflicts
+    def use_recovery_code(self, account_id: str, code_hash: str, *, at: float) -> bool:
+        with self._db.write() as conn:
+            used = conn.execute(
+                update(mfa_recovery_codes)
+                .where(
+                    mfa_recovery_codes.c.user_id == account_id,
+                    mfa_recovery_codes.c.code_hash == code_hash,
+                    mfa_recovery_codes.c.used_at.is_(None),
+                )
+                .values(used_at=at)
+            )
+            return used.rowcount == 1
