@@ -37,6 +37,12 @@ SECRET_MARK = "ACME-SECRET-7f3a"
 
 
 @dataclass(frozen=True, slots=True)
+class MfaVictim:
+    token: str  # an access token of a fresh account of tenant A
+    code: str  # its authenticator's current code
+
+
+@dataclass(frozen=True, slots=True)
 class Objects:
     """Real objects of tenant A, created by the suite's fixture, that path parameters point at."""
 
@@ -60,6 +66,9 @@ class Objects:
     # A fresh access token of a fresh account of tenant A (password tests.security.accounts.PASSWORD): the
     # credential of an operation that changes the signed-in account itself (its password).
     victim_token: Callable[[], str]
+    # Such an account with an authenticator "enrolled" or "active" (for the MFA routes), and its code.
+    mfa_victim: Callable[[str], MfaVictim]
+    mfa_code: str = ""  # the code of the request's mfa_victim, for its body
     user_id: str = VICTIM_USER
     team_id: str = ""  # a team of tenant A
     name: str = "attack-target-role"  # a custom role of tenant A (for /api/v1/roles/{name})
@@ -87,6 +96,7 @@ class Example:
     reads_only: bool = False  # a POST that only reads (search): it must change nothing even when it succeeds
     as_account: bool = False  # called with an account's access token (tenant A's admin), not an API key
     as_victim: bool = False  # as_account, but with a fresh account's token (victim_token)
+    mfa_victim: str = ""  # as_account, with a fresh account whose authenticator is in this state
 
 
 def _needs(*permissions: str) -> frozenset[str]:
@@ -153,6 +163,17 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
         as_account=True,
         as_victim=True,
     ),
+    ("POST", "/api/v1/auth/mfa/enrol"): Example(_needs(), as_account=True, as_victim=True),
+    ("POST", "/api/v1/auth/mfa/activate"): Example(
+        _needs(), lambda o: {"code": o.mfa_code}, as_account=True, mfa_victim="enrolled"
+    ),
+    ("POST", "/api/v1/auth/mfa/disable"): Example(
+        _needs(), lambda o: {"code": o.mfa_code}, as_account=True, mfa_victim="active"
+    ),
+    ("POST", "/api/v1/auth/step-up"): Example(
+        _needs(), lambda o: {"totp_code": o.mfa_code}, as_account=True, mfa_victim="active"
+    ),
+    ("POST", "/api/v1/accounts/{account_id}/reset-mfa"): Example(_needs("users:write")),
     ("GET", "/api/v1/accounts"): Example(_needs("users:read")),
     ("POST", "/api/v1/accounts"): Example(
         _needs("users:write"),
@@ -306,9 +327,13 @@ def build_request(operation: Operation, objects: Objects, credential: str) -> Re
         if value is None:
             raise LookupError(f"{operation.key}: no fixture object for path parameter {name!r}")
         path = path.replace("{" + name + "}", value)
-    body = example.body(objects) if example.body is not None else None
     headers: dict[str, str | bytes] = {"X-API-Key": credential}
-    if example.as_account:
+    if example.mfa_victim:
+        victim = objects.mfa_victim(example.mfa_victim)
+        objects = replace(objects, mfa_code=victim.code)
+        headers = {"Authorization": f"Bearer {victim.token}"}
+    elif example.as_account:
         token = objects.victim_token() if example.as_victim else objects.account_token()
         headers = {"Authorization": f"Bearer {token}"}
+    body = example.body(objects) if example.body is not None else None
     return Request(operation.method, path, headers, dict(example.query), body)

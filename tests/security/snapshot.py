@@ -22,7 +22,7 @@ _WATCHED: dict[str, tuple[str, ...]] = {
     "api_keys": ("created_at", "revoked_at", "expires_at"),
     "users": ("updated_at",),
     "login_failures": ("updated_at",),
-    "auth_sessions": ("last_seen_at", "revoked_at"),
+    "auth_sessions": ("last_seen_at", "revoked_at", "mfa_at"),
     "roles": ("updated_at",),
     "teams": ("created_at",),
     "team_members": ("added_at",),

@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyotp
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from membank.api import create_app
 from membank.auth.events import RequestOrigin
 from membank.auth.keys import hash_secret, issue_key, split_key
+from membank.auth.mfa import Totp
 from membank.auth.service import AuthService
 from membank.auth.sessions import IssuedTokens
 from membank.bootstrap import build_store
@@ -29,7 +31,7 @@ from membank.storage.sql import tables
 from tests.security import snapshot, tokens
 from tests.security.accounts import Account, create_account
 from tests.security.attacks import Credentials
-from tests.security.operations import BOUND_USER, SECRET_MARK, VICTIM_USER, Objects
+from tests.security.operations import BOUND_USER, SECRET_MARK, VICTIM_USER, MfaVictim, Objects
 
 TENANT_A = "acme"
 TENANT_B = "globex"
@@ -267,7 +269,21 @@ def create_objects(
         login_session_id=lambda: sessions().session_id,
         account_token=lambda: sessions().access_token,
         victim_token=lambda: _account_sessions(client, victim_account())().access_token,
+        mfa_victim=lambda state: _mfa_victim(client, victim_account(), state),
     )
+
+
+def _mfa_victim(client: TestClient, account: Account, state: str) -> MfaVictim:
+    """A signed-in account with an authenticator `enrolled` (not active yet) or `active`, and its current
+    code (unused: the account is new)."""
+    container = client.app.state.container  # type: ignore[attr-defined]
+    secret = pyotp.random_base32()
+    sealed = Totp(container.secret_box, container.store.nonces).seal(account.user_id, secret)
+    changes: dict[str, object] = {"mfa_secret": sealed}
+    if state == "active":
+        changes["mfa_enabled_at"] = time.time()
+    container.store.accounts.update(account.tenant_id, account.user_id, changes, at=time.time())
+    return MfaVictim(_account_sessions(client, account)().access_token, pyotp.TOTP(secret).now())
 
 
 def _role_and_team(settings: Settings, tenant_id: str) -> str:
