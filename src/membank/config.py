@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # Step-up: creating keys, erasing memories and changing an account's roles from a login session need a
     # second-factor check (MFA at login, or POST /api/v1/auth/step-up) at most this old; 0: no such check.
     step_up_max_age_seconds: int = Field(default=900, ge=0, le=86_400)
+    # Accounts holding one of these roles must use MFA: a login session of theirs without a second factor
+    # may only enrol (everything else answers 403 MFA_ENROLMENT_REQUIRED). JSON list, e.g. ["tenant-admin"].
+    mfa_required_roles: list[str] = Field(default_factory=list, max_length=100)
     # Name shown by authenticator apps for MemBank's TOTP entries.
     mfa_issuer: str = Field(default="MemBank", min_length=1, max_length=100)
 

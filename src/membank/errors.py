@@ -26,7 +26,8 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   └── MfaRequired               MFA_REQUIRED              401
     ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
     │   ├── IpNotAllowed              IP_NOT_ALLOWED            403
-    │   └── StepUpRequired            STEP_UP_REQUIRED          403
+    │   ├── StepUpRequired            STEP_UP_REQUIRED          403
+    │   └── MfaEnrolmentRequired      MFA_ENROLMENT_REQUIRED    403
     ├── Conflict                      CONFLICT                  409
     │   ├── LeaseLost                 LEASE_LOST                409
     │   ├── MemoryChanged             MEMORY_CHANGED            409
@@ -190,6 +191,13 @@ class StepUpRequired(Forbidden):
     with a current code (POST /api/v1/auth/step-up) and retry with the new access token."""
 
     code = "STEP_UP_REQUIRED"
+
+
+class MfaEnrolmentRequired(Forbidden):
+    """The account's roles require MFA (MEMBANK_MFA_REQUIRED_ROLES) and this session has none: only MFA
+    enrolment, password change, the own sessions and logout answer until it is set up."""
+
+    code = "MFA_ENROLMENT_REQUIRED"
 
 
 class Conflict(MemBankError):

@@ -144,3 +144,28 @@ def test_disable_needs_a_code_and_an_admin_can_reset(accounts: AccountsApi) -> N
 
 def test_a_key_cannot_enrol(accounts: AccountsApi) -> None:
     assert accounts.api.call("POST", f"{MFA}/enrol", accounts.admin).status_code == 403
+
+
+def test_roles_requiring_mfa_allow_only_enrolment_until_it_is_set_up(
+    make_settings: Callable[..., Settings],
+) -> None:
+    for served in open_accounts(make_settings(**FAST, mfa_required_roles=["tenant-admin"])):
+        client = served.api.client
+        served.create("boss@acme.example", roles=["tenant-admin"])
+        served.create("ann@acme.example", user_ids=["u1"])  # a role without the requirement
+        ann = served.token("ann@acme.example")
+        assert client.get("/api/v1/users/u1/memories", headers=_bearer(ann)).status_code == 200
+        token = served.token("boss@acme.example")
+        blocked = client.get(ACCOUNTS, headers=_bearer(token))
+        assert blocked.status_code == 403 and blocked.json()["error"]["code"] == "MFA_ENROLMENT_REQUIRED"
+        assert client.get("/api/v1/auth/sessions", headers=_bearer(token)).status_code == 200
+        secret = client.post(f"{MFA}/enrol", headers=_bearer(token)).json()["data"]["secret"]
+        _, current, following = _codes(secret)
+        assert (
+            client.post(f"{MFA}/activate", headers=_bearer(token), json={"code": current}).status_code == 200
+        )
+        assert client.get(ACCOUNTS, headers=_bearer(token)).status_code == 200  # this session proved it
+        # API keys are not affected; a new login needs the code, and then may do everything.
+        assert served.api.call("GET", ACCOUNTS, served.admin).status_code == 200
+        fresh = served.login("boss@acme.example", totp_code=following).json()["data"]["access_token"]
+        assert client.get(ACCOUNTS, headers=_bearer(fresh)).status_code == 200

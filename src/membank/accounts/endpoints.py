@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -248,6 +249,8 @@ async def activate_mfa(
 ) -> Response:
     """Turn MFA on with the authenticator's current code: the recovery codes, shown this once."""
     codes = await asyncio.to_thread(container.mfa.activate, principal, body.code, _origin(request))
+    # The code just proved the second factor: this session counts as MFA-checked (roles requiring MFA).
+    await container.sessions.confirm_mfa(principal, time.time())
     return ok(
         RecoveryCodesOut(recovery_codes=codes).model_dump(),
         headers={"Cache-Control": "no-store"},

@@ -189,6 +189,10 @@ class SessionService:
             mfa_at=session.mfa_at,
         )
 
+    async def confirm_mfa(self, principal: Principal, mfa_at: float) -> None:
+        """Record that the principal's session just passed a second factor (MFA activated in it)."""
+        await asyncio.to_thread(self._sessions.confirm_mfa, _session_of(principal), mfa_at)
+
     async def step_up(self, principal: Principal, mfa_at: float) -> tuple[str, int]:
         """A new access token of the principal's session carrying `mfa_at` (its second factor was just
         checked); and its lifetime in seconds."""
