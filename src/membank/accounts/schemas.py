@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from membank.auth.schemas import TokensOut
-from membank.keys.schemas import Name, RoleName
+from membank.keys.schemas import RoleName
 from membank.memories.schemas import Identifier, UserId
 from membank.models import from_epoch, iso
 from membank.models.account import UserAccount
@@ -18,7 +18,10 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$", max_length=320)]
 TenantName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Status = Literal["active", "disabled"]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Not stripped: a bound the schema states must be the one the server checks (whitespace and all).
+DisplayName = Annotated[str, StringConstraints(max_length=100)]
+# TOTP codes are digits, recovery codes hex pairs with a dash (either may be typed with spaces).
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 -]{1,64}$")]
 
 
 class AccountCreate(BaseModel):
@@ -27,7 +30,7 @@ class AccountCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Email
-    display_name: Annotated[str, StringConstraints(max_length=100, strip_whitespace=True)] = ""
+    display_name: DisplayName = ""
     roles: list[RoleName] = Field(default_factory=lambda: ["user"], min_length=1, max_length=20)
     user_ids: list[UserId] | None = Field(default=None, max_length=1000)
     team_ids: list[Identifier] | None = Field(default=None, max_length=100)
@@ -40,7 +43,7 @@ class AccountPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    display_name: Name | None = None
+    display_name: Annotated[DisplayName, StringConstraints(min_length=1)] | None = None
     roles: list[RoleName] | None = Field(default=None, min_length=1, max_length=20)
     user_ids: list[UserId] | None = Field(default=None, max_length=1000)
     team_ids: list[Identifier] | None = Field(default=None, max_length=100)

@@ -78,7 +78,7 @@ class AccountAdmin:
             id=str(uuid.uuid4()),
             tenant_id=principal.tenant_id,
             email=email,
-            display_name=spec.display_name or email.split("@", 1)[0],
+            display_name=spec.display_name.strip() or email.split("@", 1)[0],
             status="active",
             roles=list(spec.roles),
             created_at=now,
