@@ -9,7 +9,7 @@ import structlog
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from membank.api.client_address import client_ip
+from membank.api.client_ip import client_ip
 from membank.api.rate_limits import STATE_KEY
 from membank.auth.events import RequestOrigin
 from membank.auth.request_guard import RequestFacts, SignedParts, needs_signature_check
@@ -85,7 +85,7 @@ async def _cross_tenant(
 ) -> Principal:
     # The only way across tenants: a platform admin naming the tenant; every such request is on record.
     origin = RequestOrigin(
-        ip=request.client.host if request.client else None,
+        ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         request_id=structlog.contextvars.get_contextvars().get("request_id"),
     )

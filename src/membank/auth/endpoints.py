@@ -9,6 +9,7 @@ import structlog
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
+from membank.api.client_ip import client_ip
 from membank.api.deps import AppContainer, CurrentPrincipal
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
@@ -36,7 +37,7 @@ def request_origin(request: Request) -> RequestOrigin:
     """Where the request came from, for security events and new sessions."""
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     return RequestOrigin(
-        ip=request.client.host if request.client else None,
+        ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         request_id=request_id if isinstance(request_id, str) else None,
     )
