@@ -239,11 +239,15 @@ class Settings(BaseSettings):
     rate_limit_unauthenticated_per_minute: int = Field(default=100, ge=0)
     # CORS: browser origins allowed to call the API (empty: no CORS headers at all).
     cors_allowed_origins: list[str] = Field(default_factory=list)
-    cors_allowed_methods: list[str] = Field(
-        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    )
+    cors_allowed_methods: list[str] = Field(default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE"])
     cors_allowed_headers: list[str] = Field(
-        default_factory=lambda: ["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Idempotency-Key"]
+        default_factory=lambda: [
+            "Authorization",
+            "Content-Type",
+            "X-API-Key",
+            "X-Request-ID",
+            "Idempotency-Key",
+        ]
     )
     cors_allow_credentials: bool = False
     cors_max_age_seconds: int = Field(default=600, ge=0)
