@@ -20,9 +20,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import structlog
+
 from membank.auth.events import RequestOrigin, SecurityEvents
-from membank.errors import Conflict, IpDenied, IpRuleNotFound, ValidationFailed
+from membank.errors import BackendUnavailable, Conflict, IpDenied, IpRuleNotFound, ValidationFailed
 from membank.storage.ports.ip_rules import IpRule, IpRuleAction, IpRuleRepository, IpRulesRevision
+
+log = structlog.get_logger(__name__)
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_NOTE_LENGTH = 500
@@ -126,11 +130,16 @@ class IpRules:
         async with self._lock:
             if time.monotonic() - self._checked_at < self._refresh_seconds:
                 return  # another request refreshed while this one waited
-            revision = await asyncio.to_thread(self._repository.revision)
-            if revision != self._revision:
-                rules = await asyncio.to_thread(self._repository.all)
-                self._load(rules)
-                self._revision = revision
+            try:
+                revision = await asyncio.to_thread(self._repository.revision)
+                if revision != self._revision:
+                    rules = await asyncio.to_thread(self._repository.all)
+                    self._load(rules)
+                    self._revision = revision
+            except BackendUnavailable as exc:
+                # The store is down: the rules last read stay in force (every request would fail on the
+                # store anyway); the next check is one interval away, not on every request.
+                log.warning("ip_rules_refresh_failed", error=exc.message)
             self._checked_at = time.monotonic()
 
     def _load(self, rules: builtins.list[IpRule]) -> None:
@@ -148,14 +157,17 @@ class IpRules:
         if len(self._recorded) > 10_000:  # many addresses: forget the old ones rather than grow forever
             self._recorded = {k: t for k, t in self._recorded.items() if now - t < _EVENT_EVERY_SECONDS}
         self._recorded[key] = now
-        await self._events.arecord(
-            "ip.denied",
-            outcome="denied",
-            actor=origin.ip or "unknown",
-            tenant_id=tenant_id,
-            origin=origin,
-            details={"scope": "tenant" if tenant_id else "global"},
-        )
+        try:
+            await self._events.arecord(
+                "ip.denied",
+                outcome="denied",
+                actor=origin.ip or "unknown",
+                tenant_id=tenant_id,
+                origin=origin,
+                details={"scope": "tenant" if tenant_id else "global"},
+            )
+        except BackendUnavailable as exc:  # the refusal stands; only its record is lost (and logged)
+            log.warning("ip_denied_not_recorded", error=exc.message, tenant_id=tenant_id)
 
     # --- administration (blocking: call from a worker thread) ---
 
