@@ -16,6 +16,7 @@ from membank.api import create_app
 from membank.bootstrap import build_store
 from membank.config import Settings
 from tests.api.rbac_support import role_key
+from tests.support.postgres import start_postgres
 
 CALLER = "203.0.113.10"  # the address every test client connects from
 OTHER = "198.51.100.20"
@@ -174,3 +175,34 @@ def test_a_globally_denied_address_reaches_no_route_not_even_login(
         store.close()
     # Audited, but not once per request: one event per address and scope a minute.
     assert len(events) == 1 and events[0].ip == OTHER and events[0].details == {"scope": "global"}
+
+
+def test_while_postgres_is_down_the_rules_last_read_stay_in_force(
+    make_settings: Callable[..., Settings],
+) -> None:
+    with start_postgres() as server:
+        database = server.create_database()
+        settings = make_settings(
+            store="postgres",
+            database_url=server.url(database),
+            ip_rules_refresh_seconds=0,
+            rate_limit_unauthenticated_per_minute=0,
+        )
+        store = build_store(settings)
+        try:
+            keys = {"platform": role_key(store, "acme", ["platform-admin"])}
+        finally:
+            store.close()
+        with instance(settings, keys) as admin, instance(settings, keys, ip=OTHER) as denied:
+            assert admin.add(OTHER, key="platform", scope="global").status_code == 201
+            assert denied.client.get("/health/live").status_code == 403
+            server.stop()
+            # Neither a 500 nor an open door: the address stays refused, others are let through to routes
+            # that need no store.
+            assert denied.client.get("/health/live").status_code == 403
+            assert admin.client.get("/health/live").status_code == 200
+            server.restart()
+            assert (
+                admin.call("GET", "/api/v1/ip-rules", "platform", params={"scope": "global"}).status_code
+                == 200
+            )
