@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import structlog
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from starlette.middleware.cors import CORSMiddleware
 
 from membank import __version__
 from membank.api.bounds import JsonBoundsMiddleware
@@ -19,7 +18,7 @@ from membank.api.ip_gate import IpGateMiddleware
 from membank.api.middleware import BodyLimits, RequestContextMiddleware
 from membank.api.openapi import install_openapi
 from membank.api.rate_limits import RateLimitHeadersMiddleware
-from membank.api.security_headers import SecurityHeadersMiddleware, cors_options
+from membank.api.security_headers import SecurityHeadersMiddleware, install_cors
 from membank.bootstrap import Container, build_container
 from membank.config import Settings
 from membank.errors import BackendUnavailable
@@ -118,9 +117,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     # global IP rules (before any route, authentication included).
     app.add_middleware(IpGateMiddleware)
     app.add_middleware(RequestContextMiddleware, limits=body_limits)
-    cors = cors_options(settings)
-    if cors is not None:
-        app.add_middleware(CORSMiddleware, **cors)  # type: ignore[arg-type]
+    install_cors(app, settings)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ClientIpMiddleware, proxies=TrustedProxies(settings.trusted_proxies))
     return app

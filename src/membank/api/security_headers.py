@@ -9,6 +9,8 @@ nothing and would only confuse.
 
 from __future__ import annotations
 
+from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from membank.api.client_ip import scope_client
@@ -66,15 +68,16 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def cors_options(settings: Settings) -> dict[str, object] | None:
-    """CORSMiddleware's options from the settings; None when no origin is allowed (no CORS at all)."""
+def install_cors(app: Starlette, settings: Settings) -> None:
+    """CORSMiddleware from the settings; nothing when no origin is allowed (no CORS headers at all)."""
     if not settings.cors_allowed_origins:
-        return None
-    return {
-        "allow_origins": settings.cors_allowed_origins,
-        "allow_methods": settings.cors_allowed_methods,
-        "allow_headers": settings.cors_allowed_headers,
-        "allow_credentials": settings.cors_allow_credentials,
-        "max_age": settings.cors_max_age_seconds,
-        "expose_headers": ["X-Request-ID", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"],
-    }
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_allowed_origins,
+        allow_methods=settings.cors_allowed_methods,
+        allow_headers=settings.cors_allowed_headers,
+        allow_credentials=settings.cors_allow_credentials,
+        max_age=settings.cors_max_age_seconds,
+        expose_headers=["X-Request-ID", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"],
+    )
