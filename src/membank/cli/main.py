@@ -53,8 +53,12 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     settings = _settings().model_copy(update=overrides)
     store = build_store(settings)
     admin = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
-    issued = ensure_admin_key(store.keys, admin)
-    store.close()
+    try:
+        issued = ensure_admin_key(store.keys, admin)
+    except ValueError as refused:
+        raise click.ClickException(str(refused)) from None
+    finally:
+        store.close()
     if issued is not None and admin is None:
         click.echo(f"Generated the admin API key (shown once, store it now): {issued.plaintext}", err=True)
     uvicorn.run(
