@@ -15,6 +15,7 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── ServiceAccountNotFound    SERVICE_ACCOUNT_NOT_FOUND 404
     │   ├── RoleNotFound              ROLE_NOT_FOUND            404
     │   ├── TeamNotFound              TEAM_NOT_FOUND            404
+    │   ├── IpRuleNotFound            IP_RULE_NOT_FOUND         404
     │   └── TenantNotFound            TENANT_NOT_FOUND          404
     ├── Unauthorized                  UNAUTHORIZED              401
     │   ├── SignatureRequired         SIGNATURE_REQUIRED        401
@@ -22,7 +23,8 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── SignatureExpired          SIGNATURE_EXPIRED         401
     │   └── ReplayedRequest           REPLAYED_REQUEST          401
     ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
-    │   └── IpNotAllowed              IP_NOT_ALLOWED            403
+    │   ├── IpNotAllowed              IP_NOT_ALLOWED            403
+    │   └── IpDenied                  IP_DENIED                 403
     ├── Conflict                      CONFLICT                  409
     │   ├── LeaseLost                 LEASE_LOST                409
     │   ├── MemoryChanged             MEMORY_CHANGED            409
@@ -117,6 +119,10 @@ class TeamNotFound(NotFound):
     code = "TEAM_NOT_FOUND"
 
 
+class IpRuleNotFound(NotFound):
+    code = "IP_RULE_NOT_FOUND"
+
+
 class TenantNotFound(NotFound):
     code = "TENANT_NOT_FOUND"
 
@@ -159,6 +165,12 @@ class IpNotAllowed(Forbidden):
     """The key is limited to an IP allow list that does not include the client's address."""
 
     code = "IP_NOT_ALLOWED"
+
+
+class IpDenied(Forbidden):
+    """The client's address is excluded by the IP rules of the platform or of the tenant."""
+
+    code = "IP_DENIED"
 
 
 class Conflict(MemBankError):

@@ -72,7 +72,11 @@ def test_errors_are_documented_with_their_codes_and_422_is_gone(api: Api) -> Non
         "SIGNATURE_EXPIRED",
         "REPLAYED_REQUEST",
     ]
-    assert _error_codes(document, create["403"]) == ["INSUFFICIENT_PERMISSIONS", "IP_NOT_ALLOWED"]
+    assert _error_codes(document, create["403"]) == [
+        "INSUFFICIENT_PERMISSIONS",
+        "IP_NOT_ALLOWED",
+        "IP_DENIED",
+    ]
     assert _error_codes(document, create["409"]) == ["CONFLICT"]
     assert _error_codes(document, create["413"]) == ["PAYLOAD_TOO_LARGE"]
     assert _error_codes(document, create["429"]) == ["RATE_LIMIT_EXCEEDED", "JOB_QUEUE_FULL"]

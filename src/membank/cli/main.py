@@ -172,10 +172,12 @@ def check(repair: bool) -> None:
 
 
 from membank.cli.auth import auth  # noqa: E402
+from membank.cli.ip_rules import ip_rules  # noqa: E402
 from membank.cli.keys import keys  # noqa: E402
 from membank.cli.usage import add, import_file, search  # noqa: E402
 
 cli.add_command(keys)
+cli.add_command(ip_rules)
 cli.add_command(auth)
 cli.add_command(add)
 cli.add_command(search)
