@@ -12,6 +12,7 @@ from membank.accounts.service import AccountAdmin
 from membank.auth.access import AccessPolicy
 from membank.auth.directory import Directory
 from membank.auth.events import SecurityEvents
+from membank.auth.ip_rules import IpRules
 from membank.auth.key_usage import KeyUsageCounter
 from membank.auth.mfa import Totp
 from membank.auth.rate_limits import Limits, RateLimiter, RatePolicy
@@ -247,6 +248,7 @@ def build_rate_limiter(settings: Settings, redis: RedisConnection | None) -> Rat
             )
             for tenant, override in settings.rate_limit_tenant_overrides.items()
         },
+        unauthenticated=Limits(settings.rate_limit_unauthenticated_per_minute),
     )
     store: RateLimitStore = RedisRateLimits(redis) if redis is not None else InProcessRateLimits()
     return RateLimiter(store, policy, fail_open=settings.rate_limit_fail_mode == "open")
@@ -288,6 +290,7 @@ class Container:
     logins: LoginService
     mfa: MfaService
     request_guard: RequestGuard
+    ip_rules: IpRules
     access: AccessPolicy
     directory: Directory
     security_events: SecurityEvents
@@ -477,6 +480,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         mfa=mfa,
         request_guard=RequestGuard(nonces, security_events, window_seconds=settings.signature_window_seconds),
         security_events=security_events,
+        ip_rules=IpRules(store.ip_rules, security_events, refresh_seconds=settings.ip_rules_refresh_seconds),
         secret_box=secret_box,
         signing_keys=signing_keys,
         sessions=sessions,

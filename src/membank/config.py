@@ -216,6 +216,8 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # Bodies of the bulk routes (batch writes, imports, conversations to process) may be this large instead.
+    max_bulk_request_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     # Bounds of the JSON values the API stores or compares (models/bounds.py); beyond one: 400 naming it.
     # Nesting of a whole request body; Qdrant Edge's payload and WAL fail near 127 levels.
     max_json_depth: int = Field(default=32, ge=8, le=100)
@@ -254,6 +256,29 @@ class Settings(BaseSettings):
     # Lease of a per-user lock (consolidation, slot writes), renewed every sixth of it while held: how long
     # a crashed holder blocks its user, and how long locks wait when Redis fails before using the database.
     lock_ttl_seconds: float = Field(default=15.0, ge=0.5)
+
+    # --- Request security (docs/security.md "Request security") ---
+    # Proxies (CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed; empty: the socket peer is the
+    # client. Name only your own load balancers: a trusted range lets its hosts claim any client address.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # How often an instance checks whether the IP rules changed (on any instance) and reloads them.
+    ip_rules_refresh_seconds: float = Field(default=2.0, ge=0, le=3600)
+    # Requests per client IP and minute that carry no valid credentials, and of the login/refresh routes.
+    rate_limit_unauthenticated_per_minute: int = Field(default=100, ge=0)
+    # CORS: browser origins allowed to call the API (empty: no CORS headers at all).
+    cors_allowed_origins: list[str] = Field(default_factory=list)
+    cors_allowed_methods: list[str] = Field(default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE"])
+    cors_allowed_headers: list[str] = Field(
+        default_factory=lambda: [
+            "Authorization",
+            "Content-Type",
+            "X-API-Key",
+            "X-Request-ID",
+            "Idempotency-Key",
+        ]
+    )
+    cors_allow_credentials: bool = False
+    cors_max_age_seconds: int = Field(default=600, ge=0)
 
     api_url: str = "http://127.0.0.1:8080"
     api_key: SecretStr | None = None
@@ -301,6 +326,25 @@ class Settings(BaseSettings):
         if value is not None and value.get_secret_value().split("://", 1)[0] not in _REDIS_SCHEMES:
             raise ValueError("must be a Redis URL: redis://[:password@]host:port/db, rediss:// or unix://")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or CIDR: {cidr!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _no_wildcard_origin_with_credentials(self) -> Settings:
+        if self.cors_allow_credentials and "*" in self.cors_allowed_origins:
+            raise ValueError(
+                "MEMBANK_CORS_ALLOWED_ORIGINS='*' with MEMBANK_CORS_ALLOW_CREDENTIALS=true would let any site "
+                "call the API with a user's credentials: list the origins"
+            )
+        return self
 
     @model_validator(mode="after")
     def _auth_off_only_on_loopback(self) -> Settings:

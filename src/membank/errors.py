@@ -16,6 +16,7 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── AccountNotFound           ACCOUNT_NOT_FOUND         404
     │   ├── RoleNotFound              ROLE_NOT_FOUND            404
     │   ├── TeamNotFound              TEAM_NOT_FOUND            404
+    │   ├── IpRuleNotFound            IP_RULE_NOT_FOUND         404
     │   └── TenantNotFound            TENANT_NOT_FOUND          404
     ├── Unauthorized                  UNAUTHORIZED              401
     │   ├── SignatureRequired         SIGNATURE_REQUIRED        401
@@ -26,6 +27,7 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   └── MfaRequired               MFA_REQUIRED              401
     ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
     │   ├── IpNotAllowed              IP_NOT_ALLOWED            403
+    │   ├── IpDenied                  IP_DENIED                 403
     │   ├── StepUpRequired            STEP_UP_REQUIRED          403
     │   └── MfaEnrolmentRequired      MFA_ENROLMENT_REQUIRED    403
     ├── Conflict                      CONFLICT                  409
@@ -129,6 +131,10 @@ class TeamNotFound(NotFound):
     code = "TEAM_NOT_FOUND"
 
 
+class IpRuleNotFound(NotFound):
+    code = "IP_RULE_NOT_FOUND"
+
+
 class TenantNotFound(NotFound):
     code = "TENANT_NOT_FOUND"
 
@@ -184,6 +190,12 @@ class IpNotAllowed(Forbidden):
     """The key is limited to an IP allow list that does not include the client's address."""
 
     code = "IP_NOT_ALLOWED"
+
+
+class IpDenied(Forbidden):
+    """The client's address is excluded by the IP rules of the platform or of the tenant."""
+
+    code = "IP_DENIED"
 
 
 class StepUpRequired(Forbidden):

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from membank.auth.keys import ensure_admin_key, issue_key
 from membank.bootstrap import build_store
+from membank.cli.main import cli
 from tests.api.conftest import Api, open_api
 
 MEMORIES = "/api/v1/users/u1/memories"
@@ -270,3 +272,36 @@ def test_the_configured_admin_key_is_not_rotated_or_revoked_over_http(make_setti
             assert response.status_code == 409, response.text
             assert "MEMBANK_ADMIN_API_KEY" in response.json()["error"]["message"]
         assert api.call("GET", "/api/v1/keys", configured).status_code == 200
+
+
+def test_a_revoked_configured_admin_key_stays_revoked_across_restarts(make_settings: Any) -> None:
+    configured = "operator-admin-key-0123456789abcdef"
+    settings = make_settings()
+    store = build_store(settings)
+    try:
+        ensure_admin_key(store.keys, configured)
+        key = next(
+            k for k in store.keys.list_keys(None) if k.name.startswith("admin (MEMBANK_ADMIN_API_KEY)")
+        )
+        assert store.keys.revoke(key.id, time.time())
+        with pytest.raises(ValueError, match="revoked") as refused:
+            ensure_admin_key(store.keys, configured)
+        assert configured not in str(refused.value)
+        assert [k.revoked_at is not None for k in store.keys.list_keys(None)] == [True]
+        # A configured `mbk_` key whose prefix another key already has is refused, not merged with it.
+        other = issue_key(store.keys, tenant_name="acme", name="app")
+        clashing = f"mbk_{other.key.prefix}_notthesecretofthatkey0123456789"
+        with pytest.raises(ValueError, match="shares its prefix"):
+            ensure_admin_key(store.keys, clashing)
+        assert store.keys.key_by_prefix(other.key.prefix) == other.key
+    finally:
+        store.close()
+    # `membank serve` stops with that message before it binds a port.
+    env = {
+        "MEMBANK_DATA_DIR": str(settings.data_dir),
+        "MEMBANK_ADMIN_API_KEY": configured,
+        "MEMBANK_LOG_LEVEL": "WARNING",
+    }
+    result = CliRunner().invoke(cli, ["serve", "--port", "1"], env=env)
+    assert result.exit_code == 1 and "names a revoked key" in result.output, result.output
+    assert configured not in result.output

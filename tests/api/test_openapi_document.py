@@ -75,6 +75,7 @@ def test_errors_are_documented_with_their_codes_and_422_is_gone(api: Api) -> Non
     assert _error_codes(document, create["403"]) == [
         "INSUFFICIENT_PERMISSIONS",
         "IP_NOT_ALLOWED",
+        "IP_DENIED",
         "MFA_ENROLMENT_REQUIRED",
     ]
     assert _error_codes(document, create["409"]) == ["CONFLICT"]

@@ -72,6 +72,8 @@ class Objects:
     user_id: str = VICTIM_USER
     team_id: str = ""  # a team of tenant A
     name: str = "attack-target-role"  # a custom role of tenant A (for /api/v1/roles/{name})
+    # A fresh IP rule of tenant A per call (a DELETE ends it).
+    rule_id: Callable[[], str] = lambda: ""
 
     def path_value(self, name: str) -> str | None:
         """The object a path parameter names; a new parameter needs a field here (and in world.py)."""
@@ -222,6 +224,12 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
     ("GET", "/api/v1/teams/{team_id}/members"): Example(_needs("users:read")),
     ("PUT", "/api/v1/teams/{team_id}/members/{user_id}"): Example(_needs("users:write")),
     ("DELETE", "/api/v1/teams/{team_id}/members/{user_id}"): Example(_needs("users:write")),
+    ("GET", "/api/v1/ip-rules"): Example(_needs("admin:write")),
+    # A deny rule for a documentation address (TEST-NET-2): it refuses none of the suite's requests.
+    ("POST", "/api/v1/ip-rules"): Example(
+        _needs("admin:write"), lambda o: {"cidr": "198.51.100.0/24", "action": "deny", "note": "probe"}
+    ),
+    ("DELETE", "/api/v1/ip-rules/{rule_id}"): Example(_needs("admin:write")),
     # Platform admins only (a role, not a permission: no other key holds it).
     ("GET", "/api/v1/tenants"): Example(_needs("admin:admin", "platform-admin")),
     ("POST", "/api/v1/tenants"): Example(

@@ -19,7 +19,7 @@ _WATCHED: dict[str, tuple[str, ...]] = {
     "memories": ("updated_at", "deleted_at"),
     "memory_versions": ("created_at",),
     "jobs": ("updated_at",),
-    "api_keys": ("created_at", "revoked_at", "expires_at"),
+    "api_keys": ("created_at", "revoked_at", "expires_at", "previous_valid_until"),
     "users": ("updated_at",),
     "login_failures": ("updated_at",),
     "auth_sessions": ("last_seen_at", "revoked_at", "mfa_at"),
@@ -27,6 +27,8 @@ _WATCHED: dict[str, tuple[str, ...]] = {
     "teams": ("created_at",),
     "team_members": ("added_at",),
     "tenants": ("created_at",),
+    "ip_rules": ("created_at",),
+    "service_accounts": ("created_at", "disabled_at"),
 }
 
 Snapshot = dict[str, tuple[Any, ...]]

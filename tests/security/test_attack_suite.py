@@ -90,8 +90,11 @@ def test_the_examples_are_well_formed(world: World, operations: list[Operation])
                 json={"user_id": world.objects.user_id, "content": "A control memory."},
             ).json()["data"]["id"]
             objects = dataclasses.replace(world.objects, memory_id=own_memory)
+            # Built first, as in _run_case: a fresh object the request points at (a key, an IP rule) is
+            # made before the snapshot, so the snapshot sees only what the request itself does.
+            request = build_request(operation, objects, world.credentials.key("tenant_a"))
             before = snapshot.take(engine)
-            response = send(world, build_request(operation, objects, world.credentials.key("tenant_a")))
+            response = send(world, request)
             if response.status_code not in (200, 201, 202):
                 failures.append(f"{operation.key}: {response.status_code} {response.text[:200]}")
             # The snapshot must see what a write does, or "nothing changed" would prove nothing.

@@ -26,7 +26,7 @@ from membank.bootstrap import build_store
 from membank.config import Settings
 from membank.models import ApiKey
 from membank.models.account import ServiceAccount, UserAccount
-from membank.storage.ports import CustomRole, KeyRepository, Team
+from membank.storage.ports import CustomRole, IpRule, KeyRepository, Team
 from membank.storage.sql import tables
 from tests.security import snapshot, tokens
 from tests.security.accounts import Account, create_account
@@ -48,6 +48,8 @@ SUITE_SETTINGS: dict[str, Any] = {
     "log_json": False,
     "log_level": "ERROR",
     "rate_limit_per_minute": 0,
+    # Every attack is an unauthenticated request from one address: the per-address limit would answer 429.
+    "rate_limit_unauthenticated_per_minute": 0,
 }
 
 
@@ -127,6 +129,23 @@ def _victims(settings: Settings) -> tuple[Callable[[], str], Callable[[], str]]:
             store.close()
 
     return key, service_account
+
+
+def _victim_ip_rule(settings: Settings) -> Callable[[], str]:
+    """A fresh IP rule of tenant A per call, for DELETE /api/v1/ip-rules/{rule_id}: a deny rule for a
+    documentation address (TEST-NET-1), so it refuses none of the suite's requests."""
+
+    def rule() -> str:
+        store = build_store(settings)
+        try:
+            tenant = store.keys.ensure_tenant(TENANT_A)
+            made = IpRule(f"ipr_{uuid.uuid4().hex}", tenant.id, "192.0.2.7/32", "deny", "victim", time.time())
+            store.ip_rules.add(made)
+            return made.id
+        finally:
+            store.close()
+
+    return rule
 
 
 def _credentials(settings: Settings) -> tuple[Credentials, str, str]:
@@ -270,6 +289,7 @@ def create_objects(
         account_token=lambda: sessions().access_token,
         victim_token=lambda: _account_sessions(client, victim_account())().access_token,
         mfa_victim=lambda state: _mfa_victim(client, victim_account(), state),
+        rule_id=_victim_ip_rule(settings),
     )
 
 

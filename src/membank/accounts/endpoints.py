@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from membank.accounts.login import Credentials
@@ -28,8 +28,15 @@ from membank.accounts.schemas import (
     account_out,
 )
 from membank.accounts.service import NewAccount
-from membank.api.client_address import client_ip
-from membank.api.deps import AppContainer, CurrentPrincipal, UsersRead, UsersWrite, require_recent_mfa
+from membank.api.client_ip import client_ip
+from membank.api.deps import (
+    AppContainer,
+    CurrentPrincipal,
+    UsersRead,
+    UsersWrite,
+    require_recent_mfa,
+    unauthenticated_route,
+)
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
 from membank.auth.events import RequestOrigin
@@ -40,6 +47,8 @@ from membank.errors import (
     Conflict,
     InvalidCredentials,
     MemBankError,
+    MfaRequired,
+    RateLimitExceeded,
     StepUpRequired,
     ValidationFailed,
 )
@@ -173,8 +182,15 @@ async def unlock_account(
     "/auth/login",
     response_model=Envelope[LoginOut],
     responses=error_responses(
-        ValidationFailed, InvalidCredentials, AccountLocked, BackendUnavailable, *WITH_BODY
+        ValidationFailed,
+        InvalidCredentials,
+        MfaRequired,
+        AccountLocked,
+        RateLimitExceeded,
+        BackendUnavailable,
+        *WITH_BODY,
     ),
+    dependencies=[Depends(unauthenticated_route)],
 )
 async def login(body: LoginIn, request: Request, container: AppContainer) -> Response:
     """Log in with the tenant's name, an email and a password (and, for an account with MFA, `totp_code` or

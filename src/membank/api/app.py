@@ -12,10 +12,13 @@ from fastapi_offline import FastAPIOffline
 
 from membank import __version__
 from membank.api.bounds import JsonBoundsMiddleware
+from membank.api.client_ip import ClientIpMiddleware, TrustedProxies
 from membank.api.errors import install_error_handlers
-from membank.api.middleware import RequestContextMiddleware
+from membank.api.ip_gate import IpGateMiddleware
+from membank.api.middleware import BodyLimits, RequestContextMiddleware
 from membank.api.openapi import install_openapi
 from membank.api.rate_limits import RateLimitHeadersMiddleware
+from membank.api.security_headers import SecurityHeadersMiddleware, install_cors
 from membank.bootstrap import Container, build_container
 from membank.config import Settings
 from membank.errors import BackendUnavailable
@@ -86,6 +89,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     from membank.accounts.endpoints import router as accounts_router
     from membank.auth.endpoints import router as auth_router
     from membank.auth.endpoints import well_known as well_known_router
+    from membank.auth.ip_rule_endpoints import router as ip_rules_router
     from membank.auth.rbac_endpoints import router as access_router
     from membank.ingest.endpoints import router as ingest_router
     from membank.jobs.endpoints import router as jobs_router
@@ -104,9 +108,18 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(accounts_router)
     app.include_router(well_known_router)
     app.include_router(access_router)
+    app.include_router(ip_rules_router)
     install_error_handlers(app)
     app.add_middleware(JsonBoundsMiddleware, bounds=bounds)  # inside the size limit and the request id
     app.add_middleware(RateLimitHeadersMiddleware)
-    install_openapi(app, metadata_depth=settings.max_metadata_depth)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
+    body_limits = BodyLimits(default=settings.max_request_bytes, bulk=settings.max_bulk_request_bytes)
+    install_openapi(app, metadata_depth=settings.max_metadata_depth, body_limits=body_limits)
+    # Outermost last. A request meets: the client address resolved behind trusted proxies, the security
+    # headers and CORS (on every answer, refusals included), the request id and body limits, then the
+    # global IP rules (before any route, authentication included).
+    app.add_middleware(IpGateMiddleware)
+    app.add_middleware(RequestContextMiddleware, limits=body_limits)
+    install_cors(app, settings)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ClientIpMiddleware, proxies=TrustedProxies(settings.trusted_proxies))
     return app

@@ -10,14 +10,14 @@ import structlog
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from membank.api.client_address import client_ip
+from membank.api.client_ip import client_ip
 from membank.api.rate_limits import STATE_KEY
 from membank.auth.events import RequestOrigin
 from membank.auth.request_guard import RequestFacts, SignedParts, needs_signature_check
 from membank.auth.request_signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from membank.auth.service import KeyCheck
 from membank.bootstrap import Container
-from membank.errors import Forbidden, MemBankError, MfaEnrolmentRequired, StepUpRequired
+from membank.errors import Forbidden, MemBankError, MfaEnrolmentRequired, StepUpRequired, Unauthorized
 from membank.models import Principal
 
 # A platform admin names the tenant it acts in (by name) with this header; nobody else may send it.
@@ -45,7 +45,13 @@ async def current_principal(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> Principal:
     presented = x_api_key if x_api_key is not None else (bearer.credentials.strip() if bearer else None)
-    check = await container.auth.authenticate_key(presented)
+    try:
+        check = await container.auth.authenticate_key(presented)
+    except Unauthorized:
+        # Guessing keys is limited per client address, like the public token routes.
+        await limit_unauthenticated(request, container)
+        raise
+    await container.ip_rules.check_tenant(check.principal.tenant_id, request_origin(request))
     if check.key is not None:
         await container.request_guard.verify(check, await _request_facts(request, check))
     principal = check.principal
@@ -87,6 +93,30 @@ def _refuse_without_required_mfa(request: Request, container: Container, princip
     )
 
 
+async def limit_unauthenticated(request: Request, container: Container) -> None:
+    """Charge the request to its client address (MEMBANK_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE): 429 when
+    the address is over its limit."""
+    limits = await container.rate_limiter.check_address(client_ip(request))
+    if limits.refusal is not None:
+        setattr(request.state, STATE_KEY, limits.headers)
+        raise limits.refusal
+
+
+async def unauthenticated_route(request: Request, container: AppContainer) -> None:
+    """The dependency of public routes that take credentials (token refresh, login)."""
+    await limit_unauthenticated(request, container)
+
+
+def request_origin(request: Request) -> RequestOrigin:
+    """Where the request came from, for security events and new sessions."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return RequestOrigin(
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+        request_id=request_id if isinstance(request_id, str) else None,
+    )
+
+
 async def _request_facts(request: Request, check: KeyCheck) -> RequestFacts:
     headers = request.headers
     signed = SignedParts(
@@ -112,11 +142,7 @@ async def _cross_tenant(
     request: Request, container: Container, principal: Principal, target: str
 ) -> Principal:
     # The only way across tenants: a platform admin naming the tenant; every such request is on record.
-    origin = RequestOrigin(
-        ip=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-        request_id=structlog.contextvars.get_contextvars().get("request_id"),
-    )
+    origin = request_origin(request)
     event = {
         "actor": principal.subject,
         "origin": origin,

@@ -1,10 +1,11 @@
-"""ASGI middleware: request ids, the request size limit, metrics and access logs."""
+"""ASGI middleware: request ids, the per-route request size limits, metrics and access logs."""
 
 from __future__ import annotations
 
 import re
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -17,14 +18,36 @@ from membank.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 log = structlog.get_logger("membank.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 
+# The routes that take many items at once (a batch of memories, a whole conversation to process) and so
+# get the bulk limit instead of the default.
+BULK_ROUTES = frozenset(
+    {
+        ("POST", "/api/v1/memories/batch"),
+        ("POST", "/api/v1/memories/process-conversation"),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """The largest request body, in bytes, of each route: `default`, or `bulk` for BULK_ROUTES."""
+
+    default: int
+    bulk: int
+    bulk_routes: frozenset[tuple[str, str]] = field(default=BULK_ROUTES)
+
+    def limit(self, method: str, path: str) -> int:
+        return self.bulk if (method, path.rstrip("/") or "/") in self.bulk_routes else self.default
+
 
 class RequestContextMiddleware:
-    """Gives each request an id (kept from X-Request-ID when well formed), enforces the body size limit,
-    records metrics and writes one access log line."""
+    """Gives each request an id (kept from X-Request-ID when well formed), enforces the route's body size
+    limit (the declared Content-Length up front, and the bytes actually received as they stream in, so a
+    chunked or lying body is cut off too), records metrics and writes one access log line."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, limits: BodyLimits) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,6 +59,7 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status_holder = [500]
+        limit = self.limits.limit(scope.get("method", ""), scope.get("path", ""))
 
         over_limit = [False]
 
@@ -54,10 +78,10 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen[0] += len(message.get("body", b""))
-                if seen[0] > self.max_body_bytes and not over_limit[0]:
+                if seen[0] > limit and not over_limit[0]:
                     # A body without (or with a false) Content-Length: answer 413 now, and tell the app the
                     # client went away so it stops reading and writes nothing.
-                    await self._too_large(send_with_id, seen[0])
+                    await self._too_large(send_with_id, seen[0], limit)
                     status_holder[0] = 413
                     over_limit[0] = True
                     return {"type": "http.disconnect"}
@@ -68,8 +92,8 @@ class RequestContextMiddleware:
         except ValueError:
             declared = 0
         try:
-            if declared > self.max_body_bytes:
-                await self._too_large(send_with_id, declared)
+            if declared > limit:
+                await self._too_large(send_with_id, declared, limit)
                 status_holder[0] = 413
             else:
                 await self.app(scope, limited_receive, send_with_id)
@@ -80,12 +104,13 @@ class RequestContextMiddleware:
             self._observe(scope, status_holder[0], time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("request_id")
 
-    async def _too_large(self, send: Send, declared: int) -> None:
+    @staticmethod
+    async def _too_large(send: Send, declared: int, limit: int) -> None:
         body = orjson.dumps(
             error_body(
                 "PAYLOAD_TOO_LARGE",
-                f"request body of at least {declared} bytes exceeds {self.max_body_bytes} bytes",
-                {"limit_bytes": self.max_body_bytes},
+                f"request body of at least {declared} bytes exceeds this route's limit of {limit} bytes",
+                {"limit_bytes": limit},
             )
         )
         await send(

@@ -20,6 +20,7 @@ from membank.errors import (
     BackendUnavailable,
     Forbidden,
     InvalidSignature,
+    IpDenied,
     IpNotAllowed,
     JobQueueFull,
     MemBankError,
@@ -34,8 +35,8 @@ from membank.errors import (
     Unauthorized,
 )
 
-# What every authenticated operation can answer: no or a bad key, a key without the scope, a key or tenant
-# over its request limit, a busy database, the rate limiter's Redis down (fail closed).
+# What every authenticated operation can answer: no or a bad key, a key without the scope, an address the IP
+# rules exclude, a key or tenant (or an unauthenticated client address) over its request limit, a busy database, the rate limiter's Redis down (fail closed).
 AUTHENTICATED: tuple[type[MemBankError], ...] = (
     Unauthorized,
     SignatureRequired,
@@ -44,6 +45,7 @@ AUTHENTICATED: tuple[type[MemBankError], ...] = (
     ReplayedRequest,
     Forbidden,
     IpNotAllowed,
+    IpDenied,
     MfaEnrolmentRequired,
     RateLimitExceeded,
     BackendUnavailable,

@@ -5,20 +5,19 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-import structlog
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from membank.api.deps import AppContainer, CurrentPrincipal
+from membank.api.deps import AppContainer, CurrentPrincipal, request_origin, unauthenticated_route
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
-from membank.auth.events import RequestOrigin
 from membank.auth.schemas import JwksOut, LoginSessionOut, LoginSessionsOut, RefreshIn, RevokedOut, TokensOut
 from membank.auth.sessions import IssuedTokens, SessionView
 from membank.errors import (
     BackendUnavailable,
     Forbidden,
     LoginSessionNotFound,
+    RateLimitExceeded,
     Unauthorized,
     ValidationFailed,
 )
@@ -30,16 +29,6 @@ SessionId = Annotated[str, Path(max_length=64)]
 AccountId = Annotated[str, Path(max_length=64)]
 # Verifiers may keep the key set this long; a token with a kid they do not know makes them fetch it anew.
 _JWKS_MAX_AGE_SECONDS = 300
-
-
-def request_origin(request: Request) -> RequestOrigin:
-    """Where the request came from, for security events and new sessions."""
-    request_id = structlog.contextvars.get_contextvars().get("request_id")
-    return RequestOrigin(
-        ip=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-        request_id=request_id if isinstance(request_id, str) else None,
-    )
 
 
 def _tokens_out(issued: IssuedTokens) -> dict[str, object]:
@@ -70,7 +59,10 @@ def _session_out(view: SessionView) -> LoginSessionOut:
 @router.post(
     "/auth/refresh",
     response_model=Envelope[TokensOut],
-    responses=error_responses(ValidationFailed, Unauthorized, BackendUnavailable, *WITH_BODY),
+    responses=error_responses(
+        ValidationFailed, Unauthorized, RateLimitExceeded, BackendUnavailable, *WITH_BODY
+    ),
+    dependencies=[Depends(unauthenticated_route)],
 )
 async def refresh(body: RefreshIn, request: Request, container: AppContainer) -> Response:
     """New tokens for a refresh token (which is used up: presenting it again revokes the session)."""

@@ -102,11 +102,23 @@ def issue_key(
 
 def ensure_admin_key(keys: KeyRepository, configured: str | None) -> IssuedKey | None:
     """Make sure an admin key exists. With `configured`, that key; otherwise, on a store without any
-    key, a generated one. Returns the key only when it was created now."""
+    key, a generated one. Returns the key only when it was created now.
+
+    A configured key that was revoked (`membank keys revoke`) stays revoked: bringing it back on the next
+    start would undo the operator's response to a leak. That, and a configured key whose prefix belongs to
+    another key, is a ValueError saying what to do (never showing the key)."""
     if configured is not None:
         prefix, secret = split_key(configured)
         existing = keys.key_by_prefix(prefix)
-        if existing is not None and existing.revoked_at is None and secret_matches(existing, secret):
+        if existing is not None:
+            if not secret_matches(existing, secret):
+                raise ValueError(
+                    "MEMBANK_ADMIN_API_KEY shares its prefix with another key; fix: configure a new key"
+                )
+            if existing.revoked_at is not None:
+                raise ValueError(
+                    "MEMBANK_ADMIN_API_KEY names a revoked key and stays revoked; fix: configure a new key"
+                )
             return None
         return issue_key(
             keys,

@@ -30,11 +30,13 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class RatePolicy:
-    """The limits of each key, of each tenant, and the tenants with limits of their own."""
+    """The limits of each key, of each tenant, the tenants with limits of their own, and of each client
+    address for requests without valid credentials (and the public token routes)."""
 
     key: Limits
     tenant: Limits
     tenant_overrides: Mapping[str, Limits]
+    unauthenticated: Limits = Limits()
 
     def rates(self, principal: Principal) -> list[Rate]:
         """The rates one request of `principal` is charged to."""
@@ -82,7 +84,13 @@ class RateLimiter:
 
     async def check(self, principal: Principal) -> RateCheck:
         """Charge one request of `principal`; raises RateLimiterUnavailable (fail closed, store down)."""
-        rates = self._policy.rates(principal)
+        return await self._charge(self._policy.rates(principal))
+
+    async def check_address(self, ip: str | None) -> RateCheck:
+        """Charge one unauthenticated request to its client address (all unknown addresses share one)."""
+        return await self._charge(_rates(f"ip:{ip or 'unknown'}", self._policy.unauthenticated))
+
+    async def _charge(self, rates: list[Rate]) -> RateCheck:
         if not rates:
             return RateCheck({})
         try:

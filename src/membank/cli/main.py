@@ -53,8 +53,12 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     settings = _settings().model_copy(update=overrides)
     store = build_store(settings)
     admin = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
-    issued = ensure_admin_key(store.keys, admin)
-    store.close()
+    try:
+        issued = ensure_admin_key(store.keys, admin)
+    except ValueError as refused:
+        raise click.ClickException(str(refused)) from None
+    finally:
+        store.close()
     if issued is not None and admin is None:
         click.echo(f"Generated the admin API key (shown once, store it now): {issued.plaintext}", err=True)
     uvicorn.run(
@@ -168,11 +172,13 @@ def check(repair: bool) -> None:
 
 
 from membank.cli.auth import auth  # noqa: E402
+from membank.cli.ip_rules import ip_rules  # noqa: E402
 from membank.cli.keys import keys  # noqa: E402
 from membank.cli.usage import add, import_file, search  # noqa: E402
 from membank.cli.users import users  # noqa: E402
 
 cli.add_command(keys)
+cli.add_command(ip_rules)
 cli.add_command(auth)
 cli.add_command(users)
 cli.add_command(add)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from membank.api.client_address import client_ip
+from membank.api.client_ip import client_ip
 from membank.api.deps import AppContainer, KeysDelete, KeysRead, KeysWrite, require_recent_mfa
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses

@@ -10,6 +10,7 @@ from membank.storage.ports.access import CustomRole, RoleRepository, Team, TeamM
 from membank.storage.ports.accounts import AccountRepository, LockoutPolicy, LoginFailures
 from membank.storage.ports.idempotency import IdempotencyRepository, StoredResponse
 from membank.storage.ports.index import IndexDocument, IndexHit, IndexResult, VectorIndex, sync_token
+from membank.storage.ports.ip_rules import IpRule, IpRuleAction, IpRuleRepository, IpRulesRevision
 from membank.storage.ports.jobs import Batch, JobProgress, JobRepository
 from membank.storage.ports.keys import KeyRepository
 from membank.storage.ports.keyword import KeywordResult, KeywordSearch
@@ -36,6 +37,10 @@ __all__ = [
     "IndexDocument",
     "IndexHit",
     "IndexResult",
+    "IpRule",
+    "IpRuleAction",
+    "IpRuleRepository",
+    "IpRulesRevision",
     "JobProgress",
     "JobRepository",
     "KeyRepository",

@@ -7,6 +7,7 @@ from typing import Protocol
 from membank.storage.ports.access import RoleRepository, TeamRepository
 from membank.storage.ports.accounts import AccountRepository
 from membank.storage.ports.idempotency import IdempotencyRepository
+from membank.storage.ports.ip_rules import IpRuleRepository
 from membank.storage.ports.jobs import JobRepository
 from membank.storage.ports.keys import KeyRepository
 from membank.storage.ports.locks import LockRepository
@@ -100,6 +101,10 @@ class RecordStore(Protocol):
     @property
     def teams(self) -> TeamRepository:
         """The tenants' teams of end users."""
+
+    @property
+    def ip_rules(self) -> IpRuleRepository:
+        """IP allow and deny rules, global and per tenant."""
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations."""

@@ -8,6 +8,7 @@ from membank.storage.sql.access import SqlRoleRepository, SqlTeamRepository
 from membank.storage.sql.accounts import SqlAccountRepository
 from membank.storage.sql.database import PoolSettings, SqlDatabase
 from membank.storage.sql.idempotency import SqlIdempotency
+from membank.storage.sql.ip_rules import SqlIpRuleRepository
 from membank.storage.sql.jobs import SqlJobRepository
 from membank.storage.sql.keys import SqlKeyRepository
 from membank.storage.sql.locks import SqlLockRepository
@@ -47,6 +48,7 @@ class SqlRecordStore:
         self._nonces = SqlNonceStore(db)
         self._roles = SqlRoleRepository(db)
         self._teams = SqlTeamRepository(db)
+        self._ip_rules = SqlIpRuleRepository(db)
 
     @classmethod
     def sqlite(cls, path: Path) -> SqlRecordStore:
@@ -131,6 +133,10 @@ class SqlRecordStore:
     @property
     def teams(self) -> SqlTeamRepository:
         return self._teams
+
+    @property
+    def ip_rules(self) -> SqlIpRuleRepository:
+        return self._ip_rules
 
     def write_index_in_transaction(self, writer: IndexWriter) -> None:
         """Let every memory write bring an index in this database up to date in its own transaction (no
