@@ -6,11 +6,15 @@ from dataclasses import dataclass
 
 import structlog
 
+from membank.accounts.login import LoginService
+from membank.accounts.mfa import MfaService
+from membank.accounts.service import AccountAdmin
 from membank.auth.access import AccessPolicy
 from membank.auth.directory import Directory
 from membank.auth.events import SecurityEvents
 from membank.auth.ip_rules import IpRules
 from membank.auth.key_usage import KeyUsageCounter
+from membank.auth.mfa import Totp
 from membank.auth.rate_limits import Limits, RateLimiter, RatePolicy
 from membank.auth.rbac import RoleCatalog
 from membank.auth.request_guard import RequestGuard
@@ -18,7 +22,7 @@ from membank.auth.secret_box import SecretBox, decode_key, load_or_create_key
 from membank.auth.service import AuthService
 from membank.auth.sessions import SessionService
 from membank.auth.signing import SigningKeys
-from membank.auth.wiring import build_oidc, build_sessions
+from membank.auth.wiring import build_lockout, build_oidc, build_passwords, build_sessions
 from membank.cache import JsonCodec, SharedCache, TieredCache
 from membank.config import Settings
 from membank.errors import BackendUnavailable
@@ -282,6 +286,9 @@ class Container:
     auth: AuthService
     key_usage: KeyUsageCounter
     key_admin: KeyAdmin
+    account_admin: AccountAdmin
+    logins: LoginService
+    mfa: MfaService
     request_guard: RequestGuard
     ip_rules: IpRules
     access: AccessPolicy
@@ -430,6 +437,20 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         usage=key_usage,
         roles=RoleCatalog(store.roles),
     )
+    passwords = build_passwords(settings)
+    mfa = MfaService(store.accounts, Totp(secret_box, nonces, issuer=settings.mfa_issuer), security_events)
+    account_admin = AccountAdmin(
+        store.accounts, passwords, roles=auth.roles, mfa=mfa, sessions=sessions, events=security_events
+    )
+    logins = LoginService(
+        store.accounts,
+        store.keys,
+        passwords,
+        build_lockout(settings),
+        mfa=mfa,
+        sessions=sessions,
+        events=security_events,
+    )
     jobs = JobService(
         store.jobs,
         max_attempts=settings.job_max_attempts,
@@ -454,6 +475,9 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         key_admin=KeyAdmin(
             store.keys, store.service_accounts, roles=auth.roles, events=security_events, usage=key_usage
         ),
+        account_admin=account_admin,
+        logins=logins,
+        mfa=mfa,
         request_guard=RequestGuard(nonces, security_events, window_seconds=settings.signature_window_seconds),
         security_events=security_events,
         ip_rules=IpRules(store.ip_rules, security_events, refresh_seconds=settings.ip_rules_refresh_seconds),

@@ -95,6 +95,34 @@ class Settings(BaseSettings):
     # Per-key request counts are kept in memory and written this often (and at shutdown).
     key_usage_flush_seconds: float = Field(default=10.0, gt=0, le=3600)
 
+    # Passwords of human accounts: argon2id cost (OWASP's minimum by default: 19 MiB, 2 passes, 1 lane;
+    # tests lower it), and the policy every new password meets. A password shorter than
+    # password_passphrase_length needs password_min_classes of lower/upper/digit/symbol.
+    argon2_memory_kib: int = Field(default=19_456, ge=8, le=4_194_304)
+    argon2_time_cost: int = Field(default=2, ge=1, le=100)
+    argon2_parallelism: int = Field(default=1, ge=1, le=64)
+    password_min_length: int = Field(default=12, ge=8, le=256)
+    password_max_bytes: int = Field(default=1024, ge=64, le=4096)
+    password_passphrase_length: int = Field(default=16, ge=8, le=256)
+    password_min_classes: int = Field(default=3, ge=1, le=4)
+    password_history: int = Field(default=5, ge=0, le=50)
+    # Days after which a password must be changed at the next login (must_change_password); 0: never.
+    password_expiry_days: int = Field(default=0, ge=0, le=3650)
+    # Lockout per (tenant, email): after login_max_failures failures in a row it is locked for
+    # login_lockout_seconds, doubled on every lockout after that (at most login_lockout_max_seconds).
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_lockout_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    login_lockout_max_seconds: float = Field(default=3600.0, gt=0, le=30 * 86_400)
+
+    # Step-up: creating keys, erasing memories and changing an account's roles from a login session need a
+    # second-factor check (MFA at login, or POST /api/v1/auth/step-up) at most this old; 0: no such check.
+    step_up_max_age_seconds: int = Field(default=900, ge=0, le=86_400)
+    # Accounts holding one of these roles must use MFA: a login session of theirs without a second factor
+    # may only enrol (everything else answers 403 MFA_ENROLMENT_REQUIRED). JSON list, e.g. ["tenant-admin"].
+    mfa_required_roles: list[str] = Field(default_factory=list, max_length=100)
+    # Name shown by authenticator apps for MemBank's TOTP entries.
+    mfa_issuer: str = Field(default="MemBank", min_length=1, max_length=100)
+
     store: Literal["sqlite", "postgres"] = "sqlite"
     # The PostgreSQL system of record (store=postgres): postgresql://user:password@host:port/database.
     database_url: SecretStr | None = Field(default=None, validate_default=True)

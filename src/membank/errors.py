@@ -13,6 +13,7 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── LoginSessionNotFound      LOGIN_SESSION_NOT_FOUND   404
     │   ├── KeyNotFound               KEY_NOT_FOUND             404
     │   ├── ServiceAccountNotFound    SERVICE_ACCOUNT_NOT_FOUND 404
+    │   ├── AccountNotFound           ACCOUNT_NOT_FOUND         404
     │   ├── RoleNotFound              ROLE_NOT_FOUND            404
     │   ├── TeamNotFound              TEAM_NOT_FOUND            404
     │   ├── IpRuleNotFound            IP_RULE_NOT_FOUND         404
@@ -21,16 +22,21 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── SignatureRequired         SIGNATURE_REQUIRED        401
     │   ├── InvalidSignature          INVALID_SIGNATURE         401
     │   ├── SignatureExpired          SIGNATURE_EXPIRED         401
-    │   └── ReplayedRequest           REPLAYED_REQUEST          401
+    │   ├── ReplayedRequest           REPLAYED_REQUEST          401
+    │   ├── InvalidCredentials        INVALID_CREDENTIALS       401
+    │   └── MfaRequired               MFA_REQUIRED              401
     ├── Forbidden                     INSUFFICIENT_PERMISSIONS  403
     │   ├── IpNotAllowed              IP_NOT_ALLOWED            403
-    │   └── IpDenied                  IP_DENIED                 403
+    │   ├── IpDenied                  IP_DENIED                 403
+    │   ├── StepUpRequired            STEP_UP_REQUIRED          403
+    │   └── MfaEnrolmentRequired      MFA_ENROLMENT_REQUIRED    403
     ├── Conflict                      CONFLICT                  409
     │   ├── LeaseLost                 LEASE_LOST                409
     │   ├── MemoryChanged             MEMORY_CHANGED            409
     │   └── MemoryNotCurrent          MEMORY_NOT_CURRENT        409
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
     ├── JobQueueFull                  JOB_QUEUE_FULL            429  (Retry-After)
+    ├── AccountLocked                 ACCOUNT_LOCKED            429  (Retry-After)
     ├── RateLimitExceeded             RATE_LIMIT_EXCEEDED       429
     ├── EmbeddingServiceError         EMBEDDING_SERVICE_ERROR   503
     ├── LLMServiceError               LLM_SERVICE_ERROR         503
@@ -111,6 +117,12 @@ class ServiceAccountNotFound(NotFound):
     code = "SERVICE_ACCOUNT_NOT_FOUND"
 
 
+class AccountNotFound(NotFound):
+    """No human account of the caller's tenant has that id."""
+
+    code = "ACCOUNT_NOT_FOUND"
+
+
 class RoleNotFound(NotFound):
     code = "ROLE_NOT_FOUND"
 
@@ -156,6 +168,19 @@ class ReplayedRequest(Unauthorized):
     code = "REPLAYED_REQUEST"
 
 
+class InvalidCredentials(Unauthorized):
+    """A login (or password change) failed. One message for every cause (unknown tenant or email, wrong
+    password or code, disabled account), so the answer never says which accounts exist."""
+
+    code = "INVALID_CREDENTIALS"
+
+
+class MfaRequired(Unauthorized):
+    """The password was right and the account has MFA: send `totp_code` or `recovery_code` as well."""
+
+    code = "MFA_REQUIRED"
+
+
 class Forbidden(MemBankError):
     code = "INSUFFICIENT_PERMISSIONS"
     status = 403
@@ -171,6 +196,20 @@ class IpDenied(Forbidden):
     """The client's address is excluded by the IP rules of the platform or of the tenant."""
 
     code = "IP_DENIED"
+
+
+class StepUpRequired(Forbidden):
+    """A sensitive act of a login session whose last MFA check is too old (or that never had one): confirm
+    with a current code (POST /api/v1/auth/step-up) and retry with the new access token."""
+
+    code = "STEP_UP_REQUIRED"
+
+
+class MfaEnrolmentRequired(Forbidden):
+    """The account's roles require MFA (MEMBANK_MFA_REQUIRED_ROLES) and this session has none: only MFA
+    enrolment, password change, the own sessions and logout answer until it is set up."""
+
+    code = "MFA_ENROLMENT_REQUIRED"
 
 
 class Conflict(MemBankError):
@@ -206,6 +245,19 @@ class JobQueueFull(MemBankError):
     was queued. Other tenants are unaffected: it is the tenant's own limit, hence 429, not 503."""
 
     code = "JOB_QUEUE_FULL"
+    status = 429
+    sends_retry_after = True
+
+    def __init__(self, message: str, *, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
+class AccountLocked(MemBankError):
+    """Too many failed logins for this tenant and email (whether or not an account has it): refused until
+    the lockout ends (Retry-After) or an admin unlocks it."""
+
+    code = "ACCOUNT_LOCKED"
     status = 429
     sends_retry_after = True
 

@@ -76,6 +76,7 @@ def test_errors_are_documented_with_their_codes_and_422_is_gone(api: Api) -> Non
         "INSUFFICIENT_PERMISSIONS",
         "IP_NOT_ALLOWED",
         "IP_DENIED",
+        "MFA_ENROLMENT_REQUIRED",
     ]
     assert _error_codes(document, create["409"]) == ["CONFLICT"]
     assert _error_codes(document, create["413"]) == ["PAYLOAD_TOO_LARGE"]
@@ -124,7 +125,7 @@ def test_a_real_error_answer_carries_a_documented_code(api: Api) -> None:
 
 
 # Operations whose credential is their body (a refresh token), not a key or an access token.
-_CREDENTIAL_IN_BODY = {("POST", "/api/v1/auth/refresh")}
+_CREDENTIAL_IN_BODY = {("POST", "/api/v1/auth/refresh"), ("POST", "/api/v1/auth/login")}
 
 
 def test_security_schemes_cover_every_api_operation_and_not_health(api: Api) -> None:

@@ -27,7 +27,9 @@ class Account:
     revoked_session_id: str  # a session revoked (logout) a minute ago
 
 
-def create_account(sqlite_path: Path, tenant_id: str, email: str, roles: list[str]) -> Account:
+def create_account(
+    sqlite_path: Path, tenant_id: str, email: str, roles: list[str], *, failed_login: bool = False
+) -> Account:
     now = time.time()
     user_id, active, revoked = (str(uuid.uuid4()) for _ in range(3))
     with snapshot.store_reader(sqlite_path) as engine, engine.begin() as conn:
@@ -60,6 +62,12 @@ def create_account(sqlite_path: Path, tenant_id: str, email: str, roles: list[st
                     expires_at=now + 3600,
                     revoked_at=revoked_at,
                     revoked_reason="logout" if revoked_at else None,
+                )
+            )
+        if failed_login:
+            conn.execute(
+                insert(tables.login_failures).values(
+                    tenant_id=tenant_id, email=email, failures=1, lockouts=0, updated_at=now
                 )
             )
     return Account(tenant_id, user_id, email, active, revoked)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tests.security.accounts import PASSWORD
+
 # Answered without credentials by design; each gets its own check (tests/security/test_public_routes.py).
 PUBLIC: frozenset[tuple[str, str]] = frozenset(
     {
@@ -35,6 +37,12 @@ SECRET_MARK = "ACME-SECRET-7f3a"
 
 
 @dataclass(frozen=True, slots=True)
+class MfaVictim:
+    token: str  # an access token of a fresh account of tenant A
+    code: str  # its authenticator's current code
+
+
+@dataclass(frozen=True, slots=True)
 class Objects:
     """Real objects of tenant A, created by the suite's fixture, that path parameters point at."""
 
@@ -46,13 +54,21 @@ class Objects:
     # previous operation revoked cannot be rotated), and likewise a fresh service account.
     key_id: Callable[[], str]
     service_account_id: Callable[[], str]
-    account_id: str  # tenant A's human admin account (for the account routes)
+    # A fresh human account of tenant A per call, with a live session and a failed login (for the account
+    # routes: disabling, resetting and unlocking it change what the snapshot sees, and no later call needs it).
+    account_id: Callable[[], str]
     # A fresh login session of that account per call (for the session routes: each call also starts one,
     # and past the account's session limit the oldest is revoked).
     login_session_id: Callable[[], str]
     # A fresh access token of that account (a new login session each call): the credential of the
     # operations only a signed-in account may call (its own sessions, logout).
     account_token: Callable[[], str]
+    # A fresh access token of a fresh account of tenant A (password tests.security.accounts.PASSWORD): the
+    # credential of an operation that changes the signed-in account itself (its password).
+    victim_token: Callable[[], str]
+    # Such an account with an authenticator "enrolled" or "active" (for the MFA routes), and its code.
+    mfa_victim: Callable[[str], MfaVictim]
+    mfa_code: str = ""  # the code of the request's mfa_victim, for its body
     user_id: str = VICTIM_USER
     team_id: str = ""  # a team of tenant A
     name: str = "attack-target-role"  # a custom role of tenant A (for /api/v1/roles/{name})
@@ -81,6 +97,8 @@ class Example:
     names_user: bool = False  # the request names an end user (path or body): what `own` must check
     reads_only: bool = False  # a POST that only reads (search): it must change nothing even when it succeeds
     as_account: bool = False  # called with an account's access token (tenant A's admin), not an API key
+    as_victim: bool = False  # as_account, but with a fresh account's token (victim_token)
+    mfa_victim: str = ""  # as_account, with a fresh account whose authenticator is in this state
 
 
 def _needs(*permissions: str) -> frozenset[str]:
@@ -141,6 +159,37 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
     ("GET", "/api/v1/auth/sessions"): Example(_needs(), as_account=True),
     ("DELETE", "/api/v1/auth/sessions/{login_session_id}"): Example(_needs(), as_account=True),
     ("DELETE", "/api/v1/accounts/{account_id}/sessions"): Example(_needs("users:write"), as_account=True),
+    ("POST", "/api/v1/auth/password"): Example(
+        _needs(),
+        lambda o: {"current_password": PASSWORD, "new_password": f"Probe-{uuid.uuid4().hex[:12]}-Aa1"},
+        as_account=True,
+        as_victim=True,
+    ),
+    ("POST", "/api/v1/auth/mfa/enrol"): Example(_needs(), as_account=True, as_victim=True),
+    ("POST", "/api/v1/auth/mfa/activate"): Example(
+        _needs(), lambda o: {"code": o.mfa_code}, as_account=True, mfa_victim="enrolled"
+    ),
+    ("POST", "/api/v1/auth/mfa/disable"): Example(
+        _needs(), lambda o: {"code": o.mfa_code}, as_account=True, mfa_victim="active"
+    ),
+    ("POST", "/api/v1/auth/step-up"): Example(
+        _needs(), lambda o: {"totp_code": o.mfa_code}, as_account=True, mfa_victim="active"
+    ),
+    ("POST", "/api/v1/accounts/{account_id}/reset-mfa"): Example(_needs("users:write")),
+    ("GET", "/api/v1/accounts"): Example(_needs("users:read")),
+    ("POST", "/api/v1/accounts"): Example(
+        _needs("users:write"),
+        lambda o: {"email": f"probe-{uuid.uuid4().hex[:8]}@acme.example", "roles": ["user"]},
+    ),
+    ("GET", "/api/v1/accounts/{account_id}"): Example(_needs("users:read")),
+    ("PATCH", "/api/v1/accounts/{account_id}"): Example(
+        _needs("users:write"), lambda o: {"display_name": "hijacked"}
+    ),
+    ("DELETE", "/api/v1/accounts/{account_id}"): Example(_needs("users:write")),
+    ("POST", "/api/v1/accounts/{account_id}/reset-password"): Example(
+        _needs("users:write"), lambda o: {"password": f"Probe-{uuid.uuid4().hex[:12]}-Aa1"}
+    ),
+    ("POST", "/api/v1/accounts/{account_id}/unlock"): Example(_needs("users:write")),
     ("GET", "/api/v1/keys"): Example(_needs("keys:read"), as_account=True),
     ("POST", "/api/v1/keys"): Example(
         _needs("keys:write"), lambda o: {"name": "probe", "roles": ["user"]}, as_account=True
@@ -286,10 +335,13 @@ def build_request(operation: Operation, objects: Objects, credential: str) -> Re
         if value is None:
             raise LookupError(f"{operation.key}: no fixture object for path parameter {name!r}")
         path = path.replace("{" + name + "}", value)
+    headers: dict[str, str | bytes] = {"X-API-Key": credential}
+    if example.mfa_victim:
+        victim = objects.mfa_victim(example.mfa_victim)
+        objects = replace(objects, mfa_code=victim.code)
+        headers = {"Authorization": f"Bearer {victim.token}"}
+    elif example.as_account:
+        token = objects.victim_token() if example.as_victim else objects.account_token()
+        headers = {"Authorization": f"Bearer {token}"}
     body = example.body(objects) if example.body is not None else None
-    headers: dict[str, str | bytes] = (
-        {"Authorization": f"Bearer {objects.account_token()}"}
-        if example.as_account
-        else {"X-API-Key": credential}
-    )
     return Request(operation.method, path, headers, dict(example.query), body)

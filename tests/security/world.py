@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyotp
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from membank.api import create_app
 from membank.auth.events import RequestOrigin
 from membank.auth.keys import hash_secret, issue_key, split_key
+from membank.auth.mfa import Totp
 from membank.auth.service import AuthService
 from membank.auth.sessions import IssuedTokens
 from membank.bootstrap import build_store
@@ -29,7 +31,7 @@ from membank.storage.sql import tables
 from tests.security import snapshot, tokens
 from tests.security.accounts import Account, create_account
 from tests.security.attacks import Credentials
-from tests.security.operations import BOUND_USER, SECRET_MARK, VICTIM_USER, Objects
+from tests.security.operations import BOUND_USER, SECRET_MARK, VICTIM_USER, MfaVictim, Objects
 
 TENANT_A = "acme"
 TENANT_B = "globex"
@@ -217,12 +219,21 @@ def _account_sessions(client: TestClient, account: Account) -> Callable[[], Issu
         created_at=now,
         updated_at=now,
     )
-    start = functools.partial(
-        container.sessions.start, stored, device="attack suite", origin=RequestOrigin(), mfa_at=None
-    )
     assert client.portal is not None
     portal = client.portal
-    return lambda: portal.call(start)  # type: ignore[no-any-return]
+
+    def start() -> IssuedTokens:
+        # A second factor just checked, as after an MFA login: step-up routes (key creation) accept it.
+        begin = functools.partial(
+            container.sessions.start,
+            stored,
+            device="attack suite",
+            origin=RequestOrigin(),
+            mfa_at=time.time(),
+        )
+        return portal.call(begin)  # type: ignore[no-any-return]
+
+    return start
 
 
 def create_objects(
@@ -260,6 +271,11 @@ def create_objects(
     _ok(client.post("/api/v1/memories/process-conversation?wait=true", headers=headers, json=exchange))
     sessions = _account_sessions(client, account)
     victim_key, victim_service_account = _victims(settings)
+
+    def victim_account() -> Account:
+        email = f"victim-{uuid.uuid4().hex[:8]}@acme.example"
+        return create_account(settings.sqlite_path, account.tenant_id, email, ["user"], failed_login=True)
+
     return Objects(
         team_id=team_id,
         memory_id=memory["id"],
@@ -268,11 +284,26 @@ def create_objects(
         session_id=session,
         key_id=victim_key,
         service_account_id=victim_service_account,
-        account_id=account.user_id,
+        account_id=lambda: victim_account().user_id,
         login_session_id=lambda: sessions().session_id,
         account_token=lambda: sessions().access_token,
+        victim_token=lambda: _account_sessions(client, victim_account())().access_token,
+        mfa_victim=lambda state: _mfa_victim(client, victim_account(), state),
         rule_id=_victim_ip_rule(settings),
     )
+
+
+def _mfa_victim(client: TestClient, account: Account, state: str) -> MfaVictim:
+    """A signed-in account with an authenticator `enrolled` (not active yet) or `active`, and its current
+    code (unused: the account is new)."""
+    container = client.app.state.container  # type: ignore[attr-defined]
+    secret = pyotp.random_base32()
+    sealed = Totp(container.secret_box, container.store.nonces).seal(account.user_id, secret)
+    changes: dict[str, object] = {"mfa_secret": sealed}
+    if state == "active":
+        changes["mfa_enabled_at"] = time.time()
+    container.store.accounts.update(account.tenant_id, account.user_id, changes, at=time.time())
+    return MfaVictim(_account_sessions(client, account)().access_token, pyotp.TOTP(secret).now())
 
 
 def _role_and_team(settings: Settings, tenant_id: str) -> str:

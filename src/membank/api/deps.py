@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from membank.auth.request_guard import RequestFacts, SignedParts, needs_signatur
 from membank.auth.request_signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from membank.auth.service import KeyCheck
 from membank.bootstrap import Container
-from membank.errors import Forbidden, MemBankError, Unauthorized
+from membank.errors import Forbidden, MemBankError, MfaEnrolmentRequired, StepUpRequired, Unauthorized
 from membank.models import Principal
 
 # A platform admin names the tenant it acts in (by name) with this header; nobody else may send it.
@@ -59,10 +60,37 @@ async def current_principal(
     setattr(request.state, STATE_KEY, limits.headers)
     if limits.refusal is not None:
         raise limits.refusal
+    _refuse_without_required_mfa(request, container, principal)
     target = request.headers.get(TENANT_HEADER)
     if target is not None:
         principal = await _cross_tenant(request, container, principal, target)
     return principal
+
+
+# What a session that must set up MFA first may still do.
+_ENROLMENT_PATHS = frozenset(
+    {
+        "/api/v1/auth/mfa/enrol",
+        "/api/v1/auth/mfa/activate",
+        "/api/v1/auth/password",
+        "/api/v1/auth/sessions",
+        "/api/v1/auth/logout",
+    }
+)
+
+
+def _refuse_without_required_mfa(request: Request, container: Container, principal: Principal) -> None:
+    # A session that passed a second factor (login or step-up) has mfa_at; one without it, of an account
+    # whose roles require MFA, only gets to set it up.
+    required = container.settings.mfa_required_roles
+    if principal.kind != "user" or principal.session_id is None or principal.mfa_at is not None:
+        return
+    if principal.roles.isdisjoint(required) or request.url.path in _ENROLMENT_PATHS:
+        return
+    raise MfaEnrolmentRequired(
+        "the roles of this account require MFA: enrol (POST /api/v1/auth/mfa/enrol, then activate) first",
+        details={"roles": sorted(principal.roles.intersection(required))},
+    )
 
 
 async def limit_unauthenticated(request: Request, container: Container) -> None:
@@ -169,6 +197,27 @@ async def _reports_reader(principal: CurrentPrincipal) -> Principal:
 
 
 ReportsRead = Annotated[Principal, Depends(_reports_reader)]
+
+
+def require_recent_mfa(principal: Principal, max_age_seconds: float, *, now: float | None = None) -> None:
+    """403 STEP_UP_REQUIRED for a login session whose second factor was checked longer ago than the age
+    (or never); API keys, SSO tokens and the system are not subject to it (0: off)."""
+    if max_age_seconds <= 0 or principal.kind != "user" or principal.session_id is None:
+        return
+    checked = principal.mfa_at
+    if checked is None or (now if now is not None else time.time()) - checked > max_age_seconds:
+        raise StepUpRequired(
+            "this needs a recent second-factor check: POST /api/v1/auth/step-up, then retry with its token",
+            details={"max_age_seconds": max_age_seconds},
+        )
+
+
+async def _stepped_up(principal: CurrentPrincipal, container: AppContainer) -> Principal:
+    require_recent_mfa(principal, container.settings.step_up_max_age_seconds)
+    return principal
+
+
+SteppedUp = Annotated[Principal, Depends(_stepped_up)]
 
 
 async def _platform_admin(principal: CurrentPrincipal) -> Principal:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, create_model
 
 from membank.api.envelope import ErrorEnvelope, ErrorInfo
 from membank.errors import (
+    AccountLocked,
     BackendUnavailable,
     Forbidden,
     InvalidSignature,
@@ -23,6 +24,7 @@ from membank.errors import (
     IpNotAllowed,
     JobQueueFull,
     MemBankError,
+    MfaEnrolmentRequired,
     Overloaded,
     PayloadTooLarge,
     RateLimiterUnavailable,
@@ -44,6 +46,7 @@ AUTHENTICATED: tuple[type[MemBankError], ...] = (
     Forbidden,
     IpNotAllowed,
     IpDenied,
+    MfaEnrolmentRequired,
     RateLimitExceeded,
     BackendUnavailable,
     RateLimiterUnavailable,
@@ -56,7 +59,7 @@ QUEUEING: tuple[type[MemBankError], ...] = (JobQueueFull,)
 
 RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before sending the request again (with "
-    + ", ".join(sorted(c.code for c in (JobQueueFull, Overloaded)))
+    + ", ".join(sorted(c.code for c in (AccountLocked, JobQueueFull, Overloaded)))
     + ")",
     "schema": {"type": "integer", "minimum": 1},
 }

@@ -189,6 +189,24 @@ class SessionService:
             mfa_at=session.mfa_at,
         )
 
+    async def confirm_mfa(self, principal: Principal, mfa_at: float) -> None:
+        """Record that the principal's session just passed a second factor (MFA activated in it)."""
+        await asyncio.to_thread(self._sessions.confirm_mfa, _session_of(principal), mfa_at)
+
+    async def step_up(self, principal: Principal, mfa_at: float) -> tuple[str, int]:
+        """A new access token of the principal's session carrying `mfa_at` (its second factor was just
+        checked); and its lifetime in seconds."""
+        session_id = _session_of(principal)
+        account_id = _account_of(principal)
+
+        def run() -> str:
+            self._sessions.confirm_mfa(session_id, mfa_at)
+            return self._tokens.issue(
+                account_id=account_id, tenant_id=principal.tenant_id, session_id=session_id, mfa_at=mfa_at
+            )
+
+        return await asyncio.to_thread(run), self._tokens.ttl_seconds
+
     async def logout(self, principal: Principal, origin: RequestOrigin | None = None) -> None:
         """End the session the principal's access token belongs to."""
         session_id = _session_of(principal)
@@ -236,11 +254,25 @@ class SessionService:
         *,
         actor: str = "system",
         origin: RequestOrigin | None = None,
+        keep: str | None = None,
     ) -> list[str]:
-        """Revoke every session of an account of the tenant (an admin action); the ids revoked."""
+        """Revoke every session of an account of the tenant but `keep` (the one a password was changed
+        in); the ids revoked."""
+
+        def revoke_others() -> list[str]:
+            now = self._clock()
+            others = [s.id for s in self._sessions.live_sessions(tenant_id, account_id, now) if s.id != keep]
+            return [
+                session_id
+                for session_id in others
+                if self._sessions.revoke(tenant_id, session_id, reason=reason, at=now, account_id=account_id)
+            ]
 
         def run() -> list[str]:
-            revoked = self._sessions.revoke_all(tenant_id, account_id, reason=reason, at=self._clock())
+            if keep is None:
+                revoked = self._sessions.revoke_all(tenant_id, account_id, reason=reason, at=self._clock())
+            else:
+                revoked = revoke_others()
             self._events.record(
                 "sessions_revoke_all",
                 outcome="ok",

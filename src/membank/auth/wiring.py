@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from membank.auth.events import SecurityEvents
 from membank.auth.oidc import OidcSettings, OidcVerifier
+from membank.auth.passwords import PasswordPolicy, Passwords
 from membank.auth.secret_box import SecretBox
 from membank.auth.sessions import SessionPolicy, SessionService
 from membank.auth.signing import SigningKeys
 from membank.auth.tokens import AccessTokens
 from membank.config import Settings
-from membank.storage.ports import RecordStore
+from membank.storage.ports import LockoutPolicy, RecordStore
 
 
 def build_sessions(
@@ -61,3 +62,29 @@ def build_oidc(settings: Settings, store: RecordStore) -> OidcVerifier | None:
         leeway_seconds=settings.jwt_leeway_seconds,
     )
     return OidcVerifier(oidc, store.keys)
+
+
+def build_passwords(settings: Settings) -> Passwords:
+    """Password hashing at the configured argon2id cost, and the password policy."""
+    policy = PasswordPolicy(
+        min_length=settings.password_min_length,
+        max_bytes=settings.password_max_bytes,
+        passphrase_length=settings.password_passphrase_length,
+        min_classes=settings.password_min_classes,
+        history=settings.password_history,
+        expiry_days=settings.password_expiry_days,
+    )
+    return Passwords(
+        policy,
+        memory_kib=settings.argon2_memory_kib,
+        time_cost=settings.argon2_time_cost,
+        parallelism=settings.argon2_parallelism,
+    )
+
+
+def build_lockout(settings: Settings) -> LockoutPolicy:
+    return LockoutPolicy(
+        max_failures=settings.login_max_failures,
+        base_seconds=settings.login_lockout_seconds,
+        cap_seconds=settings.login_lockout_max_seconds,
+    )

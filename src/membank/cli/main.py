@@ -175,10 +175,12 @@ from membank.cli.auth import auth  # noqa: E402
 from membank.cli.ip_rules import ip_rules  # noqa: E402
 from membank.cli.keys import keys  # noqa: E402
 from membank.cli.usage import add, import_file, search  # noqa: E402
+from membank.cli.users import users  # noqa: E402
 
 cli.add_command(keys)
 cli.add_command(ip_rules)
 cli.add_command(auth)
+cli.add_command(users)
 cli.add_command(add)
 cli.add_command(search)
 cli.add_command(import_file)

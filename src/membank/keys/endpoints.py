@@ -9,11 +9,18 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from membank.api.client_ip import client_ip
-from membank.api.deps import AppContainer, KeysDelete, KeysRead, KeysWrite
+from membank.api.deps import AppContainer, KeysDelete, KeysRead, KeysWrite, require_recent_mfa
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
 from membank.auth.events import RequestOrigin
-from membank.errors import Conflict, KeyNotFound, MemBankError, ServiceAccountNotFound, ValidationFailed
+from membank.errors import (
+    Conflict,
+    KeyNotFound,
+    MemBankError,
+    ServiceAccountNotFound,
+    StepUpRequired,
+    ValidationFailed,
+)
 from membank.keys.schemas import (
     IssuedKeyOut,
     KeyCreate,
@@ -46,12 +53,14 @@ def _origin(request: Request) -> RequestOrigin:
     "/keys",
     response_model=Envelope[IssuedKeyOut],
     status_code=201,
-    responses=error_responses(*_KEY_ERRORS, *WITH_BODY),
+    responses=error_responses(*_KEY_ERRORS, StepUpRequired, *WITH_BODY),
 )
 async def create_key(
     body: KeyCreate, request: Request, principal: KeysWrite, container: AppContainer
 ) -> Response:
-    """Create a key; its plaintext is in this answer only and never shown again."""
+    """Create a key; its plaintext is in this answer only and never shown again. From a login session:
+    after a recent second-factor check (403 STEP_UP_REQUIRED)."""
+    require_recent_mfa(principal, container.settings.step_up_max_age_seconds)
     spec = KeySpec(**body.model_dump())
     key, plaintext = await asyncio.to_thread(container.key_admin.create, principal, spec, _origin(request))
     return ok({**key_out(key, requests=0), "key": plaintext}, status=201, message="store the key now")

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from membank.api.deps import AppContainer, MemoriesDelete, MemoriesRead, MemoriesWrite, ReportsRead
+from membank.api.deps import (
+    AppContainer,
+    MemoriesDelete,
+    MemoriesRead,
+    MemoriesWrite,
+    ReportsRead,
+    require_recent_mfa,
+)
 from membank.api.envelope import Envelope, ok
 from membank.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, replay_or_run, run_once
 from membank.api.responses import AUTHENTICATED, QUEUEING, WITH_BODY, error_responses
@@ -22,6 +29,7 @@ from membank.errors import (
     MemoryNotCurrent,
     MemoryNotFound,
     Overloaded,
+    StepUpRequired,
     ValidationFailed,
 )
 from membank.ingest.schemas import BatchAcceptedOut, BatchIn, MemoryCreateIn
@@ -136,12 +144,17 @@ async def update_memory(
 @router.delete(
     "/memories/{memory_id:memory_id}",
     response_model=Envelope[MemoryDeletedOut],
-    responses=error_responses(ValidationFailed, *AUTHENTICATED, Forbidden, MemoryNotFound, MemoryChanged),
+    responses=error_responses(
+        ValidationFailed, *AUTHENTICATED, Forbidden, StepUpRequired, MemoryNotFound, MemoryChanged
+    ),
 )
 async def delete_memory(
     memory_id: MemoryId, principal: MemoriesDelete, container: AppContainer, hard: bool = False
 ) -> Response:
-    """Invalidate a memory (kept in history); `hard=true` erases every version of it."""
+    """Invalidate a memory (kept in history); `hard=true` erases every version of it (from a login
+    session: after a recent second-factor check)."""
+    if hard:
+        require_recent_mfa(principal, container.settings.step_up_max_age_seconds)
     await _require_memory(container, principal, memory_id, "delete")
     return ok(await container.memories.delete(principal, memory_id, hard=hard))
 

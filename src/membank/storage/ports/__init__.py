@@ -7,6 +7,7 @@ a `Scope`) explicitly: there is no unscoped query.
 """
 
 from membank.storage.ports.access import CustomRole, RoleRepository, Team, TeamMembership, TeamRepository
+from membank.storage.ports.accounts import AccountRepository, LockoutPolicy, LoginFailures
 from membank.storage.ports.idempotency import IdempotencyRepository, StoredResponse
 from membank.storage.ports.index import IndexDocument, IndexHit, IndexResult, VectorIndex, sync_token
 from membank.storage.ports.ip_rules import IpRule, IpRuleAction, IpRuleRepository, IpRulesRevision
@@ -29,6 +30,7 @@ from membank.storage.ports.usage import UsageRecord, UsageRepository
 from membank.storage.ports.versions import VersionRepository
 
 __all__ = [
+    "AccountRepository",
     "Batch",
     "CustomRole",
     "IdempotencyRepository",
@@ -45,6 +47,8 @@ __all__ = [
     "KeywordResult",
     "KeywordSearch",
     "LockRepository",
+    "LockoutPolicy",
+    "LoginFailures",
     "LoginSession",
     "LoginSessionRepository",
     "MemoryPage",

@@ -63,6 +63,9 @@ class LoginSessionRepository(Protocol):
     def touch(self, session_id: str, at: float) -> None:
         """Record use of a session (`last_seen_at`)."""
 
+    def confirm_mfa(self, session_id: str, at: float) -> None:
+        """Record a fresh second-factor check of a session (`mfa_at`: step-up)."""
+
     def live_sessions(self, tenant_id: str, account_id: str, now: float) -> list[LoginSession]:
         """An account's sessions neither revoked nor past their absolute end, newest first."""
 

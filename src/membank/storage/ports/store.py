@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from membank.storage.ports.access import RoleRepository, TeamRepository
+from membank.storage.ports.accounts import AccountRepository
 from membank.storage.ports.idempotency import IdempotencyRepository
 from membank.storage.ports.ip_rules import IpRuleRepository
 from membank.storage.ports.jobs import JobRepository
@@ -76,6 +77,10 @@ class RecordStore(Protocol):
     @property
     def login_sessions(self) -> LoginSessionRepository:
         """Login sessions of human accounts and their refresh tokens."""
+
+    @property
+    def accounts(self) -> AccountRepository:
+        """Human accounts, their password history and failed logins."""
 
     @property
     def signing_keys(self) -> SigningKeyRepository:

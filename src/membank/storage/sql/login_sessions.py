@@ -136,6 +136,11 @@ class SqlLoginSessions:
         return True
 
     @retry_conflicts
+    def confirm_mfa(self, session_id: str, at: float) -> None:
+        with self._db.write_one() as conn:
+            conn.execute(update(auth_sessions).where(auth_sessions.c.id == session_id).values(mfa_at=at))
+
+    @retry_conflicts
     def touch(self, session_id: str, at: float) -> None:
         with self._db.write_one() as conn:
             conn.execute(

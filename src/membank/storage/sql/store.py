@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from membank.storage.sql.access import SqlRoleRepository, SqlTeamRepository
+from membank.storage.sql.accounts import SqlAccountRepository
 from membank.storage.sql.database import PoolSettings, SqlDatabase
 from membank.storage.sql.idempotency import SqlIdempotency
 from membank.storage.sql.ip_rules import SqlIpRuleRepository
@@ -41,6 +42,7 @@ class SqlRecordStore:
         self._usage = SqlUsageRepository(db)
         self._security_events = SqlSecurityEventLog(db)
         self._login_sessions = SqlLoginSessions(db)
+        self._accounts = SqlAccountRepository(db)
         self._signing_keys = SqlSigningKeys(db)
         self._service_accounts = SqlServiceAccountRepository(db)
         self._nonces = SqlNonceStore(db)
@@ -107,6 +109,10 @@ class SqlRecordStore:
     @property
     def login_sessions(self) -> SqlLoginSessions:
         return self._login_sessions
+
+    @property
+    def accounts(self) -> SqlAccountRepository:
+        return self._accounts
 
     @property
     def signing_keys(self) -> SqlSigningKeys:

@@ -1,0 +1,1 @@
+"""Human accounts: administration, passwords, lockout and login."""
