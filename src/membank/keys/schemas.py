@@ -7,14 +7,20 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from membank.memories.schemas import Identifier, UserId, UtcDatetime
+from membank.memories.schemas import NOT_BLANK_PATTERN, Identifier, UserId, UtcDatetime, not_blank
 from membank.models import ApiKey, from_epoch, iso
 from membank.models.account import ServiceAccount
 from membank.models.principal import ALL_SCOPES
 
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,63}$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+# Kept as sent: stripping before the length check let a name past the documented 100 characters in.
+Name = Annotated[
+    str,
+    StringConstraints(max_length=100),
+    AfterValidator(not_blank),
+    Field(json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
+]
 
 
 def _known_scope(value: str) -> str:

@@ -80,7 +80,7 @@ NOT_BLANK_PATTERN = f"[^{_WHITESPACE}]"
 _NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
 
 
-def _not_blank(value: str) -> str:
+def not_blank(value: str) -> str:
     if not _NOT_BLANK.search(value):
         raise ValueError("must not be blank")
     return value
@@ -88,7 +88,7 @@ def _not_blank(value: str) -> str:
 
 # Text with something in it besides whitespace (content, queries).
 NotBlankText = Annotated[
-    str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": NOT_BLANK_PATTERN})
+    str, AfterValidator(not_blank), Field(json_schema_extra={"pattern": NOT_BLANK_PATTERN})
 ]
 
 
