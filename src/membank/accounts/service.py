@@ -93,7 +93,7 @@ class AccountAdmin:
             account.password_changed_at = now
         if not self._accounts.create(account):
             raise Conflict("an account with this email exists in the tenant", details={"field": "email"})
-        self._record(principal, "account.create", "ok", account.id, origin, roles=spec.roles)
+        self._events.record_by(principal, "account.create", "ok", account.id, origin, roles=spec.roles)
         return account
 
     def list(self, principal: Principal, *, limit: int, after: str | None) -> builtins.list[UserAccount]:
@@ -123,7 +123,9 @@ class AccountAdmin:
             updated = self._accounts.update(principal.tenant_id, account.id, changes, at=self._clock())
             if updated is None:
                 raise AccountNotFound(f"no account {account_id!r} in this tenant")
-            self._record(principal, "account.update", "ok", account.id, origin, fields=sorted(changes))
+            self._events.record_by(
+                principal, "account.update", "ok", account.id, origin, fields=sorted(changes)
+            )
             return updated
 
         updated = await asyncio.to_thread(run)
@@ -151,7 +153,7 @@ class AccountAdmin:
                 must_change=True,
                 keep_history=policy.history,
             )
-            self._record(principal, "password.reset", "ok", account.id, origin)
+            self._events.record_by(principal, "password.reset", "ok", account.id, origin)
             return self._account(principal, account.id)
 
         account = await asyncio.to_thread(run)
@@ -164,7 +166,7 @@ class AccountAdmin:
         def run() -> UserAccount:
             account = self._managed(principal, account_id, origin, "mfa.reset")
             self._mfa.clear(account)
-            self._record(principal, "mfa.reset", "ok", account.id, origin)
+            self._events.record_by(principal, "mfa.reset", "ok", account.id, origin)
             return self._account(principal, account.id)
 
         account = await asyncio.to_thread(run)
@@ -175,7 +177,7 @@ class AccountAdmin:
         """End the account's lockout and forget its failed logins; whether there were any."""
         account = self._managed(principal, account_id, origin, "account.unlock")
         cleared = self._accounts.clear_failures(account.tenant_id, account.email)
-        self._record(principal, "account.unlock", "ok", account.id, origin, had_failures=cleared)
+        self._events.record_by(principal, "account.unlock", "ok", account.id, origin, had_failures=cleared)
         return cleared
 
     def own(self, principal: Principal) -> UserAccount:
@@ -198,7 +200,7 @@ class AccountAdmin:
         try:
             self._refuse_escalation(principal, account.roles, account.user_ids)
         except Forbidden as refusal:
-            self._record(principal, kind, "denied", account.id, origin, reason=refusal.message)
+            self._events.record_by(principal, kind, "denied", account.id, origin, reason=refusal.message)
             raise
         return account
 
@@ -216,7 +218,7 @@ class AccountAdmin:
         try:
             self._refuse_escalation(principal, roles, user_ids)
         except Forbidden as refusal:
-            self._record(principal, kind, "denied", None, origin, reason=refusal.message)
+            self._events.record_by(principal, kind, "denied", None, origin, reason=refusal.message)
             raise
 
     def _refuse_escalation(
@@ -242,23 +244,4 @@ class AccountAdmin:
     ) -> None:
         await self._sessions.revoke_all(
             account.tenant_id, account.id, reason, actor=principal.subject, origin=origin
-        )
-
-    def _record(
-        self,
-        principal: Principal,
-        kind: str,
-        outcome: str,
-        target: str | None,
-        origin: RequestOrigin,
-        **details: object,
-    ) -> None:
-        self._events.record(
-            kind,
-            outcome=outcome,
-            actor=principal.subject,
-            tenant_id=principal.tenant_id,
-            target=target,
-            origin=origin,
-            details=dict(details),
         )

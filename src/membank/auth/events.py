@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from membank.models import Principal
 from membank.storage.ports.security_events import SecurityEvent, SecurityEventLog
 
 log = structlog.get_logger("membank.security")
@@ -58,6 +59,26 @@ class SecurityEvents:
         )
         self._log.append(event)
         log.info("security_event", kind=kind, outcome=outcome, tenant_id=tenant_id, target=target)
+
+    def record_by(
+        self,
+        principal: Principal,
+        kind: str,
+        outcome: str,
+        target: str | None,
+        origin: RequestOrigin,
+        **details: object,
+    ) -> None:
+        """Append one event of an act by `principal`, in its tenant."""
+        self.record(
+            kind,
+            outcome=outcome,
+            actor=principal.subject,
+            tenant_id=principal.tenant_id,
+            target=target,
+            origin=origin,
+            details=dict(details),
+        )
 
     async def arecord(self, kind: str, **fields: Any) -> None:
         await asyncio.to_thread(self.record, kind, **fields)

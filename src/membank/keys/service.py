@@ -64,7 +64,7 @@ class KeyAdmin:
         try:
             self._refuse_escalation(principal, spec.roles, spec.scopes, spec.user_ids)
         except Forbidden as refusal:
-            self._record(principal, "key.create", "denied", None, origin, reason=refusal.message)
+            self._events.record_by(principal, "key.create", "denied", None, origin, reason=refusal.message)
             raise
         plaintext = new_plaintext()
         prefix, secret = split_key(plaintext)
@@ -85,7 +85,7 @@ class KeyAdmin:
             require_signature=spec.require_signature,
         )
         self._keys.create_key(key)
-        self._record(principal, "key.create", "success", key.id, origin, roles=spec.roles)
+        self._events.record_by(principal, "key.create", "success", key.id, origin, roles=spec.roles)
         return key, plaintext
 
     def list_keys(self, principal: Principal) -> list[tuple[ApiKey, int]]:
@@ -111,7 +111,7 @@ class KeyAdmin:
         try:
             self._refuse_escalation(principal, roles, key.scopes, key.user_ids)
         except Forbidden as refusal:
-            self._record(principal, "key.rotate", "denied", key.id, origin, reason=refusal.message)
+            self._events.record_by(principal, "key.rotate", "denied", key.id, origin, reason=refusal.message)
             raise
         if _configured(key):
             raise Conflict(
@@ -122,7 +122,9 @@ class KeyAdmin:
         until = time.time() + grace_seconds
         if not self._keys.rotate(key.id, secret_hash=hash_secret(secret), previous_valid_until=until):
             raise Conflict("the key was revoked meanwhile", details={"key_id": key.id})
-        self._record(principal, "key.rotate", "success", key.id, origin, grace_seconds=grace_seconds)
+        self._events.record_by(
+            principal, "key.rotate", "success", key.id, origin, grace_seconds=grace_seconds
+        )
         rotated = self._key(principal, key.id)
         return rotated, f"mbk_{key.prefix}_{secret}"
 
@@ -139,7 +141,7 @@ class KeyAdmin:
                 details={"key_id": key.id},
             )
         if key.revoked_at is None and self._keys.revoke(key.id, time.time()):
-            self._record(principal, "key.revoke", "success", key.id, origin)
+            self._events.record_by(principal, "key.revoke", "success", key.id, origin)
         return self._key(principal, key.id)
 
     def usage(self, principal: Principal, key_id: str, days: int) -> builtins.list[dict[str, object]]:
@@ -157,7 +159,7 @@ class KeyAdmin:
         account = ServiceAccount(str(uuid.uuid4()), principal.tenant_id, name, description, time.time())
         if not self._accounts.create(account):
             raise Conflict(f"a service account named {name!r} exists", details={"field": "name"})
-        self._record(principal, "service_account.create", "success", account.id, origin)
+        self._events.record_by(principal, "service_account.create", "success", account.id, origin)
         return account
 
     def accounts(self, principal: Principal) -> builtins.list[ServiceAccount]:
@@ -173,7 +175,7 @@ class KeyAdmin:
         """Disable the account: every key of it is refused from the next request on."""
         self.account(principal, account_id)
         if self._accounts.disable(principal.tenant_id, account_id, time.time()):
-            self._record(principal, "service_account.disable", "success", account_id, origin)
+            self._events.record_by(principal, "service_account.disable", "success", account_id, origin)
         return self.account(principal, account_id)
 
     def _key(self, principal: Principal, key_id: str) -> ApiKey:
@@ -209,22 +211,3 @@ class KeyAdmin:
         bound = principal.user_ids
         if bound is not None and (user_ids is None or not set(user_ids) <= bound):
             raise Forbidden("the key must be bound to end users the caller is bound to")
-
-    def _record(
-        self,
-        principal: Principal,
-        kind: str,
-        outcome: str,
-        target: str | None,
-        origin: RequestOrigin,
-        **details: object,
-    ) -> None:
-        self._events.record(
-            kind,
-            outcome=outcome,
-            actor=principal.subject,
-            tenant_id=principal.tenant_id,
-            target=target,
-            origin=origin,
-            details=dict(details),
-        )

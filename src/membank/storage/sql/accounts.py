@@ -22,7 +22,8 @@ def _optional_list(value: str | None) -> list[str] | None:
     return loads(value) if value is not None else None
 
 
-def _account_from_row(row: RowMapping) -> UserAccount:
+def account_from_row(row: RowMapping) -> UserAccount:
+    """An account from a row holding every column of `users` (alone or joined)."""
     return UserAccount(
         id=row["id"],
         tenant_id=row["tenant_id"],
@@ -115,7 +116,7 @@ class SqlAccountRepository:
     def _one(self, query: Select[Any]) -> UserAccount | None:
         with self._db.read() as conn:
             row = conn.execute(query).mappings().first()
-        return _account_from_row(row) if row is not None else None
+        return account_from_row(row) if row is not None else None
 
     @retry_reads
     def list(self, tenant_id: str, *, limit: int, after: str | None = None) -> list[UserAccount]:
@@ -124,7 +125,7 @@ class SqlAccountRepository:
             query = query.where(users.c.email > after)
         with self._db.read() as conn:
             rows = conn.execute(query.order_by(users.c.email).limit(limit)).mappings()
-            return [_account_from_row(row) for row in rows]
+            return [account_from_row(row) for row in rows]
 
     @retry_conflicts
     def update(
@@ -145,7 +146,7 @@ class SqlAccountRepository:
                 .mappings()
                 .first()
             )
-        return _account_from_row(row) if row is not None else None
+        return account_from_row(row) if row is not None else None
 
     @retry_conflicts
     def set_password(

@@ -6,8 +6,8 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, and_, insert, sele
 
 from membank.models.account import UserAccount
 from membank.storage.ports.login_sessions import LoginSession, RefreshTokenRecord
+from membank.storage.sql.accounts import account_from_row
 from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
-from membank.storage.sql.rows import loads
 from membank.storage.sql.tables import auth_sessions, refresh_tokens, users
 
 _SESSION_COLUMNS = [column.label(f"s_{column.name}") for column in auth_sessions.c]
@@ -27,27 +27,6 @@ def _session_from_row(row: RowMapping, prefix: str = "") -> LoginSession:
         mfa_at=row[f"{prefix}mfa_at"],
         revoked_at=row[f"{prefix}revoked_at"],
         revoked_reason=row[f"{prefix}revoked_reason"],
-    )
-
-
-def _optional_list(value: str | None) -> list[str] | None:
-    return loads(value) if value is not None else None
-
-
-def _account_from_row(row: RowMapping) -> UserAccount:
-    return UserAccount(
-        id=row["id"],
-        tenant_id=row["tenant_id"],
-        email=row["email"],
-        display_name=row["display_name"],
-        status=row["status"],
-        roles=loads(row["roles"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        user_ids=_optional_list(row["user_ids"]),
-        team_ids=_optional_list(row["team_ids"]),
-        mfa_enabled_at=row["mfa_enabled_at"],
-        last_login_at=row["last_login_at"],
     )
 
 
@@ -104,7 +83,7 @@ class SqlLoginSessions:
         )
         with self._db.read() as conn:
             row = conn.execute(query).mappings().first()
-        return (_session_from_row(row, "s_"), _account_from_row(row)) if row is not None else None
+        return (_session_from_row(row, "s_"), account_from_row(row)) if row is not None else None
 
     @retry_reads
     def refresh_token(self, token_hash: str) -> tuple[RefreshTokenRecord, LoginSession] | None:
