@@ -35,7 +35,7 @@ from tests.security.operations import BOUND_USER, SECRET_MARK, VICTIM_USER, MfaV
 
 TENANT_A = "acme"
 TENANT_B = "globex"
-TENANT_C = "initech"  # denies every client address
+TENANT_C = "initech"  # admits only a documentation network: no client of the suite
 
 # Settings of the suite's app. Limits are off: the suite sends far more refused requests per minute than a
 # client would, and a 429 would hide the answer under test.
@@ -93,12 +93,13 @@ def _key(
     return key, plaintext
 
 
-def _deny_every_address(settings: Settings, tenant_id: str) -> None:
-    now = time.time()
+def _admit_no_client(settings: Settings, tenant_id: str) -> None:
+    """An allow list of TEST-NET-3 alone: it refuses every address the suite's clients have, and also the
+    test client's, which is no IP address at all (a deny rule could not match that one; an allow list
+    refuses it)."""
+    rule = {"id": str(uuid.uuid4()), "tenant_id": tenant_id, "cidr": "203.0.113.0/24", "action": "allow"}
     with snapshot.store_reader(settings.sqlite_path) as engine, engine.begin() as conn:
-        for cidr in ("0.0.0.0/0", "::/0"):
-            rule = {"id": str(uuid.uuid4()), "tenant_id": tenant_id, "cidr": cidr, "action": "deny"}
-            conn.execute(insert(tables.ip_rules).values(**rule, note="attack suite", created_at=now))
+        conn.execute(insert(tables.ip_rules).values(**rule, note="attack suite", created_at=time.time()))
 
 
 def _victims(settings: Settings) -> tuple[Callable[[], str], Callable[[], str]]:
@@ -181,7 +182,7 @@ def _credentials(settings: Settings) -> tuple[Credentials, str, str]:
             for role, (key, _) in made.items()
         }
         plaintexts = {role: plaintext for role, (_, plaintext) in made.items()}
-        _deny_every_address(settings, made["ip_denied"][0].tenant_id)
+        _admit_no_client(settings, made["ip_denied"][0].tenant_id)
         tenant_ids = made["tenant_a"][0].tenant_id, made["tenant_b"][0].tenant_id
         return Credentials(plaintexts, granted), *tenant_ids
     finally:
