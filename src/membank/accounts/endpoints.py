@@ -28,18 +28,17 @@ from membank.accounts.schemas import (
     account_out,
 )
 from membank.accounts.service import NewAccount
-from membank.api.client_ip import client_ip
 from membank.api.deps import (
     AppContainer,
     CurrentPrincipal,
     UsersRead,
     UsersWrite,
+    request_origin,
     require_recent_mfa,
     unauthenticated_route,
 )
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
-from membank.auth.events import RequestOrigin
 from membank.errors import (
     AccountLocked,
     AccountNotFound,
@@ -62,12 +61,6 @@ _ERRORS: tuple[type[MemBankError], ...] = (ValidationFailed, *AUTHENTICATED, Acc
 _NULLABLE = ("user_ids", "team_ids")
 
 
-def _origin(request: Request) -> RequestOrigin:
-    return RequestOrigin(
-        client_ip(request), request.headers.get("user-agent"), request.headers.get("x-request-id")
-    )
-
-
 @router.post(
     "/accounts",
     response_model=Envelope[AccountOut],
@@ -79,7 +72,9 @@ async def create_account(
 ) -> Response:
     """Create an account of the tenant; its roles may not grant more than the caller holds."""
     spec = NewAccount(**body.model_dump())
-    account = await asyncio.to_thread(container.account_admin.create, principal, spec, _origin(request))
+    account = await asyncio.to_thread(
+        container.account_admin.create, principal, spec, request_origin(request)
+    )
     return ok(account_out(account).model_dump(), status=201)
 
 
@@ -129,7 +124,7 @@ async def update_account(
     changes = {k: v for k, v in given.items() if v is not None or k in _NULLABLE}
     if "roles" in changes:
         require_recent_mfa(principal, container.settings.step_up_max_age_seconds)
-    account = await container.account_admin.update(principal, account_id, changes, _origin(request))
+    account = await container.account_admin.update(principal, account_id, changes, request_origin(request))
     return ok(account_out(account).model_dump())
 
 
@@ -142,7 +137,7 @@ async def disable_account(
     account_id: AccountId, request: Request, principal: UsersWrite, container: AppContainer
 ) -> Response:
     """Disable the account (the row stays, for its audit trail) and end its sessions."""
-    account = await container.account_admin.disable(principal, account_id, _origin(request))
+    account = await container.account_admin.disable(principal, account_id, request_origin(request))
     return ok(account_out(account).model_dump())
 
 
@@ -160,7 +155,7 @@ async def reset_password(
 ) -> Response:
     """Set a temporary password (to be changed at the next login) and end the account's sessions."""
     account = await container.account_admin.reset_password(
-        principal, account_id, body.password, _origin(request)
+        principal, account_id, body.password, request_origin(request)
     )
     return ok(account_out(account).model_dump())
 
@@ -173,7 +168,7 @@ async def unlock_account(
 ) -> Response:
     """End a lockout after failed logins (and forget the failures)."""
     admin = container.account_admin
-    was_locked = await asyncio.to_thread(admin.unlock, principal, account_id, _origin(request))
+    was_locked = await asyncio.to_thread(admin.unlock, principal, account_id, request_origin(request))
     account = await asyncio.to_thread(admin.get, principal, account_id)
     return ok(UnlockOut(account=account_out(account), was_locked=was_locked).model_dump())
 
@@ -199,7 +194,7 @@ async def login(body: LoginIn, request: Request, container: AppContainer) -> Res
     credentials = Credentials(
         body.tenant, body.email, body.password, body.device, body.totp_code, body.recovery_code
     )
-    result = await container.logins.login(credentials, _origin(request))
+    result = await container.logins.login(credentials, request_origin(request))
     issued = result.tokens
     out = LoginOut(
         access_token=issued.access_token,
@@ -224,7 +219,7 @@ async def change_password(
 ) -> Response:
     """Change the caller's own password (the current one first); the caller's other sessions end."""
     account = await container.logins.change_password(
-        principal, body.current_password, body.new_password, _origin(request)
+        principal, body.current_password, body.new_password, request_origin(request)
     )
     return ok(account_out(account).model_dump(), message="password changed")
 
@@ -238,7 +233,7 @@ async def reset_mfa(
     account_id: AccountId, request: Request, principal: UsersWrite, container: AppContainer
 ) -> Response:
     """Turn off the account's MFA (a lost authenticator): it may enrol anew; its sessions end."""
-    account = await container.account_admin.reset_mfa(principal, account_id, _origin(request))
+    account = await container.account_admin.reset_mfa(principal, account_id, request_origin(request))
     return ok(account_out(account).model_dump())
 
 
@@ -250,7 +245,7 @@ _MFA_ERRORS: tuple[type[MemBankError], ...] = (ValidationFailed, *AUTHENTICATED,
 )
 async def enrol_mfa(request: Request, principal: CurrentPrincipal, container: AppContainer) -> Response:
     """A new TOTP secret for the caller's account (not active until activated with a code)."""
-    enrolment = await asyncio.to_thread(container.mfa.enrol, principal, _origin(request))
+    enrolment = await asyncio.to_thread(container.mfa.enrol, principal, request_origin(request))
     out = EnrolmentOut(secret=enrolment.secret, provisioning_uri=enrolment.provisioning_uri)
     return ok(out.model_dump(), headers={"Cache-Control": "no-store"}, message="store the secret now")
 
@@ -264,7 +259,7 @@ async def activate_mfa(
     body: MfaCode, request: Request, principal: CurrentPrincipal, container: AppContainer
 ) -> Response:
     """Turn MFA on with the authenticator's current code: the recovery codes, shown this once."""
-    codes = await asyncio.to_thread(container.mfa.activate, principal, body.code, _origin(request))
+    codes = await asyncio.to_thread(container.mfa.activate, principal, body.code, request_origin(request))
     # The code just proved the second factor: this session counts as MFA-checked (roles requiring MFA).
     await container.sessions.confirm_mfa(principal, time.time())
     return ok(
@@ -283,7 +278,7 @@ async def disable_mfa(
     body: MfaCode, request: Request, principal: CurrentPrincipal, container: AppContainer
 ) -> Response:
     """Turn MFA off, with a current code or an unused recovery code."""
-    await asyncio.to_thread(container.mfa.disable, principal, body.code, _origin(request))
+    await asyncio.to_thread(container.mfa.disable, principal, body.code, request_origin(request))
     account = await asyncio.to_thread(container.account_admin.own, principal)
     return ok(account_out(account).model_dump())
 
@@ -304,7 +299,7 @@ async def step_up(
         principal,
         body.totp_code,
         body.recovery_code,
-        _origin(request),
+        request_origin(request),
     )
     access, expires_in = await container.sessions.step_up(principal, mfa_at)
     out = StepUpOut(access_token=access, expires_in=expires_in, mfa_at=mfa_at)

@@ -8,11 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from membank.api.client_ip import client_ip
-from membank.api.deps import AppContainer, KeysDelete, KeysRead, KeysWrite, require_recent_mfa
+from membank.api.deps import AppContainer, KeysDelete, KeysRead, KeysWrite, request_origin, require_recent_mfa
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
-from membank.auth.events import RequestOrigin
 from membank.errors import (
     Conflict,
     KeyNotFound,
@@ -43,12 +41,6 @@ AccountId = Annotated[str, Path(max_length=64)]
 _KEY_ERRORS: tuple[type[MemBankError], ...] = (ValidationFailed, *AUTHENTICATED, KeyNotFound)
 
 
-def _origin(request: Request) -> RequestOrigin:
-    return RequestOrigin(
-        client_ip(request), request.headers.get("user-agent"), request.headers.get("x-request-id")
-    )
-
-
 @router.post(
     "/keys",
     response_model=Envelope[IssuedKeyOut],
@@ -62,7 +54,9 @@ async def create_key(
     after a recent second-factor check (403 STEP_UP_REQUIRED)."""
     require_recent_mfa(principal, container.settings.step_up_max_age_seconds)
     spec = KeySpec(**body.model_dump())
-    key, plaintext = await asyncio.to_thread(container.key_admin.create, principal, spec, _origin(request))
+    key, plaintext = await asyncio.to_thread(
+        container.key_admin.create, principal, spec, request_origin(request)
+    )
     return ok({**key_out(key, requests=0), "key": plaintext}, status=201, message="store the key now")
 
 
@@ -90,13 +84,13 @@ async def rotate_key(
 ) -> Response:
     """A new secret for the key; the old one keeps working for `grace_seconds` (0: stops now)."""
     key, plaintext = await asyncio.to_thread(
-        container.key_admin.rotate, principal, key_id, body.grace_seconds, _origin(request)
+        container.key_admin.rotate, principal, key_id, body.grace_seconds, request_origin(request)
     )
     return ok({**key_out(key, requests=0), "key": plaintext}, message="store the key now")
 
 
 async def _revoke(key_id: str, request: Request, principal: KeysDelete, container: AppContainer) -> Response:
-    key = await asyncio.to_thread(container.key_admin.revoke, principal, key_id, _origin(request))
+    key = await asyncio.to_thread(container.key_admin.revoke, principal, key_id, request_origin(request))
     total = (await asyncio.to_thread(container.key_admin.get, principal, key.id))[1]
     return ok(key_out(key, requests=total))
 
@@ -151,7 +145,7 @@ async def create_service_account(
 ) -> Response:
     """Create a service account (an owner of API keys)."""
     account = await asyncio.to_thread(
-        container.key_admin.create_account, principal, body.name, body.description, _origin(request)
+        container.key_admin.create_account, principal, body.name, body.description, request_origin(request)
     )
     return ok(service_account_out(account), status=201)
 
@@ -190,6 +184,6 @@ async def disable_service_account(
 ) -> Response:
     """Disable the account: its keys are refused (401) from the next request on."""
     account = await asyncio.to_thread(
-        container.key_admin.disable_account, principal, service_account_id, _origin(request)
+        container.key_admin.disable_account, principal, service_account_id, request_origin(request)
     )
     return ok(service_account_out(account))
