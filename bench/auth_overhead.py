@@ -56,8 +56,10 @@ def _jwt(server: Server) -> tuple[str | None, str]:
             return None, "no /.well-known/jwks.json on this build (the token issuer has not landed)"
         env = {**os.environ, "MEMBANK_DATA_DIR": str(server.data_dir)}
         create = [str(MEMBANK_BIN), "users", "create", "--tenant", "default", "--role", "tenant-admin"]
-        create += ["--email", _EMAIL, "--password", _PASSWORD]
-        made = subprocess.run(create, env=env, capture_output=True, text=True, timeout=60, check=False)
+        create += ["--email", _EMAIL]  # the password is read from stdin, never from the command line
+        made = subprocess.run(
+            create, input=_PASSWORD, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
         if made.returncode != 0:
             return None, f"`membank users create` failed: {(made.stderr or made.stdout).strip()[:300]}"
         login = plain.post(
