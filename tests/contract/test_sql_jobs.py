@@ -134,6 +134,28 @@ def test_a_failed_job_holds_its_sequence_until_it_is_dead(jobs: SqlJobRepository
     assert after is not None and after.id == second.id
 
 
+def test_a_job_never_starts_before_the_earlier_job_of_its_sequence_finished(jobs: SqlJobRepository) -> None:
+    # A claimer reads its clock and then waits for the write lock; meanwhile the job ahead of it completes.
+    first, dead, second, third, other = (_job(sequence=s) for s in ("a", "a", "a", "a", "b"))
+    for job in (first, dead, second, third, other):
+        jobs.enqueue(job)
+    assert _claim_all(jobs, NOW) == [first.id, other.id]
+    assert jobs.complete(first.id, "w0", {}, NOW + 20)
+    claimed = jobs.claim("w1", NOW + 5, 30)
+    assert claimed is not None and claimed.id == dead.id
+    assert claimed.started_at is not None and claimed.started_at.timestamp() == NOW + 20
+    assert jobs.fail(dead.id, "w1", "boom", NOW + 40, retry_at=None)
+    claimed = jobs.claim("w2", NOW + 30, 30)  # after a completed job and a later dead one: the dead one's end
+    assert claimed is not None and claimed.id == second.id
+    assert claimed.started_at is not None and claimed.started_at.timestamp() == NOW + 40
+    assert jobs.complete(second.id, "w2", {}, NOW + 50)
+    claimed = jobs.claim("w3", NOW + 60, 30)  # a clock read after the end is kept
+    assert claimed is not None and claimed.id == third.id
+    assert claimed.started_at is not None and claimed.started_at.timestamp() == NOW + 60
+    started = jobs.get("t1", other.id)
+    assert started is not None and started.started_at is not None and started.started_at.timestamp() == NOW
+
+
 def test_an_expired_lease_is_reclaimed_and_the_old_holder_can_no_longer_write(
     jobs: SqlJobRepository, sql_db: SqlDatabase
 ) -> None:

@@ -168,6 +168,34 @@ _FINISHED_ONE = (
         unfinished=case((job_tenants.c.unfinished > 0, job_tenants.c.unfinished - 1), else_=0),
     )
 )
+
+
+def _last_finished_before(status: str) -> ColumnElement[float]:
+    """When the latest earlier job of the row's sequence with this status finished: jobs of a sequence run one
+    after another, so that job finished last. Per status, so that each is one descent of jobs_sequence."""
+    return (
+        select(_earlier.c.finished_at)
+        .where(
+            _earlier.c.sequence_key == jobs.c.sequence_key,
+            _earlier.c.status == literal_column(f"'{status}'"),
+            _earlier.c.enqueue_seq < jobs.c.enqueue_seq,
+        )
+        .order_by(_earlier.c.enqueue_seq.desc())
+        .limit(literal_column("1"))
+        .scalar_subquery()
+    )
+
+
+def _not_before(moment: ColumnElement[Any], floor: ColumnElement[float]) -> ColumnElement[Any]:
+    return case((floor > moment, floor), else_=moment)
+
+
+# A claimer reads its clock before it waits for the write lock, so the job it then picks may be the successor
+# of one that finished meanwhile: its start is never stamped before its predecessor's end.
+_STARTED_NOW = _not_before(
+    _not_before(bindparam("now"), _last_finished_before(JobStatus.COMPLETED.value)),
+    _last_finished_before(JobStatus.DEAD.value),
+)
 _LEASE = (
     update(jobs)
     .where(jobs.c.id == bindparam("chosen"))
@@ -176,7 +204,7 @@ _LEASE = (
         lease_owner=bindparam("worker"),
         lease_expires_at=bindparam("until"),
         attempts=jobs.c.attempts + 1,
-        started_at=func.coalesce(jobs.c.started_at, bindparam("now")),
+        started_at=func.coalesce(jobs.c.started_at, _STARTED_NOW),
         updated_at=bindparam("now"),
     )
     .returning(*jobs.c)
