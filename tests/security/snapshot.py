@@ -1,7 +1,8 @@
 """What a refused request must not change: row counts and latest change times of the tables it could touch.
 
-`api_keys.last_used_at` is left out on purpose: a key that authenticates and is then refused (403, or 404
-on another tenant's object) is still a used key, and the store notes that at most once a minute."""
+`api_keys.last_used_at` and `auth_sessions.last_seen_at` are left out on purpose: a key or login session that
+authenticates and is then refused (403, or 404 on another tenant's object) was still used, and the store notes
+that at most once a minute."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ _WATCHED: dict[str, tuple[str, ...]] = {
     "api_keys": ("created_at", "revoked_at", "expires_at", "previous_valid_until"),
     "users": ("updated_at",),
     "login_failures": ("updated_at",),
-    "auth_sessions": ("last_seen_at", "revoked_at", "mfa_at"),
+    "auth_sessions": ("revoked_at", "mfa_at"),
     "roles": ("updated_at",),
     "teams": ("created_at",),
     "team_members": ("added_at",),

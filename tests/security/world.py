@@ -320,13 +320,14 @@ def _role_and_team(settings: Settings, tenant_id: str) -> str:
         store.close()
 
 
-def bearer_tokens(signer: tokens.Signer, a: Account, b: Account) -> dict[str, str]:
-    """The access tokens the JWT attacks present, by name (`jwt:valid` is the control)."""
+def bearer_tokens(signer: tokens.Signer, a: Account, b: Account, b_session_id: str) -> dict[str, str]:
+    """The access tokens the JWT attacks present, by name (`jwt:valid` is the control). Tenant B's is of a
+    session just past its second factor, so that step-up routes too meet tenant A's objects."""
     valid = tokens.claims(a.tenant_id, a.user_id, a.session_id)
     made = {f"jwt:{forge.__name__}": forge(signer, valid) for forge in tokens.FORGERIES}
     made["jwt:valid"] = signer.sign(valid)
     made["jwt:revoked_session"] = signer.sign(tokens.claims(a.tenant_id, a.user_id, a.revoked_session_id))
-    made["jwt:another_tenant"] = signer.sign(tokens.claims(b.tenant_id, b.user_id, b.session_id))
+    made["jwt:another_tenant"] = signer.sign(tokens.claims(b.tenant_id, b.user_id, b_session_id))
     return made
 
 
@@ -346,5 +347,6 @@ def open_world(data_dir: Path) -> Iterator[World]:
         )
         client.get("/.well-known/jwks.json")  # an issuer may make its first signing key on demand
         signer = tokens.store_signer(settings)
-        credentials.plaintexts.update(bearer_tokens(signer, account_a, account_b))
+        b_session_id = _account_sessions(client, account_b)().session_id
+        credentials.plaintexts.update(bearer_tokens(signer, account_a, account_b, b_session_id))
         yield World(client, settings, objects, credentials, signer, account_a, account_b)
