@@ -157,6 +157,9 @@ def test_a_globally_denied_address_reaches_no_route_not_even_login(
     with instance(settings, keys) as admin:
         assert admin.add(OTHER, key="platform", scope="global").status_code == 201
     with instance(settings, keys, ip=OTHER) as denied:
+        first = denied.client.get("/api/v1/memories", headers={"X-Request-ID": "not an id: spaces"})
+        answered_id = first.headers["x-request-id"]
+        assert first.status_code == 403 and answered_id != "not an id: spaces"
         for method, path in [
             ("POST", "/api/v1/auth/login"),
             ("POST", "/api/v1/auth/refresh"),
@@ -175,6 +178,7 @@ def test_a_globally_denied_address_reaches_no_route_not_even_login(
         store.close()
     # Audited, but not once per request: one event per address and scope a minute.
     assert len(events) == 1 and events[0].ip == OTHER and events[0].details == {"scope": "global"}
+    assert events[0].request_id == answered_id
 
 
 def test_while_postgres_is_down_the_rules_last_read_stay_in_force(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from membank.api.client_ip import scope_client
@@ -23,7 +24,13 @@ class IpGateMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        origin = RequestOrigin(scope_client(scope).ip, headers.get("user-agent"), headers.get("x-request-id"))
+        # The id RequestContextMiddleware (outside this one) checked or made, never the raw header.
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        origin = RequestOrigin(
+            scope_client(scope).ip,
+            headers.get("user-agent"),
+            request_id if isinstance(request_id, str) else None,
+        )
         try:
             await container.ip_rules.check_global(origin)
         except IpDenied as refusal:
