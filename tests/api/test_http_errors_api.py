@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import structlog
+from fastapi.testclient import TestClient
+
+from membank.api import create_app
+from membank.config import Settings
 from tests.api.conftest import Api
 
 
@@ -64,3 +71,26 @@ def test_llm_usage_since_must_be_a_time(api: Api) -> None:
     assert response.status_code == 400
     assert response.json()["error"]["details"]["errors"][0]["field"] == "since"
     assert api.call("GET", "/api/v1/usage/llm?since=2026-01-01T00:00:00Z").status_code == 200
+
+
+def test_an_unhandled_error_is_a_500_envelope_with_the_request_id_in_answer_and_log(
+    make_settings: Callable[..., Settings],
+) -> None:
+    app = create_app(make_settings(auth_enabled=False))
+
+    async def crash() -> None:
+        raise RuntimeError("internal detail: postgres://user:hunter2@db")
+
+    app.add_api_route("/crash", crash)
+    with (
+        TestClient(app) as client,
+        structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs,
+    ):
+        response = client.get("/crash", headers={"X-Request-ID": "trace-123"})
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "INTERNAL_ERROR"
+    assert "hunter2" not in response.text
+    assert response.headers["x-request-id"] == "trace-123"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    crashes = [entry for entry in logs if entry["event"] == "unhandled_error"]
+    assert len(crashes) == 1 and crashes[0]["request_id"] == "trace-123" and crashes[0]["path"] == "/crash"

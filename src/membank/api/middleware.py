@@ -12,7 +12,7 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from membank.api.envelope import error_body
+from membank.api.envelope import error_body, fail
 from membank.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("membank.access")
@@ -62,11 +62,13 @@ class RequestContextMiddleware:
         limit = self.limits.limit(scope.get("method", ""), scope.get("path", ""))
 
         over_limit = [False]
+        answered = [False]
 
         async def send_with_id(message: Message) -> None:
             if over_limit[0]:
                 return  # the 413 has been sent; whatever the app answers to the cut-off body is dropped
             if message["type"] == "http.response.start":
+                answered[0] = True
                 status_holder[0] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
@@ -97,12 +99,26 @@ class RequestContextMiddleware:
                 status_holder[0] = 413
             else:
                 await self.app(scope, limited_receive, send_with_id)
-        except Exception:
+        except Exception as error:
             if not over_limit[0]:
-                raise
+                status_holder[0] = 500
+                await self._crashed(scope, receive, send_with_id, error, answered=answered[0])
         finally:
             self._observe(scope, status_holder[0], time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("request_id")
+
+    @staticmethod
+    async def _crashed(
+        scope: Scope, receive: Receive, send: Send, error: Exception, *, answered: bool
+    ) -> None:
+        """Answers an unhandled error here rather than in Starlette's outermost handler: inside this
+        middleware the log line and the answer carry the request id, and the answer gets the security
+        headers."""
+        if answered:
+            raise error  # too late to answer: the server closes the connection
+        log.error("unhandled_error", path=scope.get("path", ""), exc_info=error)
+        crash = fail(500, "INTERNAL_ERROR", "internal error; see the server log with this request id")
+        await crash(scope, receive, send)
 
     @staticmethod
     async def _too_large(send: Send, declared: int, limit: int) -> None:
