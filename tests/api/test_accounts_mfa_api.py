@@ -108,6 +108,20 @@ def test_sensitive_acts_need_a_recent_second_factor(accounts: AccountsApi) -> No
     other = _id(accounts, "plain@acme.example")
     roles = client.patch(f"{ACCOUNTS}/{other}", headers=_bearer(token), json={"roles": ["auditor"]})
     assert roles.status_code == 403 and roles.json()["error"]["code"] == "STEP_UP_REQUIRED"
+    role = {"name": "readers", "permissions": ["memories:read:all"]}
+    made = accounts.api.call("POST", "/api/v1/roles", accounts.admin, json=role)
+    assert made.status_code == 201, made.text
+    for method, path, body in [
+        ("POST", "/api/v1/roles", {**role, "name": "writers"}),
+        ("PATCH", "/api/v1/roles/readers", {"permissions": ["memories:write:all"]}),
+        ("DELETE", "/api/v1/roles/readers", None),
+    ]:
+        changed = client.request(method, path, headers=_bearer(token), json=body)
+        assert changed.status_code == 403 and changed.json()["error"]["code"] == "STEP_UP_REQUIRED", path
+    listed = accounts.api.call("GET", "/api/v1/roles", accounts.admin).json()["data"]["roles"]
+    assert [r["permissions"] for r in listed if r["name"] in ("readers", "writers")] == [
+        ["memories:read:all"]
+    ]
     # API keys are not subject to it.
     assert accounts.api.call("POST", "/api/v1/keys", accounts.admin, json=key).status_code == 201
 

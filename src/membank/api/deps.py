@@ -212,14 +212,6 @@ def require_recent_mfa(principal: Principal, max_age_seconds: float, *, now: flo
         )
 
 
-async def _stepped_up(principal: CurrentPrincipal, container: AppContainer) -> Principal:
-    require_recent_mfa(principal, container.settings.step_up_max_age_seconds)
-    return principal
-
-
-SteppedUp = Annotated[Principal, Depends(_stepped_up)]
-
-
 async def _platform_admin(principal: CurrentPrincipal) -> Principal:
     if not principal.is_platform_admin:
         raise Forbidden("only a platform admin manages tenants", details={"permission": "platform-admin"})

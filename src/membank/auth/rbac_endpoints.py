@@ -8,12 +8,27 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from membank.api.deps import AdminWrite, AppContainer, AuditRead, PlatformAdmin, UsersRead, UsersWrite
+from membank.api.deps import (
+    AdminWrite,
+    AppContainer,
+    AuditRead,
+    PlatformAdmin,
+    UsersRead,
+    UsersWrite,
+    require_recent_mfa,
+)
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
 from membank.auth.directory import ROLE_NAME_PATTERN, Directory
 from membank.auth.rbac import BUILTIN_DESCRIPTIONS, BUILTIN_ROLES
-from membank.errors import Conflict, InvalidUserId, RoleNotFound, TeamNotFound, ValidationFailed
+from membank.errors import (
+    Conflict,
+    InvalidUserId,
+    RoleNotFound,
+    StepUpRequired,
+    TeamNotFound,
+    ValidationFailed,
+)
 from membank.memories.schemas import IDENTIFIER_PATTERN, UtcDatetime
 from membank.models import Tenant, from_epoch, iso, to_epoch
 from membank.models.principal import ACTIONS, REACHES, RESOURCES
@@ -178,10 +193,11 @@ async def list_roles(principal: UsersRead, container: AppContainer) -> Response:
     "/roles",
     response_model=Envelope[RoleOut],
     status_code=201,
-    responses=error_responses(ValidationFailed, *AUTHENTICATED, Conflict, *WITH_BODY),
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, StepUpRequired, Conflict, *WITH_BODY),
 )
 async def create_role(body: RoleIn, principal: AdminWrite, container: AppContainer) -> Response:
     """A custom role of the tenant; it may grant only what the caller holds."""
+    require_recent_mfa(principal, container.settings.step_up_max_age_seconds)
     role = await _directory(container).create_role(principal, body.name, body.description, body.permissions)
     return ok(_role_out(role), status=201)
 
@@ -189,12 +205,15 @@ async def create_role(body: RoleIn, principal: AdminWrite, container: AppContain
 @router.patch(
     "/roles/{name}",
     response_model=Envelope[RoleOut],
-    responses=error_responses(ValidationFailed, *AUTHENTICATED, RoleNotFound, Conflict, *WITH_BODY),
+    responses=error_responses(
+        ValidationFailed, *AUTHENTICATED, StepUpRequired, RoleNotFound, Conflict, *WITH_BODY
+    ),
 )
 async def update_role(
     name: RoleName, body: RolePatch, principal: AdminWrite, container: AppContainer
 ) -> Response:
     """Change a custom role; whoever holds it gets the new permissions from the next request on."""
+    require_recent_mfa(principal, container.settings.step_up_max_age_seconds)
     role = await _directory(container).update_role(principal, name, body.description, body.permissions)
     return ok(_role_out(role))
 
@@ -202,10 +221,11 @@ async def update_role(
 @router.delete(
     "/roles/{name}",
     response_model=Envelope[RemovedOut],
-    responses=error_responses(ValidationFailed, *AUTHENTICATED, RoleNotFound, Conflict),
+    responses=error_responses(ValidationFailed, *AUTHENTICATED, StepUpRequired, RoleNotFound, Conflict),
 )
 async def delete_role(name: RoleName, principal: AdminWrite, container: AppContainer) -> Response:
     """Remove a custom role; it grants nothing from the next request on."""
+    require_recent_mfa(principal, container.settings.step_up_max_age_seconds)
     await _directory(container).delete_role(principal, name)
     return ok({"name": name, "deleted": True})
 
