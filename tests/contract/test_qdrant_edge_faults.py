@@ -191,6 +191,52 @@ def test_an_index_owned_by_another_process_is_locked_not_corrupt(tmp_path: Path)
         owner.close()
 
 
+_OPEN_ATTEMPT = """
+import sys
+from membank.errors import IndexUnavailable
+from membank.storage.qdrant_edge import QdrantEdgeIndex
+index = QdrantEdgeIndex(sys.argv[1], int(sys.argv[2]))
+try:
+    index.ping()
+except IndexUnavailable as exc:
+    print(exc.cause)
+"""
+
+
+def _shard_files(path: Path) -> dict[str, tuple[int, int, bytes]]:
+    return {
+        str(each.relative_to(path)): (each.stat().st_size, each.stat().st_mtime_ns, each.read_bytes())
+        for each in sorted(path.rglob("*"))
+        if each.is_file()
+    }
+
+
+def test_another_process_opening_a_held_shard_touches_none_of_its_files(tmp_path: Path) -> None:
+    # The engine locks its WAL only after loading (recovering) the segments; a second process that got that
+    # far rewrote pages the owner had mapped, and the owner's last write read back without its payload.
+    path = tmp_path / "v"
+    owner = QdrantEdgeIndex(path, DIM, flush_seconds=3600)
+    try:
+        owner.upsert([doc("held")])
+        before = _shard_files(path)
+        for _ in range(3):
+            attempt = subprocess.run(
+                [sys.executable, "-c", _OPEN_ATTEMPT, str(path), str(DIM)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                cwd=Path(__file__).parents[2],
+            )
+            assert attempt.stdout.strip() == "locked", attempt.stderr[-2000:]
+        assert _shard_files(path) == before
+        found = owner.search(
+            Scope("t", "u"), [1.0, 0, 0, 0], "memory held", filter=None, as_of=200.0, limit=5
+        )
+        assert [hit.importance for hit in found.keyword] == [3]
+    finally:
+        owner.close()
+
+
 def test_tokens_returns_the_sync_tokens_held(tmp_path: Path) -> None:
     index = QdrantEdgeIndex(tmp_path / "v", DIM)
     try:

@@ -50,7 +50,7 @@ from membank.storage.qdrant_common.text import bm25_tokenizer
 from membank.storage.qdrant_edge import schema
 from membank.storage.qdrant_edge.filters import compiler
 from membank.storage.qdrant_edge.guard import FileGuard
-from membank.storage.qdrant_edge.locking import ReadWriteLock
+from membank.storage.qdrant_edge.locking import OwnerLock, ReadWriteLock
 
 T = TypeVar("T")
 _LEFT_OPEN: list[q.EdgeShard] = []  # shards that could not be closed safely (see `close`)
@@ -87,6 +87,7 @@ class QdrantEdgeIndex:
         self._upserts_since_optimize = 0
         self._flush_timer: threading.Timer | None = None
         self._guard = FileGuard(self.path, min_free_bytes)
+        self._owner = OwnerLock(self.path)
         self._closed = False
         self._unavailable: IndexUnavailable | None = None
         self._shard: q.EdgeShard | None = None
@@ -135,8 +136,7 @@ class QdrantEdgeIndex:
         with self._rw.write():
             if self._closed:
                 raise IndexUnavailable("the vector index is closed", cause="closed")
-            if self._shard is None and self._unavailable is not None and self._unavailable.cause == "locked":
-                raise self._unavailable  # another process owns these files: never delete them under it
+            self._owner.acquire()  # another process owns these files: never delete them under it
             kept = None
             if self._shard is not None:
                 try:
@@ -200,6 +200,7 @@ class QdrantEdgeIndex:
             with contextlib.suppress(IndexUnavailable):
                 self._call(shard.close)
             self._guard.release()
+            self._owner.release()
 
     # -- reads ----------------------------------------------------------------------------------------------
 
@@ -291,8 +292,10 @@ class QdrantEdgeIndex:
     def _open(self) -> q.EdgeShard:
         """Open (or create) the shard; on failure the index stays unavailable with the reason."""
         try:
+            self._owner.acquire()
             shard = self._load_or_create()
         except IndexUnavailable as exc:
+            self._owner.release()
             self._unavailable = exc
             raise
         self._unavailable = None
