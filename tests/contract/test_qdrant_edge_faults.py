@@ -19,6 +19,7 @@ from membank.models import Scope
 from membank.search.filters import parse_filter
 from membank.storage.ports import IndexDocument
 from membank.storage.qdrant_edge import QdrantEdgeIndex
+from membank.storage.qdrant_edge.locking import OwnerLock
 
 DIM = 4
 
@@ -235,6 +236,23 @@ def test_another_process_opening_a_held_shard_touches_none_of_its_files(tmp_path
         assert [hit.importance for hit in found.keyword] == [3]
     finally:
         owner.close()
+
+
+def test_closing_after_a_failed_clear_gives_up_the_ownership(tmp_path: Path) -> None:
+    path = tmp_path / "shards" / "v"
+    index = QdrantEdgeIndex(path, DIM)
+    index.upsert([doc("held")])
+    subprocess.run(["chattr", "+i", str(path.parent)], check=True)  # the shard cannot be removed
+    try:
+        with pytest.raises(IndexUnavailable) as caught:
+            index.clear()
+        assert caught.value.cause == "unwritable"
+        index.close()
+    finally:
+        subprocess.run(["chattr", "-i", str(path.parent)], check=False)
+    successor = OwnerLock(path)
+    successor.acquire()  # raised `locked` while the closed index still held it
+    successor.release()
 
 
 def test_tokens_returns_the_sync_tokens_held(tmp_path: Path) -> None:

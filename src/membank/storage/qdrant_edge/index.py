@@ -50,7 +50,7 @@ from membank.storage.qdrant_common.text import bm25_tokenizer
 from membank.storage.qdrant_edge import schema
 from membank.storage.qdrant_edge.filters import compiler
 from membank.storage.qdrant_edge.guard import FileGuard
-from membank.storage.qdrant_edge.locking import OwnerLock, ReadWriteLock
+from membank.storage.qdrant_edge.locking import OwnerLock, ReadWriteLock, in_use
 
 T = TypeVar("T")
 _LEFT_OPEN: list[q.EdgeShard] = []  # shards that could not be closed safely (see `close`)
@@ -182,6 +182,8 @@ class QdrantEdgeIndex:
         with self._rw.write():
             self._closed = True
             if self._shard is None:
+                # A failed clear (the shard closed, its directory not replaced) still holds the lock.
+                self._owner.release()
                 return
             shard, self._shard = self._shard, None
             if self._flush_timer is not None:
@@ -411,8 +413,6 @@ def _engine_failure(exc: BaseException) -> bool:
 
 
 def _open_error(path: Path, exc: BaseException) -> IndexUnavailable:
-    if "WouldBlock" in str(exc):
-        return IndexUnavailable(
-            f"the vector index at {path} is in use by another process (one process owns it)", cause="locked"
-        )
+    if "WouldBlock" in str(exc):  # the engine's own lock: a process that opened the shard without ours
+        return in_use(path)
     return IndexUnavailable(f"cannot open the vector index at {path}: {exc}", cause="unreadable")

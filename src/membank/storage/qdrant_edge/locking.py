@@ -54,6 +54,13 @@ class ReadWriteLock:
                 self._cond.notify_all()
 
 
+def in_use(shard_path: Path) -> IndexUnavailable:
+    """The error of a shard another process owns."""
+    return IndexUnavailable(
+        f"the vector index at {shard_path} is in use by another process (one process owns it)", cause="locked"
+    )
+
+
 class OwnerLock:
     """An exclusive `flock` on `<shard>.lock`, beside the shard, held while this process owns the shard.
 
@@ -83,10 +90,7 @@ class OwnerLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise IndexUnavailable(
-                f"the vector index at {self.shard_path} is in use by another process (one process owns it)",
-                cause="locked",
-            ) from None
+            raise in_use(self.shard_path) from None
         self._fd = fd
 
     def release(self) -> None:
