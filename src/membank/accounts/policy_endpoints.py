@@ -1,17 +1,35 @@
-"""HTTP endpoints of the tenant's authentication policy (`/api/v1/auth/policy`): the caller's tenant's, or
-another's for a platform admin naming it in the tenant header."""
+"""HTTP endpoints of the tenant's authentication policy (`/api/v1/auth/policy`: the caller's tenant's, or
+another's for a platform admin naming it in the tenant header) and of self-registration under it
+(`/api/v1/auth/register`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from membank.accounts.policy import MAX_EMAIL_DOMAINS, PolicyChange
-from membank.api.deps import AdminRead, AdminWrite, AppContainer, request_origin, require_recent_mfa
+from membank.accounts.registration import Registrant
+from membank.accounts.schemas import DisplayName, Email, Password, TenantName
+from membank.api.deps import (
+    AdminRead,
+    AdminWrite,
+    AppContainer,
+    request_origin,
+    require_recent_mfa,
+    unauthenticated_route,
+)
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
-from membank.errors import StepUpRequired, ValidationFailed
+from membank.errors import (
+    RateLimitExceeded,
+    RegistrationClosed,
+    RegistrationDomainRefused,
+    StepUpRequired,
+    ValidationFailed,
+)
 from membank.models import from_epoch, iso
 from membank.storage.ports.tenant_policy import TenantPolicy
 
@@ -88,3 +106,36 @@ async def put_policy(
     )
     policy = await container.tenant_policies.change(principal, change, request_origin(request))
     return ok(_policy_out(policy).model_dump())
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: TenantName = Field(description="The tenant's name")
+    email: Email
+    password: Password
+    display_name: DisplayName = ""
+
+
+class RegisteredOut(BaseModel):
+    status: Literal["registered"]
+    message: str
+
+
+@router.post(
+    "/register",
+    response_model=Envelope[RegisteredOut],
+    status_code=202,
+    responses=error_responses(
+        ValidationFailed, RegistrationClosed, RegistrationDomainRefused, RateLimitExceeded, *WITH_BODY
+    ),
+    dependencies=[Depends(unauthenticated_route)],
+)
+async def register(body: RegisterIn, request: Request, container: AppContainer) -> Response:
+    """Create an account of a tenant whose policy allows registration, then log in (POST /auth/login).
+    The answer is the same whether or not the email already had an account, and a tenant that does not
+    exist answers like a closed one (403 REGISTRATION_CLOSED)."""
+    registrant = Registrant(body.tenant, body.email, body.password, body.display_name)
+    await container.registration.register(registrant, request_origin(request))
+    out = RegisteredOut(status="registered", message="log in with POST /api/v1/auth/login")
+    return ok(out.model_dump(), status=202)
