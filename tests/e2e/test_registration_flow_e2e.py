@@ -40,7 +40,9 @@ def test_register_login_mfa_refresh_reuse_and_revoke_all(
     launch: Callable[..., Any], env: dict[str, str]
 ) -> None:
     server = launch()
-    admin = run_cli(env, "keys", "create", "--tenant", "acme", "--name", "admin").stdout.strip()
+    admin = run_cli(
+        env, "keys", "create", "--tenant", "acme", "--name", "admin", "--scopes", "admin"
+    ).stdout.strip()
     # A client without the server fixture's admin key: an X-API-Key header would win over the bearer.
     with httpx.Client(base_url=server.url, timeout=30) as client:
         _flow(client, admin)
