@@ -8,6 +8,8 @@ import structlog
 
 from membank.accounts.login import LoginService
 from membank.accounts.mfa import MfaService
+from membank.accounts.policy import TenantPolicies
+from membank.accounts.registration import Registration
 from membank.accounts.service import AccountAdmin
 from membank.auth.access import AccessPolicy
 from membank.auth.directory import Directory
@@ -291,6 +293,8 @@ class Container:
     mfa: MfaService
     request_guard: RequestGuard
     ip_rules: IpRules
+    tenant_policies: TenantPolicies
+    registration: Registration
     access: AccessPolicy
     directory: Directory
     security_events: SecurityEvents
@@ -481,6 +485,10 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         request_guard=RequestGuard(nonces, security_events, window_seconds=settings.signature_window_seconds),
         security_events=security_events,
         ip_rules=IpRules(store.ip_rules, security_events, refresh_seconds=settings.ip_rules_refresh_seconds),
+        tenant_policies=TenantPolicies(store.tenant_policies, auth.roles, security_events),
+        registration=Registration(
+            store.accounts, store.keys, store.tenant_policies, passwords, security_events
+        ),
         secret_box=secret_box,
         signing_keys=signing_keys,
         sessions=sessions,

@@ -205,6 +205,18 @@ class StepUpRequired(Forbidden):
     code = "STEP_UP_REQUIRED"
 
 
+class RegistrationClosed(Forbidden):
+    """The tenant does not take self-registrations (also the answer for a tenant that does not exist)."""
+
+    code = "REGISTRATION_CLOSED"
+
+
+class RegistrationDomainRefused(Forbidden):
+    """The tenant takes self-registrations only from the email domains of its policy."""
+
+    code = "REGISTRATION_DOMAIN_REFUSED"
+
+
 class MfaEnrolmentRequired(Forbidden):
     """The account's roles require MFA (MEMBANK_MFA_REQUIRED_ROLES) and this session has none: only MFA
     enrolment, password change, the own sessions and logout answer until it is set up."""

@@ -59,3 +59,19 @@ def open_api(settings: Settings) -> Iterator[Api]:
 def api(make_settings: Callable[..., Settings]) -> Iterator[Api]:
     with open_api(make_settings()) as served:
         yield served
+
+
+@pytest.fixture
+def fast_settings(make_settings: Callable[..., Settings]) -> Settings:
+    """Settings for account tests (cheap argon2, short lockout: tests/api/accounts_support.py FAST)."""
+    from tests.api.accounts_support import FAST
+
+    return make_settings(**FAST)
+
+
+@pytest.fixture
+def account_api(fast_settings: Settings) -> Iterator[Any]:
+    """Tenant admin keys of acme and globex over an app with `fast_settings` (an `AccountsApi`)."""
+    from tests.api.accounts_support import open_accounts
+
+    yield from open_accounts(fast_settings)

@@ -79,6 +79,16 @@ def test_login_needs_a_code_once_active_and_a_code_works_once(accounts: Accounts
     assert accounts.login("ann@acme.example", totp_code=previous).status_code == 200
 
 
+def _unused_code(secret: str, activated: str) -> str:
+    """A code of a step within the window now that neither activation (its step) nor the login after it (the
+    next step) used: the test runs long enough for a step boundary to pass since enrolment."""
+    totp = pyotp.TOTP(secret)
+    now_step = int(time.time() // 30)
+    enrolled = next(s for s in range(now_step - 4, now_step + 2) if totp.at(s * 30) == activated)
+    step = next(s for s in (now_step, now_step + 1, now_step - 1) if s not in (enrolled, enrolled + 1))
+    return totp.at(step * 30)
+
+
 def _id(accounts: AccountsApi, email: str) -> str:
     listed = accounts.api.call("GET", ACCOUNTS, accounts.admin).json()["data"]["accounts"]
     return next(a["id"] for a in listed if a["email"] == email)
@@ -95,7 +105,7 @@ def test_sensitive_acts_need_a_recent_second_factor(accounts: AccountsApi) -> No
     step_up = client.post("/api/v1/auth/step-up", headers=_bearer(plain), json={"totp_code": "123456"})
     assert step_up.status_code == 409  # nothing to step up with
 
-    secret, _, (_, _, following) = _enrolled(accounts, "boss@acme.example", roles=["tenant-admin"])
+    secret, _, (_, current, following) = _enrolled(accounts, "boss@acme.example", roles=["tenant-admin"])
     login = accounts.login("boss@acme.example", totp_code=following)
     token = login.json()["data"]["access_token"]
     assert client.post("/api/v1/keys", headers=_bearer(token), json=key).status_code == 201
@@ -125,7 +135,7 @@ def test_sensitive_acts_need_a_recent_second_factor(accounts: AccountsApi) -> No
     # API keys are not subject to it.
     assert accounts.api.call("POST", "/api/v1/keys", accounts.admin, json=key).status_code == 201
 
-    unused = _codes(secret)[0]  # the previous step's (activate used the current one, login the next)
+    unused = _unused_code(secret, current)
     stepped = client.post("/api/v1/auth/step-up", headers=_bearer(token), json={"totp_code": unused})
     assert stepped.status_code == 200, stepped.text
     fresh = stepped.json()["data"]["access_token"]

@@ -125,7 +125,11 @@ def test_a_real_error_answer_carries_a_documented_code(api: Api) -> None:
 
 
 # Operations whose credential is their body (a refresh token), not a key or an access token.
-_CREDENTIAL_IN_BODY = {("POST", "/api/v1/auth/refresh"), ("POST", "/api/v1/auth/login")}
+_CREDENTIAL_IN_BODY = {
+    ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/register"),
+}
 
 
 def test_security_schemes_cover_every_api_operation_and_not_health(api: Api) -> None:

@@ -217,6 +217,8 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
         _needs("admin:write"), lambda o: {"permissions": ["memories:read:all"]}
     ),
     ("DELETE", "/api/v1/roles/{name}"): Example(_needs("admin:write")),
+    ("GET", "/api/v1/auth/policy"): Example(_needs("admin:read")),
+    ("PUT", "/api/v1/auth/policy"): Example(_needs("admin:write"), lambda o: {"mfa_required": False}),
     ("GET", "/api/v1/security-events"): Example(_needs("audit:read")),
     ("GET", "/api/v1/teams"): Example(_needs("users:read")),
     ("POST", "/api/v1/teams"): Example(_needs("users:write"), lambda o: {"name": "attack-probe"}),

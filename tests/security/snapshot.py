@@ -29,6 +29,7 @@ _WATCHED: dict[str, tuple[str, ...]] = {
     "team_members": ("added_at",),
     "tenants": ("created_at",),
     "ip_rules": ("created_at",),
+    "tenant_policies": ("updated_at",),
     "service_accounts": ("created_at", "disabled_at"),
 }
 

@@ -36,6 +36,7 @@ ALL_REVISIONS = [
     "0005_fair_claims",
     "0006_identity",
     "0007_keys",
+    "0008_tenant_policy",
 ]
 
 

@@ -87,6 +87,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         static_url="/docs-assets",
     )
     from membank.accounts.endpoints import router as accounts_router
+    from membank.accounts.policy_endpoints import router as policy_router
     from membank.auth.endpoints import router as auth_router
     from membank.auth.endpoints import well_known as well_known_router
     from membank.auth.ip_rule_endpoints import router as ip_rules_router
@@ -106,6 +107,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(accounts_router)
+    app.include_router(policy_router)
     app.include_router(well_known_router)
     app.include_router(access_router)
     app.include_router(ip_rules_router)

@@ -60,7 +60,7 @@ async def current_principal(
     setattr(request.state, STATE_KEY, limits.headers)
     if limits.refusal is not None:
         raise limits.refusal
-    _refuse_without_required_mfa(request, container, principal)
+    await _refuse_without_required_mfa(request, container, principal)
     target = request.headers.get(TENANT_HEADER)
     if target is not None:
         principal = await _cross_tenant(request, container, principal, target)
@@ -79,18 +79,24 @@ _ENROLMENT_PATHS = frozenset(
 )
 
 
-def _refuse_without_required_mfa(request: Request, container: Container, principal: Principal) -> None:
+async def _refuse_without_required_mfa(request: Request, container: Container, principal: Principal) -> None:
     # A session that passed a second factor (login or step-up) has mfa_at; one without it, of an account
-    # whose roles require MFA, only gets to set it up.
-    required = container.settings.mfa_required_roles
+    # whose roles or tenant policy require MFA, only gets to set it up.
     if principal.kind != "user" or principal.session_id is None or principal.mfa_at is not None:
         return
-    if principal.roles.isdisjoint(required) or request.url.path in _ENROLMENT_PATHS:
+    if request.url.path in _ENROLMENT_PATHS:
         return
-    raise MfaEnrolmentRequired(
-        "the roles of this account require MFA: enrol (POST /api/v1/auth/mfa/enrol, then activate) first",
-        details={"roles": sorted(principal.roles.intersection(required))},
-    )
+    roles = sorted(principal.roles.intersection(container.settings.mfa_required_roles))
+    if roles:
+        raise MfaEnrolmentRequired(
+            "the roles of this account require MFA: enrol (POST /api/v1/auth/mfa/enrol, then activate) first",
+            details={"roles": roles},
+        )
+    if (await container.tenant_policies.get(principal.tenant_id)).mfa_required:
+        raise MfaEnrolmentRequired(
+            "this tenant requires MFA: enrol (POST /api/v1/auth/mfa/enrol, then activate) first",
+            details={"tenant_policy": "mfa_required"},
+        )
 
 
 async def limit_unauthenticated(request: Request, container: Container) -> None:
@@ -178,6 +184,7 @@ MemoriesWrite = Annotated[Principal, Depends(_requires("memories:write"))]
 MemoriesDelete = Annotated[Principal, Depends(_requires("memories:delete"))]
 UsersRead = Annotated[Principal, Depends(_requires("users:read"))]
 UsersWrite = Annotated[Principal, Depends(_requires("users:write"))]
+AdminRead = Annotated[Principal, Depends(_requires("admin:read"))]
 AdminWrite = Annotated[Principal, Depends(_requires("admin:write"))]
 AuditRead = Annotated[Principal, Depends(_requires("audit:read"))]
 JobsRead = Annotated[Principal, Depends(_requires("jobs:read"))]

@@ -26,6 +26,7 @@ from membank.storage.ports.service_accounts import ServiceAccountRepository
 from membank.storage.ports.sessions import SessionRepository, SessionState
 from membank.storage.ports.signing_keys import SigningKeyRecord, SigningKeyRepository
 from membank.storage.ports.store import RecordStore
+from membank.storage.ports.tenant_policy import TenantPolicy, TenantPolicyRepository
 from membank.storage.ports.usage import UsageRecord, UsageRepository
 from membank.storage.ports.versions import VersionRepository
 
@@ -75,6 +76,8 @@ __all__ = [
     "Team",
     "TeamMembership",
     "TeamRepository",
+    "TenantPolicy",
+    "TenantPolicyRepository",
     "UsageRecord",
     "UsageRepository",
     "VectorIndex",

@@ -20,6 +20,7 @@ from membank.storage.ports.security_events import SecurityEventLog
 from membank.storage.ports.service_accounts import ServiceAccountRepository
 from membank.storage.ports.sessions import SessionRepository
 from membank.storage.ports.signing_keys import SigningKeyRepository
+from membank.storage.ports.tenant_policy import TenantPolicyRepository
 from membank.storage.ports.usage import UsageRepository
 from membank.storage.ports.versions import VersionRepository
 
@@ -105,6 +106,10 @@ class RecordStore(Protocol):
     @property
     def ip_rules(self) -> IpRuleRepository:
         """IP allow and deny rules, global and per tenant."""
+
+    @property
+    def tenant_policies(self) -> TenantPolicyRepository:
+        """Each tenant's registration and MFA policy."""
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations."""

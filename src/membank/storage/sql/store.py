@@ -21,6 +21,7 @@ from membank.storage.sql.security_events import SqlSecurityEventLog
 from membank.storage.sql.service_accounts import SqlServiceAccountRepository
 from membank.storage.sql.sessions import SqlSessionRepository
 from membank.storage.sql.signing_keys import SqlSigningKeys
+from membank.storage.sql.tenant_policy import SqlTenantPolicyRepository
 from membank.storage.sql.usage import SqlUsageRepository
 from membank.storage.sql.writes import IndexWriter
 
@@ -49,6 +50,7 @@ class SqlRecordStore:
         self._roles = SqlRoleRepository(db)
         self._teams = SqlTeamRepository(db)
         self._ip_rules = SqlIpRuleRepository(db)
+        self._tenant_policies = SqlTenantPolicyRepository(db)
 
     @classmethod
     def sqlite(cls, path: Path) -> SqlRecordStore:
@@ -137,6 +139,10 @@ class SqlRecordStore:
     @property
     def ip_rules(self) -> SqlIpRuleRepository:
         return self._ip_rules
+
+    @property
+    def tenant_policies(self) -> SqlTenantPolicyRepository:
+        return self._tenant_policies
 
     def write_index_in_transaction(self, writer: IndexWriter) -> None:
         """Let every memory write bring an index in this database up to date in its own transaction (no

@@ -497,6 +497,17 @@ ip_rules = Table(
     Index("ip_rules_tenant", "tenant_id"),
 )
 
+tenant_policies = Table(
+    "tenant_policies",
+    metadata,
+    Column("tenant_id", Text, ForeignKey("tenants.id"), primary_key=True),
+    Column("allow_registration", Integer, nullable=False),
+    Column("registration_role", Text, nullable=False),
+    Column("registration_email_domains", Text, nullable=False),  # JSON array of lower-case domains
+    Column("mfa_required", Integer, nullable=False),
+    Column("updated_at", Epoch, nullable=False),
+)
+
 request_nonces = Table(
     "request_nonces",
     metadata,
