@@ -246,11 +246,14 @@ def test_session_limit_idle_and_absolute_timeouts(make_settings: Callable[..., S
         stale = api.client.post("/api/v1/auth/refresh", json={"refresh_token": middle.refresh_token})
         assert stale.status_code == 401 and "idle" in stale.json()["error"]["message"]
     # The same store (and data dir: on PostgreSQL the signing keys sealed by its secret key stay there).
-    settings = make_settings(session_absolute_timeout_seconds=1)
+    # The session ends 4 s after it starts: enough for the first use on a loaded machine (1 s was not, CI stop 20).
+    settings = make_settings(session_absolute_timeout_seconds=4)
     with open_api(settings) as api:
-        issued = login(api, new_account(api))
+        account = new_account(api)
+        before_login = time.monotonic()
+        issued = login(api, account)
         assert api.client.get(MEMORIES, headers=bearer(issued.access_token)).status_code == 200
-        time.sleep(1.1)
+        time.sleep(max(0.0, before_login + 4.2 - time.monotonic()))
         _refused(api, issued.access_token, "ended")
         ended = api.client.post("/api/v1/auth/refresh", json={"refresh_token": issued.refresh_token})
         assert ended.status_code == 401
