@@ -249,11 +249,10 @@ def test_session_limit_idle_and_absolute_timeouts(make_settings: Callable[..., S
     # The session ends 4 s after it starts: enough for the first use on a loaded machine (1 s was not, CI stop 20).
     settings = make_settings(session_absolute_timeout_seconds=4)
     with open_api(settings) as api:
-        account = new_account(api)
-        before_login = time.monotonic()
-        issued = login(api, account)
+        issued = login(api, new_account(api))
+        logged_in = time.monotonic()  # the session started before this: it has surely ended 4.1 s later
         assert api.client.get(MEMORIES, headers=bearer(issued.access_token)).status_code == 200
-        time.sleep(max(0.0, before_login + 4.2 - time.monotonic()))
+        time.sleep(max(0.0, logged_in + 4.1 - time.monotonic()))
         _refused(api, issued.access_token, "ended")
         ended = api.client.post("/api/v1/auth/refresh", json={"refresh_token": issued.refresh_token})
         assert ended.status_code == 401
