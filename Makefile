@@ -59,7 +59,8 @@ POSTGRES_E2E := tests/e2e/test_durability.py tests/e2e/test_http.py tests/e2e/te
 # queues rather than on the CPU, so two workers on two cores halve the wall time. TEST_WORKERS=0 runs in one
 # process.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+# --durations: the slowest tests of each pass are listed in the CI log (the suite's time is kept under 30 min).
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 test: lint
 	$(PYTEST)

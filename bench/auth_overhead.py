@@ -20,15 +20,13 @@ Writes bench/results/auth_overhead.json.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import time
 from typing import Any
 
 import httpx
 
 from bench.auth_latency import run_in_process
-from bench.common import MEMBANK_BIN, Server, data, latency_summary, log, wait_indexed, write_result
+from bench.common import Server, create_account, data, latency_summary, log, wait_indexed, write_result
 
 SEARCH = {"user_id": "bench-user", "query": "where does the user like to travel", "limit": 10}
 _EMAIL = "bench-admin@example.com"
@@ -54,14 +52,11 @@ def _jwt(server: Server) -> tuple[str | None, str]:
     with httpx.Client(base_url=server.base_url, timeout=10) as plain:
         if plain.get("/.well-known/jwks.json").status_code != 200:
             return None, "no /.well-known/jwks.json on this build (the token issuer has not landed)"
-        env = {**os.environ, "MEMBANK_DATA_DIR": str(server.data_dir)}
-        create = [str(MEMBANK_BIN), "users", "create", "--tenant", "default", "--role", "tenant-admin"]
-        create += ["--email", _EMAIL]  # the password is read from stdin, never from the command line
-        made = subprocess.run(
-            create, input=_PASSWORD, env=env, capture_output=True, text=True, timeout=60, check=False
+        failed = create_account(
+            server, tenant="default", email=_EMAIL, password=_PASSWORD, role="tenant-admin"
         )
-        if made.returncode != 0:
-            return None, f"`membank users create` failed: {(made.stderr or made.stdout).strip()[:300]}"
+        if failed is not None:
+            return None, failed
         login = plain.post(
             "/api/v1/auth/login", json={"tenant": "default", "email": _EMAIL, "password": _PASSWORD}
         )

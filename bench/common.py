@@ -196,6 +196,19 @@ class Server:
         return httpx.Client(base_url=self.base_url, headers={"X-API-Key": self.api_key}, timeout=timeout)
 
 
+def create_account(server: Server, *, tenant: str, email: str, password: str, role: str) -> str | None:
+    """Make an account with `membank users create` on the server's data directory (the password on stdin,
+    never on the command line); None when made, else why not."""
+    env = {**os.environ, "MEMBANK_DATA_DIR": str(server.data_dir)}
+    command = [str(MEMBANK_BIN), "users", "create", "--tenant", tenant, "--role", role, "--email", email]
+    made = subprocess.run(
+        command, input=password, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    if made.returncode != 0:
+        return f"`membank users create` failed: {(made.stderr or made.stdout).strip()[:300]}"
+    return None
+
+
 def data(response: httpx.Response) -> Any:
     """The envelope's `data`, or an exception with the error."""
     body = response.json()

@@ -15,9 +15,7 @@ Skips with a message when the server has no /api/v1/auth/login. Writes bench/res
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -25,26 +23,17 @@ from typing import Any
 
 import httpx
 
-from bench.common import MEMBANK_BIN, Server, latency_summary, log, write_result
+from bench.common import Server, create_account, latency_summary, log, write_result
 
 _TENANT = "default"
 _EMAIL = "timing@example.com"
-_PASSWORD = "timing: a long throwaway passphrase 5521"
+_PASSWORD = "a long throwaway passphrase 5521 for the bench"  # not containing the email's name
 
 
 def _has_login(server: Server) -> bool:
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
         paths = client.get("/openapi.json").json()["paths"]
     return "/api/v1/auth/login" in paths
-
-
-def _create_account(server: Server) -> None:
-    env = {**os.environ, "MEMBANK_DATA_DIR": str(server.data_dir)}
-    command = [str(MEMBANK_BIN), "users", "create", "--tenant", _TENANT, "--role", "user"]
-    command += ["--email", _EMAIL, "--password", _PASSWORD]
-    made = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
-    if made.returncode != 0:
-        raise SystemExit(f"`membank users create` failed: {(made.stderr or made.stdout).strip()[:300]}")
 
 
 def _attempt(client: httpx.Client, email: str, statuses: Counter[str], kind: str) -> float | None:
@@ -61,7 +50,9 @@ def run(attempts: int, env: dict[str, str]) -> dict[str, Any] | None:
         if not _has_login(server):
             log("skipped: no /api/v1/auth/login on this build (the accounts slice has not landed)")
             return None
-        _create_account(server)
+        failed = create_account(server, tenant=_TENANT, email=_EMAIL, password=_PASSWORD, role="user")
+        if failed is not None:
+            raise SystemExit(failed)
         statuses: Counter[str] = Counter()
         timings: dict[str, list[float]] = {"unknown_user": [], "wrong_password": []}
         with httpx.Client(base_url=server.base_url, timeout=30) as client:

@@ -50,18 +50,30 @@ from membank.search.maintenance import IndexMaintainer
 from membank.search.scoring import ScoringWeights
 from membank.search.service import SearchService
 from membank.search.synthesis import SynthesisService
+from membank.storage.cached_login_sessions import CachedLoginSessions, SessionCachedAccounts
 from membank.storage.failover_locks import FailoverLockRepository
+from membank.storage.failover_login_failures import FailoverLoginFailures
 from membank.storage.inprocess import InProcessRateLimits
 from membank.storage.keyword_fallback import RecordKeywordSearch
-from membank.storage.ports import IdempotencyRepository, LockRepository, RecordStore, VectorIndex
+from membank.storage.ports import (
+    AccountRepository,
+    IdempotencyRepository,
+    LockRepository,
+    LoginFailureStore,
+    LoginSessionRepository,
+    RecordStore,
+    VectorIndex,
+)
 from membank.storage.ports.nonces import NonceStore
 from membank.storage.ports.rate_limits import RateLimitStore
 from membank.storage.redis import (
     RedisConnection,
     RedisIdempotency,
     RedisLockRepository,
+    RedisLoginFailures,
     RedisNonceStore,
     RedisRateLimits,
+    RedisSessionCache,
 )
 from membank.storage.sql.database import PoolSettings
 from membank.storage.sql.schema import offline_sql
@@ -263,6 +275,25 @@ def build_locks(store: RecordStore, redis: RedisConnection | None) -> LockReposi
     return FailoverLockRepository(RedisLockRepository(redis), store.locks)
 
 
+def build_login_failures(store: RecordStore, redis: RedisConnection | None) -> LoginFailureStore:
+    """Failed-login counts on Redis when configured (lockouts kept in the database too), else in the database."""
+    if redis is None:
+        return store.login_failures
+    return FailoverLoginFailures(RedisLoginFailures(redis), store.login_failures)
+
+
+def build_login_state(
+    settings: Settings, store: RecordStore, redis: RedisConnection | None
+) -> tuple[LoginSessionRepository, AccountRepository]:
+    """Login sessions and accounts in the store; with Redis, the session check's read is cached there (every
+    change to either ends the entries it touches)."""
+    if redis is None or settings.session_cache_seconds == 0:
+        return store.login_sessions, store.accounts
+    cache = RedisSessionCache(redis, ttl_seconds=settings.session_cache_seconds)
+    sessions = CachedLoginSessions(store.login_sessions, cache)
+    return sessions, SessionCachedAccounts(store.accounts, sessions)
+
+
 def build_secret_box(settings: Settings) -> SecretBox:
     """The box sealing TOTP secrets and signing keys: MEMBANK_AUTH_SECRET_KEY, else the data dir's key file."""
     if settings.auth_secret_key is not None:
@@ -429,7 +460,10 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     signal = JobSignal()
     security_events = SecurityEvents(store.security_events)
     secret_box = build_secret_box(settings)
-    signing_keys, sessions = build_sessions(settings, store, security_events, secret_box)
+    login_sessions, accounts = build_login_state(settings, store, redis)
+    signing_keys, sessions = build_sessions(
+        settings, store, security_events, secret_box, login_sessions=login_sessions
+    )
     key_usage = KeyUsageCounter(store.keys)
     nonces: NonceStore = RedisNonceStore(redis) if redis is not None else store.nonces
     auth = AuthService(
@@ -442,15 +476,23 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         roles=RoleCatalog(store.roles),
     )
     passwords = build_passwords(settings)
-    mfa = MfaService(store.accounts, Totp(secret_box, nonces, issuer=settings.mfa_issuer), security_events)
+    mfa = MfaService(accounts, Totp(secret_box, nonces, issuer=settings.mfa_issuer), security_events)
+    login_failures = build_login_failures(store, redis)
     account_admin = AccountAdmin(
-        store.accounts, passwords, roles=auth.roles, mfa=mfa, sessions=sessions, events=security_events
+        accounts,
+        passwords,
+        failures=login_failures,
+        roles=auth.roles,
+        mfa=mfa,
+        sessions=sessions,
+        events=security_events,
     )
     logins = LoginService(
-        store.accounts,
+        accounts,
         store.keys,
         passwords,
         build_lockout(settings),
+        failures=login_failures,
         mfa=mfa,
         sessions=sessions,
         events=security_events,
@@ -486,9 +528,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         security_events=security_events,
         ip_rules=IpRules(store.ip_rules, security_events, refresh_seconds=settings.ip_rules_refresh_seconds),
         tenant_policies=TenantPolicies(store.tenant_policies, auth.roles, security_events),
-        registration=Registration(
-            store.accounts, store.keys, store.tenant_policies, passwords, security_events
-        ),
+        registration=Registration(accounts, store.keys, store.tenant_policies, passwords, security_events),
         secret_box=secret_box,
         signing_keys=signing_keys,
         sessions=sessions,

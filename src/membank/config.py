@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     session_idle_timeout_seconds: int = Field(default=7 * 86_400, ge=1)
     session_absolute_timeout_seconds: int = Field(default=30 * 86_400, ge=1)
     session_limit_per_account: int = Field(default=10, ge=1, le=1000)
+    # With Redis: how long a session check may be answered from Redis instead of the database. Every change
+    # ends the entry at once; this bounds only a change made while its instance could not reach Redis.
+    # 0: every check reads the database.
+    session_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     # Single sign-on: access tokens of an external OIDC issuer are accepted when oidc_issuer is set (with
     # its JWKS URL and the audience its tokens carry for us). Claims map to the tenant (by name), roles and
     # bound end users; only asymmetric algorithms can be chosen.

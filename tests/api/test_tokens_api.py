@@ -256,3 +256,22 @@ def test_session_limit_idle_and_absolute_timeouts(make_settings: Callable[..., S
         _refused(api, issued.access_token, "ended")
         ended = api.client.post("/api/v1/auth/refresh", json={"refresh_token": issued.refresh_token})
         assert ended.status_code == 401
+
+
+def test_me_says_who_the_caller_is_for_a_login_and_for_a_key(api: Api) -> None:
+    account = new_account(api, user_ids=["u1", "u0"])
+    issued = login(api, account)
+    response = api.client.get("/api/v1/auth/me", headers=bearer(issued.access_token))
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    me = response.json()["data"]
+    assert (me["tenant_id"], me["subject"], me["kind"]) == (account.tenant_id, f"user:{account.id}", "user")
+    assert (me["roles"], me["user_ids"], me["session_id"]) == (["user"], ["u0", "u1"], issued.session_id)
+    assert "memories:read:own" in me["permissions"] and "users:admin:all" not in me["permissions"]
+    assert me["permissions"] == sorted(me["permissions"])
+
+    by_key = api.call("GET", "/api/v1/auth/me").json()["data"]
+    assert (by_key["kind"], by_key["session_id"], by_key["user_ids"]) == ("api_key", None, None)
+    assert (by_key["tenant_id"], by_key["subject"] == me["subject"]) == (account.tenant_id, False)
+    assert api.client.get("/api/v1/auth/me").status_code == 401
+    assert api.client.get("/api/v1/auth/me", headers=bearer(issued.access_token + "x")).status_code == 401

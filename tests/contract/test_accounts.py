@@ -1,19 +1,15 @@
-"""Human accounts, password history and failed-login counts of the SQL system of record, on SQLite and
-PostgreSQL."""
+"""Human accounts, password history and MFA recovery codes of the SQL system of record, on SQLite and
+PostgreSQL (the failed-login counts: test_login_failures.py)."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
 from membank.models.account import UserAccount
-from membank.storage.ports import LockoutPolicy
 from membank.storage.sql.accounts import SqlAccountRepository
 from membank.storage.sql.database import SqlDatabase
 from tests.support.accounts import insert_tenant
-
-LOCKOUT = LockoutPolicy(max_failures=3, base_seconds=10.0, cap_seconds=25.0)
 
 
 def _account(tenant_id: str, email: str, *, password_hash: str | None = "h0") -> UserAccount:
@@ -87,49 +83,3 @@ def test_set_password_keeps_the_newest_history_rows(sql_db: SqlDatabase) -> None
     stored = repo.get(acme, ann.id)
     assert stored is not None and stored.password_hash == "h4-rehashed"
     assert repo.password_history(ann.id, 1) == ["h4-rehashed"]
-
-
-def test_failures_lock_with_a_doubling_capped_duration_and_clear(sql_db: SqlDatabase) -> None:
-    repo = SqlAccountRepository(sql_db)
-    acme = insert_tenant(sql_db, "acme")
-    email = "nobody@acme.example"  # no account needed: failures are per (tenant, email)
-    assert repo.login_failures(acme, email) is None
-    states = [repo.record_failure(acme, email, LOCKOUT, at=100.0) for _ in range(3)]
-    assert [(s.failures, s.lockouts, s.locked_until) for s in states] == [
-        (1, 0, None),
-        (2, 0, None),
-        (0, 1, 110.0),
-    ]
-    for _ in range(3):
-        second = repo.record_failure(acme, email, LOCKOUT, at=200.0)
-    assert (second.lockouts, second.locked_until) == (2, 220.0)  # doubled
-    for _ in range(3):
-        third = repo.record_failure(acme, email, LOCKOUT, at=300.0)
-    assert third.locked_until == 325.0  # capped
-    assert repo.login_failures(acme, email) == third
-    assert repo.clear_failures(acme, email) and not repo.clear_failures(acme, email)
-    assert repo.login_failures(acme, email) is None
-
-
-def test_concurrent_failures_each_count(sql_url: str) -> None:
-    databases = [SqlDatabase(sql_url) for _ in range(4)]
-    try:
-        acme = insert_tenant(databases[0], "acme")
-        policy = LockoutPolicy(max_failures=100, base_seconds=1.0, cap_seconds=1.0)
-        start = threading.Barrier(len(databases))
-
-        def fail(db: SqlDatabase) -> None:
-            start.wait()
-            for _ in range(5):
-                SqlAccountRepository(db).record_failure(acme, "x@acme.example", policy, at=1.0)
-
-        threads = [threading.Thread(target=fail, args=(db,)) for db in databases]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        counted = SqlAccountRepository(databases[0]).login_failures(acme, "x@acme.example")
-        assert counted is not None and counted.failures == 20
-    finally:
-        for db in databases:
-            db.close()

@@ -87,6 +87,37 @@ def test_rotation_signs_with_the_new_key_and_verifies_with_both_until_retired(sq
     assert [k["kid"] for k in keys.jwks()["keys"]] == [new_kid]
 
 
+def test_a_token_verified_before_is_still_refused_once_expired_or_its_key_retired(
+    sql_db: SqlDatabase,
+) -> None:
+    clock = [time.time()]
+    keys = SigningKeys(
+        SqlSigningKeys(sql_db),
+        SecretBox(BOX_KEY),
+        retire_after=10.0,
+        cache_seconds=0.0,
+        clock=lambda: clock[0],
+    )
+    tokens = AccessTokens(keys, issuer="membank", audience="membank-api", ttl_seconds=1, leeway_seconds=0)
+    short = tokens.issue(account_id="a", tenant_id="t", session_id="s1", mfa_at=None)
+    assert tokens.verify(short).session_id == "s1"
+    assert tokens.verify(short).session_id == "s1"  # remembered
+    time.sleep(1.05)
+    with pytest.raises(Unauthorized, match="expired"):
+        tokens.verify(short)
+
+    long_lived = AccessTokens(
+        keys, issuer="membank", audience="membank-api", ttl_seconds=600, leeway_seconds=0
+    )
+    token = long_lived.issue(account_id="a", tenant_id="t", session_id="s2", mfa_at=None)
+    assert long_lived.verify(token).session_id == "s2"
+    keys.rotate()
+    assert long_lived.verify(token).session_id == "s2"  # in its key's grace
+    clock[0] += 11
+    with pytest.raises(Unauthorized, match="retired"):
+        long_lived.verify(token)
+
+
 def test_a_key_made_by_another_instance_verifies_at_once(sql_db: SqlDatabase) -> None:
     here, elsewhere = _keys(sql_db), _keys(sql_db)
     here.signer()

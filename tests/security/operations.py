@@ -155,6 +155,7 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
     ),
     ("GET", "/api/v1/jobs/{job_id}"): Example(_needs("jobs:read")),
     ("GET", "/api/v1/jobs/{job_id}/items"): Example(_needs("jobs:read", "memories:read")),
+    ("GET", "/api/v1/auth/me"): Example(_needs()),
     ("POST", "/api/v1/auth/logout"): Example(_needs(), as_account=True),
     ("GET", "/api/v1/auth/sessions"): Example(_needs(), as_account=True),
     ("DELETE", "/api/v1/auth/sessions/{login_session_id}"): Example(_needs(), as_account=True),

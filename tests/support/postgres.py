@@ -35,6 +35,7 @@ __all__ = ["PostgresServer", "ScratchDatabases", "start_postgres"]
 
 SUPERUSER = "postgres"
 _SYSTEM_USER = "pgserver"
+_USERADD_EXISTS = 9
 _DIR_PREFIX = "membank-pg-"
 _OWNER_FILE = "owner.pid"
 # Durability is worthless for a throw-away cluster; these make DDL and commits several times faster.
@@ -200,7 +201,12 @@ def _system_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(_SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "-s", "/bin/bash", _SYSTEM_USER], check=True, capture_output=True)
+        made = subprocess.run(["useradd", "-s", "/bin/bash", _SYSTEM_USER], capture_output=True, check=False)
+        # 9: it exists now, made by another test worker between the lookup and here (a fresh machine).
+        if made.returncode not in (0, _USERADD_EXISTS):
+            raise subprocess.CalledProcessError(
+                made.returncode, made.args, made.stdout, made.stderr
+            ) from None
         return pwd.getpwnam(_SYSTEM_USER)
 
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from membank.cli.main import cli
 from membank.config import Settings
 from membank.storage.ports import LockoutPolicy
+from membank.storage.redis import RedisConnection, RedisLoginFailures
 from membank.storage.sql.store import SqlRecordStore
 
 PASSWORD = "Tr0ubadour-Sunrise"
@@ -70,9 +71,27 @@ def test_unlock_ends_a_lockout(env: dict[str, str]) -> None:
         tenant = store.keys.tenant_by_name("acme")
         assert tenant is not None
         policy = LockoutPolicy(max_failures=1, base_seconds=600, cap_seconds=600)
-        store.accounts.record_failure(tenant.id, "a@acme.example", policy, at=1e10)
+        store.login_failures.record(tenant.id, "a@acme.example", policy, at=1e10)
         assert _run(env, "unlock", "--tenant", "acme", "--email", "A@acme.example") == "unlocked"
-        assert store.accounts.login_failures(tenant.id, "a@acme.example") is None
+        assert store.login_failures.get(tenant.id, "a@acme.example") is None
     finally:
         store.close()
     assert "no account" in _run(env, "unlock", "--tenant", "acme", "--email", "x@acme.example", code=1)
+
+
+def test_unlock_ends_a_lockout_counted_on_redis(env: dict[str, str], redis_url: str) -> None:
+    env = {**env, "MEMBANK_REDIS_URL": redis_url}
+    _run(env, "create", "--tenant", "acme", "--email", "a@acme.example", "--role", "user")
+    store = _store(env)
+    connection = RedisConnection(redis_url, timeout_seconds=2.0, retry_seconds=0.0)
+    try:
+        tenant = store.keys.tenant_by_name("acme")
+        assert tenant is not None
+        policy = LockoutPolicy(max_failures=5, base_seconds=600, cap_seconds=600)
+        shared = RedisLoginFailures(connection)
+        shared.record(tenant.id, "a@acme.example", policy, at=1e10)  # one failure, on Redis only
+        assert _run(env, "unlock", "--tenant", "acme", "--email", "a@acme.example") == "unlocked"
+        assert shared.get(tenant.id, "a@acme.example") is None
+    finally:
+        connection.close()
+        store.close()

@@ -20,7 +20,7 @@ from membank.auth.sessions import IssuedTokens, SessionService
 from membank.errors import AccountLocked, Conflict, InvalidCredentials, MfaRequired
 from membank.models import Principal
 from membank.models.account import UserAccount
-from membank.storage.ports import AccountRepository, KeyRepository, LockoutPolicy
+from membank.storage.ports import AccountRepository, KeyRepository, LockoutPolicy, LoginFailureStore
 
 INVALID_CREDENTIALS_MESSAGE = "invalid tenant, email or password"
 _DAY_SECONDS = 86_400
@@ -50,6 +50,7 @@ class LoginService:
         passwords: Passwords,
         lockout: LockoutPolicy,
         *,
+        failures: LoginFailureStore,
         mfa: MfaService,
         sessions: SessionService,
         events: SecurityEvents,
@@ -59,6 +60,7 @@ class LoginService:
         self._tenants = tenants
         self._passwords = passwords
         self._lockout = lockout
+        self._failures = failures
         self._mfa = mfa
         self._sessions = sessions
         self._events = events
@@ -87,7 +89,7 @@ class LoginService:
             self._fail(tenant_key, email, tenant.id if tenant else None, account, origin, reason)
         assert account is not None and account.password_hash is not None
         mfa_at = self._second_factor(tenant_key, email, account, credentials, origin)
-        self._accounts.clear_failures(tenant_key, email)
+        self._failures.clear(tenant_key, email)
         if self._passwords.needs_rehash(account.password_hash):
             self._accounts.replace_hash(
                 account.id, account.password_hash, self._passwords.hash(credentials.password)
@@ -178,7 +180,7 @@ class LoginService:
     def _refuse_locked(
         self, tenant_key: str, email: str, tenant_id: str | None, origin: RequestOrigin
     ) -> None:
-        failures = self._accounts.login_failures(tenant_key, email)
+        failures = self._failures.get(tenant_key, email)
         now = self._clock()
         if failures is not None and failures.locked_until is not None and failures.locked_until > now:
             self._record("login", "locked", tenant_id, None, origin)
@@ -196,7 +198,7 @@ class LoginService:
         origin: RequestOrigin,
         reason: str,
     ) -> None:
-        state = self._accounts.record_failure(tenant_key, email, self._lockout, at=self._clock())
+        state = self._failures.record(tenant_key, email, self._lockout, at=self._clock())
         target = account.id if account else None
         # The failure that reaches the limit starts the lockout and begins the count anew.
         self._record("login", "failed", tenant_id, target, origin, reason=reason, locked=state.failures == 0)

@@ -20,7 +20,7 @@ from membank.errors import AccountNotFound, Conflict, Forbidden, ValidationFaile
 from membank.models import Principal
 from membank.models.account import UserAccount
 from membank.models.principal import REACHES
-from membank.storage.ports import AccountRepository
+from membank.storage.ports import AccountRepository, LoginFailureStore
 
 
 def normalise_email(email: str) -> str:
@@ -54,6 +54,7 @@ class AccountAdmin:
         accounts: AccountRepository,
         passwords: Passwords,
         *,
+        failures: LoginFailureStore,
         roles: RoleCatalog,
         mfa: MfaService,
         sessions: SessionService,
@@ -62,6 +63,7 @@ class AccountAdmin:
     ) -> None:
         self._accounts = accounts
         self._passwords = passwords
+        self._failures = failures
         self._roles = roles
         self._mfa = mfa
         self._sessions = sessions
@@ -176,7 +178,7 @@ class AccountAdmin:
     def unlock(self, principal: Principal, account_id: str, origin: RequestOrigin) -> bool:
         """End the account's lockout and forget its failed logins; whether there were any."""
         account = self._managed(principal, account_id, origin, "account.unlock")
-        cleared = self._accounts.clear_failures(account.tenant_id, account.email)
+        cleared = self._failures.clear(account.tenant_id, account.email)
         self._events.record_by(principal, "account.unlock", "ok", account.id, origin, had_failures=cleared)
         return cleared
 

@@ -1,4 +1,4 @@
-"""HTTP endpoints of login sessions: refresh, logout, own sessions, an admin's revoke-all; the JWKS."""
+"""HTTP endpoints of login sessions: who am I, refresh, logout, own sessions, an admin's revoke-all; the JWKS."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from fastapi.responses import JSONResponse, Response
 from membank.api.deps import AppContainer, CurrentPrincipal, request_origin, unauthenticated_route
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, WITH_BODY, error_responses
-from membank.auth.schemas import JwksOut, LoginSessionOut, LoginSessionsOut, RefreshIn, RevokedOut, TokensOut
+from membank.auth.schemas import (
+    JwksOut,
+    LoginSessionOut,
+    LoginSessionsOut,
+    RefreshIn,
+    RevokedOut,
+    TokensOut,
+    WhoAmIOut,
+)
 from membank.auth.sessions import IssuedTokens, SessionView
 from membank.errors import (
     BackendUnavailable,
@@ -68,6 +76,23 @@ async def refresh(body: RefreshIn, request: Request, container: AppContainer) ->
     """New tokens for a refresh token (which is used up: presenting it again revokes the session)."""
     issued = await container.sessions.refresh(body.refresh_token, request_origin(request))
     return ok(_tokens_out(issued), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/auth/me", response_model=Envelope[WhoAmIOut], responses=error_responses(*AUTHENTICATED))
+async def who_am_i(principal: CurrentPrincipal) -> Response:
+    """The caller's identity: tenant, subject, roles, the permissions they grant and the end users bound."""
+    out = WhoAmIOut(
+        tenant_id=principal.tenant_id,
+        subject=principal.subject,
+        kind=principal.kind,
+        roles=sorted(principal.roles),
+        permissions=sorted(str(permission) for permission in principal.permissions),
+        user_ids=sorted(principal.user_ids) if principal.user_ids is not None else None,
+        team_ids=sorted(principal.team_ids),
+        session_id=principal.session_id,
+        mfa_at=principal.mfa_at,
+    )
+    return ok(out.model_dump(), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/auth/logout", response_model=Envelope[RevokedOut], responses=error_responses(*AUTHENTICATED))

@@ -47,3 +47,19 @@ class JwksOut(BaseModel):
     """A JSON Web Key Set (RFC 7517): the public keys access tokens are verified with."""
 
     keys: list[dict[str, str]]
+
+
+class WhoAmIOut(BaseModel):
+    """The identity this request acts as and what it may do (no secret: the caller's own view)."""
+
+    tenant_id: str
+    subject: str = Field(
+        description="`user:<account id>` for a login session, the key's subject for an API key"
+    )
+    kind: str = Field(description="api_key, user or anonymous (auth disabled on loopback)")
+    roles: list[str]
+    permissions: list[str] = Field(description="resource:action:scope, sorted")
+    user_ids: list[str] | None = Field(description="The end users it is bound to; null: none bound")
+    team_ids: list[str]
+    session_id: str | None = Field(description="The login session of an access token; null for an API key")
+    mfa_at: float | None = Field(description="When this session last passed a second factor (epoch seconds)")

@@ -14,6 +14,8 @@ from membank.auth.signing import ALGORITHM, SigningKeys
 from membank.errors import Unauthorized
 
 _REQUIRED_CLAIMS = ["iss", "aud", "sub", "tid", "sid", "iat", "nbf", "exp", "jti"]
+# At most this many verified tokens are remembered per process (forgotten all at once when full).
+_VERIFIED_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,7 @@ class AccessClaims:
     session_id: str
     token_id: str
     expires_at: float
+    not_before: float
 
 
 def looks_like_jwt(presented: str) -> bool:
@@ -54,6 +57,9 @@ class AccessTokens:
         self.ttl_seconds = ttl_seconds
         self._leeway = leeway_seconds
         self._clock = clock
+        # Tokens verified before, by their exact text: a request path check of a known token skips parsing
+        # and the signature (every use still checks its times and that its key still verifies).
+        self._verified: dict[str, tuple[str, AccessClaims]] = {}
 
     def issue(self, *, account_id: str, tenant_id: str, session_id: str, mfa_at: float | None) -> str:
         """A signed access token for this session, valid for the TTL from now."""
@@ -77,6 +83,22 @@ class AccessTokens:
 
     def verify(self, token: str) -> AccessClaims:
         """The claims of a valid token; Unauthorized saying what is wrong (never echoing the token)."""
+        remembered = self._verified.get(token)
+        if remembered is not None and self._still_valid(*remembered):
+            return remembered[1]
+        kid, claims = self._verify(token)
+        if len(self._verified) >= _VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[token] = (kid, claims)
+        return claims
+
+    def _still_valid(self, kid: str, claims: AccessClaims) -> bool:
+        # What a signature proves cannot change for the same text; what time and key retirement decide can.
+        now = self._clock()
+        in_time = claims.not_before - self._leeway <= now < claims.expires_at + self._leeway
+        return in_time and self._keys.verifier(kid) is not None
+
+    def _verify(self, token: str) -> tuple[str, AccessClaims]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -85,7 +107,7 @@ class AccessTokens:
             raise Unauthorized(f"access tokens must be signed with {ALGORITHM}")
         kid = header.get("kid")
         key = self._keys.verifier(kid) if isinstance(kid, str) else None
-        if key is None:
+        if key is None or not isinstance(kid, str):
             raise Unauthorized("access token signed by an unknown or retired key")
         claims = decode_verified(
             token,
@@ -96,7 +118,7 @@ class AccessTokens:
             leeway=self._leeway,
             required=_REQUIRED_CLAIMS,
         )
-        return _claims(claims)
+        return kid, _claims(claims)
 
 
 def decode_verified(
@@ -135,9 +157,20 @@ def decode_verified(
 
 
 def _claims(claims: dict[str, object]) -> AccessClaims:
-    sub, tid, sid, jti, exp = (claims.get(name) for name in ("sub", "tid", "sid", "jti", "exp"))
-    if not all(isinstance(value, str) and value for value in (sub, tid, sid, jti)):
+    sub, tid, sid, jti, exp, nbf, iat = (
+        claims.get(name) for name in ("sub", "tid", "sid", "jti", "exp", "nbf", "iat")
+    )
+    if not all(isinstance(value, str) and value for value in (sub, tid, sid, jti)) or not all(
+        isinstance(value, int | float) and not isinstance(value, bool) for value in (exp, nbf, iat)
+    ):
         raise Unauthorized("invalid access token claims")
     assert isinstance(sub, str) and isinstance(tid, str) and isinstance(sid, str) and isinstance(jti, str)
-    assert isinstance(exp, int | float)
-    return AccessClaims(account_id=sub, tenant_id=tid, session_id=sid, token_id=jti, expires_at=float(exp))
+    assert isinstance(exp, int | float) and isinstance(nbf, int | float) and isinstance(iat, int | float)
+    return AccessClaims(
+        account_id=sub,
+        tenant_id=tid,
+        session_id=sid,
+        token_id=jti,
+        expires_at=float(exp),
+        not_before=float(max(nbf, iat)),
+    )

@@ -11,13 +11,19 @@ from membank.auth.sessions import SessionPolicy, SessionService
 from membank.auth.signing import SigningKeys
 from membank.auth.tokens import AccessTokens
 from membank.config import Settings
-from membank.storage.ports import LockoutPolicy, RecordStore
+from membank.storage.ports import LockoutPolicy, LoginSessionRepository, RecordStore
 
 
 def build_sessions(
-    settings: Settings, store: RecordStore, events: SecurityEvents, box: SecretBox
+    settings: Settings,
+    store: RecordStore,
+    events: SecurityEvents,
+    box: SecretBox,
+    *,
+    login_sessions: LoginSessionRepository,
 ) -> tuple[SigningKeys, SessionService]:
-    """The signing keys and the login-session service (access and refresh tokens) over the store."""
+    """The signing keys (in the store) and the login-session service (access and refresh tokens) over
+    `login_sessions` (the store's, or a cache over them)."""
     keys = SigningKeys(
         store.signing_keys,
         box,
@@ -40,7 +46,7 @@ def build_sessions(
         absolute_timeout_seconds=settings.session_absolute_timeout_seconds,
         limit_per_account=settings.session_limit_per_account,
     )
-    return keys, SessionService(store.login_sessions, tokens, events, policy)
+    return keys, SessionService(login_sessions, tokens, events, policy)
 
 
 def build_oidc(settings: Settings, store: RecordStore) -> OidcVerifier | None:

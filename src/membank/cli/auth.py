@@ -23,7 +23,9 @@ def rotate_signing_key() -> None:
     store = build_store(settings)
     try:
         events = SecurityEvents(store.security_events)
-        signing_keys, _ = build_sessions(settings, store, events, build_secret_box(settings))
+        signing_keys, _ = build_sessions(
+            settings, store, events, build_secret_box(settings), login_sessions=store.login_sessions
+        )
         kid, retiring = signing_keys.rotate()
         events.record(
             "signing_key_rotate",

@@ -89,20 +89,29 @@ def unlock(tenant: str, email: str) -> None:
 
 @contextlib.contextmanager
 def _admin() -> Iterator[tuple[RecordStore, AccountAdmin]]:
-    from membank.bootstrap import build_secret_box, build_store
+    from membank.bootstrap import (
+        build_login_failures,
+        build_login_state,
+        build_redis,
+        build_secret_box,
+        build_store,
+    )
 
     settings = Settings()
     # Security events are logged as they are written: to stderr, so stdout carries only the answer.
     configure_logging(settings.log_level, json=settings.log_json)
     store = build_store(settings)
+    redis = build_redis(settings)
     try:
         events = SecurityEvents(store.security_events)
         box = build_secret_box(settings)
-        _, sessions = build_sessions(settings, store, events, box)
-        mfa = MfaService(store.accounts, Totp(box, store.nonces, issuer=settings.mfa_issuer), events)
+        login_sessions, accounts = build_login_state(settings, store, redis)
+        _, sessions = build_sessions(settings, store, events, box, login_sessions=login_sessions)
+        mfa = MfaService(accounts, Totp(box, store.nonces, issuer=settings.mfa_issuer), events)
         admin = AccountAdmin(
-            store.accounts,
+            accounts,
             build_passwords(settings),
+            failures=build_login_failures(store, redis),
             roles=RoleCatalog(store.roles),
             mfa=mfa,
             sessions=sessions,
@@ -110,4 +119,6 @@ def _admin() -> Iterator[tuple[RecordStore, AccountAdmin]]:
         )
         yield store, admin
     finally:
+        if redis is not None:
+            redis.close()
         store.close()

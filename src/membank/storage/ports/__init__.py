@@ -7,7 +7,7 @@ a `Scope`) explicitly: there is no unscoped query.
 """
 
 from membank.storage.ports.access import CustomRole, RoleRepository, Team, TeamMembership, TeamRepository
-from membank.storage.ports.accounts import AccountRepository, LockoutPolicy, LoginFailures
+from membank.storage.ports.accounts import AccountRepository
 from membank.storage.ports.idempotency import IdempotencyRepository, StoredResponse
 from membank.storage.ports.index import IndexDocument, IndexHit, IndexResult, VectorIndex, sync_token
 from membank.storage.ports.ip_rules import IpRule, IpRuleAction, IpRuleRepository, IpRulesRevision
@@ -15,6 +15,12 @@ from membank.storage.ports.jobs import Batch, JobProgress, JobRepository
 from membank.storage.ports.keys import KeyRepository
 from membank.storage.ports.keyword import KeywordResult, KeywordSearch
 from membank.storage.ports.locks import LockRepository
+from membank.storage.ports.login_failures import (
+    LockoutPolicy,
+    LoginFailureRepository,
+    LoginFailures,
+    LoginFailureStore,
+)
 from membank.storage.ports.login_sessions import LoginSession, LoginSessionRepository, RefreshTokenRecord
 from membank.storage.ports.memories import MemoryPage, MemoryRepository
 from membank.storage.ports.nonces import NonceStore
@@ -49,6 +55,8 @@ __all__ = [
     "KeywordSearch",
     "LockRepository",
     "LockoutPolicy",
+    "LoginFailureRepository",
+    "LoginFailureStore",
     "LoginFailures",
     "LoginSession",
     "LoginSessionRepository",

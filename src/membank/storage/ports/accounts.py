@@ -1,15 +1,14 @@
-"""Human accounts of a tenant: the account rows, their password history and failed-login counts."""
+"""Human accounts of a tenant: the account rows, their password history and MFA recovery codes."""
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
 from membank.models.account import UserAccount
 
-__all__ = ["ACCOUNT_FIELDS", "AccountRepository", "LockoutPolicy", "LoginFailures"]
+__all__ = ["ACCOUNT_FIELDS", "AccountRepository"]
 
 # The fields `update` may change (the password has its own method, which also keeps its history).
 ACCOUNT_FIELDS = frozenset(
@@ -24,27 +23,6 @@ ACCOUNT_FIELDS = frozenset(
         "mfa_enabled_at",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class LoginFailures:
-    """Failed logins of one (tenant, email) since the last success or lockout, and its lockouts so far."""
-
-    failures: int
-    lockouts: int
-    locked_until: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class LockoutPolicy:
-    """`max_failures` in a row lock for `base_seconds`, doubled per lockout after the first, at most `cap_seconds`."""
-
-    max_failures: int
-    base_seconds: float
-    cap_seconds: float
-
-    def duration(self, lockouts: int) -> float:
-        return float(min(self.base_seconds * 2 ** max(lockouts - 1, 0), self.cap_seconds))
 
 
 class AccountRepository(Protocol):
@@ -78,18 +56,6 @@ class AccountRepository(Protocol):
 
     def password_history(self, account_id: str, limit: int) -> builtins.list[str]:
         """The hashes of the account's last `limit` passwords, newest first."""
-
-    def login_failures(self, tenant_id: str, email: str) -> LoginFailures | None:
-        """The failure count of (tenant, email), or None if it has none."""
-
-    def record_failure(
-        self, tenant_id: str, email: str, policy: LockoutPolicy, *, at: float
-    ) -> LoginFailures:
-        """Count a failed login atomically; the failure that reaches the limit locks and resets the count."""
-
-    def clear_failures(self, tenant_id: str, email: str) -> bool:
-        """Forget the failures and lockouts of (tenant, email) (a login succeeded, an admin unlocked);
-        whether there were any."""
 
     def replace_recovery_codes(self, account_id: str, code_hashes: Collection[str], *, at: float) -> None:
         """The account's MFA recovery codes (hashes) from now on; the previous ones are gone."""

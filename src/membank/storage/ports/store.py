@@ -11,6 +11,7 @@ from membank.storage.ports.ip_rules import IpRuleRepository
 from membank.storage.ports.jobs import JobRepository
 from membank.storage.ports.keys import KeyRepository
 from membank.storage.ports.locks import LockRepository
+from membank.storage.ports.login_failures import LoginFailureRepository
 from membank.storage.ports.login_sessions import LoginSessionRepository
 from membank.storage.ports.memories import MemoryRepository
 from membank.storage.ports.nonces import NonceStore
@@ -81,7 +82,11 @@ class RecordStore(Protocol):
 
     @property
     def accounts(self) -> AccountRepository:
-        """Human accounts, their password history and failed logins."""
+        """Human accounts, their password history and MFA recovery codes."""
+
+    @property
+    def login_failures(self) -> LoginFailureRepository:
+        """Failed logins and lockouts per (tenant, email)."""
 
     @property
     def signing_keys(self) -> SigningKeyRepository:

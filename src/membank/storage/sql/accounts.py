@@ -1,4 +1,4 @@
-"""Human accounts, password history and failed-login counts on SQLite and PostgreSQL."""
+"""Human accounts, password history and MFA recovery codes on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, Select, delete, insert, select, update
 
 from membank.models.account import UserAccount
-from membank.storage.ports.accounts import ACCOUNT_FIELDS, LockoutPolicy, LoginFailures
+from membank.storage.ports.accounts import ACCOUNT_FIELDS
 from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.rows import dumps, loads
-from membank.storage.sql.tables import login_failures, mfa_recovery_codes, password_history, users
+from membank.storage.sql.tables import mfa_recovery_codes, password_history, users
 from membank.storage.sql.upsert import upsert_insert
 
 _JSON_FIELDS = frozenset({"roles", "user_ids", "team_ids"})
@@ -189,50 +189,6 @@ class SqlAccountRepository:
         )
         with self._db.read() as conn:
             return list(conn.execute(query).scalars())
-
-    @retry_reads
-    def login_failures(self, tenant_id: str, email: str) -> LoginFailures | None:
-        query = select(login_failures).where(
-            login_failures.c.tenant_id == tenant_id, login_failures.c.email == email
-        )
-        with self._db.read() as conn:
-            row = conn.execute(query).mappings().first()
-        return (
-            LoginFailures(row["failures"], row["lockouts"], row["locked_until"]) if row is not None else None
-        )
-
-    @retry_conflicts
-    def record_failure(
-        self, tenant_id: str, email: str, policy: LockoutPolicy, *, at: float
-    ) -> LoginFailures:
-        key = (login_failures.c.tenant_id == tenant_id, login_failures.c.email == email)
-        with self._db.write() as conn:
-            fresh = {"tenant_id": tenant_id, "email": email, "failures": 0, "lockouts": 0, "updated_at": at}
-            conn.execute(upsert_insert(conn, login_failures).values(**fresh).on_conflict_do_nothing())
-            # Row lock on PostgreSQL (SQLite's write transaction holds the database): concurrent failures
-            # each count.
-            row = conn.execute(select(login_failures).where(*key).with_for_update()).mappings().one()
-            failures, lockouts, locked_until = row["failures"] + 1, row["lockouts"], row["locked_until"]
-            if failures >= policy.max_failures:
-                lockouts += 1
-                failures = 0
-                locked_until = at + policy.duration(lockouts)
-            conn.execute(
-                update(login_failures)
-                .where(*key)
-                .values(failures=failures, lockouts=lockouts, locked_until=locked_until, updated_at=at)
-            )
-        return LoginFailures(failures, lockouts, locked_until)
-
-    @retry_conflicts
-    def clear_failures(self, tenant_id: str, email: str) -> bool:
-        with self._db.write() as conn:
-            cleared = conn.execute(
-                delete(login_failures).where(
-                    login_failures.c.tenant_id == tenant_id, login_failures.c.email == email
-                )
-            )
-            return cleared.rowcount > 0
 
     @retry_conflicts
     def replace_recovery_codes(self, account_id: str, code_hashes: Collection[str], *, at: float) -> None:

@@ -12,6 +12,7 @@ from membank.storage.sql.ip_rules import SqlIpRuleRepository
 from membank.storage.sql.jobs import SqlJobRepository
 from membank.storage.sql.keys import SqlKeyRepository
 from membank.storage.sql.locks import SqlLockRepository
+from membank.storage.sql.login_failures import SqlLoginFailures
 from membank.storage.sql.login_sessions import SqlLoginSessions
 from membank.storage.sql.memories import SqlMemoryRepository
 from membank.storage.sql.nonces import SqlNonceStore
@@ -44,6 +45,7 @@ class SqlRecordStore:
         self._security_events = SqlSecurityEventLog(db)
         self._login_sessions = SqlLoginSessions(db)
         self._accounts = SqlAccountRepository(db)
+        self._login_failures = SqlLoginFailures(db)
         self._signing_keys = SqlSigningKeys(db)
         self._service_accounts = SqlServiceAccountRepository(db)
         self._nonces = SqlNonceStore(db)
@@ -115,6 +117,10 @@ class SqlRecordStore:
     @property
     def accounts(self) -> SqlAccountRepository:
         return self._accounts
+
+    @property
+    def login_failures(self) -> SqlLoginFailures:
+        return self._login_failures
 
     @property
     def signing_keys(self) -> SqlSigningKeys:
