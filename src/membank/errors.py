@@ -29,7 +29,8 @@ Hierarchy (every class carries a stable ``code`` and an HTTP ``status``)::
     │   ├── IpNotAllowed              IP_NOT_ALLOWED            403
     │   ├── IpDenied                  IP_DENIED                 403
     │   ├── StepUpRequired            STEP_UP_REQUIRED          403
-    │   └── MfaEnrolmentRequired      MFA_ENROLMENT_REQUIRED    403
+    │   ├── MfaEnrolmentRequired      MFA_ENROLMENT_REQUIRED    403
+    │   └── PasswordChangeRequired    PASSWORD_CHANGE_REQUIRED  403
     ├── Conflict                      CONFLICT                  409
     │   ├── LeaseLost                 LEASE_LOST                409
     │   ├── MemoryChanged             MEMORY_CHANGED            409
@@ -222,6 +223,13 @@ class MfaEnrolmentRequired(Forbidden):
     enrolment, password change, the own sessions and logout answer until it is set up."""
 
     code = "MFA_ENROLMENT_REQUIRED"
+
+
+class PasswordChangeRequired(Forbidden):
+    """The account's password was set by an admin (or has expired) and must be changed: only the password
+    change, the own sessions, logout and `GET /api/v1/auth/me` answer until it is."""
+
+    code = "PASSWORD_CHANGE_REQUIRED"
 
 
 class Conflict(MemBankError):

@@ -160,12 +160,20 @@ def test_a_key_cannot_change_a_password(accounts: AccountsApi) -> None:
 
 
 def test_a_temporary_password_is_changed_after_login(accounts: AccountsApi) -> None:
-    accounts.create("ann@acme.example", must_change_password=True)
+    accounts.create("ann@acme.example", must_change_password=True, user_ids=["u1"])
     login = accounts.login("ann@acme.example")
     assert login.json()["data"]["must_change_password"] is True
     token = login.json()["data"]["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    refused = accounts.api.client.get("/api/v1/users/u1/memories", headers=auth)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "PASSWORD_CHANGE_REQUIRED"
+    me = accounts.api.client.get("/api/v1/auth/me", headers=auth)
+    assert me.status_code == 200 and me.json()["data"]["subject"].startswith("user:")
+    assert accounts.api.client.get("/api/v1/auth/sessions", headers=auth).status_code == 200
     changed = _change(accounts, token, PASSWORD, OTHER_PASSWORD)
     assert changed.status_code == 200 and changed.json()["data"]["must_change_password"] is False
+    assert accounts.api.client.get("/api/v1/users/u1/memories", headers=auth).status_code == 200
 
 
 def test_an_expired_password_must_be_changed(make_settings: Callable[..., Settings]) -> None:
@@ -176,6 +184,7 @@ def test_an_expired_password_must_be_changed(make_settings: Callable[..., Settin
             account = store.accounts.get(store.keys.ensure_tenant("acme").id, made["id"])
             assert account is not None and account.password_hash is not None
             store.accounts.set_password(
+                account.tenant_id,
                 account.id,
                 account.password_hash,
                 at=time.time() - 2 * 86_400,

@@ -77,6 +77,7 @@ def test_errors_are_documented_with_their_codes_and_422_is_gone(api: Api) -> Non
         "IP_NOT_ALLOWED",
         "IP_DENIED",
         "MFA_ENROLMENT_REQUIRED",
+        "PASSWORD_CHANGE_REQUIRED",
     ]
     assert _error_codes(document, create["409"]) == ["CONFLICT"]
     assert _error_codes(document, create["413"]) == ["PAYLOAD_TOO_LARGE"]

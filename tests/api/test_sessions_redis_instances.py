@@ -16,7 +16,7 @@ from membank.config import Settings
 from membank.errors import Unauthorized
 from membank.models import Principal
 from membank.models.account import UserAccount
-from tests.api.accounts_support import FAST, PASSWORD
+from tests.api.accounts_support import FAST, OTHER_PASSWORD, PASSWORD
 from tests.support.redis import RedisServer
 
 ORIGIN = RequestOrigin(ip="192.0.2.1", user_agent="pytest")
@@ -96,3 +96,18 @@ def test_with_redis_down_checks_read_the_database_and_revocations_hold(
     with pytest.raises(Unauthorized, match="revoked"):
         _authenticate(there, token)
     assert _authenticate(there, other).subject == f"user:{account.id}"
+
+
+def test_a_password_reset_and_change_hold_on_the_other_instance_at_once(
+    instances: tuple[Container, Container, UserAccount],
+) -> None:
+    here, there, account = instances
+    admin = _admin(account.tenant_id)
+    asyncio.run(here.account_admin.reset_password(admin, account.id, "Temporary-Harbour-42", ORIGIN))
+    fresh = here.store.accounts.get(account.tenant_id, account.id)
+    assert fresh is not None and fresh.must_change_password
+    token = _login(here, fresh)
+    assert _authenticate(there, token).password_change_required  # cached on `there` now
+    principal = _authenticate(here, token)
+    asyncio.run(here.logins.change_password(principal, "Temporary-Harbour-42", OTHER_PASSWORD, ORIGIN))
+    assert not _authenticate(there, token).password_change_required

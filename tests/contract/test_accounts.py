@@ -74,10 +74,15 @@ def test_set_password_keeps_the_newest_history_rows(sql_db: SqlDatabase) -> None
     ann = _account(acme, "ann@acme.example")
     repo.create(ann)
     for n in range(1, 5):
-        repo.set_password(ann.id, f"h{n}", at=ann.created_at + n, must_change=n == 4, keep_history=3)
+        repo.set_password(acme, ann.id, f"h{n}", at=ann.created_at + n, must_change=n == 4, keep_history=3)
     assert repo.password_history(ann.id, 10) == ["h4", "h3", "h2"]
     stored = repo.get(acme, ann.id)
     assert stored is not None and stored.password_hash == "h4" and stored.must_change_password
+    other = insert_tenant(sql_db, "globex")
+    repo.set_password(other, ann.id, "stranger", at=ann.created_at + 9, must_change=False, keep_history=3)
+    stored = repo.get(acme, ann.id)  # another tenant cannot set it, nor add to its history
+    assert stored is not None and stored.password_hash == "h4"
+    assert repo.password_history(ann.id, 10) == ["h4", "h3", "h2"]
     repo.replace_hash(ann.id, "h4", "h4-rehashed")
     repo.replace_hash(ann.id, "stale", "never")  # not the current hash: nothing changes
     stored = repo.get(acme, ann.id)

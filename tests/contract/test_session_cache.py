@@ -139,6 +139,7 @@ def test_a_fill_racing_a_revocation_is_refused(world: World) -> None:
 
 def test_no_password_hash_or_mfa_secret_reaches_redis(world: World, redis_server: RedisServer) -> None:
     world.store.accounts.set_password(
+        world.account.tenant_id,
         world.account.id,
         "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA",
         at=1.0,

@@ -143,7 +143,12 @@ class LoginService:
             self._passwords.check(new, email=account.email, previous_hashes=history)
             now = self._clock()
             self._accounts.set_password(
-                account.id, self._passwords.hash(new), at=now, must_change=False, keep_history=policy.history
+                account.tenant_id,
+                account.id,
+                self._passwords.hash(new),
+                at=now,
+                must_change=False,
+                keep_history=policy.history,
             )
             self._record("password.change", "ok", account.tenant_id, account.id, origin)
             changed = self._accounts.get(account.tenant_id, account.id)

@@ -149,6 +149,7 @@ class AccountAdmin:
             history = self._accounts.password_history(account.id, policy.history)
             self._passwords.check(password, email=account.email, previous_hashes=history)
             self._accounts.set_password(
+                account.tenant_id,
                 account.id,
                 self._passwords.hash(password),
                 at=self._clock(),

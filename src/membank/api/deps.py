@@ -17,7 +17,14 @@ from membank.auth.request_guard import RequestFacts, SignedParts, needs_signatur
 from membank.auth.request_signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from membank.auth.service import KeyCheck
 from membank.bootstrap import Container
-from membank.errors import Forbidden, MemBankError, MfaEnrolmentRequired, StepUpRequired, Unauthorized
+from membank.errors import (
+    Forbidden,
+    MemBankError,
+    MfaEnrolmentRequired,
+    PasswordChangeRequired,
+    StepUpRequired,
+    Unauthorized,
+)
 from membank.models import Principal
 
 # A platform admin names the tenant it acts in (by name) with this header; nobody else may send it.
@@ -60,6 +67,7 @@ async def current_principal(
     setattr(request.state, STATE_KEY, limits.headers)
     if limits.refusal is not None:
         raise limits.refusal
+    _refuse_before_password_change(request, principal)
     await _refuse_without_required_mfa(request, container, principal)
     target = request.headers.get(TENANT_HEADER)
     if target is not None:
@@ -67,16 +75,20 @@ async def current_principal(
     return principal
 
 
-# What a session that must set up MFA first may still do.
-_ENROLMENT_PATHS = frozenset(
-    {
-        "/api/v1/auth/mfa/enrol",
-        "/api/v1/auth/mfa/activate",
-        "/api/v1/auth/password",
-        "/api/v1/auth/sessions",
-        "/api/v1/auth/logout",
-    }
+# What a session that must change its password first may still do.
+_PASSWORD_CHANGE_PATHS = frozenset(
+    {"/api/v1/auth/password", "/api/v1/auth/sessions", "/api/v1/auth/logout", "/api/v1/auth/me"}
 )
+# What a session that must set up MFA first may still do.
+_ENROLMENT_PATHS = _PASSWORD_CHANGE_PATHS | {"/api/v1/auth/mfa/enrol", "/api/v1/auth/mfa/activate"}
+
+
+def _refuse_before_password_change(request: Request, principal: Principal) -> None:
+    if principal.password_change_required and request.url.path not in _PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired(
+            "this account's password must be changed first (POST /api/v1/auth/password)",
+            details={"field": "password"},
+        )
 
 
 async def _refuse_without_required_mfa(request: Request, container: Container, principal: Principal) -> None:

@@ -187,6 +187,7 @@ class SessionService:
             team_ids=frozenset(account.team_ids or ()),
             session_id=session.id,
             mfa_at=session.mfa_at,
+            password_change_required=account.must_change_password,
         )
 
     async def confirm_mfa(self, principal: Principal, mfa_at: float) -> None:

@@ -106,6 +106,8 @@ class Principal:
     team_ids: frozenset[str] = field(default_factory=frozenset)
     session_id: str | None = None
     mfa_at: float | None = None
+    # A login session of an account that must change its password first (must_change_password).
+    password_change_required: bool = False
 
     @classmethod
     def system(cls, tenant_id: str, actor: str) -> Principal:

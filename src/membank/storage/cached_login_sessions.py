@@ -1,7 +1,8 @@
 """Login sessions on the database with the JWT request path's read cached in Redis (storage/redis/session_cache.py).
 
 Every write goes to the database first, then ends the Redis entries it changed: a session's own changes
-(revoked, touched, step-up), and an account's changes (status, roles, bindings) for each of its live
+(revoked, touched, step-up), and an account's changes (status, roles, bindings, a password that must be
+changed) for each of its live
 sessions. A read that misses, or finds Redis down, reads the database. If Redis cannot be reached to end an
 entry, other instances may still serve it until it expires (MEMBANK_SESSION_CACHE_SECONDS): that is the
 bound on how stale a session check can be while Redis is partly unreachable.
@@ -25,7 +26,7 @@ from membank.storage.redis.session_cache import RedisSessionCache
 log = structlog.get_logger(__name__)
 
 # The account fields a session check reads (auth/sessions.py): a change of any other keeps the entries.
-_CHECKED_FIELDS = frozenset({"status", "roles", "user_ids", "team_ids"})
+_CHECKED_FIELDS = frozenset({"status", "roles", "user_ids", "team_ids", "must_change_password"})
 
 
 class CachedLoginSessions:
@@ -131,11 +132,19 @@ class SessionCachedAccounts:
         return changed
 
     def set_password(
-        self, account_id: str, password_hash: str, *, at: float, must_change: bool, keep_history: int
+        self,
+        tenant_id: str,
+        account_id: str,
+        password_hash: str,
+        *,
+        at: float,
+        must_change: bool,
+        keep_history: int,
     ) -> None:
         self._accounts.set_password(
-            account_id, password_hash, at=at, must_change=must_change, keep_history=keep_history
+            tenant_id, account_id, password_hash, at=at, must_change=must_change, keep_history=keep_history
         )
+        self._sessions.forget_account(tenant_id, account_id)  # must_change_password may have changed
 
     def replace_hash(self, account_id: str, old_hash: str, new_hash: str) -> None:
         self._accounts.replace_hash(account_id, old_hash, new_hash)

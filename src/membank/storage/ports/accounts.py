@@ -46,7 +46,14 @@ class AccountRepository(Protocol):
         """Apply `changes` (keys from ACCOUNT_FIELDS); the account as it is now, or None if unknown."""
 
     def set_password(
-        self, account_id: str, password_hash: str, *, at: float, must_change: bool, keep_history: int
+        self,
+        tenant_id: str,
+        account_id: str,
+        password_hash: str,
+        *,
+        at: float,
+        must_change: bool,
+        keep_history: int,
     ) -> None:
         """A new password: the account's hash and must_change_password, a history row (the newest
         `keep_history` rows are kept)."""

@@ -150,12 +150,19 @@ class SqlAccountRepository:
 
     @retry_conflicts
     def set_password(
-        self, account_id: str, password_hash: str, *, at: float, must_change: bool, keep_history: int
+        self,
+        tenant_id: str,
+        account_id: str,
+        password_hash: str,
+        *,
+        at: float,
+        must_change: bool,
+        keep_history: int,
     ) -> None:
         with self._db.write() as conn:
-            conn.execute(
+            changed = conn.execute(
                 update(users)
-                .where(users.c.id == account_id)
+                .where(users.c.id == account_id, users.c.tenant_id == tenant_id)
                 .values(
                     password_hash=password_hash,
                     password_changed_at=at,
@@ -163,7 +170,8 @@ class SqlAccountRepository:
                     updated_at=at,
                 )
             )
-            _add_history(conn, account_id, password_hash, at, keep=keep_history)
+            if changed.rowcount == 1:  # another tenant's account is not this tenant's to change
+                _add_history(conn, account_id, password_hash, at, keep=keep_history)
 
     @retry_conflicts
     def replace_hash(self, account_id: str, old_hash: str, new_hash: str) -> None:
