@@ -124,6 +124,19 @@ def test_two_instances_on_one_redis_enforce_one_limit_together(
         _refused(b.call("GET", LIST), scope="key", limit=4)
 
 
+def test_two_instances_on_one_redis_share_an_address_unauthenticated_limit(
+    make_settings: Callable[..., Settings], make_postgres_database: MakePostgresDatabase, redis_url: str
+) -> None:
+    with _two_instances(
+        make_settings, make_postgres_database(), redis_url=redis_url, rate_limit_unauthenticated_per_minute=3
+    ) as (a, b):
+        assert [api.call("GET", LIST, key="mbk_wrong").status_code for api in (a, b, a)] == [401] * 3
+        for api in (b, a):
+            limited = api.call("GET", LIST, key="mbk_wrong")
+            assert limited.status_code == 429
+            assert limited.json()["error"]["details"]["scope"] == "ip"
+
+
 def test_without_redis_each_instance_counts_on_its_own(
     make_settings: Callable[..., Settings], make_postgres_database: MakePostgresDatabase
 ) -> None:

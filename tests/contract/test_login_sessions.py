@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -25,8 +26,22 @@ BOX_KEY = b"k" * 32
 ORIGIN = RequestOrigin(ip="203.0.113.9", user_agent="pytest")
 
 
-def _keys(db: SqlDatabase, *, retire_after: float = 60.0) -> SigningKeys:
-    return SigningKeys(SqlSigningKeys(db), SecretBox(BOX_KEY), retire_after=retire_after, cache_seconds=30.0)
+def _keys(
+    db: SqlDatabase,
+    *,
+    retire_after: float = 60.0,
+    cache_seconds: float = 30.0,
+    clock: list[float] | None = None,
+) -> SigningKeys:
+    """Signing keys over `db`; on the time in `clock[0]` when given (a test moves it), else the real time."""
+    now: Callable[[], float] = (lambda: clock[0]) if clock is not None else time.time
+    return SigningKeys(
+        SqlSigningKeys(db),
+        SecretBox(BOX_KEY),
+        retire_after=retire_after,
+        cache_seconds=cache_seconds,
+        clock=now,
+    )
 
 
 def _service(db: SqlDatabase, *, limit: int = 10, idle: float = 3600.0) -> SessionService:
@@ -70,13 +85,7 @@ def test_instances_creating_the_first_key_at_once_end_with_one_signing_key(sql_u
 
 def test_rotation_signs_with_the_new_key_and_verifies_with_both_until_retired(sql_db: SqlDatabase) -> None:
     clock = [1_000_000.0]
-    keys = SigningKeys(
-        SqlSigningKeys(sql_db),
-        SecretBox(BOX_KEY),
-        retire_after=10.0,
-        cache_seconds=0.0,
-        clock=lambda: clock[0],
-    )
+    keys = _keys(sql_db, retire_after=10.0, cache_seconds=0.0, clock=clock)
     old_kid, _ = keys.signer()
     new_kid, retiring = keys.rotate()
     assert retiring == [old_kid] and keys.signer()[0] == new_kid
@@ -91,13 +100,7 @@ def test_a_token_verified_before_is_still_refused_once_expired_or_its_key_retire
     sql_db: SqlDatabase,
 ) -> None:
     clock = [time.time()]
-    keys = SigningKeys(
-        SqlSigningKeys(sql_db),
-        SecretBox(BOX_KEY),
-        retire_after=10.0,
-        cache_seconds=0.0,
-        clock=lambda: clock[0],
-    )
+    keys = _keys(sql_db, retire_after=10.0, cache_seconds=0.0, clock=clock)
     tokens = AccessTokens(keys, issuer="membank", audience="membank-api", ttl_seconds=1, leeway_seconds=0)
     short = tokens.issue(account_id="a", tenant_id="t", session_id="s1", mfa_at=None)
     assert tokens.verify(short).session_id == "s1"
