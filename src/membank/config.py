@@ -288,7 +288,10 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_json: bool = True
+    # JSON lines; unset: JSON unless stderr is a terminal (then a console rendering).
+    log_json: bool | None = None
+    # Also drop memory content (content, query, messages... fields) and mask email addresses in every log line.
+    log_redact_content: bool = False
 
     @field_validator("database_url")
     @classmethod

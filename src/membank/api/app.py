@@ -24,14 +24,14 @@ from membank.config import Settings
 from membank.errors import BackendUnavailable
 from membank.jobs.worker import finish_within
 from membank.models.bounds import JsonBounds, use_bounds
-from membank.observability.logging import configure_logging
+from membank.observability.logging import configure_logging_from
 
 log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
     """The API; background work (index sync, in-process workers) lives and dies with its lifespan."""
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging_from(settings)
     bounds = JsonBounds.from_settings(settings)
 
     @contextlib.asynccontextmanager

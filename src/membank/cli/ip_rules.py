@@ -13,7 +13,7 @@ from membank.auth.events import RequestOrigin, SecurityEvents
 from membank.auth.ip_rules import MAX_NOTE_LENGTH, IpRules
 from membank.config import Settings
 from membank.errors import MemBankError
-from membank.observability.logging import configure_logging
+from membank.observability.logging import configure_logging_from
 from membank.storage.ports import IpRuleAction, RecordStore
 
 
@@ -42,7 +42,7 @@ def _rules() -> Iterator[tuple[RecordStore, IpRules]]:
 
     settings = Settings()
     # Security events are logged as they are written: to stderr, so stdout carries only the output.
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging_from(settings)
     store = build_store(settings)
     try:
         yield store, IpRules(store.ip_rules, SecurityEvents(store.security_events), refresh_seconds=0)

@@ -17,7 +17,7 @@ from membank.errors import MemBankError
 from membank.keys.schemas import MAX_GRACE_SECONDS, KeyCreate
 from membank.keys.service import KeyAdmin, KeySpec
 from membank.models import ApiKey, Principal
-from membank.observability.logging import configure_logging
+from membank.observability.logging import configure_logging_from
 from membank.storage.ports import RecordStore
 
 
@@ -110,7 +110,7 @@ def _admin() -> Iterator[tuple[RecordStore, KeyAdmin]]:
 
     settings = Settings()
     # Security events are logged as they are written: to stderr, so stdout carries only the key.
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging_from(settings)
     store = build_store(settings)
     try:
         usage = KeyUsageCounter(store.keys)

@@ -77,10 +77,10 @@ def worker(concurrency: int | None) -> None:
     """Run job workers only; index updates reach the server through the outbox."""
     from membank.bootstrap import build_container
     from membank.jobs.worker import finish_within
-    from membank.observability.logging import configure_logging
+    from membank.observability.logging import configure_logging_from
 
     settings = _settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging_from(settings)
     count = concurrency if concurrency is not None else max(1, settings.workers)
 
     async def main() -> None:

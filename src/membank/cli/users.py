@@ -19,7 +19,7 @@ from membank.auth.wiring import build_passwords, build_sessions
 from membank.config import Settings
 from membank.errors import MemBankError
 from membank.models import Principal
-from membank.observability.logging import configure_logging
+from membank.observability.logging import configure_logging_from
 from membank.storage.ports import RecordStore
 
 
@@ -99,7 +99,7 @@ def _admin() -> Iterator[tuple[RecordStore, AccountAdmin]]:
 
     settings = Settings()
     # Security events are logged as they are written: to stderr, so stdout carries only the answer.
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging_from(settings)
     store = build_store(settings)
     redis = build_redis(settings)
     try:

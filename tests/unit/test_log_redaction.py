@@ -1,0 +1,68 @@
+"""Every log line is redacted: secrets by field name and by shape (nested too), from MemBank's loggers and the
+standard library's; memory content and email addresses only with MEMBANK_LOG_REDACT_CONTENT."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from membank.observability.logging import configure_logging, redactor
+
+KEY = "mbk_0123456789ab_" + "S" * 40
+JWT = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl"
+REFRESH = "mbr_" + "r" * 43
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    yield
+    configure_logging("WARNING", json=False)
+
+
+def _redact(event: dict[str, object], *, content: bool = False) -> dict[str, object]:
+    return dict(redactor(content=content)(None, "info", dict(event)))
+
+
+def test_secrets_are_masked_by_field_name_and_by_shape_at_any_depth() -> None:
+    out = _redact(
+        {
+            "event": "calling out",
+            "Authorization": "Bearer whatever",
+            "api_key": "anything",
+            "new_password": "hunter2",
+            "detail": f"key {KEY} then {JWT} and {REFRESH}",
+            "headers": {"x-refresh-token": "plain", "accept": "json"},
+            "calls": [{"url": "redis://:pa55@redis:6379/0"}, "Bearer abc.def"],
+        }
+    )
+    text = json.dumps(out)
+    for secret in ("whatever", "anything", "hunter2", KEY, JWT, REFRESH, "plain", "pa55", "abc.def"):
+        assert secret not in text
+    assert out["event"] == "calling out"
+    assert out["headers"] == {"x-refresh-token": "***", "accept": "json"}
+    assert out["detail"] == "key mbk_*** then <jwt> and mbr_***"
+    assert out["calls"] == [{"url": "redis://:***@redis:6379/0"}, "Bearer ***"]
+
+
+def test_content_and_emails_are_dropped_only_with_the_setting() -> None:
+    event = {"event": "extracted", "content": "ann loves tea", "query": "tea?", "by": "ann@acme.example"}
+    assert _redact(event) == event
+    redacted = _redact(event, content=True)
+    assert redacted == {"event": "extracted", "content": "<redacted>", "query": "<redacted>", "by": "<email>"}
+
+
+def test_stdlib_and_structlog_lines_both_pass_the_redactor(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json=True, redact_content=True)
+    logging.getLogger("httpx").info("HTTP Request: POST with Bearer %s for ann@acme.example", KEY)
+    structlog.get_logger("membank.test").info("stored", content="ann loves tea", token=JWT)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert len(lines) == 2
+    text = json.dumps(lines)
+    for leaked in (KEY, JWT, "ann loves tea", "ann@acme.example"):
+        assert leaked not in text
+    assert lines[0]["logger"] == "httpx" and lines[0]["level"] == "info"
+    assert lines[1]["content"] == "<redacted>" and lines[1]["token"] == "***"
