@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from membank.models import Principal
+from membank.observability.metrics import AUDIT_EVENTS
 from membank.storage.ports.security_events import SecurityEvent, SecurityEventLog
 
 log = structlog.get_logger("membank.security")
@@ -58,6 +59,7 @@ class SecurityEvents:
             details=details or {},
         )
         self._log.append(event)
+        AUDIT_EVENTS.labels(kind, outcome).inc()
         log.info("security_event", kind=kind, outcome=outcome, tenant_id=tenant_id, target=target)
 
     def record_by(

@@ -23,6 +23,7 @@ from membank.ingest.extraction.slots import detect_slot
 from membank.memories.slots import current_in_slot
 from membank.models import Memory, Provenance, content_hash, fresh_memory, now_utc, supersession, to_epoch
 from membank.models.time import in_time_range
+from membank.observability.metrics import MEMORIES_CREATED, MEMORIES_UPDATED
 from membank.storage.ports import MemoryRepository, VectorIndex, VersionRepository
 
 Event = Literal["ADD", "UPDATE", "DELETE", "NOOP"]
@@ -295,6 +296,7 @@ class Consolidator:
         self._memories.insert(
             [memory], [vector.tolist()], ctx.model_id, actor=ctx.actor, provenance=ctx.provenance
         )
+        MEMORIES_CREATED.labels("conversation").inc()
         self._indexed([memory.id])
 
     def _store_history(
@@ -337,6 +339,8 @@ class Consolidator:
         self._memories.supersede(
             closed, successor, vector.tolist(), ctx.model_id, actor=ctx.actor, provenance=ctx.provenance
         )
+        MEMORIES_CREATED.labels("conversation").inc()
+        MEMORIES_UPDATED.labels("conversation").inc()
         self._indexed([closed.id, successor.id])
         return successor
 
@@ -348,6 +352,7 @@ class Consolidator:
             memory, valid_to=valid_to, deleted_at=now, updated_at=now, version=memory.version + 1
         )
         self._memories.invalidate(retired, actor=ctx.actor, provenance=ctx.provenance)
+        MEMORIES_UPDATED.labels("conversation").inc()
         self._indexed([retired.id])
         return retired
 

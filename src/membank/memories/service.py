@@ -27,6 +27,7 @@ from membank.models import (
     supersession,
     to_epoch,
 )
+from membank.observability.metrics import MEMORIES_CREATED, MEMORIES_DELETED, MEMORIES_UPDATED
 from membank.providers.embedders.ports import Embedder
 from membank.search.indexing import IndexSync
 from membank.storage.ports import LockRepository, MemoryPage, MemoryRepository, VersionRepository
@@ -81,6 +82,7 @@ class MemoryService:
 
     def _insert(self, principal: Principal, memory: Memory, vector: list[float]) -> tuple[Memory, list[str]]:
         self._memories.insert([memory], [vector], self._embedder.model_id, actor=principal.subject)
+        MEMORIES_CREATED.labels("api").inc()
         return memory, [memory.id]
 
     def _write_in_slot(
@@ -101,6 +103,8 @@ class MemoryService:
         fields = {key: getattr(memory, key) for key in _SUCCESSOR_FIELDS}
         closed, successor = supersession(current, memory.content, fields=fields, valid_from=memory.valid_from)
         self._memories.supersede(closed, successor, vector, self._embedder.model_id, actor=principal.subject)
+        MEMORIES_CREATED.labels("api").inc()
+        MEMORIES_UPDATED.labels("api").inc()
         touched = [closed.id, successor.id]
         for stale in filled[1:]:
             now = now_utc()
@@ -112,6 +116,7 @@ class MemoryService:
                 version=stale.version + 1,
             )
             self._memories.invalidate(retired, actor=principal.subject)
+            MEMORIES_UPDATED.labels("api").inc()
             touched.append(retired.id)
         return successor, touched
 
@@ -154,6 +159,7 @@ class MemoryService:
             updated_at=now_utc(),
         )
         await asyncio.to_thread(self._memories.update_fields, updated, diff, actor=principal.subject)
+        MEMORIES_UPDATED.labels("api").inc()
         await self._apply_index([updated.id])
         return updated
 
@@ -171,6 +177,8 @@ class MemoryService:
             self._embedder.model_id,
             actor=principal.subject,
         )
+        MEMORIES_CREATED.labels("api").inc()
+        MEMORIES_UPDATED.labels("api").inc()
         await self._apply_index([closed.id, successor.id])
         return successor
 
@@ -181,6 +189,7 @@ class MemoryService:
             erased = await asyncio.to_thread(
                 self._memories.erase, principal.tenant_id, current.lineage_id, actor=principal.subject
             )
+            MEMORIES_DELETED.labels("hard").inc()
             await self._apply_index(erased)
             return {"id": memory_id, "deleted": True, "erased": True, "erased_versions": len(erased)}
         if current.deleted_at is None and current.valid_to is None:
@@ -189,6 +198,7 @@ class MemoryService:
                 current, valid_to=now, deleted_at=now, updated_at=now, version=current.version + 1
             )
             await asyncio.to_thread(self._memories.invalidate, current, actor=principal.subject)
+            MEMORIES_DELETED.labels("soft").inc()
             await self._apply_index([current.id])
         return {
             "id": memory_id,

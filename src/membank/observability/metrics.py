@@ -29,6 +29,41 @@ OUTBOX_PENDING = Gauge(
     "membank_outbox_pending", "Outbox items not yet applied to the indexes.", registry=REGISTRY
 )
 JOBS = Gauge("membank_jobs", "Jobs by status.", ["status"], registry=REGISTRY)
+# Memory writes by where they came from (source: api, batch, conversation). A new version that supersedes
+# another is one created memory and one updated memory (the version it closes).
+MEMORIES_CREATED = Counter(
+    "membank_memories_created_total",
+    "Memories written (new facts and new versions), by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+MEMORIES_UPDATED = Counter(
+    "membank_memories_updated_total",
+    "Existing memories changed: edited in place, closed by a new version or retired from a slot, by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+MEMORIES_DELETED = Counter(
+    "membank_memories_deleted_total",
+    "Memories deleted through the API, by kind (soft: kept in history; hard: the lineage erased).",
+    ["kind"],
+    registry=REGISTRY,
+)
+SEARCH_REQUESTS = Counter(
+    "membank_search_requests_total", "Searches by outcome (ok, error).", ["outcome"], registry=REGISTRY
+)
+SEARCH_LATENCY = Histogram(
+    "membank_search_latency_seconds",
+    "Search latency inside the service (embedding, index, keyword and ranking; caches included).",
+    buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=REGISTRY,
+)
+AUDIT_EVENTS = Counter(
+    "membank_audit_events_total",
+    "Security events written to the append-only log, by kind and outcome.",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
 
 
 class CacheCollector(Collector):

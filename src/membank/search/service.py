@@ -20,6 +20,7 @@ from typing import Any
 
 from membank.errors import IndexUnavailable
 from membank.models import Memory, Principal, Scope, from_epoch, iso, now_utc, to_epoch
+from membank.observability.metrics import SEARCH_LATENCY, SEARCH_REQUESTS
 from membank.providers.embedders.ports import Embedder
 from membank.search.caching import AnswerCache, request_digest
 from membank.search.filters import parse_filter
@@ -113,6 +114,18 @@ class SearchService:
         While the index cannot serve: keyword search over the system of record, marked degraded (without a
         fallback: IndexUnavailable, 503 INDEX_UNAVAILABLE, with the reason)."""
         started = time.perf_counter()
+        try:
+            outcome = await self._search(principal, request, use_cache=use_cache, started=started)
+        except BaseException:
+            SEARCH_REQUESTS.labels("error").inc()
+            raise
+        SEARCH_REQUESTS.labels("ok").inc()
+        SEARCH_LATENCY.observe(time.perf_counter() - started)
+        return outcome
+
+    async def _search(
+        self, principal: Principal, request: SearchIn, *, use_cache: bool, started: float
+    ) -> SearchOutcome:
         filter_node = request_filter(request)
         scope = Scope(principal.tenant_id, request.user_id, request.agent_id, request.session_id)
         moment = to_epoch(request.as_of) if request.as_of else to_epoch(now_utc())
