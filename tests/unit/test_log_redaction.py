@@ -3,6 +3,7 @@ standard library's; memory content and email addresses only with MEMBANK_LOG_RED
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Iterator
@@ -55,14 +56,39 @@ def test_content_and_emails_are_dropped_only_with_the_setting() -> None:
     assert redacted == {"event": "extracted", "content": "<redacted>", "query": "<redacted>", "by": "<email>"}
 
 
+@contextlib.contextmanager
+def _bare_root() -> Iterator[None]:
+    """The root logger as a process starts it: without pytest's capture handlers, which pytest adds again
+    at every test phase (configure_logging leaves a root that has handlers alone, like logging.basicConfig)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers = []
+    try:
+        yield
+    finally:
+        configure_logging("WARNING", json=False)  # removes its handler again
+        root.handlers = handlers
+        root.setLevel(level)
+
+
 def test_stdlib_and_structlog_lines_both_pass_the_redactor(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging("INFO", json=True, redact_content=True)
-    logging.getLogger("httpx").info("HTTP Request: POST with Bearer %s for ann@acme.example", KEY)
-    structlog.get_logger("membank.test").info("stored", content="ann loves tea", token=JWT)
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    with _bare_root():
+        configure_logging("INFO", json=True, redact_content=True)
+        logging.getLogger("httpx").info("HTTP Request: POST with Bearer %s for ann@acme.example", KEY)
+        structlog.get_logger("membank.test").info("stored", content="ann loves tea", token=JWT)
+        captured = capsys.readouterr().err
+    lines = [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
     assert len(lines) == 2
     text = json.dumps(lines)
     for leaked in (KEY, JWT, "ann loves tea", "ann@acme.example"):
         assert leaked not in text
     assert lines[0]["logger"] == "httpx" and lines[0]["level"] == "info"
     assert lines[1]["content"] == "<redacted>" and lines[1]["token"] == "***"
+
+
+def test_a_root_that_has_handlers_is_left_alone() -> None:
+    root = logging.getLogger()
+    foreign = root.handlers[:]
+    assert foreign  # pytest's capture
+    configure_logging("DEBUG", json=True)
+    assert root.handlers == foreign

@@ -78,6 +78,18 @@ def redactor(*, content: bool) -> Callable[[Any, str, EventDict], EventDict]:
     return redact
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to `sys.stderr` as it is at each line (a CLI runner in tests swaps it for its own stream)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging_from(settings: Settings) -> None:
     """`configure_logging` with MEMBANK_LOG_LEVEL, MEMBANK_LOG_JSON and MEMBANK_LOG_REDACT_CONTENT."""
     configure_logging(settings.log_level, json=settings.log_json, redact_content=settings.log_redact_content)
@@ -104,7 +116,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = True, redact_c
         # that already logged; the cost is one small bind per log call.
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
@@ -117,10 +129,11 @@ def configure_logging(level: str = "INFO", *, json: bool | None = True, redact_c
         )
     )
     root = logging.getLogger()
-    # Replaces the handler of an earlier call only: others on the root (a test's log capture) stay.
     while _INSTALLED:
         root.removeHandler(_INSTALLED.pop())
-    root.addHandler(handler)
-    _INSTALLED.append(handler)
-    root.setLevel(level)
+    # Like logging.basicConfig: a root the host already gave handlers (a test harness) is left as it is.
+    if not root.handlers:
+        root.addHandler(handler)
+        _INSTALLED.append(handler)
+        root.setLevel(level)
     logging.getLogger("uvicorn.access").disabled = True
