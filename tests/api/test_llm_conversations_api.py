@@ -10,6 +10,7 @@ import pytest
 
 from membank.config import Settings
 from tests.api.conftest import Api, open_api
+from tests.api.metrics_support import moved, samples
 from tests.api.test_conversations_api import current, exchange, synthesize
 from tests.support.openai_stub import OpenAIStub, Reply, Status, Step, reply_json
 
@@ -49,7 +50,15 @@ def llm_api(
 
 def test_llm_tier_extracts_with_prompt_version_and_usage(llm_api: Api, openai_stub: OpenAIStub) -> None:
     openai_stub.script = [reply_json({"facts": [FACT]})]
+    before = samples(llm_api)
     result = exchange(llm_api, "I moved to Lisbon.", "Lisbon is lovely!", session_id="s1")
+    after = samples(llm_api)
+    assert moved(before, after, "membank_extractions_total", extractor="llm", outcome="ok") == 1
+    tokens = "membank_llm_tokens_used_total"
+    model = result["usage"]["model"]
+    for kind in ("prompt", "completion"):
+        spent = moved(before, after, tokens, purpose="extraction", model=model, kind=kind)
+        assert spent == result["usage"][f"{kind}_tokens"] > 0
     assert result["extractor"] == "llm:stub-model"
     assert result["prompt_version"] == "extract-v1"
     assert result["usage"]["prompt_tokens"] > 0 and result["usage"]["model"]
@@ -77,7 +86,10 @@ FAULTS: dict[str, list[Step]] = {
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_no_fact_is_lost_to_llm_faults(llm_api: Api, openai_stub: OpenAIStub, fault: str) -> None:
     openai_stub.script = list(FAULTS[fault])
+    before = samples(llm_api)
     result = exchange(llm_api, "I moved to Lisbon last week and I adopted a dog named Rex.")
+    fallbacks = "membank_extractions_total"
+    assert moved(before, samples(llm_api), fallbacks, extractor="llm", outcome="fallback") == 1
     assert result["extractor"].startswith("heuristic (llm failed:"), result["extractor"]
     stored = current(llm_api)
     assert any("Lisbon" in m for m in stored) and any("Rex" in m for m in stored), stored

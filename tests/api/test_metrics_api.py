@@ -3,25 +3,8 @@ registry is per process, so the test compares before and after)."""
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from tests.api.conftest import Api
-
-Sample = tuple[str, tuple[tuple[str, str], ...]]
-
-
-def _samples(api: Api) -> dict[Sample, float]:
-    text = api.call("GET", "/metrics").text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def _moved(before: dict[Sample, float], after: dict[Sample, float], name: str, **labels: str) -> float:
-    key = (name, tuple(sorted(labels.items())))
-    return after.get(key, 0.0) - before.get(key, 0.0)
+from tests.api.metrics_support import moved, samples
 
 
 def _exchange(api: Api, user_input: str, timestamp: str) -> None:
@@ -31,7 +14,7 @@ def _exchange(api: Api, user_input: str, timestamp: str) -> None:
 
 
 def test_memory_search_and_audit_counters_move_by_what_was_done(api: Api) -> None:
-    before = _samples(api)
+    before = samples(api)
     first, second = api.add("alice likes green tea"), api.add("alice owns a red bicycle")
     assert api.call("PATCH", f"/api/v1/memories/{first['id']}", json={"importance": 9}).status_code == 200
     edited = api.call("PATCH", f"/api/v1/memories/{second['id']}", json={"content": "alice owns a blue bike"})
@@ -49,17 +32,17 @@ def test_memory_search_and_audit_counters_move_by_what_was_done(api: Api) -> Non
         assert found.status_code == 200, found.text
     login = {"tenant": "acme", "email": "nobody@acme.example", "password": "wrong-Password-1"}
     assert api.client.post("/api/v1/auth/login", json=login).status_code == 401
-    after = _samples(api)
+    after = samples(api)
 
     created = "membank_memories_created_total"
-    assert _moved(before, after, created, source="api") == 4  # three adds and one new version
-    assert _moved(before, after, created, source="batch") == 3
-    assert _moved(before, after, created, source="conversation") == 2  # Paris, then Berlin superseding it
+    assert moved(before, after, created, source="api") == 4  # three adds and one new version
+    assert moved(before, after, created, source="batch") == 3
+    assert moved(before, after, created, source="conversation") == 2  # Paris, then Berlin superseding it
     updated = "membank_memories_updated_total"
-    assert _moved(before, after, updated, source="api") == 2  # in place, and closed by a new version
-    assert _moved(before, after, updated, source="conversation") == 1  # Paris closed by Berlin
-    assert _moved(before, after, "membank_memories_deleted_total", kind="soft") == 1
-    assert _moved(before, after, "membank_memories_deleted_total", kind="hard") == 1
-    assert _moved(before, after, "membank_search_requests_total", outcome="ok") == 2
-    assert _moved(before, after, "membank_search_latency_seconds_count") == 2
-    assert _moved(before, after, "membank_audit_events_total", kind="login", outcome="failed") == 1
+    assert moved(before, after, updated, source="api") == 2  # in place, and closed by a new version
+    assert moved(before, after, updated, source="conversation") == 1  # Paris closed by Berlin
+    assert moved(before, after, "membank_memories_deleted_total", kind="soft") == 1
+    assert moved(before, after, "membank_memories_deleted_total", kind="hard") == 1
+    assert moved(before, after, "membank_search_requests_total", outcome="ok") == 2
+    assert moved(before, after, "membank_search_latency_seconds_count") == 2
+    assert moved(before, after, "membank_audit_events_total", kind="login", outcome="failed") == 1

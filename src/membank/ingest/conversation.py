@@ -19,6 +19,7 @@ from membank.ingest.sessions import next_session_state
 from membank.jobs.worker import TaskContext
 from membank.memories.slots import LOCK_TTL_SECONDS, scope_lock, user_lock
 from membank.models import Job, Provenance, iso, now_utc
+from membank.observability.metrics import count_llm_tokens
 from membank.providers.embedders.batching import INPUT_REJECTED
 from membank.providers.embedders.ports import Embedder
 from membank.storage.ports import (
@@ -219,6 +220,12 @@ class ConversationProcessor:
 
     def _record_usage(self, job: Job, result: ExtractionResult) -> None:
         assert result.usage is not None
+        count_llm_tokens(
+            "extraction",
+            result.usage.model,
+            prompt=result.usage.prompt_tokens,
+            completion=result.usage.completion_tokens,
+        )
         self._usage.record(
             UsageRecord(
                 tenant_id=job.tenant_id,

@@ -58,6 +58,19 @@ SEARCH_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=REGISTRY,
 )
+EXTRACTIONS = Counter(
+    "membank_extractions_total",
+    "Conversation extractions by the tier asked first, and whether it answered (ok) or the next tier took over"
+    " (fallback).",
+    ["extractor", "outcome"],
+    registry=REGISTRY,
+)
+LLM_TOKENS = Counter(
+    "membank_llm_tokens_used_total",
+    "LLM tokens spent, by purpose (extraction, synthesis), model and kind (prompt, completion).",
+    ["purpose", "model", "kind"],
+    registry=REGISTRY,
+)
 AUDIT_EVENTS = Counter(
     "membank_audit_events_total",
     "Security events written to the append-only log, by kind and outcome.",
@@ -98,3 +111,8 @@ class CacheCollector(Collector):
 
 
 REGISTRY.register(CacheCollector())
+
+
+def count_llm_tokens(purpose: str, model: str, *, prompt: int, completion: int) -> None:
+    LLM_TOKENS.labels(purpose, model, "prompt").inc(prompt)
+    LLM_TOKENS.labels(purpose, model, "completion").inc(completion)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from membank.errors import LLMServiceError
 from membank.models import MEMORY_TYPES, Memory, Principal, iso
+from membank.observability.metrics import count_llm_tokens
 from membank.providers.llms.ports import ChatMessage, ChatModel
 from membank.search.caching import AnswerCache, request_digest
 from membank.search.schemas import SearchIn, SynthesizeIn
@@ -190,6 +191,10 @@ class SynthesisService:
         ]
         completion = await self._chat.complete_json(
             messages, schema=_schema(), schema_name="context_summary", max_tokens=self._max_tokens
+        )
+        usage = completion.usage
+        count_llm_tokens(
+            "synthesis", usage.model, prompt=usage.prompt_tokens, completion=usage.completion_tokens
         )
         await asyncio.to_thread(
             self._usage.record,

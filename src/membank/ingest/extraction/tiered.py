@@ -12,6 +12,7 @@ import structlog
 from membank.errors import LLMServiceError
 from membank.ingest.extraction.llm import LlmExtractionFailed
 from membank.ingest.extraction.ports import Conversation, ExtractionResult, Extractor
+from membank.observability.metrics import EXTRACTIONS
 from membank.providers.llms.ports import TokenUsage
 
 __all__ = ["FallbackExtractor"]
@@ -33,7 +34,7 @@ class FallbackExtractor:
         """The primary tier's facts, or the fallback's labelled with the primary's failure."""
         usage: TokenUsage | None = None
         try:
-            return await self.primary.extract(conversation)
+            answered = await self.primary.extract(conversation)
         except LlmExtractionFailed as exc:
             reason, usage = exc.reason, exc.usage
         except LLMServiceError as exc:
@@ -42,6 +43,10 @@ class FallbackExtractor:
             # A bug in the primary tier must not cost the user their facts: log it loudly, fall back.
             log.exception("extraction.primary_crashed", extractor=self.primary.name)
             reason = f"unexpected {type(exc).__name__}"
+        else:
+            EXTRACTIONS.labels(self.primary.name, "ok").inc()
+            return answered
+        EXTRACTIONS.labels(self.primary.name, "fallback").inc()
         log.warning("extraction.fallback", primary=self.primary.name, reason=reason)
         result = await self.fallback.extract(conversation)
         if result.usage is not None:
