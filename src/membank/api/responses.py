@@ -49,7 +49,6 @@ AUTHENTICATED: tuple[type[MemBankError], ...] = (
     IpDenied,
     MfaEnrolmentRequired,
     PasswordChangeRequired,
-    PasswordChangeRequired,
     RateLimitExceeded,
     BackendUnavailable,
     RateLimiterUnavailable,

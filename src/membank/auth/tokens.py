@@ -107,8 +107,9 @@ class AccessTokens:
             raise Unauthorized(f"access tokens must be signed with {ALGORITHM}")
         kid = header.get("kid")
         key = self._keys.verifier(kid) if isinstance(kid, str) else None
-        if key is None or not isinstance(kid, str):
+        if key is None:
             raise Unauthorized("access token signed by an unknown or retired key")
+        assert isinstance(kid, str)  # a key was found for it
         claims = decode_verified(
             token,
             key,

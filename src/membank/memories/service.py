@@ -27,7 +27,12 @@ from membank.models import (
     supersession,
     to_epoch,
 )
-from membank.observability.metrics import MEMORIES_CREATED, MEMORIES_DELETED, MEMORIES_UPDATED
+from membank.observability.metrics import (
+    MEMORIES_CREATED,
+    MEMORIES_DELETED,
+    MEMORIES_UPDATED,
+    count_new_version,
+)
 from membank.providers.embedders.ports import Embedder
 from membank.search.indexing import IndexSync
 from membank.storage.ports import LockRepository, MemoryPage, MemoryRepository, VersionRepository
@@ -103,8 +108,7 @@ class MemoryService:
         fields = {key: getattr(memory, key) for key in _SUCCESSOR_FIELDS}
         closed, successor = supersession(current, memory.content, fields=fields, valid_from=memory.valid_from)
         self._memories.supersede(closed, successor, vector, self._embedder.model_id, actor=principal.subject)
-        MEMORIES_CREATED.labels("api").inc()
-        MEMORIES_UPDATED.labels("api").inc()
+        count_new_version("api")
         touched = [closed.id, successor.id]
         for stale in filled[1:]:
             now = now_utc()
@@ -177,8 +181,7 @@ class MemoryService:
             self._embedder.model_id,
             actor=principal.subject,
         )
-        MEMORIES_CREATED.labels("api").inc()
-        MEMORIES_UPDATED.labels("api").inc()
+        count_new_version("api")
         await self._apply_index([closed.id, successor.id])
         return successor
 

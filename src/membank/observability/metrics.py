@@ -113,6 +113,12 @@ class CacheCollector(Collector):
 REGISTRY.register(CacheCollector())
 
 
+def count_new_version(source: str) -> None:
+    """A version that supersedes another: one memory written, and the one it closes changed."""
+    MEMORIES_CREATED.labels(source).inc()
+    MEMORIES_UPDATED.labels(source).inc()
+
+
 def count_llm_tokens(purpose: str, model: str, *, prompt: int, completion: int) -> None:
     LLM_TOKENS.labels(purpose, model, "prompt").inc(prompt)
     LLM_TOKENS.labels(purpose, model, "completion").inc(completion)

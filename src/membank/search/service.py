@@ -116,7 +116,7 @@ class SearchService:
         started = time.perf_counter()
         try:
             outcome = await self._search(principal, request, use_cache=use_cache, started=started)
-        except BaseException:
+        except Exception:  # a cancelled request (client gone) is not a failed search
             SEARCH_REQUESTS.labels("error").inc()
             raise
         SEARCH_REQUESTS.labels("ok").inc()

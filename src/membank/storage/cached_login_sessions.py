@@ -2,8 +2,7 @@
 
 Every write goes to the database first, then ends the Redis entries it changed: a session's own changes
 (revoked, touched, step-up), and an account's changes (status, roles, bindings, a password that must be
-changed) for each of its live
-sessions. A read that misses, or finds Redis down, reads the database. If Redis cannot be reached to end an
+changed) for each of its live sessions. A read that misses, or finds Redis down, reads the database. If Redis cannot be reached to end an
 entry, other instances may still serve it until it expires (MEMBANK_SESSION_CACHE_SECONDS): that is the
 bound on how stale a session check can be while Redis is partly unreachable.
 """
