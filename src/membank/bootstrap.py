@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import structlog
@@ -40,6 +41,8 @@ from membank.jobs.worker import Handler, JobSignal, Worker
 from membank.keys.service import KeyAdmin
 from membank.memories.service import MemoryService
 from membank.observability.health import HealthService, RedisCheck
+from membank.observability.llm import ObservedChatModel
+from membank.observability.tracing import flush_traces, traced
 from membank.providers.embedders import build_embedder
 from membank.providers.embedders.ports import Embedder
 from membank.providers.llms import ChatModel, build_chat_model
@@ -377,17 +380,24 @@ class Container:
         if self.redis is not None:
             self.redis.close()
         self.store.close()
+        await asyncio.to_thread(flush_traces)  # a process about to exit sends its last spans
 
 
 def build_container(settings: Settings, *, with_index: bool = True) -> Container:
     """Wire the process. Without the index (a standalone worker), writes reach it through the outbox,
     applied by the process that owns the index."""
     store = build_store(settings)
-    shared_cache = build_shared_cache(settings)
+    shared_cache = traced(build_shared_cache(settings), "cache.shared")
     redis = build_redis(settings)
     locks = build_locks(store, redis)
-    embedder = build_embedder(settings, shared_cache)
+    embedder = traced(build_embedder(settings, shared_cache), "embedder")
     search_cache, context_cache = build_answer_caches(settings, store, shared_cache)
+    search_cache, context_cache = traced(search_cache, "cache.search"), traced(context_cache, "cache.context")
+    # What requests and jobs call, with a span each when tracing is on (the background loops use the
+    # ports themselves).
+    memories = traced(store.memories, "store.memories")
+    versions = traced(store.versions, "store.versions")
+    job_records = traced(store.jobs, "store.jobs")
     index = build_index(settings, store) if with_index else None
     _index_in_write_transactions(store, index)
     health = IndexHealth() if index is not None else None
@@ -416,34 +426,36 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         recency_weight=settings.recency_weight,
         importance_weight=settings.importance_weight,
     )
+    searched_index = traced(index, "index")
     search = (
         SearchService(
-            store.memories,
-            index,
+            memories,
+            searched_index,
             embedder,
             candidates=settings.search_candidates,
             weights=weights,
             health=health,
             cache=search_cache,
-            fallback=RecordKeywordSearch(store.memories, max_scan=settings.search_fallback_max_scan),
+            fallback=RecordKeywordSearch(memories, max_scan=settings.search_fallback_max_scan),
         )
-        if index is not None
+        if searched_index is not None
         else None
     )
     wake = index_sync.wake if index_sync is not None else None
-    chat = build_chat_model(settings)
+    backend_chat = build_chat_model(settings)
+    chat = ObservedChatModel(backend_chat, settings.llm_prices) if backend_chat is not None else None
     consolidator = Consolidator(
-        index,
+        searched_index,
         index_sync.apply_for if index_sync is not None else None,
         index_ready=(lambda: health.available) if health is not None else None,
-        memories=store.memories,
-        versions=store.versions,
+        memories=memories,
+        versions=versions,
     )
     processor = ConversationProcessor(
         embedder,
         build_extractor(settings, chat),
         consolidator,
-        jobs=store.jobs,
+        jobs=job_records,
         locks=locks,
         sessions=store.sessions,
         usage=store.usage,
@@ -453,7 +465,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     )
     handlers: dict[str, Handler] = {
         BATCH_IMPORT: batch_import_handler(
-            store.memories, embedder, chunk_size=settings.batch_chunk_size, on_written=wake
+            memories, embedder, chunk_size=settings.batch_chunk_size, on_written=wake
         ),
         PROCESS_CONVERSATION: processor,
     }
@@ -498,7 +510,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         events=security_events,
     )
     jobs = JobService(
-        store.jobs,
+        job_records,
         max_attempts=settings.job_max_attempts,
         signal=signal,
         max_unfinished_per_tenant=settings.job_queue_max_per_tenant,
@@ -561,8 +573,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         memories=MemoryService(
             embedder,
             index_sync,
-            memories=store.memories,
-            versions=store.versions,
+            memories=memories,
+            versions=versions,
             locks=locks,
             lock_ttl=settings.lock_ttl_seconds,
             detect_slot=detect_slot,

@@ -39,6 +39,15 @@ class TenantRateLimits(BaseModel):
     per_day: int | None = Field(default=None, ge=0)
 
 
+class LlmPrice(BaseModel):
+    """What a model's tokens cost, in US dollars per million (MEMBANK_LLM_PRICES)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: float = Field(ge=0, le=10_000)
+    completion: float = Field(ge=0, le=10_000)
+
+
 class Settings(BaseSettings):
     """Typed settings for the API, the worker, the CLI and the benchmarks alike."""
 
@@ -167,6 +176,9 @@ class Settings(BaseSettings):
 
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
+    # Prices by the model name the server answers with, for membank_llm_cost_total and usage reports, e.g.
+    # {"gpt-4o-mini": {"prompt": 0.15, "completion": 0.6}}. A model without a price costs nothing there.
+    llm_prices: dict[str, LlmPrice] = Field(default_factory=dict, max_length=1000)
     llm_api_key: SecretStr | None = None
     llm_timeout_seconds: float = Field(default=30.0, gt=0)
     llm_max_retries: int = Field(default=3, ge=0)
@@ -292,6 +304,14 @@ class Settings(BaseSettings):
     log_json: bool | None = None
     # Also drop memory content (content, query, messages... fields) and mask email addresses in every log line.
     log_redact_content: bool = False
+
+    # Tracing: spans exported over OTLP/HTTP to this URL (e.g. http://collector:4318/v1/traces); unset: off.
+    otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # Sent with every export, in the OTEL_EXPORTER_OTLP_HEADERS form: "authorization=Bearer x,tenant=y".
+    otlp_headers: SecretStr | None = None
+    otlp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Share of new traces recorded (a caller's traceparent decides for its own trace).
+    trace_sample_ratio: float = Field(default=1.0, ge=0, le=1)
 
     @field_validator("database_url")
     @classmethod

@@ -20,7 +20,14 @@ from membank.storage.sql.jobs import SqlJobRepository
 from membank.storage.sql.store import SqlRecordStore
 
 # Applied from 0004 on: this file's migration, and every one after it to head.
-AFTER_0003 = ["0004_job_order", "0005_fair_claims", "0006_identity", "0007_keys", "0008_tenant_policy"]
+AFTER_0003 = [
+    "0004_job_order",
+    "0005_fair_claims",
+    "0006_identity",
+    "0007_keys",
+    "0008_tenant_policy",
+    "0009_job_trace",
+]
 
 T0 = 1_700_000_000.0
 LEGACY_FILES = sorted((Path(__file__).parents[1] / "fixtures" / "legacy_sqlite").glob("*.sql"))

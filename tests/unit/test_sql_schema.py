@@ -37,6 +37,7 @@ ALL_REVISIONS = [
     "0006_identity",
     "0007_keys",
     "0008_tenant_policy",
+    "0009_job_trace",
 ]
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -25,13 +26,22 @@ from membank.errors import BackendUnavailable
 from membank.jobs.worker import finish_within
 from membank.models.bounds import JsonBounds, use_bounds
 from membank.observability.logging import configure_logging_from
+from membank.observability.tracing import configure_tracing_from
 
 log = structlog.get_logger(__name__)
+
+
+_UNTRACED = frozenset({"/health/live", "/health/ready", "/metrics"})
+
+
+def _untraced(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in _UNTRACED
 
 
 def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
     """The API; background work (index sync, in-process workers) lives and dies with its lifespan."""
     configure_logging_from(settings)
+    configure_tracing_from(settings)
     bounds = JsonBounds.from_settings(settings)
 
     @contextlib.asynccontextmanager
@@ -85,6 +95,11 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         redoc_url="/redoc",
         openapi_url="/openapi.json",
         static_url="/docs-assets",
+        # FastAPI's native OpenTelemetry support opens each request's server span (the caller's traceparent
+        # its parent; dependency and endpoint spans below it) on the provider that observability.tracing
+        # installs. Not its logs (exception messages unredacted) nor its metrics (ours are Prometheus'), and
+        # no trace per probe or scrape.
+        telemetry={"logs": False, "metrics": False, "exclude": _untraced},
     )
     from membank.accounts.endpoints import router as accounts_router
     from membank.accounts.policy_endpoints import router as policy_router

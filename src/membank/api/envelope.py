@@ -9,6 +9,8 @@ import orjson
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from membank.observability.tracing import current_trace_id
+
 
 def _timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -33,11 +35,13 @@ def ok(
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "success": False,
-        "error": {"code": code, "message": message, "details": details or {}},
-        "timestamp": _timestamp(),
-    }
+    """An error envelope's body; `error.trace_id` names the request's trace (in the server's logs and, when
+    tracing is on, its spans)."""
+    error: dict[str, Any] = {"code": code, "message": message, "details": details or {}}
+    trace_id = current_trace_id()
+    if trace_id is not None:
+        error["trace_id"] = trace_id
+    return {"success": False, "error": error, "timestamp": _timestamp()}
 
 
 def fail(
@@ -71,6 +75,10 @@ class ErrorInfo(BaseModel):
     message: str = Field(description="What went wrong, for a person")
     details: dict[str, Any] = Field(
         description="More about the error; a validation error lists each failing field under `errors`"
+    )
+    trace_id: str | None = Field(
+        default=None,
+        description="The request's W3C trace id (32 hex digits): find its log lines and spans with it",
     )
 
 

@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, the per-route request size limits, metrics and access logs."""
+"""ASGI middleware: request ids, the per-route request size limits, metrics and access logs. The server span
+of each request is FastAPI's own (its native OpenTelemetry support, configured in api/app.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 
 import orjson
 import structlog
+from opentelemetry import trace
+from opentelemetry.trace import Span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from membank.api.envelope import error_body, fail
@@ -40,6 +43,19 @@ class BodyLimits:
         return self.bulk if (method, path.rstrip("/") or "/") in self.bulk_routes else self.default
 
 
+def _answer_headers(request_id: str, current: Span) -> list[tuple[bytes, bytes]]:
+    """X-Request-ID, and the W3C `traceresponse` (Trace Context Level 2: which trace and span answered)."""
+    headers = [(b"x-request-id", request_id.encode())]
+    context = current.get_span_context()
+    if context.is_valid:
+        current.set_attribute("membank.request_id", request_id)
+        flags = int(context.trace_flags)
+        headers.append(
+            (b"traceresponse", f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}".encode())
+        )
+    return headers
+
+
 class RequestContextMiddleware:
     """Gives each request an id (kept from X-Request-ID when well formed), enforces the route's body size
     limit (the declared Content-Length up front, and the bytes actually received as they stream in, so a
@@ -57,6 +73,7 @@ class RequestContextMiddleware:
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        extra_headers = _answer_headers(request_id, trace.get_current_span())
         started = time.perf_counter()
         status_holder = [500]
         limit = self.limits.limit(scope.get("method", ""), scope.get("path", ""))
@@ -71,7 +88,7 @@ class RequestContextMiddleware:
                 answered[0] = True
                 status_holder[0] = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message["headers"], *extra_headers]
             await send(message)
 
         seen = [0]

@@ -78,9 +78,11 @@ def worker(concurrency: int | None) -> None:
     from membank.bootstrap import build_container
     from membank.jobs.worker import finish_within
     from membank.observability.logging import configure_logging_from
+    from membank.observability.tracing import configure_tracing_from
 
     settings = _settings()
     configure_logging_from(settings)
+    configure_tracing_from(settings)
     count = concurrency if concurrency is not None else max(1, settings.workers)
 
     async def main() -> None:

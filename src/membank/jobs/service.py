@@ -11,6 +11,7 @@ from membank.errors import BatchNotFound, JobNotFound
 from membank.jobs.schemas import JobItemOut, JobItemsPage
 from membank.jobs.worker import JobSignal, first_of
 from membank.models import Job, JobStatus, Principal, iso, now_utc
+from membank.observability.tracing import current_traceparent
 from membank.storage.ports import Batch, JobRepository
 
 
@@ -58,6 +59,7 @@ class JobService:
             batch_id=batch_id,
             priority=priority,
             sequence_key=sequence_key,
+            trace_parent=current_traceparent(),
         )
 
     async def enqueue_batch(self, batch: Batch, jobs: list[Job]) -> None:

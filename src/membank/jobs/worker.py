@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from membank.backoff import OutageBackoff
 from membank.errors import BackendUnavailable, LeaseLost
 from membank.models import Job
+from membank.observability.tracing import context_of, span
 from membank.storage.ports import JobRepository
 
 log = structlog.get_logger(__name__)
@@ -168,6 +170,26 @@ class Worker:
         return True
 
     async def _process(self, job: Job) -> None:
+        """Runs the job inside a span that continues the trace of the request that queued it."""
+        attributes: dict[str, str | int] = {
+            "membank.job.id": job.id,
+            "membank.job.kind": job.kind,
+            "membank.job.attempt": job.attempts,
+            "membank.tenant": job.tenant_id,
+        }
+        with span(
+            f"job {job.kind}",
+            kind=SpanKind.CONSUMER,
+            parent=context_of(job.trace_parent),
+            attributes=attributes,
+        ) as current:
+            outcome = await self._run(job)
+            current.set_attribute("membank.job.outcome", outcome)
+            if outcome == "failed":
+                current.set_status(Status(StatusCode.ERROR))
+
+    async def _run(self, job: Job) -> str:
+        """The job run; how it ended: completed, failed, lease_lost or gave_way."""
         log.info("job_started", job_id=job.id, kind=job.kind, attempt=job.attempts)
         keeper = asyncio.create_task(self._keep_lease(job))
         try:
@@ -177,14 +199,14 @@ class Worker:
             result = await handler(job, self._context)
         except LeaseLost:
             log.warning("job_lease_lost", job_id=job.id, worker_id=self.id)
-            return
+            return "lease_lost"
         except GaveWay:
             await asyncio.to_thread(self._jobs.release, job.id, self.id, time.time())
             log.info("job_gave_way", job_id=job.id, kind=job.kind, done=job.progress_done)
-            return
+            return "gave_way"
         except Exception as exc:
             await self._failed(job, exc)
-            return
+            return "failed"
         finally:
             keeper.cancel()
             if self._on_progress is not None:
@@ -193,6 +215,7 @@ class Worker:
         await asyncio.to_thread(self._jobs.complete, job.id, self.id, result, time.time())
         self._ended()
         log.info("job_completed", job_id=job.id, kind=job.kind)
+        return "completed"
 
     def _ended(self) -> None:
         if self._signal is not None:

@@ -49,6 +49,8 @@ class Job:
     batch_id: str | None = None
     priority: int = 0
     sequence_key: str | None = None
+    # The W3C traceparent of the request that queued the job: its run continues that trace.
+    trace_parent: str | None = None
 
 
 JobItemStatus = Literal["created", "skipped", "failed"]

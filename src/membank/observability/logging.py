@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from membank.config import Settings
+from membank.observability.tracing import add_trace_ids
 
 _SECRET_FIELD = re.compile(
     r"(api[_-]?key|authorization|password|passphrase|secret|token|cookie|credential)", re.IGNORECASE
@@ -36,7 +37,7 @@ _CONTENT_FIELDS = frozenset(
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 # Fields structlog and the stdlib bridge own: never redacted by name.
-_OWN_FIELDS = frozenset({"event", "level", "timestamp", "logger", "request_id"})
+_OWN_FIELDS = frozenset({"event", "level", "timestamp", "logger", "request_id", "trace_id", "span_id"})
 
 EventDict = MutableMapping[str, Any]
 # The root handler configure_logging installed (at most one).
@@ -105,6 +106,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = True, redact_c
     redact = redactor(content=redact_content)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

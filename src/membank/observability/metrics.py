@@ -71,6 +71,25 @@ LLM_TOKENS = Counter(
     ["purpose", "model", "kind"],
     registry=REGISTRY,
 )
+LLM_REQUESTS = Counter(
+    "membank_llm_requests_total",
+    "LLM calls (after the client's own retries) by purpose, configured model and outcome (ok, error).",
+    ["purpose", "model", "outcome"],
+    registry=REGISTRY,
+)
+LLM_LATENCY = Histogram(
+    "membank_llm_request_duration_seconds",
+    "LLM call latency, retries included, by purpose and configured model.",
+    ["purpose", "model"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0),
+    registry=REGISTRY,
+)
+LLM_COST = Counter(
+    "membank_llm_cost_total",
+    "LLM spend in US dollars by purpose and answering model, from the MEMBANK_LLM_PRICES table.",
+    ["purpose", "model"],
+    registry=REGISTRY,
+)
 AUDIT_EVENTS = Counter(
     "membank_audit_events_total",
     "Security events written to the append-only log, by kind and outcome.",

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
+from opentelemetry import propagate
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 T = TypeVar("T")
@@ -17,6 +18,7 @@ __all__ = [
     "Retryable",
     "backoff_delay",
     "error_text",
+    "propagate_trace",
     "redact",
     "retry_after",
     "retryable_response",
@@ -33,6 +35,12 @@ class Retryable(Exception):
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+
+
+async def propagate_trace(request: httpx.Request) -> None:
+    """An httpx request hook: the current W3C trace context (`traceparent`, `tracestate`) on the request, so
+    the provider's side of the call joins the caller's trace."""
+    propagate.inject(request.headers)
 
 
 def backoff_delay(state: RetryCallState, *, initial: float, maximum: float) -> float:

@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link
 
 from membank.errors import EmbeddingServiceError, MemBankError, Overloaded
 from membank.providers.embedders.cache import VectorCache, local_embedding_cache, text_digest
@@ -44,6 +48,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer("membank")
 
 #: Set in an EmbeddingServiceError's details when the service rejected the input itself (HTTP 400):
 #: the batcher then retries the texts of the batch one by one, so only the bad one fails.
@@ -107,6 +112,7 @@ class _Item:
     enqueued: float
     future: asyncio.Future[Vectors]
     share: bool  # a query: its vector goes to the shared cache too
+    trace: otel_context.Context  # the trace of the call that queued it
 
 
 def _bucket(tokens: int) -> int:
@@ -273,7 +279,7 @@ class MicroBatcher:
         tokens = max(1, self._length_of(text))
         if self._max_tokens is not None:
             tokens = min(tokens, self._max_tokens)
-        item = _Item(key, text, tokens, loop.time(), future, share)
+        item = _Item(key, text, tokens, loop.time(), future, share, otel_context.get_current())
         self._buckets.setdefault(_bucket(tokens), deque()).append(item)
         self._inflight[key] = future
         self._wakeup.set()
@@ -295,7 +301,11 @@ class MicroBatcher:
 
     def _ensure_worker(self) -> None:
         if self._worker is None or self._worker.done():
-            self._worker = self._bind_loop().create_task(self._work(), name="membank-embed-batcher")
+            # A context of its own: the loop outlives the call that started it, whose request id and trace
+            # must not mark the batches of later calls.
+            self._worker = self._bind_loop().create_task(
+                self._work(), name="membank-embed-batcher", context=contextvars.Context()
+            )
             self._worker.add_done_callback(self._worker_done)
 
     def _worker_done(self, task: asyncio.Task[None]) -> None:
@@ -375,8 +385,20 @@ class MicroBatcher:
         task.add_done_callback(self._running.discard)
 
     async def _run(self, batch: list[_Item], lane: int) -> None:
+        # The batch joins the trace of its first caller and links to those of the others.
+        links = [Link(trace.get_current_span(item.trace).get_span_context()) for item in batch[1:]]
         try:
-            await self._embed_items(batch, isolate=True)
+            with _tracer.start_as_current_span(
+                "embedding batch",
+                context=batch[0].trace,
+                links=[link for link in links if link.context.is_valid],
+                attributes={
+                    "membank.embedding.batch_size": len(batch),
+                    "membank.embedding.tokens": sum(item.tokens for item in batch),
+                    "membank.embedding.lane": "long" if lane else "short",
+                },
+            ):
+                await self._embed_items(batch, isolate=True)
         finally:
             self._busy[lane] -= 1
             self._wakeup.set()

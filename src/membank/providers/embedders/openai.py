@@ -18,6 +18,7 @@ from membank.errors import EmbeddingServiceError
 from membank.providers._http import (
     Retryable,
     error_text,
+    propagate_trace,
     redact,
     retryable_response,
     transport_failure,
@@ -102,7 +103,10 @@ class OpenAIEmbedder:
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         self._client = httpx.AsyncClient(
-            base_url=self._base_url + "/", headers=headers, timeout=httpx.Timeout(self._timeout)
+            base_url=self._base_url + "/",
+            headers=headers,
+            timeout=httpx.Timeout(self._timeout),
+            event_hooks={"request": [propagate_trace]},
         )
         await self._batcher.warm_cache(self._settings.cache_warmup_count, self._settings.cache_warmup_seconds)
 

@@ -26,6 +26,7 @@ from membank.errors import LLMServiceError
 from membank.providers._http import (
     Retryable,
     error_text,
+    propagate_trace,
     redact,
     retryable_response,
     transport_failure,
@@ -170,7 +171,10 @@ class OpenAIChatModel:
             if key:
                 headers["Authorization"] = f"Bearer {key}"
             self._client = httpx.AsyncClient(
-                base_url=self._base_url + "/", headers=headers, timeout=httpx.Timeout(self._timeout)
+                base_url=self._base_url + "/",
+                headers=headers,
+                timeout=httpx.Timeout(self._timeout),
+                event_hooks={"request": [propagate_trace]},
             )
         return self._client
 

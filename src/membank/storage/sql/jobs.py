@@ -281,6 +281,7 @@ def _new_job_values(job: Job, order: int) -> dict[str, Any]:
         "batch_id": job.batch_id,
         "priority": job.priority,
         "sequence_key": job.sequence_key,
+        "trace_parent": job.trace_parent,
         "enqueue_seq": order,
     }
 

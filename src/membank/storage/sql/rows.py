@@ -178,4 +178,5 @@ def job_from_row(row: RowMapping) -> Job:
         batch_id=row["batch_id"],
         priority=row["priority"],
         sequence_key=row["sequence_key"],
+        trace_parent=row["trace_parent"],
     )

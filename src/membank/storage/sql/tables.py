@@ -168,6 +168,7 @@ jobs = Table(
     Column("batch_id", Text),
     Column("priority", Integer, nullable=False, server_default=text("0")),
     Column("sequence_key", Text),
+    Column("trace_parent", Text),
     # The order jobs were queued in, the same on both engines (created_at ties within a batch; rowid is
     # SQLite's own). The default only lets SQLite add the column NOT NULL: every insert sets the number.
     Column("enqueue_seq", BigInteger, nullable=False, server_default=text("0")),
