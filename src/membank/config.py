@@ -215,6 +215,9 @@ class Settings(BaseSettings):
     cache_recent_limit: int = Field(default=10_000, ge=0)
 
     run_workers: bool = True
+    # `membank worker` serves its own /metrics on this port (MEMBANK_HOST), for Prometheus to scrape each
+    # worker process like each API process; unset: no endpoint.
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
     workers: int = Field(default=2, ge=0)
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=5, ge=1)

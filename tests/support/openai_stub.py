@@ -10,7 +10,7 @@ Every request takes the next step of `script` (then `"ok"` when the script is em
 An embeddings request with an input of more than `max_input_words` words (when set) is refused with
 OpenAI's HTTP 400 "maximum context length", whatever the script says.
 
-Requests are recorded (path, Authorization header, JSON body). With `json_schema_supported = False` the chat
+Requests are recorded (path, Authorization and traceparent headers, JSON body). With `json_schema_supported = False` the chat
 endpoint rejects OpenAI's `response_format: {"type": "json_schema"}` like llama-cpp-python's server does.
 """
 
@@ -103,7 +103,14 @@ class OpenAIStub:
     async def _record(self, request: Request) -> tuple[dict[str, Any], str]:
         body = await request.json()
         auth = request.headers.get("authorization", "")
-        self.requests.append({"path": request.url.path, "authorization": auth, "body": body})
+        self.requests.append(
+            {
+                "path": request.url.path,
+                "authorization": auth,
+                "body": body,
+                "traceparent": request.headers.get("traceparent"),
+            }
+        )
         return body, auth
 
     async def _step(self, auth: str) -> tuple[Step, JSONResponse | None]:

@@ -78,6 +78,7 @@ def worker(concurrency: int | None) -> None:
     from membank.bootstrap import build_container
     from membank.jobs.worker import finish_within
     from membank.observability.logging import configure_logging_from
+    from membank.observability.metrics import serve_metrics
     from membank.observability.tracing import configure_tracing_from
 
     settings = _settings()
@@ -87,6 +88,8 @@ def worker(concurrency: int | None) -> None:
 
     async def main() -> None:
         container = build_container(settings, with_index=False)
+        if settings.worker_metrics_port is not None:
+            serve_metrics(settings.host, settings.worker_metrics_port)
         await container.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from membank.cache.stats import LAYERS, process_totals
 
+log = structlog.get_logger(__name__)
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 HTTP_REQUESTS = Counter(
@@ -130,6 +132,12 @@ class CacheCollector(Collector):
 
 
 REGISTRY.register(CacheCollector())
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """/metrics of this process on its own port, from a daemon thread (a `membank worker` has no API)."""
+    start_http_server(port, addr=host, registry=REGISTRY)
+    log.info("metrics_serving", host=host, port=port)
 
 
 def count_new_version(source: str) -> None:
