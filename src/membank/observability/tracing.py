@@ -17,11 +17,10 @@ import functools
 import inspect
 import os
 import socket
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
@@ -189,11 +188,6 @@ def context_of(traceparent: str | None) -> Context:
     return propagate.extract({"traceparent": traceparent} if traceparent else {})
 
 
-def context_from_headers(headers: Mapping[str, str]) -> Context:
-    """The caller's trace context from request headers (`traceparent`, `tracestate`)."""
-    return propagate.extract(headers)
-
-
 def add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     """A structlog processor: the current trace and span ids on every line logged inside a span."""
     ids = current_ids()
@@ -217,16 +211,6 @@ def span(
     """A span around a block, current inside it; an exception ends it with an error status."""
     with _tracer.start_as_current_span(name, context=parent, kind=kind, attributes=attributes) as current:
         yield current
-
-
-@contextmanager
-def attached(context: Context) -> Iterator[None]:
-    """`context` current inside the block."""
-    token = otel_context.attach(context)
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
 
 
 def mark_error(current: trace.Span, error: BaseException) -> None:
