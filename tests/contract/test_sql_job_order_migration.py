@@ -18,16 +18,10 @@ from membank.storage.sql import tables
 from membank.storage.sql.database import SqlDatabase
 from membank.storage.sql.jobs import SqlJobRepository
 from membank.storage.sql.store import SqlRecordStore
+from tests.unit.test_sql_schema import ALL_REVISIONS
 
 # Applied from 0004 on: this file's migration, and every one after it to head.
-AFTER_0003 = [
-    "0004_job_order",
-    "0005_fair_claims",
-    "0006_identity",
-    "0007_keys",
-    "0008_tenant_policy",
-    "0009_job_trace",
-]
+AFTER_0003 = ALL_REVISIONS[ALL_REVISIONS.index("0004_job_order") :]
 
 T0 = 1_700_000_000.0
 LEGACY_FILES = sorted((Path(__file__).parents[1] / "fixtures" / "legacy_sqlite").glob("*.sql"))
