@@ -549,6 +549,8 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         health=HealthService(
             embedder,
             ping_store=store.ping,
+            pool_usage=store.pool_usage,
+            data_dir=settings.data_dir,
             outbox=store.outbox,
             jobs=store.jobs,
             index_maintainer=maintainer,

@@ -32,6 +32,7 @@ from membank.observability.metrics import (
     MEMORIES_DELETED,
     MEMORIES_UPDATED,
     count_new_version,
+    timed_operation,
 )
 from membank.providers.embedders.ports import Embedder
 from membank.search.indexing import IndexSync
@@ -65,6 +66,7 @@ class MemoryService:
         # lock shared with other processes (and consolidation) instead of all of them backing off.
         self._user_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
+    @timed_operation("create")
     async def create(self, principal: Principal, data: MemoryIn) -> Memory:
         """Store one memory and index it before returning. A memory that fills a slot (`slot`, or found in
         its content) supersedes the slot's current value: the answer is the successor, its `supersedes`
@@ -124,6 +126,7 @@ class MemoryService:
             touched.append(retired.id)
         return successor, touched
 
+    @timed_operation("get")
     async def get(self, principal: Principal, memory_id: str) -> Memory:
         """One memory of the caller's tenant, including superseded and deleted ones."""
         memory = await asyncio.to_thread(self._memories.get, principal.tenant_id, memory_id)
@@ -131,6 +134,7 @@ class MemoryService:
             raise MemoryNotFound(f"memory {memory_id} not found")
         return memory
 
+    @timed_operation("update")
     async def update(self, principal: Principal, memory_id: str, patch: MemoryPatch) -> Memory:
         """Change fields in place, or supersede the memory with a new version when the content changes."""
         changes = patch.model_dump(exclude_unset=True)  # non-empty, and null only where allowed (MemoryPatch)
@@ -185,6 +189,7 @@ class MemoryService:
         await self._apply_index([closed.id, successor.id])
         return successor
 
+    @timed_operation("delete")
     async def delete(self, principal: Principal, memory_id: str, *, hard: bool) -> dict[str, Any]:
         """Invalidate a memory (it stays in history), or erase its whole lineage when `hard`."""
         current = await self.get(principal, memory_id)
@@ -210,11 +215,13 @@ class MemoryService:
             "valid_to": iso(current.valid_to),
         }
 
+    @timed_operation("history")
     async def history(self, principal: Principal, memory_id: str) -> list[MemoryVersion]:
         """Every version event of the memory's lineage, oldest first."""
         current = await self.get(principal, memory_id)
         return await asyncio.to_thread(self._versions.history, principal.tenant_id, current.lineage_id)
 
+    @timed_operation("list")
     async def list_for_user(
         self,
         principal: Principal,
@@ -241,6 +248,7 @@ class MemoryService:
             offset=offset,
         )
 
+    @timed_operation("stats")
     async def stats(self, principal: Principal, user_id: str) -> dict[str, Any]:
         """Counts and times of a user's memories."""
         return await asyncio.to_thread(

@@ -49,12 +49,10 @@ async def ready(container: AppContainer) -> Response:
 @router.get(
     "/metrics",
     response_class=PlainTextResponse,
-    responses={
-        200: {"description": "Prometheus text exposition format"},
-        **error_responses(BackendUnavailable),
-    },
+    responses={200: {"description": "Prometheus text exposition format"}},
 )
 async def metrics(container: AppContainer) -> Response:
-    """Prometheus metrics."""
+    """Prometheus metrics. A backend that is down is reported by `membank_backend_up` (the scrape itself
+    still answers)."""
     await container.health.refresh_gauges()
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from membank import __version__
 from membank.cache import SharedCache
 from membank.errors import BackendUnavailable
-from membank.observability.metrics import JOBS, OUTBOX_PENDING
+from membank.models import JobStatus
+from membank.observability.metrics import (
+    BACKEND_UP,
+    DB_POOL_CONNECTIONS,
+    DB_POOL_MAX,
+    DISK_FREE,
+    DISK_SIZE,
+    JOB_OLDEST_AGE,
+    JOBS,
+    OUTBOX_LAG,
+    OUTBOX_PENDING,
+)
 from membank.providers.embedders.ports import Embedder
 from membank.search.index_health import IndexHealth
 from membank.search.maintenance import IndexMaintainer
-from membank.storage.ports import JobRepository, Outbox
+from membank.storage.ports import JobRepository, Outbox, PoolUsage
 
 CheckFn = Callable[[], None]
+# A job in one of these is waiting or under way: its age is the backlog's (finished ones have none).
+_UNFINISHED = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +75,8 @@ class HealthService:
         jobs: JobRepository,
         index_maintainer: IndexMaintainer | None,
         index_health: IndexHealth | None,
+        pool_usage: Callable[[], PoolUsage],
+        data_dir: Path,
         redis: RedisCheck | None = None,
     ) -> None:
         self._embedder = embedder
@@ -69,6 +86,8 @@ class HealthService:
         self._maintainer = index_maintainer
         self._index_health = index_health
         self._redis = redis
+        self._pool_usage = pool_usage
+        self._data_dir = data_dir
 
     async def report(self) -> tuple[bool, dict[str, object]]:
         """(serving, report). Serving needs the system of record and the embedder (writes are acknowledged
@@ -117,7 +136,39 @@ class HealthService:
         return report
 
     async def refresh_gauges(self) -> None:
-        """Set the outbox and job gauges from the system of record (before /metrics renders them)."""
-        OUTBOX_PENDING.set(await asyncio.to_thread(self._outbox.pending))
-        for status, count in (await asyncio.to_thread(self._jobs.counts)).items():
-            JOBS.labels(status).set(count)
+        """Set the gauges before /metrics renders them: each backend up or down as /health sees it, the
+        outbox and job backlogs from the system of record (left at their last values while it is down: the
+        scrape still answers, so the store-down alert fires rather than the API-down one), the pool and the
+        data directory's disk."""
+        _, report = await self.report()
+        components: dict[str, dict[str, object]] = report["components"]  # type: ignore[assignment]
+        for backend, state in components.items():
+            BACKEND_UP.labels(backend).set(1 if state["status"] == "ok" else 0)
+        usage = self._pool_usage()
+        DB_POOL_CONNECTIONS.labels("checked_out").set(usage.checked_out)
+        DB_POOL_CONNECTIONS.labels("idle").set(usage.idle)
+        DB_POOL_CONNECTIONS.labels("overflow").set(usage.overflow)
+        DB_POOL_MAX.set(usage.max_connections)
+        if self._data_dir.exists():
+            disk = shutil.disk_usage(self._data_dir)
+            DISK_FREE.set(disk.free)
+            DISK_SIZE.set(disk.total)
+        if components["store"]["status"] == "ok":
+            try:
+                await self._refresh_backlogs()
+            except BackendUnavailable:
+                BACKEND_UP.labels("store").set(0)
+
+    async def _refresh_backlogs(self) -> None:
+        now = time.time()
+        backlog = await asyncio.to_thread(self._outbox.backlog)
+        OUTBOX_PENDING.set(backlog.pending)
+        OUTBOX_LAG.set(0 if backlog.oldest_created_at is None else max(0.0, now - backlog.oldest_created_at))
+        stats = await asyncio.to_thread(self._jobs.queue_stats)
+        # A kind and status with no job left disappears rather than keeping its last count.
+        for metric in (JOBS, JOB_OLDEST_AGE):
+            metric.clear()
+        for row in stats:
+            JOBS.labels(row.kind, row.status).set(row.count)
+            if row.status in _UNFINISHED:
+                JOB_OLDEST_AGE.labels(row.kind, row.status).set(max(0.0, now - row.oldest_created_at))

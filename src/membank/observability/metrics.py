@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import ParamSpec, TypeVar
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from membank.cache.stats import LAYERS, process_totals
+from membank.providers.embedders.batching import observe_batches
 
 log = structlog.get_logger(__name__)
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -27,10 +38,69 @@ HTTP_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=REGISTRY,
 )
+P = ParamSpec("P")
+T = TypeVar("T")
+
 OUTBOX_PENDING = Gauge(
     "membank_outbox_pending", "Outbox items not yet applied to the indexes.", registry=REGISTRY
 )
-JOBS = Gauge("membank_jobs", "Jobs by status.", ["status"], registry=REGISTRY)
+OUTBOX_LAG = Gauge(
+    "membank_outbox_lag_seconds",
+    "Age of the oldest outbox item not yet applied (0 when the indexes are up to date).",
+    registry=REGISTRY,
+)
+JOBS = Gauge("membank_jobs", "Jobs by kind and status.", ["kind", "status"], registry=REGISTRY)
+JOB_OLDEST_AGE = Gauge(
+    "membank_job_oldest_age_seconds",
+    "Age of the oldest unfinished job (queued, processing, failed and waiting for its retry) by kind and"
+    " status, since it was queued.",
+    ["kind", "status"],
+    registry=REGISTRY,
+)
+BACKEND_UP = Gauge(
+    "membank_backend_up",
+    "1 when the backend answers as /health reports it (store, vector_index, redis, embedder), else 0.",
+    ["backend"],
+    registry=REGISTRY,
+)
+DB_POOL_CONNECTIONS = Gauge(
+    "membank_db_pool_connections",
+    "Connections of this process's database pool by state (checked_out, idle, overflow).",
+    ["state"],
+    registry=REGISTRY,
+)
+DB_POOL_MAX = Gauge(
+    "membank_db_pool_max_connections",
+    "Most connections this process's pool opens (pool size plus overflow).",
+    registry=REGISTRY,
+)
+DISK_FREE = Gauge(
+    "membank_disk_free_bytes", "Free bytes on the file system of the data directory.", registry=REGISTRY
+)
+DISK_SIZE = Gauge(
+    "membank_disk_size_bytes", "Size of the file system of the data directory.", registry=REGISTRY
+)
+EMBEDDING_BATCH_SIZE = Histogram(
+    "membank_embedding_batch_size",
+    "Texts per embedding model (or API) call.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+    registry=REGISTRY,
+)
+EMBEDDING_BATCH_LATENCY = Histogram(
+    "membank_embedding_batch_duration_seconds",
+    "Duration of one embedding model (or API) call, by outcome (ok, error).",
+    ["outcome"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+MEMORY_OPERATION_LATENCY = Histogram(
+    "membank_memory_operation_duration_seconds",
+    "Duration of memory operations inside the service (create, get, update, delete, history, list, stats),"
+    " failures included.",
+    ["operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=REGISTRY,
+)
 # Memory writes by where they came from (source: api, batch, conversation). A new version that supersedes
 # another is one created memory and one updated memory (the version it closes).
 MEMORIES_CREATED = Counter(
@@ -132,6 +202,37 @@ class CacheCollector(Collector):
 
 
 REGISTRY.register(CacheCollector())
+# process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds...: the memory and CPU alerts.
+ProcessCollector(registry=REGISTRY)
+
+
+def _observe_embedding_batch(size: int, seconds: float, ok: bool) -> None:
+    if ok:
+        EMBEDDING_BATCH_SIZE.observe(size)
+    EMBEDDING_BATCH_LATENCY.labels("ok" if ok else "error").observe(seconds)
+
+
+observe_batches(_observe_embedding_batch)
+
+
+def timed_operation(
+    operation: str,
+) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    """Record the duration of an async memory operation in membank_memory_operation_duration_seconds."""
+    histogram = MEMORY_OPERATION_LATENCY.labels(operation)
+
+    def decorate(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        @functools.wraps(method)
+        async def timed(*args: P.args, **kwargs: P.kwargs) -> T:
+            started = time.perf_counter()
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                histogram.observe(time.perf_counter() - started)
+
+        return timed
+
+    return decorate
 
 
 def serve_metrics(host: str, port: int) -> None:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ __all__ = [
     "as_unit_vectors",
     "clean_text",
     "estimate_tokens",
+    "observe_batches",
 ]
 
 logger = logging.getLogger(__name__)
@@ -56,6 +58,20 @@ INPUT_REJECTED = "input_rejected"
 
 RunBatch = Callable[[list[str]], Awaitable[Vectors]]
 LengthOf = Callable[[str], int]
+#: Told of every model (or API) call: its number of texts, its seconds, and whether it answered.
+BatchObserver = Callable[[int, float, bool], None]
+_batch_observers: list[BatchObserver] = []
+
+
+def observe_batches(observer: BatchObserver) -> None:
+    """Tell `observer` of every batch of every embedder of the process (the metrics register here: the
+    providers know nothing of them)."""
+    _batch_observers.append(observer)
+
+
+def _notify(size: int, seconds: float, ok: bool) -> None:
+    for observer in _batch_observers:
+        observer(size, seconds, ok)
 
 
 def estimate_tokens(text: str) -> int:
@@ -404,6 +420,7 @@ class MicroBatcher:
             self._wakeup.set()
 
     async def _embed_items(self, batch: list[_Item], *, isolate: bool) -> None:
+        started = time.perf_counter()
         try:
             vectors = await self._run_batch([item.text for item in batch])
             if vectors.shape != (len(batch), self.dim):
@@ -411,6 +428,7 @@ class MicroBatcher:
                     f"embedder returned shape {vectors.shape}, expected {(len(batch), self.dim)}"
                 )
         except Exception as exc:
+            _notify(len(batch), time.perf_counter() - started, False)
             self.stats.failed_batches += 1
             if isolate and len(batch) > 1 and _blames_input(exc):
                 # One caller's bad text (empty, too long for a remote model) must not fail the others
@@ -423,6 +441,7 @@ class MicroBatcher:
             self._fail(batch, _wrap(exc))
             raise
         else:
+            _notify(len(batch), time.perf_counter() - started, True)
             self.stats.record_batch(len(batch))
             shared: dict[str, Vectors] = {}
             for item, vector in zip(batch, vectors, strict=True):

@@ -11,7 +11,7 @@ from membank.storage.ports.accounts import AccountRepository
 from membank.storage.ports.idempotency import IdempotencyRepository, StoredResponse
 from membank.storage.ports.index import IndexDocument, IndexHit, IndexResult, VectorIndex, sync_token
 from membank.storage.ports.ip_rules import IpRule, IpRuleAction, IpRuleRepository, IpRulesRevision
-from membank.storage.ports.jobs import Batch, JobProgress, JobRepository
+from membank.storage.ports.jobs import Batch, JobProgress, JobQueueStats, JobRepository
 from membank.storage.ports.keys import KeyRepository
 from membank.storage.ports.keyword import KeywordResult, KeywordSearch
 from membank.storage.ports.locks import LockRepository
@@ -24,14 +24,14 @@ from membank.storage.ports.login_failures import (
 from membank.storage.ports.login_sessions import LoginSession, LoginSessionRepository, RefreshTokenRecord
 from membank.storage.ports.memories import MemoryPage, MemoryRepository
 from membank.storage.ports.nonces import NonceStore
-from membank.storage.ports.outbox import Outbox, OutboxItem
+from membank.storage.ports.outbox import Outbox, OutboxBacklog, OutboxItem
 from membank.storage.ports.rate_limits import Rate, RateDecision, RateLimitStore, RateState
 from membank.storage.ports.revisions import RevisionCounter
 from membank.storage.ports.security_events import SecurityEvent, SecurityEventLog
 from membank.storage.ports.service_accounts import ServiceAccountRepository
 from membank.storage.ports.sessions import SessionRepository, SessionState
 from membank.storage.ports.signing_keys import SigningKeyRecord, SigningKeyRepository
-from membank.storage.ports.store import RecordStore
+from membank.storage.ports.store import PoolUsage, RecordStore
 from membank.storage.ports.tenant_policy import TenantPolicy, TenantPolicyRepository
 from membank.storage.ports.usage import UsageRecord, UsageRepository
 from membank.storage.ports.versions import VersionRepository
@@ -49,6 +49,7 @@ __all__ = [
     "IpRuleRepository",
     "IpRulesRevision",
     "JobProgress",
+    "JobQueueStats",
     "JobRepository",
     "KeyRepository",
     "KeywordResult",
@@ -64,7 +65,9 @@ __all__ = [
     "MemoryRepository",
     "NonceStore",
     "Outbox",
+    "OutboxBacklog",
     "OutboxItem",
+    "PoolUsage",
     "Rate",
     "RateDecision",
     "RateLimitStore",

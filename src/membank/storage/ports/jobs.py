@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from membank.models import Job, JobItem, JobStatus
 
-__all__ = ["Batch", "JobProgress", "JobRepository"]
+__all__ = ["Batch", "JobProgress", "JobQueueStats", "JobRepository"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,16 @@ class Batch:
     options: dict[str, Any]
     actor: str
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobQueueStats:
+    """The jobs of one kind in one status, and when the oldest of them was queued."""
+
+    kind: str
+    status: str
+    count: int
+    oldest_created_at: float
 
 
 class JobRepository(Protocol):
@@ -72,6 +82,9 @@ class JobRepository(Protocol):
 
     def counts(self) -> dict[str, int]:
         """Number of jobs per status."""
+
+    def queue_stats(self) -> list[JobQueueStats]:
+        """Number of jobs and the oldest one's queue time per kind and status."""
 
     def save_progress(self, progress: JobProgress) -> None:
         """Save progress and checkpoint (only if the worker still holds the lease; else LeaseLost)."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Outbox", "OutboxItem"]
+__all__ = ["Outbox", "OutboxBacklog", "OutboxItem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,14 @@ class OutboxItem:
     memory_id: str
     tenant_id: str
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """How far the derived indexes are behind: items not yet applied and when the oldest was written."""
+
+    pending: int
+    oldest_created_at: float | None
 
 
 class Outbox(Protocol):
@@ -37,6 +45,9 @@ class Outbox(Protocol):
 
     def pending(self) -> int:
         """Number of items not yet applied."""
+
+    def backlog(self) -> OutboxBacklog:
+        """Items not yet applied and the write time of the oldest (None when there is none)."""
 
     def has_pending(self, tenant_id: str) -> bool:
         """Whether any write of the tenant has not reached the index yet."""

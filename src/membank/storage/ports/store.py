@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from membank.storage.ports.access import RoleRepository, TeamRepository
@@ -25,7 +26,18 @@ from membank.storage.ports.tenant_policy import TenantPolicyRepository
 from membank.storage.ports.usage import UsageRepository
 from membank.storage.ports.versions import VersionRepository
 
-__all__ = ["RecordStore"]
+__all__ = ["PoolUsage", "RecordStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolUsage:
+    """The connections of this process to the store: lent out, idle in the pool, opened past the pool's
+    size, and the most it opens."""
+
+    checked_out: int
+    idle: int
+    overflow: int
+    max_connections: int
 
 
 class RecordStore(Protocol):
@@ -121,6 +133,9 @@ class RecordStore(Protocol):
 
     def ping(self) -> None:
         """Raise if the store cannot serve."""
+
+    def pool_usage(self) -> PoolUsage:
+        """How many of this process's connections to the store are in use."""
 
     def close(self) -> None:
         """Release connections."""

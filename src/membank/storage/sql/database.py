@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import QueuePool
 from tenacity import (
     retry,
     retry_if_exception,
@@ -39,8 +40,11 @@ from tenacity import (
 )
 
 from membank.errors import BackendUnavailable
+from membank.storage.ports import PoolUsage
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+_SQLITE_POOL_SIZE = 8
+_SQLITE_MAX_OVERFLOW = 24
 # SQLSTATEs of PostgreSQL conflicts that a re-run of the transaction resolves.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 _WRITE_OPTION = "membank_write"
@@ -83,8 +87,11 @@ class SqlDatabase:
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
             self.engine = _sqlite_engine(url)
+            self.max_connections = _SQLITE_POOL_SIZE + _SQLITE_MAX_OVERFLOW
         elif self.dialect == "postgresql":
-            self.engine = _postgres_engine(url, pool or PoolSettings())
+            settings = pool or PoolSettings()
+            self.engine = _postgres_engine(url, settings)
+            self.max_connections = settings.size + settings.max_overflow
         else:
             raise ValueError(f"unsupported database: {self.dialect}")
 
@@ -135,6 +142,12 @@ class SqlDatabase:
         with self.read() as conn:
             conn.execute(text("SELECT 1")).scalar_one()
 
+    def pool_usage(self) -> PoolUsage:
+        pool = self.engine.pool
+        assert isinstance(pool, QueuePool)  # both engines are built with one
+        # QueuePool counts overflow from -size: negative until the pool has opened all its connections.
+        return PoolUsage(pool.checkedout(), pool.checkedin(), max(0, pool.overflow()), self.max_connections)
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -174,8 +187,8 @@ def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-        pool_size=8,
-        max_overflow=24,
+        pool_size=_SQLITE_POOL_SIZE,
+        max_overflow=_SQLITE_MAX_OVERFLOW,
     )
 
     @event.listens_for(engine, "connect")

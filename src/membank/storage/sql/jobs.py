@@ -49,7 +49,7 @@ from sqlalchemy import (
 
 from membank.errors import JobQueueFull, LeaseLost
 from membank.models import Job, JobItem, JobStatus, now_utc, to_epoch
-from membank.storage.ports import Batch, JobProgress
+from membank.storage.ports import Batch, JobProgress, JobQueueStats
 from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 from membank.storage.sql.rows import dumps, job_from_row, loads
 from membank.storage.sql.tables import batches, job_items, job_order, job_tenants, job_turns, jobs
@@ -570,3 +570,14 @@ class SqlJobRepository:
         with self._db.read() as conn:
             rows = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))
             return {status: int(count) for status, count in rows}
+
+    @retry_reads
+    def queue_stats(self) -> list[JobQueueStats]:
+        statement = select(jobs.c.kind, jobs.c.status, func.count(), func.min(jobs.c.created_at)).group_by(
+            jobs.c.kind, jobs.c.status
+        )
+        with self._db.read() as conn:
+            return [
+                JobQueueStats(kind, status, int(count), float(oldest))
+                for kind, status, count, oldest in conn.execute(statement)
+            ]

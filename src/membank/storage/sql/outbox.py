@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import bindparam, delete, func, insert, select
 
-from membank.storage.ports import OutboxItem
+from membank.storage.ports import OutboxBacklog, OutboxItem
 from membank.storage.sql import tables
 from membank.storage.sql.database import SqlDatabase, retry_conflicts, retry_reads
 
@@ -80,6 +80,12 @@ class SqlOutbox:
     def pending(self) -> int:
         with self._db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(tables.outbox)).scalar_one())
+
+    @retry_reads
+    def backlog(self) -> OutboxBacklog:
+        with self._db.read() as conn:
+            count, oldest = conn.execute(select(func.count(), func.min(Q.created_at))).one()
+        return OutboxBacklog(int(count), None if oldest is None else float(oldest))
 
     @retry_reads
     def has_pending(self, tenant_id: str) -> bool:

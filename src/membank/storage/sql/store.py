@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from membank.storage.ports import PoolUsage
 from membank.storage.sql.access import SqlRoleRepository, SqlTeamRepository
 from membank.storage.sql.accounts import SqlAccountRepository
 from membank.storage.sql.database import PoolSettings, SqlDatabase
@@ -161,6 +162,9 @@ class SqlRecordStore:
 
     def ping(self) -> None:
         self.db.ping()
+
+    def pool_usage(self) -> PoolUsage:
+        return self.db.pool_usage()
 
     def close(self) -> None:
         self.db.close()
