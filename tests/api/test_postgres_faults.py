@@ -15,6 +15,7 @@ from psycopg import sql
 from membank.config import Settings
 from membank.storage.sql.store import SqlRecordStore
 from tests.api.conftest import open_api
+from tests.api.metrics_support import samples
 from tests.support.postgres import PostgresServer, start_postgres
 
 # Trust authentication ignores it, but the app is given it like a real one and must never show it.
@@ -92,9 +93,12 @@ def test_postgres_down_answers_503_then_serves_again_with_every_acknowledged_wri
             assert error["details"]["components"]["store"]["status"] == "error"
             _assert_no_secret(response.text)
         assert api.call("GET", "/health/live").status_code == 200
+        # The scrape still answers (so the store-down alert fires, not the API-down one).
+        assert samples(api)[("membank_backend_up", (("backend", "store"),))] == 0
 
         own_postgres.restart()
         assert api.call("GET", "/health/ready").status_code == 200
+        assert samples(api)[("membank_backend_up", (("backend", "store"),))] == 1
         for memory_id, i in acknowledged.items():
             got = api.call("GET", f"/api/v1/memories/{memory_id}")
             assert got.status_code == 200, got.text
