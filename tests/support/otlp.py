@@ -35,6 +35,8 @@ class ReceivedSpan:
     attributes: dict[str, Any]
     process: str  # the resource's service.instance.id
     links: list[str] = field(default_factory=list)  # the trace ids linked to
+    status_message: str = ""
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (name, attributes)
 
 
 def _value(value: AnyValue) -> Any:
@@ -74,6 +76,11 @@ class OtlpReceiver:
                             attributes={a.key: _value(a.value) for a in span.attributes},
                             process=str(resource.get("service.instance.id", "")),
                             links=[link.trace_id.hex() for link in span.links],
+                            status_message=span.status.message,
+                            events=[
+                                (event.name, {a.key: _value(a.value) for a in event.attributes})
+                                for event in span.events
+                            ],
                         )
                     )
         with self.lock:

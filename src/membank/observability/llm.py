@@ -11,7 +11,7 @@ from opentelemetry.trace import SpanKind
 
 from membank.config import LlmPrice
 from membank.observability.metrics import LLM_COST, LLM_LATENCY, LLM_REQUESTS
-from membank.observability.tracing import mark_error, span
+from membank.observability.tracing import span
 from membank.providers.llms.ports import ChatCompletion, ChatMessage, ChatModel
 
 
@@ -54,11 +54,11 @@ class ObservedChatModel:
                 completion = await self._inner.complete_json(
                     messages, schema=schema, schema_name=schema_name, max_tokens=max_tokens
                 )
-            except Exception as error:
+            except Exception:
+                # The span itself records the exception and ends with an error status.
                 LLM_REQUESTS.labels(schema_name, model, "error").inc()
                 LLM_LATENCY.labels(schema_name, model).observe(time.perf_counter() - started)
                 current.set_attribute("membank.outcome", "error")
-                mark_error(current, error)
                 raise
             usage = completion.usage
             LLM_REQUESTS.labels(schema_name, model, "ok").inc()

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ParentBased,
@@ -33,11 +33,12 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, SpanKind, Status
 from opentelemetry.util.types import Attributes
 
 from membank import __version__
 from membank.config import Settings
+from membank.observability.redaction import clean_text
 
 T = TypeVar("T")
 
@@ -115,9 +116,59 @@ def _install_provider() -> None:
     _INSTALLED.append(provider)
 
 
-def configure_tracing(*, exporter: SpanExporter | None, sample_ratio: float = 1.0) -> None:
-    """Export sampled spans to `exporter` (None: tracing off). Replaces what an earlier call configured,
-    flushing its spans first."""
+class _RedactingExporter(SpanExporter):
+    """Masks secrets (and content, by setting) in the string values of spans before they leave: exception
+    events carry the error's message and stack trace, and a status its description, which can quote a URL
+    with a password or a key the way an unredacted log line would."""
+
+    def __init__(self, inner: SpanExporter, *, content: bool) -> None:
+        self._inner = inner
+        self._content = content
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._inner.export([self._redacted(one) for one in spans])
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def _attributes(self, attributes: Attributes) -> dict[str, Any]:
+        return {key: self._value(value) for key, value in (attributes or {}).items()}
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return clean_text(value, content=self._content)
+        if isinstance(value, tuple | list):
+            return tuple(self._value(item) for item in value)
+        return value
+
+    def _redacted(self, span: ReadableSpan) -> ReadableSpan:
+        status = span.status
+        if status.description:
+            status = Status(status.status_code, clean_text(status.description, content=self._content))
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=self._attributes(span.attributes),
+            events=[Event(e.name, self._attributes(e.attributes), e.timestamp) for e in span.events],
+            links=span.links,
+            kind=span.kind,
+            status=status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+
+def configure_tracing(
+    *, exporter: SpanExporter | None, sample_ratio: float = 1.0, redact_content: bool = False
+) -> None:
+    """Export sampled spans, redacted, to `exporter` (None: tracing off). Replaces what an earlier call
+    configured, flushing its spans first."""
     _install_provider()
     previous, _PROCESSOR.current = _PROCESSOR.current, None
     if previous is not None:
@@ -126,7 +177,7 @@ def configure_tracing(*, exporter: SpanExporter | None, sample_ratio: float = 1.
         _SAMPLER.current = ParentBased(ALWAYS_OFF)
         return
     _SAMPLER.current = ParentBased(TraceIdRatioBased(sample_ratio))
-    _PROCESSOR.current = BatchSpanProcessor(exporter)
+    _PROCESSOR.current = BatchSpanProcessor(_RedactingExporter(exporter, content=redact_content))
 
 
 def configure_tracing_from(settings: Settings) -> None:
@@ -142,7 +193,11 @@ def configure_tracing_from(settings: Settings) -> None:
         headers=_parse_headers(headers),
         timeout=settings.otlp_timeout_seconds,
     )
-    configure_tracing(exporter=exporter, sample_ratio=settings.trace_sample_ratio)
+    configure_tracing(
+        exporter=exporter,
+        sample_ratio=settings.trace_sample_ratio,
+        redact_content=settings.log_redact_content,
+    )
 
 
 def _parse_headers(text: str) -> dict[str, str]:
@@ -211,10 +266,6 @@ def span(
     """A span around a block, current inside it; an exception ends it with an error status."""
     with _tracer.start_as_current_span(name, context=parent, kind=kind, attributes=attributes) as current:
         yield current
-
-
-def mark_error(current: trace.Span, error: BaseException) -> None:
-    current.set_status(Status(StatusCode.ERROR, type(error).__name__))
 
 
 def traced(target: T, component: str) -> T:
