@@ -7,7 +7,7 @@ import binascii
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     FilePath,
     SecretStr,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -23,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # What an SSO issuer may sign with: asymmetric algorithms only (a shared secret would let anyone holding the
 # published key sign).
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 OidcAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 
 _POSTGRES_SCHEMES = {"postgresql", "postgresql+psycopg"}
@@ -302,7 +304,12 @@ class Settings(BaseSettings):
     api_url: str = "http://127.0.0.1:8080"
     api_key: SecretStr | None = None
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: LogLevel = "INFO"
+    # Levels of loggers (and everything under them) that differ from log_level, as JSON:
+    # {"membank.search": "DEBUG", "sqlalchemy.engine": "INFO", "membank.access": "WARNING"}.
+    log_levels: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w.]*$")], LogLevel] = Field(
+        default_factory=dict
+    )
     # JSON lines; unset: JSON unless stderr is a terminal (then a console rendering).
     log_json: bool | None = None
     # Also drop memory content (content, query, messages... fields) and mask email addresses in every log line.

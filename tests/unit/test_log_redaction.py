@@ -92,3 +92,39 @@ def test_a_root_that_has_handlers_is_left_alone() -> None:
     assert foreign  # pytest's capture
     configure_logging("DEBUG", json=True)
     assert root.handlers == foreign
+
+
+def test_levels_differ_per_module_for_both_kinds_of_logger(capsys: pytest.CaptureFixture[str]) -> None:
+    with _bare_root():
+        configure_logging(
+            "WARNING", json=True, module_levels={"membank.search": "DEBUG", "sqlalchemy.engine": "INFO"}
+        )
+        structlog.get_logger("membank.search.service").debug("search_planned")
+        structlog.get_logger("membank.searching").debug("not_under_membank_search")
+        structlog.get_logger("membank.api").info("dropped_at_warning")
+        structlog.get_logger("membank.api").warning("kept_at_warning")
+        logging.getLogger("sqlalchemy.engine.Engine").info("SELECT 1")
+        logging.getLogger("sqlalchemy.pool").info("dropped, outside sqlalchemy.engine")
+        configure_logging("WARNING", json=True)  # a reconfiguration forgets the module levels
+        structlog.get_logger("membank.search.service").debug("dropped_after_reconfiguration")
+        logging.getLogger("sqlalchemy.engine.Engine").info("dropped after reconfiguration")
+        captured = capsys.readouterr().err
+    events = [json.loads(line)["event"] for line in captured.splitlines() if line.startswith("{")]
+    assert events == ["search_planned", "kept_at_warning", "SELECT 1"]
+
+
+def test_module_levels_are_read_as_json_and_a_bad_one_is_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from membank.cli.main import cli
+    from membank.config import Settings
+
+    monkeypatch.setenv("MEMBANK_LOG_LEVELS", '{"membank.search": "DEBUG", "sqlalchemy.engine": "INFO"}')
+    assert Settings().log_levels == {"membank.search": "DEBUG", "sqlalchemy.engine": "INFO"}
+    monkeypatch.delenv("MEMBANK_LOG_LEVELS")
+    for bad in ('{"membank.search": "LOUD"}', '{"membank search": "INFO"}', "membank.search=DEBUG"):
+        result = CliRunner().invoke(cli, ["migrate"], env={"MEMBANK_LOG_LEVELS": bad})
+        assert result.exit_code == 1, bad
+        assert "MEMBANK_LOG_LEVELS" in result.output, result.output

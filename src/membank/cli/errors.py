@@ -7,11 +7,13 @@ Python traceback reaches the user (`membank --traceback ...` shows it, for a bug
 from __future__ import annotations
 
 import functools
+import re
 
 import click
 import httpx
 import pydantic
 import sqlalchemy.exc
+from pydantic_settings import SettingsError
 
 from membank.client import MemBankAPIError
 from membank.errors import IndexUnavailable, MemBankError
@@ -73,6 +75,14 @@ def _settings(exc: pydantic.ValidationError) -> str:
         for error in exc.errors()
     ]
     return f"invalid settings ({'; '.join(problems)}); fix: correct these environment variables"
+
+
+@_render.register
+def _unparsable_setting(exc: SettingsError) -> str:
+    # pydantic-settings could not decode a structured value (a dict or list setting must be JSON).
+    field = re.search(r'field "(\w+)"', str(exc))
+    name = f"MEMBANK_{field.group(1).upper()}" if field else "a setting"
+    return f'invalid settings ({name} is not valid JSON); fix: write it as JSON, e.g. {{"key": "value"}}'
 
 
 @_render.register
