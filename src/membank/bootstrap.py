@@ -43,6 +43,7 @@ from membank.memories.service import MemoryService
 from membank.observability.health import HealthService, RedisCheck
 from membank.observability.llm import ObservedChatModel
 from membank.observability.tracing import flush_traces, traced
+from membank.observability.usage import UsageMeter
 from membank.providers.embedders import build_embedder
 from membank.providers.embedders.ports import Embedder
 from membank.providers.llms import ChatModel, build_chat_model
@@ -81,6 +82,8 @@ from membank.storage.redis import (
 from membank.storage.sql.database import PoolSettings
 from membank.storage.sql.schema import offline_sql
 from membank.storage.sql.store import SqlRecordStore
+from membank.usage.capacity import CapacityRecorder
+from membank.usage.report import UsageReporter
 
 log = structlog.get_logger(__name__)
 
@@ -321,6 +324,9 @@ class Container:
     index_maintainer: IndexMaintainer | None
     auth: AuthService
     key_usage: KeyUsageCounter
+    usage_meter: UsageMeter
+    usage: UsageReporter
+    capacity: CapacityRecorder
     key_admin: KeyAdmin
     account_admin: AccountAdmin
     logins: LoginService
@@ -355,6 +361,7 @@ class Container:
             backoff_seconds=s.job_backoff_seconds,
             on_progress=self._wake_index,
             signal=self.signal,
+            usage=self.usage_meter,
         )
 
     def _wake_index(self) -> None:
@@ -370,6 +377,10 @@ class Container:
             self.key_usage.flush()
         except BackendUnavailable as exc:
             log.warning("key_usage_flush_failed", error=exc.message)
+        try:
+            self.usage_meter.flush()
+        except BackendUnavailable as exc:
+            log.warning("usage_flush_failed", error=exc.message)
         await self.embedder.aclose()
         if self.chat is not None:
             await self.chat.aclose()
@@ -477,6 +488,12 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         settings, store, security_events, secret_box, login_sessions=login_sessions
     )
     key_usage = KeyUsageCounter(store.keys)
+    usage_meter = UsageMeter(store.usage)
+    capacity = CapacityRecorder(
+        store.usage,
+        data_dir=settings.data_dir,
+        index_dir=settings.vector_path if settings.vector_index == "qdrant-edge" else None,
+    )
     nonces: NonceStore = RedisNonceStore(redis) if redis is not None else store.nonces
     auth = AuthService(
         store.keys,
@@ -530,6 +547,9 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         index_maintainer=maintainer,
         auth=auth,
         key_usage=key_usage,
+        usage_meter=usage_meter,
+        usage=UsageReporter(store.usage, store.keys, usage_meter, capacity, settings.llm_prices),
+        capacity=capacity,
         key_admin=KeyAdmin(
             store.keys, store.service_accounts, roles=auth.roles, events=security_events, usage=key_usage
         ),

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     signature_window_seconds: int = Field(default=300, ge=1, le=3600)
     # Per-key request counts are kept in memory and written this often (and at shutdown).
     key_usage_flush_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # Per-tenant usage counts (requests, searches, writes, jobs, embedded texts) are added to the store this
+    # often by each process; a snapshot of the deployment's size for capacity forecasts is taken this often
+    # by each API process (the day's last one is kept).
+    usage_flush_seconds: float = Field(default=10.0, gt=0, le=3600)
+    capacity_snapshot_seconds: float = Field(default=3600.0, gt=0, le=86400)
 
     # Passwords of human accounts: argon2id cost (OWASP's minimum by default: 19 MiB, 2 passes, 1 lane;
     # tests lower it), and the policy every new password meets. A password shorter than

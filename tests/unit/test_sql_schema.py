@@ -38,6 +38,7 @@ ALL_REVISIONS = [
     "0007_keys",
     "0008_tenant_policy",
     "0009_job_trace",
+    "0010_usage",
 ]
 
 

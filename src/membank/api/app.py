@@ -27,6 +27,7 @@ from membank.jobs.worker import finish_within
 from membank.models.bounds import JsonBounds, use_bounds
 from membank.observability.logging import configure_logging_from
 from membank.observability.tracing import configure_tracing_from
+from membank.usage.endpoints import router as usage_router
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +63,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         if own.index_maintainer is not None:
             tasks.append(asyncio.create_task(own.index_maintainer.run(stop)))
         tasks.append(asyncio.create_task(own.key_usage.run(stop, settings.key_usage_flush_seconds)))
+        tasks.append(asyncio.create_task(own.usage_meter.run(stop, settings.usage_flush_seconds)))
+        tasks.append(asyncio.create_task(own.capacity.run(stop, settings.capacity_snapshot_seconds)))
         if settings.run_workers:
             tasks += [asyncio.create_task(own.new_worker().run(stop)) for _ in range(settings.workers)]
         log.info(
@@ -126,6 +129,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(well_known_router)
     app.include_router(access_router)
     app.include_router(ip_rules_router)
+    app.include_router(usage_router)
     install_error_handlers(app)
     app.add_middleware(JsonBoundsMiddleware, bounds=bounds)  # inside the size limit and the request id
     app.add_middleware(RateLimitHeadersMiddleware)

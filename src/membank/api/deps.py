@@ -26,6 +26,7 @@ from membank.errors import (
     Unauthorized,
 )
 from membank.models import Principal
+from membank.observability.usage import bind_usage, record_usage
 
 # A platform admin names the tenant it acts in (by name) with this header; nobody else may send it.
 TENANT_HEADER = "X-MemBank-Tenant"
@@ -72,6 +73,9 @@ async def current_principal(
     target = request.headers.get(TENANT_HEADER)
     if target is not None:
         principal = await _cross_tenant(request, container, principal, target)
+    # What the request does from here on is counted for its tenant (the request runs in a context of its own).
+    bind_usage(container.usage_meter, principal.tenant_id)
+    record_usage("requests")
     return principal
 
 

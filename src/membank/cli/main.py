@@ -97,6 +97,7 @@ def worker(concurrency: int | None) -> None:
             loop.add_signal_handler(sig, stop.set)
         try:
             tasks = [asyncio.create_task(container.new_worker().run(stop)) for _ in range(count)]
+            tasks.append(asyncio.create_task(container.usage_meter.run(stop, settings.usage_flush_seconds)))
             await stop.wait()
             await finish_within(tasks, settings.shutdown_grace_seconds)
         finally:

@@ -23,7 +23,7 @@ from membank.ingest.extraction.slots import detect_slot
 from membank.memories.slots import current_in_slot
 from membank.models import Memory, Provenance, content_hash, fresh_memory, now_utc, supersession, to_epoch
 from membank.models.time import in_time_range
-from membank.observability.metrics import MEMORIES_CREATED, MEMORIES_UPDATED, count_new_version
+from membank.observability.metrics import MEMORIES_UPDATED, count_memories_written, count_new_version
 from membank.storage.ports import MemoryRepository, VectorIndex, VersionRepository
 
 Event = Literal["ADD", "UPDATE", "DELETE", "NOOP"]
@@ -296,7 +296,7 @@ class Consolidator:
         self._memories.insert(
             [memory], [vector.tolist()], ctx.model_id, actor=ctx.actor, provenance=ctx.provenance
         )
-        MEMORIES_CREATED.labels("conversation").inc()
+        count_memories_written("conversation")
         self._indexed([memory.id])
 
     def _store_history(

@@ -12,7 +12,7 @@ from membank.errors import MemBankError
 from membank.jobs.worker import Handler, TaskContext
 from membank.memories.schemas import MemoryIn
 from membank.models import Job, JobItem, Memory, Principal, Provenance, new_memory, now_utc, to_epoch
-from membank.observability.metrics import MEMORIES_CREATED
+from membank.observability.metrics import count_memories_written
 from membank.providers.embedders.ports import Embedder
 from membank.storage.ports import JobProgress, MemoryRepository
 
@@ -65,7 +65,7 @@ def batch_import_handler(
                 provenance=Provenance(job_id=job.id),
                 progress=progress,
             )
-            MEMORIES_CREATED.labels("batch").inc(len(chunk))
+            count_memories_written("batch", len(chunk))
             done = end
             if on_written is not None:
                 on_written()

@@ -12,6 +12,7 @@ from membank.jobs.schemas import JobItemOut, JobItemsPage
 from membank.jobs.worker import JobSignal, first_of
 from membank.models import Job, JobStatus, Principal, iso, now_utc
 from membank.observability.tracing import current_traceparent
+from membank.observability.usage import record_usage
 from membank.storage.ports import Batch, JobRepository
 
 
@@ -65,6 +66,7 @@ class JobService:
     async def enqueue_batch(self, batch: Batch, jobs: list[Job]) -> None:
         """Store a batch and its jobs together (or none: JobQueueFull past the tenant's bound)."""
         await asyncio.to_thread(self._jobs.create_batch, batch, jobs, max_unfinished=self._max_unfinished)
+        record_usage("jobs", len(jobs))
         self._wake()
 
     async def get_batch(self, principal: Principal, batch_id: str) -> tuple[Batch, list[Job]]:
@@ -97,6 +99,7 @@ class JobService:
             self._jobs.enqueue, job, max_unfinished=self._max_unfinished
         )
         if created:
+            record_usage("jobs")
             self._wake()
         return stored, created
 

@@ -21,6 +21,7 @@ from membank.backoff import OutageBackoff
 from membank.errors import BackendUnavailable, LeaseLost
 from membank.models import Job
 from membank.observability.tracing import context_of, span
+from membank.observability.usage import UsageMeter, usage_scope
 from membank.storage.ports import JobRepository
 
 log = structlog.get_logger(__name__)
@@ -123,8 +124,10 @@ class Worker:
         backoff_seconds: float,
         on_progress: Callable[[], None] | None = None,
         signal: JobSignal | None = None,
+        usage: UsageMeter | None = None,
     ) -> None:
         self.id = new_worker_id()
+        self._usage = usage
         self._signal = signal
         self._jobs = jobs
         self._handlers = handlers
@@ -183,7 +186,8 @@ class Worker:
             parent=context_of(job.trace_parent),
             attributes=attributes,
         ) as current:
-            outcome = await self._run(job)
+            with usage_scope(self._usage, job.tenant_id) if self._usage else contextlib.nullcontext():
+                outcome = await self._run(job)
             current.set_attribute("membank.job.outcome", outcome)
             if outcome == "failed":
                 current.set_status(Status(StatusCode.ERROR))

@@ -28,9 +28,9 @@ from membank.models import (
     to_epoch,
 )
 from membank.observability.metrics import (
-    MEMORIES_CREATED,
     MEMORIES_DELETED,
     MEMORIES_UPDATED,
+    count_memories_written,
     count_new_version,
     timed_operation,
 )
@@ -89,7 +89,7 @@ class MemoryService:
 
     def _insert(self, principal: Principal, memory: Memory, vector: list[float]) -> tuple[Memory, list[str]]:
         self._memories.insert([memory], [vector], self._embedder.model_id, actor=principal.subject)
-        MEMORIES_CREATED.labels("api").inc()
+        count_memories_written("api")
         return memory, [memory.id]
 
     def _write_in_slot(

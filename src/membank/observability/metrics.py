@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from membank.cache.stats import LAYERS, process_totals
+from membank.observability.usage import record_usage
 from membank.providers.embedders.batching import observe_batches
 
 log = structlog.get_logger(__name__)
@@ -241,9 +242,16 @@ def serve_metrics(host: str, port: int) -> None:
     log.info("metrics_serving", host=host, port=port)
 
 
+def count_memories_written(source: str, amount: int = 1) -> None:
+    """Memories written (new facts and new versions), in /metrics by source and in the usage of the tenant
+    of the work under way (facts from conversations apart)."""
+    MEMORIES_CREATED.labels(source).inc(amount)
+    record_usage("conversation_facts" if source == "conversation" else "memory_writes", amount)
+
+
 def count_new_version(source: str) -> None:
     """A version that supersedes another: one memory written, and the one it closes changed."""
-    MEMORIES_CREATED.labels(source).inc()
+    count_memories_written(source)
     MEMORIES_UPDATED.labels(source).inc()
 
 

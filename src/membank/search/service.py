@@ -21,6 +21,7 @@ from typing import Any
 from membank.errors import IndexUnavailable
 from membank.models import Memory, Principal, Scope, from_epoch, iso, now_utc, to_epoch
 from membank.observability.metrics import SEARCH_LATENCY, SEARCH_REQUESTS
+from membank.observability.usage import record_usage
 from membank.providers.embedders.ports import Embedder
 from membank.search.caching import AnswerCache, request_digest
 from membank.search.filters import parse_filter
@@ -120,6 +121,7 @@ class SearchService:
             SEARCH_REQUESTS.labels("error").inc()
             raise
         SEARCH_REQUESTS.labels("ok").inc()
+        record_usage("searches")
         SEARCH_LATENCY.observe(time.perf_counter() - started)
         return outcome
 

@@ -47,6 +47,7 @@ __all__ = [
     "clean_text",
     "estimate_tokens",
     "observe_batches",
+    "observe_embed_calls",
 ]
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,17 @@ def observe_batches(observer: BatchObserver) -> None:
     """Tell `observer` of every batch of every embedder of the process (the metrics register here: the
     providers know nothing of them)."""
     _batch_observers.append(observer)
+
+
+#: Told of every `embed` call, in the caller's context: its number of texts (cached ones included).
+EmbedCallObserver = Callable[[int], None]
+_call_observers: list[EmbedCallObserver] = []
+
+
+def observe_embed_calls(observer: EmbedCallObserver) -> None:
+    """Tell `observer` of every `embed` call of every embedder of the process, in the caller's context (the
+    usage meter counts them for the caller's tenant)."""
+    _call_observers.append(observer)
 
 
 def _notify(size: int, seconds: float, ok: bool) -> None:
@@ -217,6 +229,8 @@ class MicroBatcher:
             self._refuse_past_bound(texts, self.max_pending)
         self.stats.requests += 1
         self.stats.texts += len(texts)
+        for observer in _call_observers:
+            observer(len(texts))
         keys = [text_digest(text) for text in texts]
         rows: list[Vectors | asyncio.Future[Vectors] | None] = [self.cache.get_local(key) for key in keys]
         missing = [i for i, row in enumerate(rows) if row is None]

@@ -33,12 +33,19 @@ from membank.storage.ports.sessions import SessionRepository, SessionState
 from membank.storage.ports.signing_keys import SigningKeyRecord, SigningKeyRepository
 from membank.storage.ports.store import PoolUsage, RecordStore
 from membank.storage.ports.tenant_policy import TenantPolicy, TenantPolicyRepository
-from membank.storage.ports.usage import UsageRecord, UsageRepository
+from membank.storage.ports.usage import (
+    CapacitySnapshot,
+    LlmUsageTotal,
+    TenantStorage,
+    UsageRecord,
+    UsageRepository,
+)
 from membank.storage.ports.versions import VersionRepository
 
 __all__ = [
     "AccountRepository",
     "Batch",
+    "CapacitySnapshot",
     "CustomRole",
     "IdempotencyRepository",
     "IndexDocument",
@@ -54,6 +61,7 @@ __all__ = [
     "KeyRepository",
     "KeywordResult",
     "KeywordSearch",
+    "LlmUsageTotal",
     "LockRepository",
     "LockoutPolicy",
     "LoginFailureRepository",
@@ -89,6 +97,7 @@ __all__ = [
     "TeamRepository",
     "TenantPolicy",
     "TenantPolicyRepository",
+    "TenantStorage",
     "UsageRecord",
     "UsageRepository",
     "VectorIndex",

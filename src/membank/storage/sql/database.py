@@ -142,6 +142,18 @@ class SqlDatabase:
         with self.read() as conn:
             conn.execute(text("SELECT 1")).scalar_one()
 
+    def size_bytes(self) -> int:
+        """The database's size: its file (and write-ahead log) on SQLite, pg_database_size on PostgreSQL."""
+        if self.is_postgres:
+            with self.read() as conn:
+                return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+        path = Path(self.url.database or "")
+        return sum(
+            candidate.stat().st_size
+            for candidate in (path, path.with_name(path.name + "-wal"))
+            if candidate.is_file()
+        )
+
     def pool_usage(self) -> PoolUsage:
         pool = self.engine.pool
         assert isinstance(pool, QueuePool)  # both engines are built with one

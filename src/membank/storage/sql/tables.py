@@ -342,6 +342,33 @@ llm_usage = Table(
     sqlite_autoincrement=True,
 )
 
+# Usage per tenant and UTC day (YYYY-MM-DD) by metric (requests, searches, memory_writes, ...), added to by
+# each process's periodic flush (migration 0010).
+tenant_usage = Table(
+    "tenant_usage",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("day", Text, primary_key=True),
+    Column("metric", Text, primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+)
+
+# One snapshot of the deployment's size per UTC day (the day's last), the history capacity forecasts fit.
+capacity_history = Table(
+    "capacity_history",
+    metadata,
+    Column("day", Text, primary_key=True),
+    Column("memories", BigInteger, nullable=False),
+    Column("content_bytes", BigInteger, nullable=False),
+    Column("store_bytes", BigInteger, nullable=False),
+    Column("index_bytes", BigInteger, nullable=False),
+    Column("disk_free_bytes", BigInteger, nullable=False),
+    Column("disk_size_bytes", BigInteger, nullable=False),
+    Column("rss_bytes", BigInteger, nullable=False),
+    Column("memory_size_bytes", BigInteger, nullable=False),
+    Column("recorded_at", Epoch, nullable=False),
+)
+
 # Identity and access (migration 0006). Lists (roles, bound end users, teams, CIDRs) are JSON text like every
 # other list here; `user_ids`/`team_ids` NULL means "not bound" (the role's scope decides), [] binds to nobody.
 

@@ -1,0 +1,1 @@
+"""Capacity and cost: per-tenant usage, monthly reports, capacity forecasts and recommendations."""
