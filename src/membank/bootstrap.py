@@ -307,6 +307,18 @@ def build_secret_box(settings: Settings) -> SecretBox:
     return SecretBox(load_or_create_key(settings.auth_secret_key_path))
 
 
+def build_usage_reports(
+    settings: Settings, store: RecordStore, meter: UsageMeter
+) -> tuple[UsageReporter, CapacityRecorder]:
+    """The usage reports and the capacity snapshots over `store` (the API process and `membank usage-report`)."""
+    capacity = CapacityRecorder(
+        store.usage,
+        data_dir=settings.data_dir,
+        index_dir=settings.vector_path if settings.vector_index == "qdrant-edge" else None,
+    )
+    return UsageReporter(store.usage, store.keys, meter, capacity, settings.llm_prices), capacity
+
+
 @dataclass(slots=True)
 class Container:
     """Everything a process runs, built once."""
@@ -489,11 +501,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     )
     key_usage = KeyUsageCounter(store.keys)
     usage_meter = UsageMeter(store.usage)
-    capacity = CapacityRecorder(
-        store.usage,
-        data_dir=settings.data_dir,
-        index_dir=settings.vector_path if settings.vector_index == "qdrant-edge" else None,
-    )
+    usage, capacity = build_usage_reports(settings, store, usage_meter)
     nonces: NonceStore = RedisNonceStore(redis) if redis is not None else store.nonces
     auth = AuthService(
         store.keys,
@@ -548,7 +556,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
         auth=auth,
         key_usage=key_usage,
         usage_meter=usage_meter,
-        usage=UsageReporter(store.usage, store.keys, usage_meter, capacity, settings.llm_prices),
+        usage=usage,
         capacity=capacity,
         key_admin=KeyAdmin(
             store.keys, store.service_accounts, roles=auth.roles, events=security_events, usage=key_usage

@@ -180,6 +180,7 @@ def check(repair: bool) -> None:
 from membank.cli.auth import auth  # noqa: E402
 from membank.cli.ip_rules import ip_rules  # noqa: E402
 from membank.cli.keys import keys  # noqa: E402
+from membank.cli.report import usage_report  # noqa: E402
 from membank.cli.usage import add, import_file, search  # noqa: E402
 from membank.cli.users import users  # noqa: E402
 
@@ -190,6 +191,7 @@ cli.add_command(users)
 cli.add_command(add)
 cli.add_command(search)
 cli.add_command(import_file)
+cli.add_command(usage_report)
 
 
 @cli.command()
