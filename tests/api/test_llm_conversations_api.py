@@ -114,3 +114,66 @@ def test_synthesis_with_llm_cites_memories_or_falls_back(llm_api: Api, openai_st
     fallback = synthesize(llm_api, "drinks", use_cache=False)
     assert fallback["synthesizer"].startswith("structured (llm failed:")
     assert "User likes lattes [1]" in fallback["context"]
+
+
+# Every metric the observability issue names (prefixed membank_), and what stands for the job queue, the
+# outbox, embedding batches, backend health and the pool. Samples carry histograms' _count and counters' _total.
+SEED_METRICS = (
+    "membank_http_requests_total",
+    "membank_http_request_duration_seconds_count",
+    "membank_memories_created_total",
+    "membank_memories_updated_total",
+    "membank_memories_deleted_total",
+    "membank_memory_operation_duration_seconds_count",
+    "membank_search_requests_total",
+    "membank_search_latency_seconds_count",
+    "membank_llm_requests_total",
+    "membank_llm_tokens_used_total",
+    "membank_llm_request_duration_seconds_count",
+    "membank_llm_cost_total",
+    "membank_cache_hit_ratio",
+    "membank_audit_events_total",
+    "membank_jobs",
+    "membank_job_oldest_age_seconds",
+    "membank_outbox_pending",
+    "membank_outbox_lag_seconds",
+    "membank_embedding_batch_size_count",
+    "membank_embedding_batch_duration_seconds_count",
+    "membank_backend_up",
+    "membank_db_pool_connections",
+    "membank_db_pool_max_connections",
+    "membank_disk_free_bytes",
+    "process_resident_memory_bytes",
+)
+
+
+def test_metrics_expose_every_name_of_the_issue_after_a_scenario(
+    make_settings: Callable[..., Settings],
+    openai_stub_server: tuple[str, OpenAIStub],
+    openai_stub: OpenAIStub,
+) -> None:
+    llm = {
+        "llm_base_url": openai_stub_server[0],
+        "llm_model": "stub-model",
+        "llm_prices": {"stub-model": {"prompt": 1.0, "completion": 2.0}},
+    }
+    with open_api(make_settings(**llm)) as api:
+        created = api.add("alice keeps bees")
+        patched = api.call("PATCH", f"/api/v1/memories/{created['id']}", json={"importance": 8})
+        assert patched.status_code == 200, patched.text
+        assert api.call("DELETE", f"/api/v1/memories/{created['id']}").status_code == 200
+        assert api.search("bees").status_code == 200
+        assert api.search("bees").status_code == 200  # from the search cache
+        login = {"tenant": "acme", "email": "nobody@acme.example", "password": "wrong-Password-1"}
+        assert api.client.post("/api/v1/auth/login", json=login).status_code == 401
+        openai_stub.script = [reply_json({"facts": [FACT]})]
+        exchange(api, "I moved to Lisbon.", session_id="s1")
+    # The registry is the process's: a second app without workers adds a job that stays queued, for the
+    # backlog's age.
+    with open_api(make_settings(workers=0)) as idle:
+        body = {"user_id": "u1", "session_id": "s2", "user_input": "I moved to Porto."}
+        queued = idle.call("POST", "/api/v1/memories/process-conversation", json=body)
+        assert queued.status_code == 202, queued.text
+        names = {name for name, _ in samples(idle)}
+    missing = [name for name in SEED_METRICS if name not in names]
+    assert missing == [], f"not exposed: {missing}"
