@@ -81,12 +81,17 @@ def test_a_callers_traceparent_is_continued_and_named_in_errors_and_logs(
     settings = make_settings(otlp_endpoint=receiver.endpoint, log_json=True, log_level="INFO")
     with open_api(settings) as traced_api:
         _missing_with_caller_trace(traced_api, receiver)
+        assert traced_api.client.get("/api/v1/users/u1/memories").status_code == 401
     access = [
         json.loads(line)
         for line in capsys.readouterr().err.splitlines()
         if line.startswith("{") and '"event": "request"' in line
     ]
-    assert any(line.get("trace_id") == CALLER_TRACE and line["status"] == 404 for line in access), access
+    (missing,) = [line for line in access if line.get("trace_id") == CALLER_TRACE and line["status"] == 404]
+    # The access line names who asked: the tenant and the key (by its public prefix, never the secret).
+    assert missing["tenant"] and missing["principal"] == f"api_key:{traced_api.alice_key.split('_')[1]}"
+    (refused,) = [line for line in access if line["status"] == 401]
+    assert "tenant" not in refused and "principal" not in refused  # nothing left over from the request before
 
 
 def _missing_with_caller_trace(traced_api: Api, receiver: OtlpReceiver) -> None:

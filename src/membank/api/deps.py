@@ -73,8 +73,10 @@ async def current_principal(
     target = request.headers.get(TENANT_HEADER)
     if target is not None:
         principal = await _cross_tenant(request, container, principal, target)
-    # What the request does from here on is counted for its tenant (the request runs in a context of its own).
+    # What the request does from here on is counted for its tenant, and its log lines (the access line
+    # included) name the tenant and the principal (the request runs in a context of its own).
     bind_usage(container.usage_meter, principal.tenant_id)
+    structlog.contextvars.bind_contextvars(tenant=principal.tenant_id, principal=principal.subject)
     record_usage("requests")
     return principal
 

@@ -122,7 +122,7 @@ class RequestContextMiddleware:
                 await self._crashed(scope, receive, send_with_id, error, answered=answered[0])
         finally:
             self._observe(scope, status_holder[0], time.perf_counter() - started)
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.unbind_contextvars("request_id", "tenant", "principal")
 
     @staticmethod
     async def _crashed(
