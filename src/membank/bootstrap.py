@@ -271,7 +271,7 @@ def build_rate_limiter(settings: Settings, redis: RedisConnection | None) -> Rat
         unauthenticated=Limits(settings.rate_limit_unauthenticated_per_minute),
     )
     store: RateLimitStore = RedisRateLimits(redis) if redis is not None else InProcessRateLimits()
-    return RateLimiter(store, policy, fail_open=settings.rate_limit_fail_mode == "open")
+    return RateLimiter(traced(store, "rate_limits"), policy, fail_open=settings.rate_limit_fail_mode == "open")
 
 
 def build_locks(store: RecordStore, redis: RedisConnection | None) -> LockRepository:
@@ -412,7 +412,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
     store = build_store(settings)
     shared_cache = traced(build_shared_cache(settings), "cache.shared")
     redis = build_redis(settings)
-    locks = build_locks(store, redis)
+    locks = traced(build_locks(store, redis), "locks")
     embedder = traced(build_embedder(settings, shared_cache), "embedder")
     search_cache, context_cache = build_answer_caches(settings, store, shared_cache)
     search_cache, context_cache = traced(search_cache, "cache.search"), traced(context_cache, "cache.context")

@@ -64,7 +64,13 @@ def test_a_search_is_one_trace_from_the_request_to_the_index_and_the_store(
 
     below = _descendants(receiver.of_trace(server.trace_id), server)
     names = {span.name for span in below}
-    for expected in ("cache.search.lookup", "embedder.embed", "embedding batch", "index.search"):
+    for expected in (
+        "rate_limits.hit",
+        "cache.search.lookup",
+        "embedder.embed",
+        "embedding batch",
+        "index.search",
+    ):
         assert expected in names, names
     assert any(name.startswith("store.memories.") for name in names), names
     assert all(span.trace_id == server.trace_id for span in below)
