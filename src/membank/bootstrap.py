@@ -271,7 +271,9 @@ def build_rate_limiter(settings: Settings, redis: RedisConnection | None) -> Rat
         unauthenticated=Limits(settings.rate_limit_unauthenticated_per_minute),
     )
     store: RateLimitStore = RedisRateLimits(redis) if redis is not None else InProcessRateLimits()
-    return RateLimiter(traced(store, "rate_limits"), policy, fail_open=settings.rate_limit_fail_mode == "open")
+    return RateLimiter(
+        traced(store, "rate_limits"), policy, fail_open=settings.rate_limit_fail_mode == "open"
+    )
 
 
 def build_locks(store: RecordStore, redis: RedisConnection | None) -> LockRepository:
