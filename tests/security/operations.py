@@ -238,6 +238,11 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
     ("POST", "/api/v1/tenants"): Example(
         _needs("admin:admin", "platform-admin"), lambda o: {"name": "probe"}
     ),
+    # Usage reports: a tenant admin's own tenant, every tenant for a platform admin; the capacity forecast
+    # is the deployment's, for platform admins only.
+    ("GET", "/api/v1/admin/usage"): Example(_needs("admin:read")),
+    ("GET", "/api/v1/admin/usage/monthly"): Example(_needs("admin:read")),
+    ("GET", "/api/v1/admin/capacity"): Example(_needs("admin:read", "platform-admin")),
 }
 
 _PATH_PARAMETER = re.compile(r"\{([^}]+)\}")

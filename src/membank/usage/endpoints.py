@@ -7,23 +7,26 @@ The capacity forecast is about the whole deployment: platform admins only.
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from membank.api.deps import AdminRead, AppContainer, PlatformAdmin
+from membank.api.deps import AdminRead, AppContainer
 from membank.api.envelope import Envelope, ok
 from membank.api.responses import AUTHENTICATED, error_responses
-from membank.errors import ValidationFailed
+from membank.errors import Forbidden, ValidationFailed
 from membank.models import Principal
 from membank.usage.report import current_month, month_bounds, recommendations
 from membank.usage.schemas import CapacityOut, MonthlyReportOut, UsageReportOut
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
-Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="A UTC day, YYYY-MM-DD")]
-Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="A UTC month, YYYY-MM")]
+Day = Annotated[date | None, Query(description="A UTC day, YYYY-MM-DD")]
+Month = Annotated[
+    str | None, Query(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="A UTC month, YYYY-MM")
+]
 TenantFilter = Annotated[
     str | None,
     Query(min_length=1, max_length=64, description="One tenant's id (platform admins; others see their own)"),
@@ -42,9 +45,7 @@ def _scope(principal: Principal, tenant: str | None) -> str | None:
 async def usage(
     principal: AdminRead,
     container: AppContainer,
-    from_: Annotated[
-        str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$", description="A UTC day, YYYY-MM-DD")
-    ] = None,
+    from_: Annotated[date | None, Query(alias="from", description="A UTC day, YYYY-MM-DD")] = None,
     to: Day = None,
     tenant: TenantFilter = None,
 ) -> Response:
@@ -53,7 +54,10 @@ async def usage(
     so far)."""
     first, last = month_bounds(current_month())
     report = await asyncio.to_thread(
-        container.usage.report, from_ or first, to or last, tenant_id=_scope(principal, tenant)
+        container.usage.report,
+        from_.isoformat() if from_ else first,
+        to.isoformat() if to else last,
+        tenant_id=_scope(principal, tenant),
     )
     return ok(report)
 
@@ -78,9 +82,14 @@ async def monthly(
 
 
 @router.get("/capacity", response_model=Envelope[CapacityOut], responses=error_responses(*AUTHENTICATED))
-async def capacity(_: PlatformAdmin, container: AppContainer) -> Response:
+async def capacity(principal: AdminRead, container: AppContainer) -> Response:
     """Growth of memories, disk and memory use over the daily history, days until full with the fit's
-    range, and the recommendations for this month."""
+    range, and the recommendations for this month (platform admins: it is the deployment's)."""
+    if not principal.is_platform_admin:
+        raise Forbidden(
+            "the capacity forecast is the deployment's: platform admins only",
+            details={"permission": "platform-admin"},
+        )
     forecast = await asyncio.to_thread(container.capacity.forecast)
     first, last = month_bounds(current_month())
     report = await asyncio.to_thread(container.usage.report, first, last)
