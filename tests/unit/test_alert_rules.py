@@ -8,7 +8,6 @@ suite); without a Go toolchain the promtool tests skip."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.promtool import BUILD_LIMIT_SECONDS, built_promtool, run_promtool
+
 RULES_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 ALERTS = RULES_DIR / "alerts.yml"
 ALERT_TESTS = RULES_DIR / "alerts_test.yml"
-# The script stops a build at PROMTOOL_BUILD_TIMEOUT (1200 s) and says so; this only backs it up.
-BUILD_LIMIT_SECONDS = 1500
 IMPORTANT = {
     "MemBankApiDown",
     "MemBankAvailabilityBudgetBurnFast",
@@ -36,23 +35,7 @@ IMPORTANT = {
 
 @pytest.fixture(scope="module")
 def promtool() -> Path:
-    try:
-        built = subprocess.run(
-            ["bash", str(RULES_DIR / "promtool.sh"), "--install"],
-            capture_output=True,
-            text=True,
-            timeout=BUILD_LIMIT_SECONDS,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"building promtool took over {BUILD_LIMIT_SECONDS}s: run `make promtool` to see why")
-    if built.returncode == 3:
-        pytest.skip(f"promtool cannot be built here: {built.stderr.strip()}")
-    assert built.returncode == 0, f"building promtool failed:\n{built.stderr}"
-    return Path(built.stdout.split()[-1])
-
-
-def _run(promtool: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(promtool), *args], capture_output=True, text=True, timeout=120)
+    return built_promtool()
 
 
 def _alerts() -> Iterator[dict[str, Any]]:
@@ -62,14 +45,14 @@ def _alerts() -> Iterator[dict[str, Any]]:
 
 @pytest.mark.timeout(BUILD_LIMIT_SECONDS + 60)
 def test_promtool_accepts_the_rules(promtool: Path) -> None:
-    checked = _run(promtool, "check", "rules", str(ALERTS))
+    checked = run_promtool(promtool, "check", "rules", str(ALERTS))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS" in checked.stdout
 
 
 @pytest.mark.timeout(BUILD_LIMIT_SECONDS + 60)
 def test_the_rule_unit_tests_pass(promtool: Path) -> None:
-    tested = _run(promtool, "test", "rules", str(ALERT_TESTS))
+    tested = run_promtool(promtool, "test", "rules", str(ALERT_TESTS))
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
@@ -79,7 +62,7 @@ def test_the_rule_unit_tests_fail_on_a_broken_rule(promtool: Path, tmp_path: Pat
     assert healthy in ALERTS.read_text()
     (tmp_path / ALERTS.name).write_text(ALERTS.read_text().replace(healthy, 'expr: up{job="membank"} == 2'))
     shutil.copy(ALERT_TESTS, tmp_path / ALERT_TESTS.name)
-    tested = _run(promtool, "test", "rules", str(tmp_path / ALERT_TESTS.name))
+    tested = run_promtool(promtool, "test", "rules", str(tmp_path / ALERT_TESTS.name))
     assert tested.returncode != 0
     assert "alertname: MemBankApiDown" in tested.stdout + tested.stderr
 
