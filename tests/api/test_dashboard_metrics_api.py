@@ -10,13 +10,12 @@ from typing import Any
 import yaml
 
 from tests.api.conftest import Api
-from tests.support.grafana import load_dashboard, panel_expressions, panels, variable_queries
+from tests.support.grafana import load_dashboard, panel_expressions, variable_queries
 from tests.support.promql import exposed_families, metric_names, unexposed
 
 ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
-# Made by Prometheus itself for every target, not by MemBank.
-PROMETHEUS_OWN = frozenset({"up"})
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+# Made by Prometheus itself (target health, firing alerts), not by MemBank.
+PROMETHEUS_OWN = frozenset({"up", "ALERTS"})
 
 
 def _families_after_a_scenario(api: Api) -> dict[str, str]:
@@ -47,16 +46,3 @@ def test_every_rule_metric_is_served_or_recorded(api: Api) -> None:
     assert {"membank_audit_events_total", "job:membank_availability_errors:ratio_rate1h"} <= names
     assert {name for name in names if ":" in name} <= recorded
     assert unexposed(names - recorded - PROMETHEUS_OWN, families) == set()
-
-
-def test_every_panel_queries_the_datasource_variable() -> None:
-    dashboard = load_dashboard()
-    variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
-    assert variables["datasource"]["type"] == "datasource"
-    assert variables["datasource"]["query"] == "prometheus"
-    queried = [panel for panel in panels(dashboard) if panel["type"] != "row"]
-    assert queried
-    for panel in queried:
-        assert panel["targets"], panel["title"]
-        sources = [panel["datasource"], *(target["datasource"] for target in panel["targets"])]
-        assert all(source == DATASOURCE for source in sources), panel["title"]
