@@ -45,7 +45,7 @@ def _alerts() -> Iterator[dict[str, Any]]:
 
 @pytest.mark.timeout(BUILD_LIMIT_SECONDS + 60)
 def test_promtool_accepts_the_rules(promtool: Path) -> None:
-    checked = run_promtool(promtool, "check", "rules", str(ALERTS))
+    checked = run_promtool(promtool, "check", "rules", "--lint=all", "--lint-fatal", str(ALERTS))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS" in checked.stdout
 
