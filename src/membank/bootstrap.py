@@ -28,6 +28,7 @@ from membank.auth.signing import SigningKeys
 from membank.auth.wiring import build_lockout, build_oidc, build_passwords, build_sessions
 from membank.cache import JsonCodec, SharedCache, TieredCache
 from membank.config import Settings
+from membank.diagnostics import DiagnosticsService
 from membank.errors import BackendUnavailable
 from membank.ingest.consolidation import Consolidator
 from membank.ingest.conversation import PROCESS_CONVERSATION, ConversationProcessor
@@ -321,6 +322,26 @@ def build_usage_reports(
     return UsageReporter(store.usage, store.keys, meter, capacity, settings.llm_prices), capacity
 
 
+def build_diagnostics(
+    settings: Settings,
+    store: RecordStore,
+    index_sync: IndexSync | None,
+    events: SecurityEvents,
+    *,
+    index_note: str | None = None,
+) -> DiagnosticsService:
+    """The diagnosis of this process's view of the service (GET /api/v1/admin/diagnostics, `membank doctor`)."""
+    return DiagnosticsService(
+        settings,
+        outbox=store.outbox,
+        job_leases=store.job_leases,
+        events=events,
+        index_sync=index_sync,
+        index_note=index_note
+        or (None if index_sync is not None else "this process holds no vector index: diagnose the server"),
+    )
+
+
 @dataclass(slots=True)
 class Container:
     """Everything a process runs, built once."""
@@ -356,6 +377,7 @@ class Container:
     signing_keys: SigningKeys
     sessions: SessionService
     health: HealthService
+    diagnostics: DiagnosticsService
     memories: MemoryService
     jobs: JobService
     search: SearchService | None
@@ -602,6 +624,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
             if redis is not None and shared_cache is not None  # both exist when MEMBANK_REDIS_URL is set
             else None,
         ),
+        diagnostics=build_diagnostics(settings, store, index_sync, security_events),
         memories=MemoryService(
             embedder,
             index_sync,
