@@ -43,6 +43,7 @@ from membank.keys.service import KeyAdmin
 from membank.memories.service import MemoryService
 from membank.observability.health import HealthService, RedisCheck
 from membank.observability.llm import ObservedChatModel
+from membank.observability.route_latency import ROUTE_LATENCY
 from membank.observability.tracing import flush_traces, traced
 from membank.observability.usage import UsageMeter
 from membank.providers.embedders import build_embedder
@@ -329,8 +330,10 @@ def build_diagnostics(
     events: SecurityEvents,
     *,
     index_note: str | None = None,
+    serving: bool = False,
 ) -> DiagnosticsService:
-    """The diagnosis of this process's view of the service (GET /api/v1/admin/diagnostics, `membank doctor`)."""
+    """The diagnosis of this process's view of the service (GET /api/v1/admin/diagnostics, `membank doctor`);
+    a `serving` process's also reports its slowest routes and LLM error rates."""
     return DiagnosticsService(
         settings,
         outbox=store.outbox,
@@ -339,6 +342,7 @@ def build_diagnostics(
         index_sync=index_sync,
         index_note=index_note
         or (None if index_sync is not None else "this process holds no vector index: diagnose the server"),
+        route_latency=ROUTE_LATENCY if serving else None,
     )
 
 
@@ -624,7 +628,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
             if redis is not None and shared_cache is not None  # both exist when MEMBANK_REDIS_URL is set
             else None,
         ),
-        diagnostics=build_diagnostics(settings, store, index_sync, security_events),
+        diagnostics=build_diagnostics(settings, store, index_sync, security_events, serving=True),
         memories=MemoryService(
             embedder,
             index_sync,

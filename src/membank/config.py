@@ -256,6 +256,14 @@ class Settings(BaseSettings):
     diagnostics_min_free_disk_bytes: int = Field(default=2**30, ge=0)
     # Memory available to the process (the host's, or its cgroup's limit) below this is a warning.
     diagnostics_min_free_memory_bytes: int = Field(default=256 * 2**20, ge=0)
+    # Routes whose p95 latency over the last hour (in this process) is above this are reported (warn), the
+    # slowest diagnostics_slow_routes_top of them shown.
+    diagnostics_slow_route_p95_seconds: float = Field(default=1.0, gt=0)
+    diagnostics_slow_routes_top: int = Field(default=5, ge=1, le=50)
+    # LLM calls failing, or extractions falling back to the heuristic tier, in a larger share than this since
+    # the process started are reported (warn), once at least diagnostics_llm_min_calls were made.
+    diagnostics_llm_max_error_ratio: float = Field(default=0.2, ge=0, le=1)
+    diagnostics_llm_min_calls: int = Field(default=20, ge=1)
     # The serving process repairs what is safe to repair on its own every diagnostics_auto_repair_seconds:
     # re-queues jobs whose lease ran out and brings a drifted index in line (each act in the audit log).
     diagnostics_auto_repair: bool = False

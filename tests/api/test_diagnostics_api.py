@@ -19,13 +19,19 @@ from membank.api import create_app
 from membank.bootstrap import Container, build_store
 from membank.config import Settings
 from membank.diagnostics import REPAIR_EVENT
+from membank.observability.route_latency import ROUTE_LATENCY
 from membank.storage.ports import IndexDocument, RecordStore
 from tests.api.rbac_support import role_key
+from tests.support.openai_stub import OpenAIStub, Status
 
 DIAGNOSTICS = "/api/v1/admin/diagnostics"
 REPAIR = "/api/v1/admin/diagnostics/repair"
 # Thresholds the test machine always clears, so a healthy service is ok whatever disk and memory it has.
-ROOMY = {"diagnostics_min_free_disk_bytes": 2**20, "diagnostics_min_free_memory_bytes": 2**20}
+ROOMY = {
+    "diagnostics_min_free_disk_bytes": 2**20,
+    "diagnostics_min_free_memory_bytes": 2**20,
+    "diagnostics_slow_route_p95_seconds": 60.0,
+}
 
 
 @dataclass
@@ -122,6 +128,8 @@ def test_a_healthy_service_is_ok_on_every_check(served: Served) -> None:
         "config.transport",
         "disk.headroom",
         "memory.headroom",
+        "routes.slow",
+        "llm.errors",
     ]
     assert all(f["verdict"] == "ok" and f["action"] is None for f in diagnosis["findings"])
     drift = finding(diagnosis, "index.drift")["detail"]
@@ -262,3 +270,49 @@ def test_auto_repair_requeues_stuck_jobs_on_its_own(make_settings: Callable[...,
         assert [(e.actor, e.target, e.details) for e in events] == [
             ("system", "requeue_stuck_jobs", {"requeued": 1})
         ]
+
+
+def test_slow_routes_are_the_slowest_by_p95_of_the_last_hour(make_settings: Callable[..., Settings]) -> None:
+    ROUTE_LATENCY.clear()  # the process's window: earlier tests' requests are not this one's
+    settings = make_settings(
+        **{**ROOMY, "diagnostics_slow_route_p95_seconds": 1e-6, "diagnostics_slow_routes_top": 50}
+    )
+    with serve(settings) as served:
+        served.add("Alice likes tea")
+        served.call("GET", "/api/v1/users/u1/memories", "tenant-admin")
+        slow = finding(served.diagnose(), "routes.slow")
+    assert slow["verdict"] == "warn" and slow["detail"]["slow"] >= 2
+    routes = slow["detail"]["routes"]
+    assert any(r.startswith("POST /api/v1/memories p95=") and r.endswith("n=1") for r in routes), routes
+    assert any(r.startswith("GET /api/v1/users/{user_id}/memories ") for r in routes), routes
+    assert not any("/admin/diagnostics" in r for r in routes)
+    assert "traces" in slow["action"]
+
+
+def test_llm_errors_and_fallbacks_are_reported(
+    make_settings: Callable[..., Settings],
+    openai_stub_server: tuple[str, OpenAIStub],
+    openai_stub: OpenAIStub,
+) -> None:
+    settings = make_settings(
+        **ROOMY,
+        llm_base_url=openai_stub_server[0],
+        llm_model="stub-model",
+        llm_max_retries=0,
+        llm_backoff_seconds=0.01,
+        llm_breaker_failures=1000,
+        diagnostics_llm_min_calls=1,
+    )
+    with serve(settings) as served:
+        assert finding(served.diagnose(), "llm.errors")["detail"]["calls"] == 0
+        openai_stub.script = [Status(500)] * 4
+        body = {"user_id": "u1", "user_input": "I moved to Lisbon last week"}
+        job = served.call(
+            "POST", "/api/v1/memories/process-conversation?wait=true", "tenant-admin", json=body
+        ).json()["data"]
+        assert job["status"] == "completed" and job["result"]["extractor"].startswith("heuristic")
+        llm = finding(served.diagnose(), "llm.errors")
+    assert llm["verdict"] == "warn"
+    assert llm["detail"]["errors"] == llm["detail"]["calls"] >= 1
+    assert llm["detail"]["fallbacks"] == 1 and llm["detail"]["fallback_ratio"] == 1.0
+    assert "MEMBANK_LLM_BASE_URL" in llm["action"]

@@ -16,7 +16,9 @@ from membank.diagnostics.config_checks import check_auth, check_secrets, check_t
 from membank.diagnostics.findings import Detail, Diagnosis, Finding, RepairAction
 from membank.diagnostics.index_drift import IndexDrift
 from membank.diagnostics.resources import check_disk, check_memory
+from membank.diagnostics.windows import LlmRates, check_slow_routes
 from membank.errors import BackendUnavailable
+from membank.observability.route_latency import RouteLatencyWindow
 from membank.search.indexing import IndexSync
 from membank.storage.ports import JobLeases, Outbox
 
@@ -29,7 +31,9 @@ class DiagnosticsService:
     """Runs every check against the system of record, the index this process can reach and the settings.
 
     `index_sync` is None where this process cannot compare the index (a standalone worker; the CLI while a
-    server owns the embedded index): `index_note` then says why and where to look instead."""
+    server owns the embedded index): `index_note` then says why and where to look instead. With
+    `route_latency` (the serving process) the diagnosis also reports what this process saw: its slowest
+    routes and its LLM error and fallback rates."""
 
     def __init__(
         self,
@@ -40,6 +44,7 @@ class DiagnosticsService:
         events: SecurityEvents,
         index_sync: IndexSync | None,
         index_note: str | None = None,
+        route_latency: RouteLatencyWindow | None = None,
     ) -> None:
         self._settings = settings
         self._outbox = outbox
@@ -47,6 +52,12 @@ class DiagnosticsService:
         self._events = events
         self._drift = IndexDrift(index_sync, outbox) if index_sync is not None else None
         self._index_note = index_note
+        self._route_latency = route_latency
+        self._llm = LlmRates(
+            configured=settings.llm_base_url is not None,
+            max_ratio=settings.diagnostics_llm_max_error_ratio,
+            min_calls=settings.diagnostics_llm_min_calls,
+        )
 
     def diagnose(self, repairs: list[RepairAction] | None = None) -> Diagnosis:
         """Every check, in a fixed order (blocking: the index comparison reads every memory's token)."""
@@ -66,6 +77,15 @@ class DiagnosticsService:
             ),
             check_memory(warn_below=s.diagnostics_min_free_memory_bytes),
         ]
+        if self._route_latency is not None:
+            findings.append(
+                check_slow_routes(
+                    self._route_latency,
+                    p95_above=s.diagnostics_slow_route_p95_seconds,
+                    top=s.diagnostics_slow_routes_top,
+                )
+            )
+            findings.append(self._llm.finding())
         return Diagnosis(at=now, findings=findings, repairs=repairs or [])
 
     def repair(
