@@ -180,6 +180,8 @@ def test_index_drift_is_found_and_repaired_on_record(served: Served) -> None:
     ]
     platform_prefix = next(k.prefix for k in served.store.keys.list_keys(None) if k.name == "platform-admin")
     assert events[0].actor == f"api_key:{platform_prefix}"
+    listed = served.call("GET", f"/api/v1/security-events?kind={REPAIR_EVENT}").json()["data"]["events"]
+    assert [(e["target"], e["details"]["missing"]) for e in listed] == [("repair_index_drift", 1)]
 
 
 def test_a_job_whose_lease_expired_is_stuck_until_requeued(idle: Served) -> None:
