@@ -318,3 +318,32 @@ def test_llm_errors_and_fallbacks_are_reported(
     assert llm["detail"]["errors"] == llm["detail"]["calls"] >= 1
     assert llm["detail"]["fallbacks"] == 1 and llm["detail"]["fallback_ratio"] == 1.0
     assert "MEMBANK_LLM_BASE_URL" in llm["action"]
+
+
+def test_job_checks_and_requeue_on_postgresql(
+    make_settings: Callable[..., Settings], postgres_url: str
+) -> None:
+    settings = make_settings(
+        **ROOMY,
+        store="postgres",
+        database_url=postgres_url,
+        run_workers=False,
+        diagnostics_stuck_job_seconds=0.0,
+    )
+    with serve(settings) as served:
+        queued = {served.queue_job(), served.queue_job()}
+        now = time.time()
+        # One job runs out of attempts; the other's worker dies with the lease.
+        first = served.store.jobs.claim("w1", now, lease_seconds=30)
+        second = served.store.jobs.claim("w2", now, lease_seconds=0.01)
+        assert first is not None and second is not None and {first.id, second.id} == queued
+        dead_id, stuck_id = first.id, second.id
+        assert served.store.jobs.fail(dead_id, "w1", "boom", now, retry_at=None)
+        time.sleep(0.05)
+        diagnosis = served.diagnose()
+        assert finding(diagnosis, "jobs.stuck")["detail"]["expired_leases"] == 1
+        assert finding(diagnosis, "jobs.dead")["detail"]["dead"] == 1
+        repaired = served.repair()
+        assert repaired["repairs"][0] == {"name": "requeue_stuck_jobs", "detail": {"requeued": 1}}
+        assert served.store.jobs.status(served.tenant_id, stuck_id) == "queued"
+        assert finding(repaired, "jobs.stuck")["verdict"] == "ok"
