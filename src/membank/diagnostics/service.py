@@ -91,17 +91,12 @@ class DiagnosticsService:
     def repair(
         self, *, actor: str, tenant_id: str | None, origin: RequestOrigin | None = None
     ) -> list[RepairAction]:
-        """Run the safe repairs; each one that changed something is recorded in the audit log."""
+        """Run the safe repairs; each one that changed something is recorded in the audit log as soon as it
+        is done (a later one failing leaves the earlier ones on record)."""
         actions: list[RepairAction] = []
-        cutoff = time.time() - self._settings.diagnostics_stuck_job_seconds
-        requeued = self._leases.requeue_expired(cutoff)
-        if requeued:
-            actions.append(RepairAction("requeue_stuck_jobs", {"requeued": requeued}))
-        if self._drift is not None:
-            fixed = self._drift.repair()
-            if fixed is not None:
-                actions.append(RepairAction("repair_index_drift", fixed))
-        for action in actions:
+
+        def done(action: RepairAction) -> None:
+            actions.append(action)
             self._events.record(
                 REPAIR_EVENT,
                 outcome="ok",
@@ -112,6 +107,13 @@ class DiagnosticsService:
                 details=dict(action.detail),
             )
             log.warning("diagnostics_repaired", action=action.name, **action.detail)
+
+        requeued = self._leases.requeue_expired(time.time() - self._settings.diagnostics_stuck_job_seconds)
+        if requeued:
+            done(RepairAction("requeue_stuck_jobs", {"requeued": requeued}))
+        fixed = self._drift.repair() if self._drift is not None else None
+        if fixed is not None:
+            done(RepairAction("repair_index_drift", fixed))
         return actions
 
     def repair_and_diagnose(
