@@ -135,6 +135,11 @@ def test_a_healthy_service_is_ok_on_every_check(served: Served) -> None:
     drift = finding(diagnosis, "index.drift")["detail"]
     assert drift["compared"] is True and drift["records"] == drift["indexed"] == 3
     assert finding(diagnosis, "disk.headroom")["detail"]["free_bytes"] > 0
+    # A repair request with nothing to repair changes nothing but is on record.
+    repaired = served.repair()
+    assert repaired["repairs"] == [] and repaired["verdict"] == "ok"
+    events = served.store.security_events.list(served.tenant_id, kind=REPAIR_EVENT)
+    assert [(e.target, e.details) for e in events] == [("nothing_to_repair", {})]
 
 
 def test_only_platform_admins_read_or_repair(served: Served) -> None:

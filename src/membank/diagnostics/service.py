@@ -89,23 +89,33 @@ class DiagnosticsService:
         return Diagnosis(at=now, findings=findings, repairs=repairs or [])
 
     def repair(
-        self, *, actor: str, tenant_id: str | None, origin: RequestOrigin | None = None
+        self,
+        *,
+        actor: str,
+        tenant_id: str | None,
+        origin: RequestOrigin | None = None,
+        requested: bool = True,
     ) -> list[RepairAction]:
         """Run the safe repairs; each one that changed something is recorded in the audit log as soon as it
-        is done (a later one failing leaves the earlier ones on record)."""
+        is done (a later one failing leaves the earlier ones on record). A `requested` run that found
+        nothing to repair is on record too (target `nothing_to_repair`): an operator asked for it; the
+        automatic rounds record only what they did."""
         actions: list[RepairAction] = []
 
-        def done(action: RepairAction) -> None:
-            actions.append(action)
+        def record(target: str, detail: Detail) -> None:
             self._events.record(
                 REPAIR_EVENT,
                 outcome="ok",
                 actor=actor,
                 tenant_id=tenant_id,
-                target=action.name,
+                target=target,
                 origin=origin,
-                details=dict(action.detail),
+                details=dict(detail),
             )
+
+        def done(action: RepairAction) -> None:
+            actions.append(action)
+            record(action.name, action.detail)
             log.warning("diagnostics_repaired", action=action.name, **action.detail)
 
         requeued = self._leases.requeue_expired(time.time() - self._settings.diagnostics_stuck_job_seconds)
@@ -114,6 +124,8 @@ class DiagnosticsService:
         fixed = self._drift.repair() if self._drift is not None else None
         if fixed is not None:
             done(RepairAction("repair_index_drift", fixed))
+        if requested and not actions:
+            record("nothing_to_repair", {})
         return actions
 
     def repair_and_diagnose(
@@ -131,7 +143,7 @@ class DiagnosticsService:
             if stop.is_set():
                 return
             try:
-                await asyncio.to_thread(self.repair, actor="system", tenant_id=None)
+                await asyncio.to_thread(self.repair, actor="system", tenant_id=None, requested=False)
             except BackendUnavailable as exc:  # an outage is expected: the next round tries again
                 log.error("diagnostics_auto_repair_store_unavailable", error=exc.message)
             except Exception:
