@@ -28,6 +28,7 @@ from membank.auth.signing import SigningKeys
 from membank.auth.wiring import build_lockout, build_oidc, build_passwords, build_sessions
 from membank.cache import JsonCodec, SharedCache, TieredCache
 from membank.config import Settings
+from membank.diagnostics import DiagnosticsService
 from membank.errors import BackendUnavailable
 from membank.ingest.consolidation import Consolidator
 from membank.ingest.conversation import PROCESS_CONVERSATION, ConversationProcessor
@@ -42,6 +43,7 @@ from membank.keys.service import KeyAdmin
 from membank.memories.service import MemoryService
 from membank.observability.health import HealthService, RedisCheck
 from membank.observability.llm import ObservedChatModel
+from membank.observability.route_latency import ROUTE_LATENCY
 from membank.observability.tracing import flush_traces, traced
 from membank.observability.usage import UsageMeter
 from membank.providers.embedders import build_embedder
@@ -321,6 +323,29 @@ def build_usage_reports(
     return UsageReporter(store.usage, store.keys, meter, capacity, settings.llm_prices), capacity
 
 
+def build_diagnostics(
+    settings: Settings,
+    store: RecordStore,
+    index_sync: IndexSync | None,
+    events: SecurityEvents,
+    *,
+    index_note: str | None = None,
+    serving: bool = False,
+) -> DiagnosticsService:
+    """The diagnosis of this process's view of the service (GET /api/v1/admin/diagnostics, `membank doctor`);
+    a `serving` process's also reports its slowest routes and LLM error rates."""
+    return DiagnosticsService(
+        settings,
+        outbox=store.outbox,
+        job_leases=store.job_leases,
+        events=events,
+        index_sync=index_sync,
+        index_note=index_note
+        or (None if index_sync is not None else "this process holds no vector index: diagnose the server"),
+        route_latency=ROUTE_LATENCY if serving else None,
+    )
+
+
 @dataclass(slots=True)
 class Container:
     """Everything a process runs, built once."""
@@ -356,6 +381,7 @@ class Container:
     signing_keys: SigningKeys
     sessions: SessionService
     health: HealthService
+    diagnostics: DiagnosticsService
     memories: MemoryService
     jobs: JobService
     search: SearchService | None
@@ -602,6 +628,7 @@ def build_container(settings: Settings, *, with_index: bool = True) -> Container
             if redis is not None and shared_cache is not None  # both exist when MEMBANK_REDIS_URL is set
             else None,
         ),
+        diagnostics=build_diagnostics(settings, store, index_sync, security_events, serving=True),
         memories=MemoryService(
             embedder,
             index_sync,

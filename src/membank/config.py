@@ -241,6 +241,34 @@ class Settings(BaseSettings):
     index_min_free_bytes: int = Field(default=64 * 2**20, ge=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
+    # --- Diagnosis: GET /api/v1/admin/diagnostics and `membank doctor` (docs/observability.md "Diagnosis").
+    # The oldest outbox item waiting longer than this: the index is not being brought up to date (fail).
+    diagnostics_outbox_max_lag_seconds: float = Field(default=60.0, gt=0)
+    # A processing job whose lease ran out longer ago than this is stuck: no worker re-claims it (fail).
+    # Leases that ran out more recently are a warning (a worker died; the next free one takes the job).
+    diagnostics_stuck_job_seconds: float = Field(default=60.0, ge=0)
+    # A job still leased but running longer than this is reported (warn).
+    diagnostics_long_job_seconds: float = Field(default=3600.0, gt=0)
+    # Jobs that went dead within this window are reported (warn).
+    diagnostics_dead_job_window_seconds: float = Field(default=86_400.0, gt=0)
+    # Free disk of the data directory below this is a warning (below MEMBANK_INDEX_MIN_FREE_BYTES a failure:
+    # index writes are refused there).
+    diagnostics_min_free_disk_bytes: int = Field(default=2**30, ge=0)
+    # Memory available to the process (the host's, or its cgroup's limit) below this is a warning.
+    diagnostics_min_free_memory_bytes: int = Field(default=256 * 2**20, ge=0)
+    # Routes whose p95 latency over the last hour (in this process) is above this are reported (warn), the
+    # slowest diagnostics_slow_routes_top of them shown.
+    diagnostics_slow_route_p95_seconds: float = Field(default=1.0, gt=0)
+    diagnostics_slow_routes_top: int = Field(default=5, ge=1, le=50)
+    # LLM calls failing, or extractions falling back to the heuristic tier, in a larger share than this since
+    # the process started are reported (warn), once at least diagnostics_llm_min_calls were made.
+    diagnostics_llm_max_error_ratio: float = Field(default=0.2, ge=0, le=1)
+    diagnostics_llm_min_calls: int = Field(default=20, ge=1)
+    # The serving process repairs what is safe to repair on its own every diagnostics_auto_repair_seconds:
+    # re-queues jobs whose lease ran out and brings a drifted index in line (each act in the audit log).
+    diagnostics_auto_repair: bool = False
+    diagnostics_auto_repair_seconds: float = Field(default=300.0, gt=0)
+
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     # Bodies of the bulk routes (batch writes, imports, conversations to process) may be this large instead.
     max_bulk_request_bytes: int = Field(default=64 * 1024 * 1024, gt=0)

@@ -243,6 +243,13 @@ EXAMPLES: Mapping[tuple[str, str], Example] = {
     ("GET", "/api/v1/admin/usage"): Example(_needs("admin:read")),
     ("GET", "/api/v1/admin/usage/monthly"): Example(_needs("admin:read")),
     ("GET", "/api/v1/admin/capacity"): Example(_needs("admin:read", "platform-admin")),
+    # The service's diagnosis spans every tenant: platform admins only, like the tenants. The suite's world
+    # has no stuck job and no index drift, so a repair that succeeds changes none of the watched tables (its
+    # audit event is not watched): what repairs change is tested in tests/api/test_diagnostics_api.py.
+    ("GET", "/api/v1/admin/diagnostics"): Example(_needs("admin:admin", "platform-admin")),
+    ("POST", "/api/v1/admin/diagnostics/repair"): Example(
+        _needs("admin:admin", "platform-admin"), reads_only=True
+    ),
 }
 
 _PATH_PARAMETER = re.compile(r"\{([^}]+)\}")

@@ -65,6 +65,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         tasks.append(asyncio.create_task(own.key_usage.run(stop, settings.key_usage_flush_seconds)))
         tasks.append(asyncio.create_task(own.usage_meter.run(stop, settings.usage_flush_seconds)))
         tasks.append(asyncio.create_task(own.capacity.run(stop, settings.capacity_snapshot_seconds)))
+        if settings.diagnostics_auto_repair:
+            tasks.append(asyncio.create_task(own.diagnostics.run_auto_repair(stop)))
         if settings.run_workers:
             tasks += [asyncio.create_task(own.new_worker().run(stop)) for _ in range(settings.workers)]
         log.info(
@@ -110,6 +112,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     from membank.auth.endpoints import well_known as well_known_router
     from membank.auth.ip_rule_endpoints import router as ip_rules_router
     from membank.auth.rbac_endpoints import router as access_router
+    from membank.diagnostics.endpoints import router as diagnostics_router
     from membank.ingest.endpoints import router as ingest_router
     from membank.jobs.endpoints import router as jobs_router
     from membank.keys.endpoints import router as keys_router
@@ -130,6 +133,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(access_router)
     app.include_router(ip_rules_router)
     app.include_router(usage_router)
+    app.include_router(diagnostics_router)
     install_error_handlers(app)
     app.add_middleware(JsonBoundsMiddleware, bounds=bounds)  # inside the size limit and the request id
     app.add_middleware(RateLimitHeadersMiddleware)

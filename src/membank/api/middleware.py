@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from membank.api.envelope import error_body, fail
 from membank.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from membank.observability.route_latency import ROUTE_LATENCY
 
 log = structlog.get_logger("membank.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
@@ -166,5 +167,6 @@ class RequestContextMiddleware:
         method = scope.get("method", "")
         HTTP_REQUESTS.labels(method, path, str(status)).inc()
         HTTP_LATENCY.labels(method, path).observe(seconds)
+        ROUTE_LATENCY.record(method, path, seconds)
         if path not in ("/health/live", "/metrics"):
             log.info("request", method=method, route=path, status=status, ms=round(seconds * 1000, 2))

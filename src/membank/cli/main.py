@@ -178,6 +178,7 @@ def check(repair: bool) -> None:
 
 
 from membank.cli.auth import auth  # noqa: E402
+from membank.cli.doctor import doctor  # noqa: E402
 from membank.cli.ip_rules import ip_rules  # noqa: E402
 from membank.cli.keys import keys  # noqa: E402
 from membank.cli.report import usage_report  # noqa: E402
@@ -188,6 +189,7 @@ cli.add_command(keys)
 cli.add_command(ip_rules)
 cli.add_command(auth)
 cli.add_command(users)
+cli.add_command(doctor)
 cli.add_command(add)
 cli.add_command(search)
 cli.add_command(import_file)

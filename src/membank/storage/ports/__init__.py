@@ -11,6 +11,7 @@ from membank.storage.ports.accounts import AccountRepository
 from membank.storage.ports.idempotency import IdempotencyRepository, StoredResponse
 from membank.storage.ports.index import IndexDocument, IndexHit, IndexResult, VectorIndex, sync_token
 from membank.storage.ports.ip_rules import IpRule, IpRuleAction, IpRuleRepository, IpRulesRevision
+from membank.storage.ports.job_leases import JobLeaseReport, JobLeases
 from membank.storage.ports.jobs import Batch, JobProgress, JobQueueStats, JobRepository
 from membank.storage.ports.keys import KeyRepository
 from membank.storage.ports.keyword import KeywordResult, KeywordSearch
@@ -55,6 +56,8 @@ __all__ = [
     "IpRuleAction",
     "IpRuleRepository",
     "IpRulesRevision",
+    "JobLeaseReport",
+    "JobLeases",
     "JobProgress",
     "JobQueueStats",
     "JobRepository",

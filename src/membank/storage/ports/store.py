@@ -9,6 +9,7 @@ from membank.storage.ports.access import RoleRepository, TeamRepository
 from membank.storage.ports.accounts import AccountRepository
 from membank.storage.ports.idempotency import IdempotencyRepository
 from membank.storage.ports.ip_rules import IpRuleRepository
+from membank.storage.ports.job_leases import JobLeases
 from membank.storage.ports.jobs import JobRepository
 from membank.storage.ports.keys import KeyRepository
 from membank.storage.ports.locks import LockRepository
@@ -63,6 +64,10 @@ class RecordStore(Protocol):
     @property
     def jobs(self) -> JobRepository:
         """Durable jobs."""
+
+    @property
+    def job_leases(self) -> JobLeases:
+        """Service-wide lease views of the jobs (diagnosis)."""
 
     @property
     def keys(self) -> KeyRepository:

@@ -10,6 +10,7 @@ from membank.storage.sql.accounts import SqlAccountRepository
 from membank.storage.sql.database import PoolSettings, SqlDatabase
 from membank.storage.sql.idempotency import SqlIdempotency
 from membank.storage.sql.ip_rules import SqlIpRuleRepository
+from membank.storage.sql.job_leases import SqlJobLeases
 from membank.storage.sql.jobs import SqlJobRepository
 from membank.storage.sql.keys import SqlKeyRepository
 from membank.storage.sql.locks import SqlLockRepository
@@ -38,6 +39,7 @@ class SqlRecordStore:
         self._memories = SqlMemoryRepository(db)
         self._outbox = SqlOutbox(db)
         self._jobs = SqlJobRepository(db)
+        self._job_leases = SqlJobLeases(db)
         self._keys = SqlKeyRepository(db)
         self._idempotency = SqlIdempotency(db)
         self._sessions = SqlSessionRepository(db)
@@ -86,6 +88,10 @@ class SqlRecordStore:
     @property
     def jobs(self) -> SqlJobRepository:
         return self._jobs
+
+    @property
+    def job_leases(self) -> SqlJobLeases:
+        return self._job_leases
 
     @property
     def keys(self) -> SqlKeyRepository:
