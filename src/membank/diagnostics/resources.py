@@ -7,10 +7,8 @@ import shutil
 from pathlib import Path
 
 from membank.diagnostics.findings import Detail, Finding
+from membank.observability.host import cgroup_room, memory_available_bytes, resident_bytes
 
-_MEMINFO = Path("/proc/meminfo")
-_STATUS = Path("/proc/self/status")
-_CGROUP = Path("/sys/fs/cgroup")
 _MIB = 2**20
 
 
@@ -48,37 +46,13 @@ def check_disk(data_dir: Path, *, warn_below: int, fail_below: int) -> Finding:
     return Finding.ok("disk.headroom", detail)
 
 
-def _kib_field(path: Path, name: str) -> int | None:
-    """A `Name:  123 kB` line of a /proc file, in bytes."""
-    try:
-        for line in path.read_text().splitlines():
-            if line.startswith(name + ":"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def _cgroup_room() -> int | None:
-    """What the cgroup (v2) still lets this process allocate, when it has a limit."""
-    try:
-        limit = (_CGROUP / "memory.max").read_text().strip()
-        used = int((_CGROUP / "memory.current").read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return None if limit == "max" else max(0, int(limit) - used)
-
-
 def check_memory(*, warn_below: int) -> Finding:
     """Memory the process can still get, and what it holds now (resident set)."""
-    available = _kib_field(_MEMINFO, "MemAvailable")
-    cgroup = _cgroup_room()
-    if cgroup is not None:
-        available = cgroup if available is None else min(available, cgroup)
+    available = memory_available_bytes()
     detail: Detail = {
         "available_bytes": available,
-        "resident_bytes": _kib_field(_STATUS, "VmRSS"),
-        "cgroup_limited": cgroup is not None,
+        "resident_bytes": resident_bytes(),
+        "cgroup_limited": cgroup_room() is not None,
     }
     if available is None:
         return Finding(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from typing import Any
 import structlog
 
 from membank.errors import BackendUnavailable
+from membank.observability.host import memory_limit_bytes, resident_bytes
 from membank.observability.usage import utc_day
 from membank.storage.ports import CapacitySnapshot, UsageRepository
 
@@ -81,24 +81,6 @@ def runway(headroom: float, trend: Trend) -> dict[str, Any]:
     }
 
 
-def _rss_bytes() -> int:
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
-    return pages * os.sysconf("SC_PAGE_SIZE")
-
-
-def _memory_size_bytes() -> int:
-    """The container's memory limit when cgroup v2 sets one, else the machine's memory."""
-    machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    with contextlib.suppress(OSError, ValueError):
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit != "max":
-            return min(machine, int(limit))
-    return machine
-
-
 def _tree_bytes(path: Path) -> int:
     if not path.exists():
         return 0
@@ -126,8 +108,8 @@ class CapacityRecorder:
             index_bytes=_tree_bytes(self._index_dir) if self._index_dir is not None else 0,
             disk_free_bytes=disk.free,
             disk_size_bytes=disk.total,
-            rss_bytes=_rss_bytes(),
-            memory_size_bytes=_memory_size_bytes(),
+            rss_bytes=resident_bytes() or 0,
+            memory_size_bytes=memory_limit_bytes(),
             recorded_at=now,
         )
         self._usage.record_capacity(snapshot)
