@@ -7,7 +7,6 @@ The capacity forecast is about the whole deployment: platform admins only.
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -23,7 +22,8 @@ from membank.usage.schemas import CapacityOut, MonthlyReportOut, UsageReportOut
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
-Day = Annotated[date | None, Query(description="A UTC day, YYYY-MM-DD")]
+# A string of format date rather than a `date`: pydantic would also take a number of seconds for one.
+Day = Annotated[str | None, Query(description="A UTC day, YYYY-MM-DD", json_schema_extra={"format": "date"})]
 Month = Annotated[
     str | None, Query(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="A UTC month, YYYY-MM")
 ]
@@ -45,7 +45,10 @@ def _scope(principal: Principal, tenant: str | None) -> str | None:
 async def usage(
     principal: AdminRead,
     container: AppContainer,
-    from_: Annotated[date | None, Query(alias="from", description="A UTC day, YYYY-MM-DD")] = None,
+    from_: Annotated[
+        str | None,
+        Query(alias="from", description="A UTC day, YYYY-MM-DD", json_schema_extra={"format": "date"}),
+    ] = None,
     to: Day = None,
     tenant: TenantFilter = None,
 ) -> Response:
@@ -55,8 +58,8 @@ async def usage(
     first, last = month_bounds(current_month())
     report = await asyncio.to_thread(
         container.usage.report,
-        from_.isoformat() if from_ else first,
-        to.isoformat() if to else last,
+        from_ if from_ is not None else first,
+        to if to is not None else last,
         tenant_id=_scope(principal, tenant),
     )
     return ok(report)
@@ -72,7 +75,9 @@ async def monthly(
 ) -> Response:
     """A month's report (default: this month): the usage, the capacity forecast and the recommendations."""
     report = await asyncio.to_thread(
-        container.usage.monthly, month or current_month(), tenant_id=_scope(principal, tenant)
+        container.usage.monthly,
+        month if month is not None else current_month(),
+        tenant_id=_scope(principal, tenant),
     )
     if not principal.is_platform_admin:
         # The forecast is the deployment's, not the tenant's.

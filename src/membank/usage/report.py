@@ -8,6 +8,7 @@ process has not flushed yet; LLM tokens come from the per-call records and cost 
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -44,8 +45,13 @@ def month_bounds(month: str) -> tuple[str, str]:
     return first.isoformat(), last.isoformat()
 
 
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def _day(value: str, field: str) -> date:
     try:
+        if not _ISO_DAY.match(value):  # fromisoformat also takes 20261201 and 2026-W49-1
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed(
@@ -73,10 +79,9 @@ class UsageReporter:
         self._prices = prices
 
     def report(self, since_day: str, until_day: str, *, tenant_id: str | None = None) -> dict[str, Any]:
-        """Usage of every tenant (or one) over the UTC days [since_day, until_day] (blocking)."""
+        """Usage of every tenant (or one) over the UTC days [since_day, until_day] (blocking). A period that
+        ends before it starts is empty: no activity, storage as it is now."""
         first, last = _day(since_day, "from"), _day(until_day, "to")
-        if last < first:
-            raise ValidationFailed("to is before from", details={"field": "to", "from": since_day})
         counts = self._usage.counts(since_day=first.isoformat(), until_day=last.isoformat())
         for (tenant, day, metric), amount in self._meter.pending().items():
             if first.isoformat() <= day <= last.isoformat():
