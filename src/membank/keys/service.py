@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from membank.auth.events import RequestOrigin, SecurityEvents
-from membank.auth.key_usage import KeyUsageCounter, utc_day
+from membank.auth.key_usage import KeyUsageCounter
 from membank.auth.keys import hash_secret, new_plaintext, new_secret, split_key
 from membank.auth.rbac import RoleCatalog, legacy_roles, within_scopes
 from membank.errors import Conflict, Forbidden, KeyNotFound, ServiceAccountNotFound, ValidationFailed
 from membank.models import ApiKey, Principal, now_utc
 from membank.models.account import ServiceAccount
 from membank.models.principal import REACHES
+from membank.observability.usage import utc_day
 from membank.storage.ports import KeyRepository, ServiceAccountRepository
 
 MAX_USAGE_DAYS = 366

@@ -9,18 +9,15 @@ caller) counts for it. Work bound to no tenant (health checks, background mainte
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Literal
 
 import structlog
 
-from membank.errors import BackendUnavailable
+from membank.observability.flushed_counts import FlushedCounts
 from membank.providers.embedders.batching import observe_embed_calls
 from membank.storage.ports import UsageRepository
 
@@ -46,46 +43,19 @@ def utc_day(at: float) -> str:
 
 
 class UsageMeter:
-    """Counts per (tenant, UTC day, metric) in this process; `flush` adds them to the store. Counts that
-    cannot be written (the store is down) are kept for the next flush, so none is lost while it runs."""
+    """Counts per (tenant, UTC day, metric) in this process; `flush` adds them to the store (a flush that
+    fails keeps its counts for the next)."""
 
     def __init__(self, repository: UsageRepository) -> None:
-        self._repository = repository
-        self._pending: Counter[tuple[str, str, str]] = Counter()
-        self._guard = threading.Lock()
+        self._counts: FlushedCounts[tuple[str, str, str]] = FlushedCounts(
+            repository.add_counts, failure_event="usage_flush_failed"
+        )
+        self.flush = self._counts.flush
+        self.run = self._counts.run
+        self.pending = self._counts.pending
 
     def count(self, tenant_id: str, metric: UsageMetric, amount: int = 1, at: float | None = None) -> None:
-        day = utc_day(at if at is not None else time.time())
-        with self._guard:
-            self._pending[(tenant_id, day, metric)] += amount
-
-    def pending(self) -> dict[tuple[str, str, str], int]:
-        """This process's unflushed counts (reports add them to what the store has)."""
-        with self._guard:
-            return dict(self._pending)
-
-    def flush(self) -> None:
-        """Write the pending counts (blocking)."""
-        with self._guard:
-            batch, self._pending = self._pending, Counter()
-        if not batch:
-            return
-        try:
-            self._repository.add_counts(dict(batch))
-        except BaseException:
-            with self._guard:
-                self._pending.update(batch)
-            raise
-
-    async def run(self, stop: asyncio.Event, every_seconds: float) -> None:
-        """Flush every `every_seconds` until `stop`, then once more."""
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every_seconds)
-            try:
-                await asyncio.to_thread(self.flush)
-            except BackendUnavailable as exc:
-                log.warning("usage_flush_failed", error=exc.message)
+        self._counts.add((tenant_id, utc_day(at if at is not None else time.time()), metric), amount)
 
 
 _scope: ContextVar[tuple[UsageMeter, str] | None] = ContextVar("membank_usage_scope", default=None)
