@@ -263,6 +263,9 @@ class Settings(BaseSettings):
     # LLM calls failing, or extractions falling back to the heuristic tier, in a larger share than this since
     # the process started are reported (warn), once at least diagnostics_llm_min_calls were made.
     diagnostics_llm_max_error_ratio: float = Field(default=0.2, ge=0, le=1)
+    # Embedding calls of the last 10 minutes slower per text than this many times those of the 50 minutes
+    # before them (at least 20 calls in each) are a latency regression.
+    diagnostics_embedding_slowdown_ratio: float = Field(default=2.0, gt=1)
     diagnostics_llm_min_calls: int = Field(default=20, ge=1)
     # The serving process repairs what is safe to repair on its own every diagnostics_auto_repair_seconds:
     # re-queues jobs whose lease ran out and brings a drifted index in line (each act in the audit log).

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from membank.config import Settings
 from membank.diagnostics.config_checks import check_secrets, check_transport
 from membank.diagnostics.resources import check_disk
+from membank.diagnostics.windows import check_embedding_latency
+from membank.observability.embedding_latency import EmbeddingLatencyWindow
 from membank.observability.route_latency import RouteLatencyWindow
 
 
@@ -78,3 +81,39 @@ def test_the_latency_window_is_bounded_and_forgets_old_requests() -> None:
     assert [(r.route, r.requests) for r in ranked] == [("/b", 1), ("/a", 4)]
     assert ranked[1].max_seconds == 0.1 and ranked[1].p95_seconds == 0.1
     assert [r.route for r in window.slowest(window_seconds=5, top=5, now=1010.0)] == ["/a"]
+
+
+def _embedding_window(
+    *, baseline_ms: float, recent_ms: float, recent_batches: int = 30
+) -> EmbeddingLatencyWindow:
+    """30 batches of 8 texts 30 minutes ago at `baseline_ms` per text, then `recent_batches` in the last
+    minutes at `recent_ms`."""
+    window = EmbeddingLatencyWindow()
+    now = time.time()
+    for n in range(30):
+        window.record(8, 8 * baseline_ms / 1000, at=now - 1800 - n)
+    for n in range(recent_batches):
+        window.record(8, 8 * recent_ms / 1000, at=now - 60 - n)
+    return window
+
+
+def test_an_embedder_slower_per_text_than_the_hour_before_is_a_regression() -> None:
+    slow = check_embedding_latency(_embedding_window(baseline_ms=2.0, recent_ms=10.0), slowdown_ratio=2.0)
+    assert slow.verdict == "warn" and slow.detail["slowdown"] == 5.0
+    assert slow.detail["recent_ms_per_text"] == 10.0 and slow.detail["baseline_ms_per_text"] == 2.0
+    assert slow.action is not None and "slower per text" in slow.action
+    assert slow.detail["batch_size_up_to"] == 8
+    steady = check_embedding_latency(_embedding_window(baseline_ms=2.0, recent_ms=3.0), slowdown_ratio=2.0)
+    assert steady.verdict == "ok"
+    # Too few recent calls to tell a regression from noise.
+    sparse = _embedding_window(baseline_ms=2.0, recent_ms=10.0, recent_batches=5)
+    assert check_embedding_latency(sparse, slowdown_ratio=2.0).verdict == "ok"
+
+
+def test_bigger_batches_are_not_a_slower_model() -> None:
+    window = EmbeddingLatencyWindow()
+    now = time.time()
+    for n in range(30):
+        window.record(1, 0.002, at=now - 1800 - n)  # 2 ms for one text
+        window.record(64, 0.128, at=now - 60 - n)  # 128 ms for 64 texts: the same 2 ms per text
+    assert check_embedding_latency(window, slowdown_ratio=2.0).verdict == "ok"

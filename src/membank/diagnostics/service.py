@@ -16,8 +16,9 @@ from membank.diagnostics.config_checks import check_auth, check_secrets, check_t
 from membank.diagnostics.findings import Detail, Diagnosis, Finding, RepairAction
 from membank.diagnostics.index_drift import IndexDrift
 from membank.diagnostics.resources import check_disk, check_memory
-from membank.diagnostics.windows import LlmRates, check_slow_routes
+from membank.diagnostics.windows import LlmRates, check_embedding_latency, check_slow_routes
 from membank.errors import BackendUnavailable
+from membank.observability.embedding_latency import EMBEDDING_LATENCY
 from membank.observability.route_latency import RouteLatencyWindow
 from membank.search.indexing import IndexSync
 from membank.storage.ports import JobLeases, Outbox
@@ -86,6 +87,11 @@ class DiagnosticsService:
                 )
             )
             findings.append(self._llm.finding())
+            findings.append(
+                check_embedding_latency(
+                    EMBEDDING_LATENCY, slowdown_ratio=s.diagnostics_embedding_slowdown_ratio
+                )
+            )
         return Diagnosis(at=now, findings=findings, repairs=repairs or [])
 
     def repair(

@@ -9,6 +9,7 @@ from collections import defaultdict
 from prometheus_client import Counter
 
 from membank.diagnostics.findings import Detail, Finding
+from membank.observability.embedding_latency import EmbeddingLatencyWindow
 from membank.observability.metrics import EXTRACTIONS, LLM_REQUESTS
 from membank.observability.route_latency import RouteLatencyWindow
 
@@ -43,6 +44,43 @@ def check_slow_routes(window: RouteLatencyWindow, *, p95_above: float, top: int)
         f"{len(slow)} routes answer slower than {p95_above}s at p95: see their traces "
         "(MEMBANK_OTLP_ENDPOINT) and membank_http_request_duration_seconds; check the embedder's load, the "
         "database and the index",
+    )
+
+
+EMBEDDING_RECENT_SECONDS = 600.0
+EMBEDDING_BASELINE_SECONDS = 3000.0
+EMBEDDING_MIN_BATCHES = 20
+
+
+def check_embedding_latency(window: EmbeddingLatencyWindow, *, slowdown_ratio: float) -> Finding:
+    """The embedder's time per text over the last 10 minutes against the 50 minutes before, batches of a
+    like size compared with each other."""
+    seen = window.compare(
+        recent_seconds=EMBEDDING_RECENT_SECONDS,
+        baseline_seconds=EMBEDDING_BASELINE_SECONDS,
+        min_batches=EMBEDDING_MIN_BATCHES,
+    )
+    slowdown = seen.slowdown
+    detail: Detail = {
+        "batch_size_up_to": seen.batch_size,
+        "recent_ms_per_text": None if seen.recent_seconds is None else round(seen.recent_seconds * 1000, 3),
+        "baseline_ms_per_text": None
+        if seen.baseline_seconds is None
+        else round(seen.baseline_seconds * 1000, 3),
+        "recent_batches": seen.recent_batches,
+        "baseline_batches": seen.baseline_batches,
+        "slowdown": None if slowdown is None else round(slowdown, 2),
+        "slowdown_ratio": slowdown_ratio,
+    }
+    if slowdown is None or slowdown <= slowdown_ratio:
+        return Finding.ok("embedding.latency", detail)
+    return Finding(
+        "embedding.latency",
+        "warn",
+        detail,
+        f"the embedder is {slowdown:.1f}x slower per text than in the hour before (batches of up to"
+        f" {seen.batch_size} texts): check the machine's CPU (other load, throttling),"
+        " MEMBANK_EMBEDDER_THREADS and MEMBANK_WORKERS, or the remote embedding service's health",
     )
 
 

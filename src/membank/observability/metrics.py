@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from membank.cache.stats import LAYERS, process_totals
+from membank.observability.embedding_latency import EMBEDDING_LATENCY
 from membank.observability.usage import record_usage
 from membank.providers.embedders.batching import observe_batches
 
@@ -210,6 +211,7 @@ ProcessCollector(registry=REGISTRY)
 def _observe_embedding_batch(size: int, seconds: float, ok: bool) -> None:
     if ok:
         EMBEDDING_BATCH_SIZE.observe(size)
+        EMBEDDING_LATENCY.record(size, seconds)
     EMBEDDING_BATCH_LATENCY.labels("ok" if ok else "error").observe(seconds)
 
 
