@@ -4,7 +4,9 @@ its verdict and action; the repairs clear them and are on record in the audit lo
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,7 +30,10 @@ from tests.support.openai_stub import OpenAIStub, Status
 DIAGNOSTICS = "/api/v1/admin/diagnostics"
 REPAIR = "/api/v1/admin/diagnostics/repair"
 # Thresholds the test machine always clears, so a healthy service is ok whatever disk and memory it has.
+# Sealing key of the test's own (on PostgreSQL the data directory's key file is itself a risk the diagnosis
+# names: several instances must share one key).
 ROOMY = {
+    "auth_secret_key": base64.b64encode(secrets.token_bytes(32)).decode(),
     "diagnostics_min_free_disk_bytes": 2**20,
     "diagnostics_min_free_memory_bytes": 2**20,
     "diagnostics_slow_route_p95_seconds": 60.0,

@@ -3,9 +3,10 @@ embedding batches and memory operation durations, read from a real app on SQLite
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
+
+from sqlalchemy import text
 
 from membank.bootstrap import build_store
 from membank.config import Settings
@@ -43,9 +44,12 @@ def test_backends_pool_disk_process_and_batches_are_exposed(make_settings: Calla
 
     for backend in ("store", "vector_index", "embedder"):
         assert after[("membank_backend_up", (("backend", backend),))] == 1, backend
-    assert after[("membank_db_pool_max_connections", ())] == 32  # SQLite: 8 pooled, 24 overflow
+    most = after[("membank_db_pool_max_connections", ())]
+    s = api.settings
+    # SQLite: 8 pooled and 24 overflow; PostgreSQL: as configured.
+    assert most == (s.database_pool_size + s.database_max_overflow if s.store == "postgres" else 32)
     in_use = after[("membank_db_pool_connections", (("state", "checked_out"),))]
-    assert 0 <= in_use <= 32
+    assert 0 <= in_use <= most
     free, size = after[("membank_disk_free_bytes", ())], after[("membank_disk_size_bytes", ())]
     assert 0 < free <= size
     assert after[("process_resident_memory_bytes", ())] > 10 * 2**20
@@ -69,9 +73,9 @@ def test_outbox_lag_is_the_age_of_the_oldest_item_not_yet_applied(
         assert samples(api)[("membank_outbox_lag_seconds", ())] == 0
         store = build_store(settings)
         store.outbox.enqueue([("acme", memory["id"]), ("acme", memory["id"])])
+        with store.db.write() as conn:
+            conn.execute(text("UPDATE outbox SET created_at = created_at - 600"))
         store.close()
-        with sqlite3.connect(settings.sqlite_path) as db:
-            db.execute("UPDATE outbox SET created_at = created_at - 600")
         after = samples(api)
     assert after[("membank_outbox_pending", ())] == 2
     assert 600 <= after[("membank_outbox_lag_seconds", ())] < 660
