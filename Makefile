@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: serve test lint install bench clean openapi promtool
+.PHONY: serve test lint install bench clean openapi go-tools
 
 # llama-cpp-python (the local LLM server of the LLM-tier tests) compiles llama.cpp: ~5 minutes on 2 cores.
 # Its wheel is built once per version into ~/.cache and installed from there afterwards. A native build dies
@@ -62,13 +62,15 @@ TEST_WORKERS ?= 2
 # --durations: the slowest tests of each pass are listed in the CI log (the suite's time is kept under 30 min).
 PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
-# promtool for the alert-rule tests (tests/unit/test_alert_rules.py): built once from its Go module into
-# ~/.cache/membank/tools (about 7 minutes on 2 cores the first time), a no-op afterwards. Exit 3 means no Go
-# toolchain: the script has said so and those tests skip, so the suite still runs.
-promtool:
-	deploy/prometheus/promtool.sh --install >/dev/null || [ $$? -eq 3 ]
+# The Go-built tools of the checks (deploy/tools/go-tool.sh: promtool for the alert rules): each built once from
+# its Go module into ~/.cache/membank/tools (promtool about 7 minutes on 2 cores the first time), a no-op
+# afterwards. Exit 3 means no Go toolchain: the script has said so and the tests that need it skip.
+GO_TOOLS := promtool
 
-test: lint promtool
+go-tools:
+	for tool in $(GO_TOOLS); do deploy/tools/go-tool.sh $$tool --install >/dev/null || [ $$? -eq 3 ] || exit 1; done
+
+test: lint go-tools
 	$(PYTEST)
 	$(PYTEST) -p tests.support.on_pgvector tests/api
 	$(PYTEST) -p tests.support.on_postgres $(POSTGRES_E2E)

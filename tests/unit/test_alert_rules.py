@@ -2,7 +2,7 @@
 every alert carries what an on-call person needs, and the important alerts are tested both firing on an
 incident and silent on healthy series.
 
-promtool is built once from its Go module by deploy/prometheus/promtool.sh (`make promtool` does it before the
+promtool is built once from its Go module by deploy/tools/go-tool.sh promtool (`make go-tools` does it before the
 suite); without a Go toolchain the promtool tests skip."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.promtool import BUILD_LIMIT_SECONDS, built_promtool, run_promtool
+from tests.support.go_tools import BUILD_LIMIT_SECONDS, built_tool, run_tool
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 ALERTS = RULES_DIR / "alerts.yml"
@@ -35,7 +35,7 @@ IMPORTANT = {
 
 @pytest.fixture(scope="module")
 def promtool() -> Path:
-    return built_promtool()
+    return built_tool("promtool")
 
 
 def _alerts() -> Iterator[dict[str, Any]]:
@@ -45,14 +45,14 @@ def _alerts() -> Iterator[dict[str, Any]]:
 
 @pytest.mark.timeout(BUILD_LIMIT_SECONDS + 60)
 def test_promtool_accepts_the_rules(promtool: Path) -> None:
-    checked = run_promtool(promtool, "check", "rules", "--lint=all", "--lint-fatal", str(ALERTS))
+    checked = run_tool(promtool, "check", "rules", "--lint=all", "--lint-fatal", str(ALERTS))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS" in checked.stdout
 
 
 @pytest.mark.timeout(BUILD_LIMIT_SECONDS + 60)
 def test_the_rule_unit_tests_pass(promtool: Path) -> None:
-    tested = run_promtool(promtool, "test", "rules", str(ALERT_TESTS))
+    tested = run_tool(promtool, "test", "rules", str(ALERT_TESTS))
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
@@ -62,7 +62,7 @@ def test_the_rule_unit_tests_fail_on_a_broken_rule(promtool: Path, tmp_path: Pat
     assert healthy in ALERTS.read_text()
     (tmp_path / ALERTS.name).write_text(ALERTS.read_text().replace(healthy, 'expr: up{job="membank"} == 2'))
     shutil.copy(ALERT_TESTS, tmp_path / ALERT_TESTS.name)
-    tested = run_promtool(promtool, "test", "rules", str(tmp_path / ALERT_TESTS.name))
+    tested = run_tool(promtool, "test", "rules", str(tmp_path / ALERT_TESTS.name))
     assert tested.returncode != 0
     assert "alertname: MemBankApiDown" in tested.stdout + tested.stderr
 

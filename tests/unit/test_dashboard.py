@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.go_tools import BUILD_LIMIT_SECONDS, built_tool, run_tool
 from tests.support.grafana import load_dashboard, panel_expressions, panels
-from tests.support.promtool import BUILD_LIMIT_SECONDS, built_promtool, run_promtool
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 # A value of each variable the panels use, as Grafana interpolates it.
@@ -19,7 +19,7 @@ VARIABLES = {"$__rate_interval": "1m", "$__range": "6h", "$job": "membank.*"}
 
 @pytest.mark.timeout(BUILD_LIMIT_SECONDS + 60)
 def test_every_dashboard_expression_is_valid_promql(tmp_path: Path) -> None:
-    promtool = built_promtool()
+    promtool = built_tool("promtool")
     rules = []
     for number, expr in enumerate(panel_expressions(load_dashboard())):
         for variable, value in VARIABLES.items():
@@ -29,7 +29,7 @@ def test_every_dashboard_expression_is_valid_promql(tmp_path: Path) -> None:
     assert len(rules) > 40
     rule_file = tmp_path / "dashboard_rules.yml"
     rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
-    checked = run_promtool(promtool, "check", "rules", str(rule_file))
+    checked = run_tool(promtool, "check", "rules", str(rule_file))
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Pinned Go-built tools of the checks (promtool, helm, actionlint). No Debian or PyPI package has them and no
+# download site is reachable, so each is built from its Go module once into ~/.cache/membank/tools and reused
+# from there; the Go module and build caches live under ~/.cache/membank too, so a clean clone (CI) on a machine
+# that built a tool before builds nothing.
+#
+#   deploy/tools/go-tool.sh promtool check rules deploy/prometheus/alerts.yml   # run the tool with arguments
+#   deploy/tools/go-tool.sh helm --install                                      # build if needed, print the path
+#
+# Exit code 3: no Go toolchain, so the tool cannot be built (the tests that need it skip). A build that takes
+# longer than GO_TOOL_BUILD_TIMEOUT seconds (default 1200) is stopped and reported, not waited for.
+set -euo pipefail
+
+NAME=${1:?usage: go-tool.sh NAME (--install | ARGS...)}
+shift
+# name -> Go package to install and its pinned version
+case $NAME in
+    promtool) PACKAGE=github.com/prometheus/prometheus/cmd/promtool VERSION=v0.316.0 ;;
+    helm) PACKAGE=helm.sh/helm/v4/cmd/helm VERSION=v4.3.2 ;;
+    actionlint) PACKAGE=github.com/rhysd/actionlint/cmd/actionlint VERSION=v1.7.12 ;;
+    *)
+        echo "go-tool.sh: unknown tool '$NAME' (known: promtool, helm, actionlint)" >&2
+        exit 2
+        ;;
+esac
+CACHE=${MEMBANK_CACHE_DIR:-$HOME/.cache/membank}
+TOOL_DIR=$CACHE/tools/$NAME-$VERSION
+BINARY=$TOOL_DIR/$NAME
+BUILD_TIMEOUT=${GO_TOOL_BUILD_TIMEOUT:-1200}
+
+build() {
+    local go
+    go=$(command -v go || true)
+    if [[ -z $go && -x /usr/local/go/bin/go ]]; then
+        go=/usr/local/go/bin/go
+    fi
+    if [[ -z $go ]]; then
+        echo "go-tool.sh: no Go toolchain (go not on PATH nor /usr/local/go/bin/go); cannot build $NAME $VERSION" >&2
+        exit 3
+    fi
+    mkdir -p "$TOOL_DIR"
+    # Built into a scratch directory and moved into place, so a stopped build never leaves a broken binary.
+    SCRATCH=$(mktemp -d "$TOOL_DIR/build.XXXXXX")
+    trap 'rm -rf "$SCRATCH"' EXIT
+    echo "go-tool.sh: building $NAME $VERSION from $PACKAGE (once; cached in $TOOL_DIR)" >&2
+    local started=$SECONDS status=0
+    # GOTOOLCHAIN=local: fail on a Go too old for the module instead of fetching another toolchain unasked.
+    # -modcacherw: the module cache stays deletable with rm -rf.
+    GOPATH=$CACHE/go GOMODCACHE=$CACHE/go/pkg/mod GOCACHE=$CACHE/go-build GOBIN=$SCRATCH \
+        GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 \
+        timeout --kill-after=30 "$BUILD_TIMEOUT" "$go" install "$PACKAGE@$VERSION" >&2 || status=$?
+    if [[ $status -eq 124 || $status -eq 137 ]]; then
+        echo "go-tool.sh: building $NAME $VERSION took over ${BUILD_TIMEOUT}s and was stopped;" \
+            "rerun it (the module cache keeps what was fetched) or raise GO_TOOL_BUILD_TIMEOUT" >&2
+        exit 1
+    elif [[ $status -ne 0 ]]; then
+        echo "go-tool.sh: building $NAME $VERSION failed (go install exited $status, output above)" >&2
+        exit 1
+    fi
+    mv "$SCRATCH/$NAME" "$BINARY"
+    rm -rf "$SCRATCH"
+    trap - EXIT
+    # The compiled packages (GBs) would only serve a rebuild of this same version; the module cache, which
+    # saves the downloads of the next version's build, stays.
+    GOCACHE=$CACHE/go-build "$go" clean -cache
+    echo "go-tool.sh: built $BINARY in $((SECONDS - started))s" >&2
+}
+
+if [[ ! -x $BINARY ]]; then
+    mkdir -p "$TOOL_DIR"
+    # Two test workers (or make and a test) may ask at once: one builds, the other waits for it.
+    exec 9>"$TOOL_DIR.lock"
+    flock --timeout "$((BUILD_TIMEOUT + 60))" 9 || {
+        echo "go-tool.sh: gave up waiting for another build of $NAME $VERSION ($TOOL_DIR.lock)" >&2
+        exit 1
+    }
+    [[ -x $BINARY ]] || build
+    exec 9>&-
+fi
+
+if [[ ${1:-} == --install ]]; then
+    echo "$BINARY"
+    exit 0
+fi
+exec "$BINARY" "$@"
