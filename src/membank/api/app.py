@@ -116,6 +116,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     from membank.ingest.endpoints import router as ingest_router
     from membank.jobs.endpoints import router as jobs_router
     from membank.keys.endpoints import router as keys_router
+    from membank.mem0.endpoints import router as mem0_router
     from membank.memories.endpoints import router as memories_router
     from membank.observability.endpoints import router as health_router
     from membank.search.endpoints import router as search_router
@@ -134,6 +135,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(ip_rules_router)
     app.include_router(usage_router)
     app.include_router(diagnostics_router)
+    app.include_router(mem0_router)
     install_error_handlers(app)
     app.add_middleware(JsonBoundsMiddleware, bounds=bounds)  # inside the size limit and the request id
     app.add_middleware(RateLimitHeadersMiddleware)

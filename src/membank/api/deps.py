@@ -53,6 +53,8 @@ async def current_principal(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> Principal:
     presented = x_api_key if x_api_key is not None else (bearer.credentials.strip() if bearer else None)
+    if presented is None:
+        presented = _token_scheme_key(request)
     try:
         check = await container.auth.authenticate_key(presented)
     except Unauthorized:
@@ -79,6 +81,13 @@ async def current_principal(
     structlog.contextvars.bind_contextvars(tenant=principal.tenant_id, principal=principal.subject)
     record_usage("requests")
     return principal
+
+
+def _token_scheme_key(request: Request) -> str | None:
+    # mem0's clients present their key as `Authorization: Token <key>`: the same key, another scheme name, so
+    # they reach the mem0-compatible routes (membank.mem0) unchanged.
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "token" and credentials.strip() else None
 
 
 # What a session that must change its password first may still do.

@@ -96,6 +96,39 @@ class IngestService:
             sequence_key=user_sequence(principal, body.user_id),
         )
 
+    async def extract_messages(
+        self,
+        principal: Principal,
+        *,
+        user_id: str,
+        session_id: str | None,
+        agent_id: str | None,
+        messages: list[MessageIn],
+        metadata: dict[str, Any] | None,
+    ) -> tuple[Job, bool]:
+        """Queue extraction from messages that are all new (mem0's add with `infer`), `metadata` onto every
+        memory the job creates."""
+        at = now_utc()
+        payload = _payload(
+            user_id=user_id,
+            session_id=session_id,
+            agent_id=agent_id,
+            messages=[_message(m, at) for m in messages],
+            new_from=0,
+            summary=None,
+            merge_strategy="replace",
+        )
+        if metadata:
+            payload["options"]["metadata"] = dict(metadata)
+        return await self._jobs.enqueue(
+            principal,
+            PROCESS_CONVERSATION,
+            payload,
+            total=len(messages),
+            idempotency_key=None,
+            sequence_key=user_sequence(principal, user_id),
+        )
+
     async def infer_memory(
         self, principal: Principal, body: MemoryCreateIn, *, idempotency_key: str | None
     ) -> tuple[Job, bool]:
