@@ -4,14 +4,20 @@ the manifests pass), so a test can show it rejects a deliberately broken copy.""
 
 from __future__ import annotations
 
+import base64
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import kubernetes_validate
 import yaml
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
+from membank.config import Settings
 from tests.support.settings_env import SETTINGS_ENV_NAMES
 
 __all__ = [
@@ -19,11 +25,13 @@ __all__ = [
     "K8S_DIR",
     "KUBERNETES_VERSIONS",
     "SCHEMALESS_KINDS",
+    "Document",
     "containers",
     "helm_template",
     "invariant_problems",
     "load_documents",
     "schema_problems",
+    "settings_problems",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +42,13 @@ KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 # Custom resources, which the Kubernetes schemas do not describe.
 SCHEMALESS_KINDS = frozenset({"ServiceMonitor"})
 APP_UID = 10001
+# Well-formed stand-ins for the keys of the Secret the manifests reference.
+SECRET_STAND_INS = {
+    "database-url": "postgresql://membank:password@postgres:5432/membank",
+    "redis-url": "redis://redis:6379/0",
+    "admin-api-key": "mb_" + "a" * 40,
+    "auth-secret-key": base64.b64encode(bytes(range(32))).decode(),
+}
 WORKLOADS = frozenset({"Deployment", "Job"})
 
 Document = dict[str, Any]
@@ -247,3 +262,40 @@ def _migration_problems(workloads: list[Document]) -> list[str]:
     if not {"pre-install", "pre-upgrade"} <= hooks:
         return [f"{_name(jobs[0])}: not a pre-install and pre-upgrade hook (helm.sh/hook: {sorted(hooks)})"]
     return []
+
+
+def settings_problems(documents: list[Document]) -> list[str]:
+    """Each container's settings (ConfigMap, env, the required Secret keys by stand-ins) as MemBank reads them
+    at start: a list not written as JSON, a bad value or a store without its URL would stop the pods."""
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in documents if d["kind"] == "ConfigMap"}
+    outside = {name: value for name, value in os.environ.items() if not name.startswith("MEMBANK_")}
+    problems = []
+    for workload in (document for document in documents if document["kind"] in WORKLOADS):
+        for container in containers(workload):
+            env: dict[str, str] = {}
+            for source in container.get("envFrom", []):
+                env.update(config_maps.get(source["configMapRef"]["name"], {}))
+            for variable in container.get("env", []):
+                reference = variable.get("valueFrom", {}).get("secretKeyRef", {})
+                if "value" in variable:
+                    env[variable["name"]] = variable["value"]
+                elif reference.get("key") in SECRET_STAND_INS:
+                    env[variable["name"]] = SECRET_STAND_INS[reference["key"]]
+            with mock.patch.dict(os.environ, {**outside, **env}, clear=True):
+                refused = _refusal()
+            if refused:
+                problems.append(
+                    f"{_name(workload)} container {container['name']}: settings refused: {refused}"
+                )
+    return problems
+
+
+def _refusal() -> str:
+    """Why Settings refuses the environment as it is now ("" when it accepts it)."""
+    try:
+        Settings()
+    except ValidationError as error:
+        return ", ".join(".".join(map(str, e["loc"])) or e["msg"] for e in error.errors())
+    except SettingsError as error:  # a value that does not parse, e.g. a list not written as JSON
+        return str(error)
+    return ""

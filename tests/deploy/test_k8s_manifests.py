@@ -20,6 +20,7 @@ from tests.deploy.manifests import (
     invariant_problems,
     load_documents,
     schema_problems,
+    settings_problems,
 )
 from tests.support.go_tools import BUILD_LIMIT_SECONDS, built_tool
 
@@ -64,6 +65,17 @@ def test_committed_manifests_hold_the_invariants() -> None:
     } <= kinds
     assert {"NetworkPolicy", "ServiceAccount", "ConfigMap"} <= kinds
     assert invariant_problems(documents) == []
+
+
+def test_committed_manifests_carry_settings_membank_accepts() -> None:
+    assert settings_problems(_committed()) == []
+
+
+def test_settings_check_rejects_a_list_not_written_as_json() -> None:
+    documents = copy.deepcopy(_committed())
+    next(d for d in documents if d["kind"] == "ConfigMap")["data"]["MEMBANK_TRUSTED_PROXIES"] = "10.0.0.0/8"
+    problems = settings_problems(documents)
+    assert any('field "trusted_proxies"' in problem for problem in problems), problems
 
 
 def test_schema_check_rejects_an_unknown_field_and_a_wrong_type() -> None:
