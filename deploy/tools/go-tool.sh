@@ -27,6 +27,9 @@ CACHE=${MEMBANK_CACHE_DIR:-$HOME/.cache/membank}
 TOOL_DIR=$CACHE/tools/$NAME-$VERSION
 BINARY=$TOOL_DIR/$NAME
 BUILD_TIMEOUT=${GO_TOOL_BUILD_TIMEOUT:-1200}
+# Each tool's build has its own build cache: a finished build empties its cache, which must not pull the
+# compiled packages from under another tool's build running at the same time (the lock is per tool).
+BUILD_CACHE=$CACHE/go-build/$NAME-$VERSION
 
 build() {
     local go
@@ -46,7 +49,7 @@ build() {
     local started=$SECONDS status=0
     # GOTOOLCHAIN=local: fail on a Go too old for the module instead of fetching another toolchain unasked.
     # -modcacherw: the module cache stays deletable with rm -rf.
-    GOPATH=$CACHE/go GOMODCACHE=$CACHE/go/pkg/mod GOCACHE=$CACHE/go-build GOBIN=$SCRATCH \
+    GOPATH=$CACHE/go GOMODCACHE=$CACHE/go/pkg/mod GOCACHE=$BUILD_CACHE GOBIN=$SCRATCH \
         GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 \
         timeout --kill-after=30 "$BUILD_TIMEOUT" "$go" install "$PACKAGE@$VERSION" >&2 || status=$?
     if [[ $status -eq 124 || $status -eq 137 ]]; then
@@ -62,7 +65,7 @@ build() {
     trap - EXIT
     # The compiled packages (GBs) would only serve a rebuild of this same version; the module cache, which
     # saves the downloads of the next version's build, stays.
-    GOCACHE=$CACHE/go-build "$go" clean -cache
+    rm -rf "$BUILD_CACHE"
     echo "go-tool.sh: built $BINARY in $((SECONDS - started))s" >&2
 }
 
