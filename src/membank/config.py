@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    DirectoryPath,
     Field,
     FilePath,
     SecretStr,
@@ -20,7 +21,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 # What an SSO issuer may sign with: asymmetric algorithms only (a shared secret would let anyone holding the
 # published key sign).
@@ -59,6 +65,10 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("membank-data")
+    # A directory of files named after settings (MEMBANK_DATABASE_URL, MEMBANK_ADMIN_API_KEY...), each holding
+    # that setting's value: what Docker/Compose secrets (/run/secrets) and Kubernetes Secret volumes mount.
+    # An environment variable of the same name wins over its file; files no setting reads are ignored.
+    secrets_dir: DirectoryPath | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
 
@@ -359,6 +369,18 @@ class Settings(BaseSettings):
     # Share of new traces recorded (a caller's traceparent decides for its own trace).
     trace_sample_ratio: float = Field(default=1.0, ge=0, le=1)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Lowest priority: the secret files, in the directory that the sources above named.
+        return init_settings, env_settings, dotenv_settings, _SecretFiles(settings_cls)
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
@@ -467,6 +489,20 @@ class Settings(BaseSettings):
     @property
     def vector_path(self) -> Path:
         return self.data_dir / "vectors"
+
+
+class _SecretFiles(SecretsSettingsSource):
+    """Settings from the files of MEMBANK_SECRETS_DIR (or Settings(secrets_dir=...)).
+
+    A directory that does not exist reads nothing here: the secrets_dir field's own validation then refuses it
+    with an error naming MEMBANK_SECRETS_DIR, instead of the service starting without its secrets."""
+
+    def __call__(self) -> dict[str, object]:
+        named = self.current_state.get("secrets_dir")
+        if named is None or not Path(named).is_dir():
+            return {}
+        self.secrets_dir = Path(named)
+        return super().__call__()
 
 
 def _is_loopback(host: str) -> bool:
