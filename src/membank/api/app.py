@@ -73,7 +73,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             "membank_ready", version=__version__, workers=settings.workers if settings.run_workers else 0
         )
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             stop.set()
             await finish_within(tasks, settings.shutdown_grace_seconds)
@@ -116,6 +117,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     from membank.ingest.endpoints import router as ingest_router
     from membank.jobs.endpoints import router as jobs_router
     from membank.keys.endpoints import router as keys_router
+    from membank.mcp_server.endpoints import install_mcp
     from membank.mem0.endpoints import router as mem0_router
     from membank.memories.endpoints import router as memories_router
     from membank.observability.endpoints import router as health_router
@@ -136,6 +138,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.include_router(usage_router)
     app.include_router(diagnostics_router)
     app.include_router(mem0_router)
+    mcp = install_mcp(app)
     install_error_handlers(app)
     app.add_middleware(JsonBoundsMiddleware, bounds=bounds)  # inside the size limit and the request id
     app.add_middleware(RateLimitHeadersMiddleware)

@@ -83,6 +83,18 @@ async def current_principal(
     return principal
 
 
+def presented_key(request: Request) -> str | None:
+    """The key or access token a request presents, read as current_principal reads it (for the routes that
+    authenticate outside FastAPI's dependencies: /mcp)."""
+    api_key = request.headers.get(_API_KEY.model.name)
+    if api_key is not None:
+        return api_key
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return _token_scheme_key(request)
+
+
 def _token_scheme_key(request: Request) -> str | None:
     # mem0's clients present their key as `Authorization: Token <key>`: the same key, another scheme name, so
     # they reach the mem0-compatible routes (membank.mem0) unchanged.

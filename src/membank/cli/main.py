@@ -11,6 +11,7 @@ import click
 import orjson
 
 from membank.cli.errors import OneLineErrors
+from membank.cli.mcp import mcp_stdio
 from membank.cli.migrate import migrate
 from membank.config import Settings
 from membank.errors import IndexUnavailable
@@ -194,6 +195,7 @@ cli.add_command(add)
 cli.add_command(search)
 cli.add_command(import_file)
 cli.add_command(usage_report)
+cli.add_command(mcp_stdio)
 
 
 @cli.command()

@@ -1,0 +1,37 @@
+"""`membank mcp`: MemBank's MCP tools over stdio, for agents that start their tools as processes (desktop
+assistants, IDEs). The tools call a running server (MEMBANK_API_URL) with the key from MEMBANK_API_KEY, so
+they act with that key's scopes and tenant, exactly as the REST API would."""
+
+from __future__ import annotations
+
+import click
+import httpx
+
+from membank.config import Settings
+
+# Longer than the longest wait of a REST call (process_conversation with wait: up to 60 s).
+CALL_TIMEOUT_SECONDS = 120.0
+
+
+@click.command("mcp")
+def mcp_stdio() -> None:
+    """Serve the MCP tools over stdio, acting with MEMBANK_API_KEY on the server at MEMBANK_API_URL."""
+    from membank.mcp_server.gateway import RestGateway
+    from membank.mcp_server.tools import build_server
+
+    settings = Settings()
+    if settings.api_key is None:
+        raise click.ClickException(
+            "MEMBANK_API_KEY is not set; fix: set it to an API key of the server (`membank keys create`)"
+        )
+    headers = {"X-API-Key": settings.api_key.get_secret_value()}
+    url = settings.api_url.rstrip("/")
+    # Checked before serving, so a wrong key or address fails here, readably, instead of in every tool call.
+    answer = httpx.get(f"{url}/api/v1/auth/me", headers=headers, timeout=10)
+    if answer.status_code == 401:
+        raise click.ClickException(
+            f"the server at {url} does not accept MEMBANK_API_KEY; fix: set it to an active key"
+        )
+    client = httpx.AsyncClient(base_url=url, headers=headers, timeout=CALL_TIMEOUT_SECONDS)
+    gateway = RestGateway(client, {})
+    build_server(lambda _ctx: gateway).run("stdio")
