@@ -21,6 +21,11 @@ MODULES = sorted(path for path in (ROOT / "modules").iterdir() if path.is_dir())
 # Meta-arguments of a module block: Terraform's own, not the module's variables.
 META_ARGUMENTS = {"source", "version", "providers", "depends_on", "count", "for_each"}
 SECRET_NAME = re.compile(r"password|passwd|secret|token|api_key|access_key|private_key", re.IGNORECASE)
+# An attribute that holds a secret ends with its name (`auth_token`, `secret_string`); settings about one do
+# not (`auth_token_update_strategy`, `manage_master_user_password = true` is no string).
+SECRET_ATTRIBUTE = re.compile(
+    r"(password|passwd|secret|secret_string|token|api_key|access_key|private_key)$", re.I
+)
 AWS_ACCESS_KEY = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
 
 
@@ -92,7 +97,7 @@ def secret_literals(value: Any, path: str = "") -> list[str]:
     if isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
-            if SECRET_NAME.search(str(key)) and is_literal(item) and item:
+            if SECRET_ATTRIBUTE.search(str(key)) and is_literal(item) and item:
                 found.append(where)
             found += secret_literals(item, where)
     elif isinstance(value, list):
@@ -174,15 +179,16 @@ def test_no_variable_is_a_secret_and_no_file_holds_one() -> None:
 def test_the_secret_check_finds_a_literal_password_and_an_access_key() -> None:
     broken = parse(
         'resource "aws_db_instance" "db" {\n  password = "hunter22hunter22"\n  manage_master_user_password = false\n}\n'
+        'resource "aws_secretsmanager_secret_version" "url" {\n  secret_string = "redis://:pw@redis:6379/0"\n}\n'
         'locals {\n  key = "AKIAABCDEFGHIJKLMNOP"\n}\n'
     )
     assert secret_literals(broken) == [
         "resource[0].aws_db_instance.db.password",
+        "resource[1].aws_secretsmanager_secret_version.url.secret_string",
         "locals[0].key",
     ]
-    assert (
-        secret_literals(parse('resource "x" "y" {\n  auth_token = random_password.token.result\n}\n')) == []
-    )
+    fine = 'resource "x" "y" {\n  auth_token = random_password.token.result\n  auth_token_update_strategy = "ROTATE"\n}\n'
+    assert secret_literals(parse(fine)) == []
 
 
 def test_the_readme_lists_every_variable_and_output_of_the_root_module() -> None:

@@ -65,6 +65,8 @@ resource "aws_elasticache_replication_group" "this" {
   kms_key_id                 = aws_kms_key.this.arn
   transit_encryption_enabled = true
   auth_token                 = random_password.auth_token.result
+  # A new token is added beside the old one, so pods still holding the old URL keep working until restarted.
+  auth_token_update_strategy = "ROTATE"
   snapshot_retention_limit   = var.snapshot_retention_days
   auto_minor_version_upgrade = true
   apply_immediately          = false
