@@ -4,17 +4,22 @@ and no secret, the README lists every variable and output of the root module, an
 promises of the README (Multi-AZ, encryption, TLS, managed passwords, private buckets). Each check is also shown
 rejecting a deliberately broken module.
 
-The HCL is read with python-hcl2; `terraform validate` needs the providers, which come only from the Terraform
-registry (not reachable here), so the types and references are not checked against the AWS provider schema."""
+The HCL is read with python-hcl2. `tofu fmt -check` (OpenTofu, built from its Go module by
+deploy/tools/go-tool.sh; without a Go toolchain those tests skip) checks the layout. `validate` needs the
+providers, which come only from the Terraform and OpenTofu registries (not reachable here), so the arguments are
+not checked against the AWS provider's schema."""
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
+
+from tests.support.go_tools import BUILD_LIMIT_SECONDS, built_tool, run_tool
 
 ROOT = Path(__file__).resolve().parents[2] / "deploy" / "terraform"
 MODULES = sorted(path for path in (ROOT / "modules").iterdir() if path.is_dir())
@@ -254,3 +259,28 @@ def test_the_network_spans_three_zones_with_public_and_private_subnets() -> None
     for subnet in resources(module, "aws_subnet"):
         assert subnet["for_each"] == "${local.zones}"
     assert len(resources(module, "aws_subnet")) == 2
+
+
+@pytest.fixture(scope="module")
+def tofu() -> Path:
+    return built_tool("tofu")
+
+
+@pytest.mark.timeout(BUILD_LIMIT_SECONDS + 60)
+def test_every_file_is_formatted(tofu: Path) -> None:
+    result = run_tool(tofu, "fmt", "-check", "-recursive", "-diff", str(ROOT))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.timeout(BUILD_LIMIT_SECONDS + 60)
+def test_the_format_check_rejects_a_misaligned_file(tofu: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "terraform"
+    shutil.copytree(ROOT, copy)
+    main = copy / "main.tf"
+    aligned = '  source             = "./modules/network"'
+    assert aligned in main.read_text()
+    main.write_text(main.read_text().replace(aligned, '  source = "./modules/network"', 1))
+    result = run_tool(tofu, "fmt", "-check", "-recursive", cwd=copy)
+    assert result.returncode != 0
+    # fmt -check lists the files it would change (besides warnings about the CLI configuration).
+    assert [line for line in result.stdout.splitlines() if line.endswith(".tf")] == ["main.tf"]
