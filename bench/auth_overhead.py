@@ -26,25 +26,19 @@ from typing import Any
 import httpx
 
 from bench.auth_latency import run_in_process
-from bench.common import Server, create_account, data, latency_summary, log, wait_indexed, write_result
+from bench.common import (
+    Server,
+    create_account,
+    latency_summary,
+    log,
+    seed_memories,
+    visited_cities,
+    write_result,
+)
 
 SEARCH = {"user_id": "bench-user", "query": "where does the user like to travel", "limit": 10}
 _EMAIL = "bench-admin@example.com"
 _PASSWORD = "bench: a long throwaway passphrase 9041"
-
-
-def _seed(client: httpx.Client, memories: int) -> None:
-    batch = [
-        {"user_id": "bench-user", "content": f"Fact {i}: the user has visited city number {i} and liked it."}
-        for i in range(memories)
-    ]
-    for start in range(0, len(batch), 100):
-        job = data(
-            client.post("/api/v1/memories/batch?wait=true", json={"memories": batch[start : start + 100]})
-        )
-        if job["status"] != "completed":
-            raise RuntimeError(f"seeding failed: {job}")
-    wait_indexed(client)
 
 
 def _jwt(server: Server) -> tuple[str | None, str]:
@@ -84,7 +78,7 @@ def run(requests: int, memories: int) -> dict[str, Any]:
             "api_key": auth_server.client(),
         }
         for name in ("no_auth", "api_key"):
-            _seed(clients[name], memories)
+            seed_memories(clients[name], visited_cities(memories))
         token, jwt_skipped = _jwt(auth_server)
         if token is not None:
             clients["jwt"] = httpx.Client(

@@ -231,6 +231,23 @@ def wait_indexed(client: httpx.Client, timeout: float = 900.0, poll: float = 0.0
     return time.perf_counter() - started
 
 
+def visited_cities(memories: int) -> list[str]:
+    """Short facts of one user, for benchmarks that need a few hundred memories of any kind."""
+    return [f"Fact {i}: the user has visited city number {i} and liked it." for i in range(memories)]
+
+
+def seed_memories(client: httpx.Client, facts: Sequence[str], user_id: str = "bench-user") -> None:
+    """The facts as memories of one user, imported in batches of 100 and indexed before this returns."""
+    batch = [{"user_id": user_id, "content": fact} for fact in facts]
+    for start in range(0, len(batch), 100):
+        job = data(
+            client.post("/api/v1/memories/batch?wait=true", json={"memories": batch[start : start + 100]})
+        )
+        if job["status"] != "completed":
+            raise RuntimeError(f"seeding failed: {job}")
+    wait_indexed(client)
+
+
 def submit_batch(client: httpx.Client, memories: list[dict[str, Any]]) -> str:
     response = client.post("/api/v1/memories/batch", json={"memories": memories})
     job = data(response)

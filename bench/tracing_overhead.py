@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 from tests.support.otlp import otlp_receiver
 
-from bench.common import Server, data, latency_summary, log, wait_for_quiet, wait_indexed, write_result
+from bench.common import Server, latency_summary, log, seed_memories, wait_for_quiet, write_result
 
 VARIANTS = ("off", "sampled_100", "sampled_1")
 _RATIOS = {"sampled_100": "1.0", "sampled_1": "0.01"}
@@ -42,21 +42,11 @@ def _queries() -> Iterator[str]:
         yield f"what did the user think of {_CITIES[n % len(_CITIES)]} on trip number {n}"
 
 
-def _seed(client: httpx.Client, memories: int) -> None:
-    batch = [
-        {
-            "user_id": "bench-user",
-            "content": f"Fact {i}: the user visited {_CITIES[i % len(_CITIES)]} on trip {i} and liked it.",
-        }
+def _trips(memories: int) -> list[str]:
+    return [
+        f"Fact {i}: the user visited {_CITIES[i % len(_CITIES)]} on trip {i} and liked it."
         for i in range(memories)
     ]
-    for start in range(0, len(batch), 100):
-        job = data(
-            client.post("/api/v1/memories/batch?wait=true", json={"memories": batch[start : start + 100]})
-        )
-        if job["status"] != "completed":
-            raise RuntimeError(f"seeding failed: {job}")
-    wait_indexed(client)
 
 
 def _timed(client: httpx.Client, query: str) -> float:
@@ -135,7 +125,7 @@ def run(requests: int, throughput_requests: int, memories: int, rounds: int = 2)
             for server in servers.values():
                 server.start()
                 with server.client() as client:
-                    _seed(client, memories)
+                    seed_memories(client, _trips(memories))
             busy = wait_for_quiet(max_wait=60)
             queries = _queries()
             latency = _latency(servers, queries, requests)
