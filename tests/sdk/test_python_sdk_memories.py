@@ -76,6 +76,8 @@ async def test_conversations_batch_and_context(client: Any) -> None:
         )
     )
     assert isinstance(job, Job) and job.status == "completed", job
+    inferred = await resolve(client.memories.create(user, "I work as a pilot.", infer=True, wait=True))
+    assert isinstance(inferred, Job) and inferred.status == "completed", inferred
     context = await resolve(client.memories.synthesize_context(user, "where does the user live"))
     assert isinstance(context, Context)
     assert any("Berlin" in memory.content for memory in context.memories) and "Berlin" in context.context

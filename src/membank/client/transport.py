@@ -5,7 +5,8 @@ whether and how long to wait before the next attempt); `SyncTransport` and `Asyn
 loop around httpx's sync or async client and the matching sleep.
 
 Retries: a 429 is retried for every request (the server refuses before doing anything: rate limit, full job
-queue, locked login); a 503/502/504, a broken connection or a timeout only for a retry-safe call (a read, an
+queue, locked login); a 409 about the Idempotency-Key on a retry (the first attempt is still running); a
+503/502/504, a broken connection or a timeout only for a retry-safe call (a read, an
 idempotent method, or a create with an Idempotency-Key, which the creating operations always send); a
 connection that was never made for every request. The wait honours Retry-After (a bit more, with jitter) and
 is otherwise exponential with jitter; after `max_retries` retries, or when Retry-After asks for longer than
@@ -142,16 +143,20 @@ class Transport:
 
     def next_wait(self, call: Call[Any], retry: int, error: MemBankError) -> float:
         """Seconds to wait before retrying after `error`; raises `error` when it is not to be retried."""
-        if call.retries and self._retryable(call, error):
+        if call.retries and self._retryable(call, retry, error):
             wait = self.retry.wait(retry, error.retry_after)
             if wait is not None:
                 return wait
         raise error
 
     @staticmethod
-    def _retryable(call: Call[Any], error: MemBankError) -> bool:
+    def _retryable(call: Call[Any], retry: int, error: MemBankError) -> bool:
         if isinstance(error, MemBankConnectionError):
             return call.retry_safe or not error.request_sent
+        if error.status == 409 and error.details.get("field") == "Idempotency-Key":
+            # A retry sends the first attempt's exact request with its key: the server can only be saying
+            # that the first attempt is still running (on a first attempt the key may be a reused one).
+            return retry > 0
         return error.status == 429 or (error.status in _RETRIED_STATUSES and call.retry_safe)
 
 
