@@ -10,12 +10,11 @@ import functools
 import re
 
 import click
-import httpx
 import pydantic
 import sqlalchemy.exc
 from pydantic_settings import SettingsError
 
-from membank.client import MemBankAPIError
+from membank import client
 from membank.errors import IndexUnavailable, MemBankError
 
 MAX_LINE = 400
@@ -30,39 +29,27 @@ def _render(exc: BaseException) -> str:
 
 
 @_render.register
-def _transport(exc: httpx.TransportError) -> str:
+def _unreachable(exc: client.MemBankConnectionError) -> str:
     return (
-        f"cannot reach the MemBank server at {_url_of(exc)} ({_reason(exc)}); "
+        f"{exc.message}; "
         "fix: start it with `membank serve`, or set MEMBANK_API_URL to the address of a running server"
     )
 
 
 @_render.register
-def _timeout(exc: httpx.TimeoutException) -> str:
-    return (
-        f"the MemBank server at {_url_of(exc)} did not answer in time ({_reason(exc)}); "
-        "fix: check that it is healthy (GET /health/ready) and not overloaded, then retry"
-    )
-
-
-@_render.register(httpx.UnsupportedProtocol)
-@_render.register(httpx.InvalidURL)
-def _bad_url(exc: Exception) -> str:
-    return (
-        f"MEMBANK_API_URL is not a usable http(s) URL ({_reason(exc)}); "
-        "fix: set it like MEMBANK_API_URL=http://127.0.0.1:8080"
-    )
+def _timeout(exc: client.MemBankTimeoutError) -> str:
+    return f"{exc.message}; fix: check that it is healthy (GET /health/ready) and not overloaded, then retry"
 
 
 @_render.register
-def _api(exc: MemBankAPIError) -> str:
+def _api(exc: client.MemBankError) -> str:
     cause = f"the server answered {exc.status} {exc.code}: {exc.message}"
     if exc.status == 401:
         return f"{cause}; fix: set MEMBANK_API_KEY to an active key (`membank keys create` on the server)"
     if exc.status == 403:
         return f"{cause}; fix: use a key with that scope (`membank keys create --scopes ...`)"
-    if exc.status >= 500:
-        return f"{cause}; fix: see the server's log for this request, then retry"
+    if exc.status is not None and exc.status >= 500:
+        return f"{cause}; fix: see the server's log for request {exc.request_id or '(no id)'}, then retry"
     return f"{cause}; fix: correct the request"
 
 
@@ -128,18 +115,6 @@ def describe(exc: BaseException) -> str:
 def _single_line(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= MAX_LINE else line[: MAX_LINE - 3] + "..."
-
-
-def _url_of(exc: httpx.TransportError) -> str:
-    try:
-        request = exc.request
-    except RuntimeError:  # raised before a request existed
-        return "MEMBANK_API_URL"
-    return f"{request.url.scheme}://{request.url.netloc.decode()}"
-
-
-def _reason(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
 
 
 class OneLineErrors(click.Group):

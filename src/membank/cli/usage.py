@@ -8,14 +8,20 @@ from typing import Any
 import click
 import orjson
 
-from membank.client import MemBankClient
+from membank.client import Job, MemBank
 from membank.config import Settings
 
 
-def _client() -> MemBankClient:
+def _client() -> MemBank:
     settings = Settings()
     key = settings.api_key.get_secret_value() if settings.api_key else None
-    return MemBankClient(settings.api_url, key)
+    try:
+        return MemBank(settings.api_url, api_key=key)
+    except ValueError as exc:
+        raise click.ClickException(
+            f"MEMBANK_API_URL is not a usable http(s) URL ({exc}); "
+            "fix: set it like MEMBANK_API_URL=http://127.0.0.1:8080"
+        ) from None
 
 
 def _emit(value: Any) -> None:
@@ -31,7 +37,10 @@ def _emit(value: Any) -> None:
 def add(user_id: str, memory_type: str, importance: int, tags: tuple[str, ...], content: str) -> None:
     """Store one memory."""
     with _client() as client:
-        _emit(client.add(user_id, content, memory_type=memory_type, importance=importance, tags=list(tags)))
+        created = client.memories.create(
+            user_id, content, memory_type=memory_type, importance=importance, tags=list(tags)
+        )
+        _emit(created.model_dump(mode="json"))
 
 
 @click.command()
@@ -42,10 +51,10 @@ def add(user_id: str, memory_type: str, importance: int, tags: tuple[str, ...], 
 def search(user_id: str, limit: int, explain: bool, query: str) -> None:
     """Search a user's memories."""
     with _client() as client:
-        for hit in client.search(user_id, query, limit=limit, explain=explain):
-            click.echo(f"{hit['score']:.3f}  {hit['id']}  {hit['content']}")
+        for hit in client.memories.search(user_id, query, limit=limit, explain=explain).memories:
+            click.echo(f"{hit.score:.3f}  {hit.id}  {hit.content}")
             if explain:
-                click.echo(f"       {orjson.dumps(hit['score_details']).decode()}")
+                click.echo(f"       {orjson.dumps(hit.score_details).decode()}")
 
 
 @click.command("import")
@@ -60,12 +69,13 @@ def import_file(path: Path, batch_size: int, skip_duplicates: bool) -> None:
 
         def flush() -> None:
             nonlocal created, skipped
-            job = client.batch(batch, skip_duplicates=skip_duplicates)
-            job = client.wait_for_job(job["id"])
-            if job["status"] != "completed":
-                raise click.ClickException(f"job {job['id']} ended {job['status']}: {job['error']}")
-            created += job["result"]["created"]
-            skipped += job["result"]["skipped"]
+            accepted = client.memories.batch(batch, skip_duplicates=skip_duplicates)
+            assert isinstance(accepted, Job)  # a batch of memories is one job (conversations are a batch)
+            job = client.jobs.wait_for(accepted.id, poll=0.2)
+            if job.status != "completed" or job.result is None:
+                raise click.ClickException(f"job {job.id} ended {job.status}: {job.error}")
+            created += job.result["created"]
+            skipped += job.result["skipped"]
             batch.clear()
 
         with path.open("rb") as handle:

@@ -1,104 +1,84 @@
-"""A synchronous client of the HTTP API."""
+"""`MemBank`: the synchronous client."""
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
+from membank.client.base import BaseClient, job_timeout, next_offset
+from membank.client.models import Job, Memory
+from membank.client.resources.jobs import Jobs
+from membank.client.resources.memories import Memories
+from membank.client.transport import SyncTransport
+
+__all__ = ["MemBank"]
 
 
-class MemBankAPIError(Exception):
-    """An error envelope from the server."""
+class SyncMemories(Memories[SyncTransport]):
+    def iter(
+        self,
+        user_id: str,
+        *,
+        page_size: int = 100,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+        memory_type: str | None = None,
+        include_invalid: bool | None = None,
+    ) -> Iterator[Memory]:
+        """Every memory of a user, page after page (`page_size` per request)."""
+        offset: int | None = 0
+        while offset is not None:
+            page = self.list(
+                user_id,
+                limit=page_size,
+                offset=offset,
+                sort_by=sort_by,
+                sort_order=sort_order,
+                memory_type=memory_type,
+                include_invalid=include_invalid,
+            )
+            yield from page.memories
+            offset = next_offset(offset, len(page.memories), page.total)
 
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or {}
+
+class SyncJobs(Jobs[SyncTransport]):
+    def wait_for(self, job_id: str, *, timeout: float = 600.0, poll: float = 0.5) -> Job:
+        """Poll a job every `poll` seconds until it is completed or dead; `MemBankTimeoutError` after
+        `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get(job_id)
+            remaining = deadline - time.monotonic()
+            if job.finished:
+                return job
+            if remaining <= 0:
+                raise job_timeout(job, timeout)
+            time.sleep(min(poll, remaining))
 
 
-class MemBankClient:
-    """Calls the API with an API key; every method returns the envelope's `data`."""
+class MemBank(BaseClient[SyncTransport]):
+    """The synchronous client (options: see `BaseClient`). Use it as `with MemBank(...) as client` or call
+    `close()`: it keeps a pool of connections."""
 
-    def __init__(self, base_url: str, api_key: str | None, *, timeout: float = 30.0) -> None:
-        headers = {"X-API-Key": api_key} if api_key else {}
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
+    def _connect(self, base_url: str, **options: Any) -> SyncTransport:
+        return SyncTransport(base_url, **options)
 
-    def __enter__(self) -> MemBankClient:
+    @functools.cached_property
+    def memories(self) -> SyncMemories:
+        return SyncMemories(self._transport)
+
+    @functools.cached_property
+    def jobs(self) -> SyncJobs:
+        return SyncJobs(self._transport)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._transport.close()
+
+    def __enter__(self) -> MemBank:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
-        try:
-            body = response.json()
-        except ValueError:
-            raise MemBankAPIError(response.status_code, "BAD_RESPONSE", response.text[:200]) from None
-        if not body.get("success"):
-            error = body.get("error", {})
-            raise MemBankAPIError(
-                response.status_code,
-                error.get("code", "UNKNOWN"),
-                error.get("message", ""),
-                error.get("details"),
-            )
-        return body["data"]
-
-    def add(self, user_id: str, content: str, **fields: Any) -> dict[str, Any]:
-        """Store one memory; returns it with its id."""
-        result: dict[str, Any] = self._call(
-            "POST", "/api/v1/memories", json={"user_id": user_id, "content": content, **fields}
-        )
-        return result
-
-    def get(self, memory_id: str) -> dict[str, Any]:
-        """One memory by id."""
-        result: dict[str, Any] = self._call("GET", f"/api/v1/memories/{memory_id}")
-        return result
-
-    def search(self, user_id: str, query: str, **options: Any) -> list[dict[str, Any]]:
-        """Memories of a user ranked for the query (each with `score`)."""
-        data = self._call(
-            "POST", "/api/v1/memories/search", json={"user_id": user_id, "query": query, **options}
-        )
-        memories: list[dict[str, Any]] = data["memories"]
-        return memories
-
-    def batch(
-        self,
-        memories: list[dict[str, Any]],
-        *,
-        skip_duplicates: bool = False,
-        idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
-        """Queue a batch import; returns the job."""
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        result: dict[str, Any] = self._call(
-            "POST",
-            "/api/v1/memories/batch",
-            headers=headers,
-            json={"memories": memories, "options": {"skip_duplicates": skip_duplicates}},
-        )
-        return result
-
-    def job(self, job_id: str) -> dict[str, Any]:
-        """A job's state."""
-        result: dict[str, Any] = self._call("GET", f"/api/v1/jobs/{job_id}")
-        return result
-
-    def wait_for_job(self, job_id: str, *, timeout: float = 600.0, poll: float = 0.2) -> dict[str, Any]:
-        """Poll a job until it is completed or dead."""
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.job(job_id)
-            if job["status"] in ("completed", "dead") or time.monotonic() > deadline:
-                return job
-            time.sleep(poll)

@@ -1,0 +1,1 @@
+"""The operations of the API, grouped by resource area (one module per area)."""
