@@ -25,26 +25,12 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.common import Server, data, latency_summary, log, wait_indexed, write_result
+from bench.common import Server, latency_summary, log, seed_memories, visited_cities, write_result
 from membank.client import AsyncMemBank, MemBank
 
 USER = "bench-user"
 QUERY = "where does the user like to travel"
 SEARCH = {"user_id": USER, "query": QUERY, "limit": 10}
-
-
-def _seed(client: httpx.Client, memories: int) -> None:
-    batch = [
-        {"user_id": USER, "content": f"Fact {i}: the user has visited city number {i} and liked it."}
-        for i in range(memories)
-    ]
-    for start in range(0, len(batch), 100):
-        job = data(
-            client.post("/api/v1/memories/batch?wait=true", json={"memories": batch[start : start + 100]})
-        )
-        if job["status"] != "completed":
-            raise RuntimeError(f"seeding failed: {job}")
-    wait_indexed(client)
 
 
 async def _round(variants: dict[str, Callable[[], Any]], timings: dict[str, list[float]] | None) -> None:
@@ -138,7 +124,7 @@ async def _measure(server: Server, requests: int) -> tuple[dict[str, list[float]
 def run(requests: int, memories: int) -> dict[str, Any]:
     with Server() as server:
         with server.client() as seeding:
-            _seed(seeding, memories)
+            seed_memories(seeding, visited_cities(memories), USER)
         timings, elapsed, in_process = asyncio.run(_measure(server, requests))
     result: dict[str, Any] = {
         "requests_per_variant": requests,
