@@ -201,8 +201,13 @@ def test_stdio_with_a_wrong_key_fails_readably(served: Served) -> None:
     env = {**served.env, "MEMBANK_API_URL": served.server.url, "MEMBANK_API_KEY": "mb_live_wrong"}
     result = run_cli(env, "mcp", check=False)
     assert result.returncode == 1
-    assert result.stderr.strip().startswith("Error: the server at") and "MEMBANK_API_KEY" in result.stderr
+    assert (
+        result.stderr.strip().startswith("Error: the server answered 401")
+        and "MEMBANK_API_KEY" in result.stderr
+    )
     assert "mb_live_wrong" not in result.stderr
     without = {k: v for k, v in env.items() if k != "MEMBANK_API_KEY"}
     missing = run_cli(without, "mcp", check=False)
     assert missing.returncode == 1 and "MEMBANK_API_KEY is not set" in missing.stderr
+    stopped = run_cli({**env, "MEMBANK_API_URL": "http://127.0.0.1:9"}, "mcp", check=False)
+    assert stopped.returncode == 1 and "membank serve" in stopped.stderr and "Traceback" not in stopped.stderr

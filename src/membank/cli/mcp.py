@@ -16,6 +16,7 @@ CALL_TIMEOUT_SECONDS = 120.0
 @click.command("mcp")
 def mcp_stdio() -> None:
     """Serve the MCP tools over stdio, acting with MEMBANK_API_KEY on the server at MEMBANK_API_URL."""
+    from membank.client import MemBank
     from membank.mcp_server.gateway import RestGateway
     from membank.mcp_server.tools import build_server
 
@@ -24,14 +25,13 @@ def mcp_stdio() -> None:
         raise click.ClickException(
             "MEMBANK_API_KEY is not set; fix: set it to an API key of the server (`membank keys create`)"
         )
-    headers = {"X-API-Key": settings.api_key.get_secret_value()}
+    key = settings.api_key.get_secret_value()
     url = settings.api_url.rstrip("/")
-    # Checked before serving, so a wrong key or address fails here, readably, instead of in every tool call.
-    answer = httpx.get(f"{url}/api/v1/auth/me", headers=headers, timeout=10)
-    if answer.status_code == 401:
-        raise click.ClickException(
-            f"the server at {url} does not accept MEMBANK_API_KEY; fix: set it to an active key"
-        )
+    # Checked before serving, so a wrong key or address fails here, readably (the CLI's one-line errors),
+    # instead of in every tool call.
+    with MemBank(url, api_key=key, timeout=10) as check:
+        check.auth.me()
+    headers = {"X-API-Key": key}
     client = httpx.AsyncClient(base_url=url, headers=headers, timeout=CALL_TIMEOUT_SECONDS)
     gateway = RestGateway(client, {})
     build_server(lambda _ctx: gateway).run("stdio")
