@@ -1,0 +1,97 @@
+// API keys, bearer auth and the administrative reads, through the SDK against a real server.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import { Forbidden, KeyNotFound, MemBank, type MemBankError, Unauthorized } from "@membank/sdk";
+
+import { ADMIN_KEY, type Server, startServer } from "./support/server.js";
+
+let server: Server;
+let admin: MemBank;
+
+before(async () => {
+  server = await startServer();
+  admin = new MemBank({ baseUrl: server.url, apiKey: ADMIN_KEY });
+});
+after(async () => {
+  await server?.stop();
+});
+
+describe("keys", () => {
+  it("issues a key that works as X-API-Key and as a bearer token, within its scopes", async () => {
+    const issued = await admin.keys.create({ name: "reader", scopes: ["memories:read"] });
+    assert.match(issued.key, /^mbk_/);
+    const listed = await admin.keys.list();
+    assert.ok(listed.keys.some((key) => key.id === issued.id && key.name === "reader"));
+    assert.equal((await admin.keys.get(issued.id)).name, "reader");
+
+    await admin.memories.create({ user_id: "keys", content: "I collect stamps" });
+    const byHeader = new MemBank({ baseUrl: server.url, apiKey: issued.key });
+    const byBearer = new MemBank({ baseUrl: server.url, bearerToken: issued.key });
+    assert.equal((await byHeader.memories.list("keys")).total, 1);
+    assert.equal((await byBearer.memories.list("keys")).total, 1);
+    await assert.rejects(byBearer.memories.create({ user_id: "keys", content: "I may not write" }), (error: MemBankError) => {
+      assert.ok(error instanceof Forbidden, error.constructor.name);
+      assert.ok(error.requestId);
+      return true;
+    });
+    const usage = await admin.keys.usage(issued.id, { days: 1 });
+    assert.equal(usage.key_id, issued.id);
+  });
+
+  it("rotates, revokes and deletes a key", async () => {
+    const issued = await admin.keys.create({ name: "rotating" });
+    const rotated = await admin.keys.rotate(issued.id, { grace_seconds: 0 });
+    assert.notEqual(rotated.key, issued.key);
+    await assert.rejects(new MemBank({ baseUrl: server.url, apiKey: issued.key }).memories.list("keys"), Unauthorized);
+    const current = new MemBank({ baseUrl: server.url, apiKey: rotated.key });
+    await current.memories.list("keys");
+
+    const revoked = await admin.keys.revoke(issued.id);
+    assert.ok(revoked.revoked_at);
+    await assert.rejects(current.memories.list("keys"), Unauthorized);
+    // DELETE revokes too (the row stays for its audit trail); an unknown id is a KeyNotFound.
+    assert.ok((await admin.keys.delete(issued.id)).revoked_at);
+    await assert.rejects(admin.keys.get("00000000-0000-4000-8000-000000000000"), KeyNotFound);
+  });
+
+  it("switches credentials with withAuth", async () => {
+    const issued = await admin.keys.create({ name: "switched", scopes: ["memories:read"] });
+    const switched = admin.withAuth({ bearerToken: issued.key });
+    await assert.rejects(switched.keys.list(), Forbidden);
+    assert.ok((await admin.keys.list()).keys.length >= 2, "the original client keeps its key");
+  });
+});
+
+describe("administration and health", () => {
+  it("answers the read-only operations of the other resources", async () => {
+    assert.equal((await admin.health.live()).status, "ok");
+    assert.equal((await admin.health.ready()).status, "ok");
+    assert.ok((await admin.health.health()).components);
+    assert.match(await admin.health.metrics(), /^# (HELP|TYPE) /m);
+    assert.ok(Array.isArray((await admin.wellKnown.jwks()).keys));
+    assert.ok(Array.isArray((await admin.roles.list()).roles));
+    // The configured admin key is its tenant's admin; the deployment-wide reads need a platform admin.
+    await assert.rejects(admin.tenants.list(), Forbidden);
+    const issued = await admin.keys.create({ name: "platform", roles: ["platform-admin"], scopes: ["admin"] });
+    const platform = admin.withAuth({ apiKey: issued.key });
+    assert.ok((await platform.tenants.list()).tenants.length >= 1);
+    assert.ok(Array.isArray((await platform.admin.capacity()).recommendations));
+    assert.ok((await platform.admin.diagnostics()).findings);
+    assert.ok((await platform.admin.usage()).tenants);
+    assert.ok(Array.isArray((await admin.serviceAccounts.list()).service_accounts));
+    assert.ok(Array.isArray((await admin.securityEvents.list({ limit: 5 })).events));
+    assert.ok(Array.isArray((await admin.ipRules.list()).rules));
+    assert.ok(Array.isArray((await admin.usage.llm()).totals));
+  });
+
+  it("creates a team and manages its members", async () => {
+    const team = await admin.teams.create({ name: "support" });
+    await admin.teams.addMember(team.id, "alice");
+    assert.deepEqual((await admin.teams.members(team.id)).user_ids, ["alice"]);
+    await admin.teams.removeMember(team.id, "alice");
+    assert.deepEqual((await admin.teams.members(team.id)).user_ids, []);
+    await admin.teams.delete(team.id);
+    assert.ok(!(await admin.teams.list()).teams.some((listed) => listed.id === team.id));
+  });
+});
