@@ -26,7 +26,11 @@ export class MemBank {
   readonly securityEvents: SecurityEvents;
   readonly health: Health;
 
-  constructor(readonly options: ClientOptions) {
+  // A private field (#) stays out of console.log and util.inspect: it holds the credentials.
+  readonly #options: ClientOptions;
+
+  constructor(options: ClientOptions) {
+    this.#options = options;
     const transport = new Transport(options);
     this.memories = new Memories(transport);
     this.jobs = new Jobs(transport);
@@ -49,7 +53,7 @@ export class MemBank {
 
   /** The same client with other credentials, e.g. the access token a login answered. */
   withAuth(credentials: { apiKey: string } | { bearerToken: string }): MemBank {
-    const { apiKey: _apiKey, bearerToken: _bearerToken, ...rest } = this.options;
+    const { apiKey: _apiKey, bearerToken: _bearerToken, ...rest } = this.#options;
     return new MemBank({ ...rest, ...credentials });
   }
 }

@@ -61,24 +61,35 @@ const RETRY_STATUSES = new Set([429, 503]);
 export class Transport {
   private readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
-  private readonly headers: Record<string, string>;
+  // Private fields (#), unlike `private` ones, stay out of console.log and util.inspect: they hold the key.
+  readonly #options: ClientOptions;
+  readonly #headers: Record<string, string>;
 
-  constructor(readonly options: ClientOptions) {
-    if (!options.baseUrl) throw new TypeError("MemBank: baseUrl is required");
+  constructor(options: ClientOptions) {
+    this.#options = options;
+    if (!/^https?:\/\/[^/]/.test(options.baseUrl ?? "")) {
+      throw new TypeError(`MemBank: baseUrl must be an http(s) URL, got ${JSON.stringify(options.baseUrl)}`);
+    }
     if (options.apiKey && options.bearerToken) {
       throw new TypeError("MemBank: give apiKey or bearerToken, not both");
     }
+    for (const name of ["timeoutMs", "maxRetries", "backoffMs", "maxBackoffMs", "maxRetryWaitMs"] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+        throw new TypeError(`MemBank: ${name} must be a number >= 0, got ${String(value)}`);
+      }
+    }
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.headers = { Accept: "application/json", ...options.headers };
-    if (options.apiKey) this.headers["X-API-Key"] = options.apiKey;
-    if (options.bearerToken) this.headers["Authorization"] = `Bearer ${options.bearerToken}`;
+    this.#headers = { Accept: "application/json", ...options.headers };
+    if (options.apiKey) this.#headers["X-API-Key"] = options.apiKey;
+    if (options.bearerToken) this.#headers["Authorization"] = `Bearer ${options.bearerToken}`;
   }
 
   /** Calls an endpoint and answers the envelope's data (a text/plain answer's text). */
   async call<T>(endpoint: Endpoint, args: CallArgs = {}, options: RequestOptions = {}): Promise<T> {
     const url = this.url(endpoint.path, args);
-    const headers: Record<string, string> = { ...this.headers, ...options.headers };
+    const headers: Record<string, string> = { ...this.#headers, ...options.headers };
     let body: string | undefined;
     if (args.body !== undefined) {
       body = JSON.stringify(args.body);
@@ -87,8 +98,8 @@ export class Transport {
     if (endpoint.retry === "keyed") {
       headers["Idempotency-Key"] = options.idempotencyKey ?? globalThis.crypto.randomUUID();
     }
-    const maxRetries = options.maxRetries ?? this.options.maxRetries ?? 3;
-    const waitBudget = this.options.maxRetryWaitMs ?? 60_000;
+    const maxRetries = options.maxRetries ?? this.#options.maxRetries ?? 3;
+    const waitBudget = this.#options.maxRetryWaitMs ?? 60_000;
     let waited = 0;
     for (let retry = 0; ; retry++) {
       const attempt = await this.attempt(endpoint, url, { method: endpoint.method, headers, body }, options);
@@ -123,7 +134,7 @@ export class Transport {
     init: { method: string; headers: Record<string, string>; body: string | undefined },
     options: RequestOptions,
   ): Promise<Attempt> {
-    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs ?? 30_000;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     let response: Response;
@@ -194,8 +205,8 @@ export class Transport {
   /** Retry-After when the server sent one, else exponential back-off with full jitter. */
   private delay(retry: number, retryAfter: number | null): number {
     if (retryAfter !== null) return retryAfter * 1000;
-    const base = this.options.backoffMs ?? 250;
-    const cap = this.options.maxBackoffMs ?? 8_000;
+    const base = this.#options.backoffMs ?? 250;
+    const cap = this.#options.maxBackoffMs ?? 8_000;
     return Math.random() * Math.min(cap, base * 2 ** retry);
   }
 }

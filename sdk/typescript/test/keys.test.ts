@@ -1,6 +1,7 @@
 // API keys, bearer auth and the administrative reads, through the SDK against a real server.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { inspect } from "node:util";
 
 import { Forbidden, KeyNotFound, MemBank, type MemBankError, Unauthorized } from "@membank/sdk";
 
@@ -53,6 +54,13 @@ describe("keys", () => {
     // DELETE revokes too (the row stays for its audit trail); an unknown id is a KeyNotFound.
     assert.ok((await admin.keys.delete(issued.id)).revoked_at);
     await assert.rejects(admin.keys.get("00000000-0000-4000-8000-000000000000"), KeyNotFound);
+  });
+
+  it("keeps the key out of what a client prints, and refuses bad options clearly", () => {
+    assert.ok(!inspect(admin, { depth: 10, showHidden: true }).includes(ADMIN_KEY));
+    assert.throws(() => new MemBank({ baseUrl: "localhost:8000" }), /baseUrl must be an http\(s\) URL/);
+    assert.throws(() => new MemBank({ baseUrl: server.url, apiKey: "a", bearerToken: "b" }), /not both/);
+    assert.throws(() => new MemBank({ baseUrl: server.url, maxRetries: -1 }), /maxRetries must be a number >= 0/);
   });
 
   it("switches credentials with withAuth", async () => {

@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 
 import { MemBank, MemBankConnectionError, type MemBankError, RateLimitExceeded } from "@membank/sdk";
 
-import { ADMIN_KEY, type Server, startServer } from "./support/server.js";
+import { ADMIN_KEY, type Server, freePort, startServer } from "./support/server.js";
 
 let server: Server;
 
@@ -72,8 +72,10 @@ describe("retries", () => {
 });
 
 describe("connection errors", () => {
-  // A port that was free a moment ago: nothing listens there.
-  const deadUrl = "http://127.0.0.1:9";
+  let deadUrl: string;
+  before(async () => {
+    deadUrl = `http://127.0.0.1:${await freePort()}`;
+  });
 
   it("retries a read, then raises MemBankConnectionError", async () => {
     const counted = countingFetch();
