@@ -1,6 +1,7 @@
 export { MemBank } from "./client.js";
 export { ENDPOINTS, OPERATIONS, type Endpoint, type RetryClass } from "./endpoints.js";
 export * from "./errors.js";
+export { signRequest } from "./signing.js";
 export type { ClientOptions, RequestOptions } from "./transport.js";
 export type { CallOptions } from "./resources/base.js";
 export type {

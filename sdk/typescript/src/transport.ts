@@ -4,6 +4,7 @@
  */
 import type { Endpoint } from "./endpoints.js";
 import { MemBankConnectionError, MemBankError, MemBankTimeoutError, errorFor } from "./errors.js";
+import { signRequest } from "./signing.js";
 
 export interface ClientOptions {
   /** Where the API is, e.g. "http://127.0.0.1:8000" (a trailing slash is fine). */
@@ -21,6 +22,8 @@ export interface ClientOptions {
   maxBackoffMs?: number;
   /** Longest the retries of one call may wait in all (default 60 000 ms): a longer Retry-After is not waited for. */
   maxRetryWaitMs?: number;
+  /** Sign every request with apiKey (for keys created with require_signature); a fresh nonce per attempt. */
+  signRequests?: boolean;
   /** Headers sent with every request. */
   headers?: Record<string, string>;
   /** The fetch to use (default: the global one). */
@@ -73,6 +76,9 @@ export class Transport {
     if (options.apiKey && options.bearerToken) {
       throw new TypeError("MemBank: give apiKey or bearerToken, not both");
     }
+    if (options.signRequests && !options.apiKey) {
+      throw new TypeError("MemBank: signRequests needs the apiKey it signs with");
+    }
     for (const name of ["timeoutMs", "maxRetries", "backoffMs", "maxBackoffMs", "maxRetryWaitMs"] as const) {
       const value = options[name];
       if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
@@ -102,7 +108,10 @@ export class Transport {
     const waitBudget = this.#options.maxRetryWaitMs ?? 60_000;
     let waited = 0;
     for (let retry = 0; ; retry++) {
-      const attempt = await this.attempt(endpoint, url, { method: endpoint.method, headers, body }, options);
+      const signed = this.#options.signRequests
+        ? { ...headers, ...(await signRequest(this.#options.apiKey as string, endpoint.method, url, body)) }
+        : headers;
+      const attempt = await this.attempt(endpoint, url, { method: endpoint.method, headers: signed, body }, options);
       if (attempt.response) return this.unwrap(endpoint, attempt.response, attempt.text ?? "") as T;
       const error = attempt.error as MemBankError;
       if (!attempt.retryable || retry >= maxRetries) throw error;

@@ -3,7 +3,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { inspect } from "node:util";
 
-import { Forbidden, KeyNotFound, MemBank, type MemBankError, Unauthorized } from "@membank/sdk";
+import {
+  Forbidden,
+  KeyNotFound,
+  MemBank,
+  type MemBankError,
+  ReplayedRequest,
+  SignatureRequired,
+  Unauthorized,
+  signRequest,
+} from "@membank/sdk";
 
 import { ADMIN_KEY, type Server, startServer } from "./support/server.js";
 
@@ -61,6 +70,24 @@ describe("keys", () => {
     assert.throws(() => new MemBank({ baseUrl: "localhost:8000" }), /baseUrl must be an http\(s\) URL/);
     assert.throws(() => new MemBank({ baseUrl: server.url, apiKey: "a", bearerToken: "b" }), /not both/);
     assert.throws(() => new MemBank({ baseUrl: server.url, maxRetries: -1 }), /maxRetries must be a number >= 0/);
+  });
+
+  it("signs every request for a key that requires it, and the server refuses a replay", async () => {
+    const issued = await admin.keys.create({ name: "signing", require_signature: true });
+    const unsigned = new MemBank({ baseUrl: server.url, apiKey: issued.key });
+    await assert.rejects(unsigned.memories.list("signed"), SignatureRequired);
+
+    const signed = new MemBank({ baseUrl: server.url, apiKey: issued.key, signRequests: true });
+    const created = await signed.memories.create({ user_id: "signed@example.org", content: "I sign my letters" });
+    const page = await signed.memories.list("signed@example.org", { limit: 5, sort_by: "created_at" });
+    assert.deepEqual(page.memories.map((memory) => memory.id), [created.id]);
+
+    const url = `${server.url}/api/v1/memories/${created.id}`;
+    const headers = { "X-API-Key": issued.key, ...(await signRequest(issued.key, "GET", url)) };
+    assert.equal((await fetch(url, { headers })).status, 200);
+    const replay = await fetch(url, { headers });
+    assert.equal(replay.status, 401);
+    assert.equal(((await replay.json()) as { error: { code: string } }).error.code, ReplayedRequest.code);
   });
 
   it("switches credentials with withAuth", async () => {
