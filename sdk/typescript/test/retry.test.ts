@@ -1,15 +1,20 @@
-// Retries against a real server with a tiny per-key rate limit (2 requests at once, then 2 a second).
+// Against a real server with a tiny per-key rate limit (2 requests at once, then 2 a second) and no job
+// workers (so that a job stays queued): retries, and waiting for a job that does not finish.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { MemBank, MemBankConnectionError, type MemBankError, RateLimitExceeded } from "@membank/sdk";
+import { MemBank, MemBankConnectionError, type MemBankError, MemBankTimeoutError, RateLimitExceeded } from "@membank/sdk";
 
 import { ADMIN_KEY, type Server, freePort, startServer } from "./support/server.js";
 
 let server: Server;
 
 before(async () => {
-  server = await startServer({ MEMBANK_RATE_LIMIT_PER_MINUTE: "120", MEMBANK_RATE_LIMIT_BURST: "2" });
+  server = await startServer({
+    MEMBANK_RATE_LIMIT_PER_MINUTE: "120",
+    MEMBANK_RATE_LIMIT_BURST: "2",
+    MEMBANK_RUN_WORKERS: "false",
+  });
 });
 after(async () => {
   await server?.stop();
@@ -96,5 +101,21 @@ describe("connection errors", () => {
     assert.equal(counted.sent(), 1);
     await assert.rejects(client.memories.create({ user_id: "u", content: "keyed" }), MemBankConnectionError);
     assert.equal(counted.sent(), 4, "a keyed create is retried");
+  });
+});
+
+describe("jobs.waitFor", () => {
+  it("fails with a MemBankTimeoutError when the job is not done in time", async () => {
+    await drainAllowance();
+    const client = new MemBank({ baseUrl: server.url, apiKey: ADMIN_KEY });
+    const job = await client.memories.processConversation({ user_id: "waiting", user_input: "I live in Rome." });
+    const started = Date.now();
+    await assert.rejects(client.jobs.waitFor(job.id, { timeoutMs: 700, pollMs: 100 }), (error: MemBankError) => {
+      assert.ok(error instanceof MemBankTimeoutError, String(error));
+      assert.deepEqual(error.details, { job_id: job.id, status: "queued" });
+      return true;
+    });
+    const waited = Date.now() - started;
+    assert.ok(waited >= 700 && waited < 5_000, `waited ${waited} ms`);
   });
 });
