@@ -103,6 +103,8 @@ export class Transport {
     }
     if (endpoint.retry === "keyed") {
       headers["Idempotency-Key"] = options.idempotencyKey ?? globalThis.crypto.randomUUID();
+    } else if (options.idempotencyKey !== undefined) {
+      throw new TypeError(`MemBank: ${endpoint.method} ${endpoint.path} does not take an Idempotency-Key`);
     }
     const maxRetries = options.maxRetries ?? this.#options.maxRetries ?? 3;
     const waitBudget = this.#options.maxRetryWaitMs ?? 60_000;

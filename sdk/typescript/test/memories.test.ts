@@ -132,6 +132,7 @@ describe("memories", () => {
       client.memories.create({ ...body, content: "another body" }, { idempotencyKey: "ts-sdk-idem-1" }),
       Conflict,
     );
+    await assert.rejects(client.memories.search({ user_id: "idem", query: "q" }, { idempotencyKey: "k" }), TypeError);
     // Without a key of the caller's, each call gets a fresh one: two creates, two memories.
     await client.memories.create(body);
     assert.equal((await client.memories.list("idem")).total, 2);
