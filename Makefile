@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: serve test lint install bench clean openapi go-tools deploy-tools deploy-check k8s-manifests
+.PHONY: serve test lint install bench clean openapi go-tools deploy-tools deploy-check k8s-manifests sdk-ts-test
 
 # llama-cpp-python (the local LLM server of the LLM-tier tests) compiles llama.cpp: ~5 minutes on 2 cores.
 # Its wheel is built once per version into ~/.cache and installed from there afterwards. A native build dies
@@ -90,7 +90,12 @@ deploy-check: $(BIN)/.installed-dev deploy-tools
 k8s-manifests: go-tools
 	deploy/k8s/render.sh
 
-test: lint deploy-tools
+# The TypeScript SDK: installed from its lockfile, built with tsc, tested with node's test runner against real
+# `membank serve` processes of this checkout (started with the venv's Python).
+sdk-ts-test: $(BIN)/.installed
+	cd sdk/typescript && npm ci --no-audit --no-fund && MEMBANK_PYTHON=$(abspath $(BIN))/python npm test
+
+test: lint deploy-tools sdk-ts-test
 	$(PYTEST)
 	$(PYTEST) -p tests.support.on_pgvector tests/api
 	$(PYTEST) -p tests.support.on_postgres $(POSTGRES_E2E)
@@ -104,3 +109,5 @@ bench: $(BIN)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf sdk/typescript/node_modules sdk/typescript/dist sdk/typescript/build sdk/typescript/src/generated \
+		examples/typescript/node_modules examples/typescript/dist
