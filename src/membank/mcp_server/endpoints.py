@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 from membank.api.deps import limit_unauthenticated, presented_key
 from membank.api.envelope import fail
 from membank.bootstrap import Container
-from membank.errors import MemBankError, Unauthorized
+from membank.errors import MemBankError, NotReady, Unauthorized
 from membank.mcp_server.gateway import RestGateway, forwarded
 from membank.mcp_server.tools import build_server
 
@@ -39,19 +39,24 @@ class McpEndpoint:
 
     def __init__(self, api: FastAPI) -> None:
         self._api = api
+        self._mcp: StreamableHTTPASGIApp | None = None
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        # A session manager runs once: each run of the app (a test client, a reload) gets its own.
         server = build_server(self._gateway_for)
         server.streamable_http_app(
             stateless_http=True,
             json_response=True,
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
-        self._manager = server.session_manager
-        self._mcp = StreamableHTTPASGIApp(self._manager)
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        async with self._manager.run():
-            yield
+        manager = server.session_manager
+        async with manager.run():
+            self._mcp = StreamableHTTPASGIApp(manager)
+            try:
+                yield
+            finally:
+                self._mcp = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -66,6 +71,10 @@ class McpEndpoint:
                 error = limited
             response = fail(error.status, error.code, error.message, error.details)
             await response(scope, receive, send)
+            return
+        if self._mcp is None:
+            unready = NotReady("the MCP endpoint is not running (the app is starting or stopping)")
+            await fail(unready.status, unready.code, unready.message)(scope, receive, send)
             return
         await self._mcp(scope, receive, send)
 
