@@ -46,8 +46,8 @@ serve: $(BIN)/.installed
 	$(BIN)/membank serve
 
 lint: $(BIN)/.installed-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
