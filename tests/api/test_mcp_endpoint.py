@@ -13,18 +13,7 @@ from membank.auth.keys import issue_key
 from membank.bootstrap import build_store
 from membank.config import Settings
 from tests.api.conftest import Api
-
-HEADERS = {"Accept": "application/json, text/event-stream"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
+from tests.support.mcp import INITIALIZE, MCP_HEADERS
 
 
 def _tool(client: TestClient, key: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +23,7 @@ def _tool(client: TestClient, key: str, name: str, arguments: dict[str, Any]) ->
         "method": "tools/call",
         "params": {"name": name, "arguments": arguments},
     }
-    answer = client.post("/mcp", json=call, headers={**HEADERS, "X-API-Key": key})
+    answer = client.post("/mcp", json=call, headers={**MCP_HEADERS, "X-API-Key": key})
     assert answer.status_code == 200, answer.text
     result: dict[str, Any] = answer.json()["result"]
     return result
@@ -42,9 +31,9 @@ def _tool(client: TestClient, key: str, name: str, arguments: dict[str, Any]) ->
 
 def test_mcp_refuses_requests_without_valid_credentials(api: Api) -> None:
     for headers in ({}, {"X-API-Key": "mbk_wrong"}, {"Authorization": "Token nope"}):
-        answer = api.client.post("/mcp", json=INITIALIZE, headers={**HEADERS, **headers})
+        answer = api.client.post("/mcp", json=INITIALIZE, headers={**MCP_HEADERS, **headers})
         assert answer.status_code == 401 and answer.json()["error"]["code"] == "UNAUTHORIZED"
-    accepted = api.client.post("/mcp", json=INITIALIZE, headers={**HEADERS, "X-API-Key": api.alice_key})
+    accepted = api.client.post("/mcp", json=INITIALIZE, headers={**MCP_HEADERS, "X-API-Key": api.alice_key})
     assert accepted.status_code == 200 and accepted.json()["result"]["serverInfo"]["name"] == "membank"
 
 
@@ -68,5 +57,5 @@ def test_the_endpoint_serves_on_every_run_of_the_app(make_settings: Callable[...
     app = create_app(settings)
     for _ in range(2):  # a session manager runs once: each run of the app needs its own
         with TestClient(app) as client:
-            answer = client.post("/mcp", json=INITIALIZE, headers={**HEADERS, "X-API-Key": key})
+            answer = client.post("/mcp", json=INITIALIZE, headers={**MCP_HEADERS, "X-API-Key": key})
             assert answer.status_code == 200, answer.text

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +84,13 @@ class Server(Process):
         raise AssertionError(f"job {job_id} did not finish")
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def server_env(data_dir: Path) -> dict[str, str]:
+    """A test server's environment: the ambient one without MEMBANK_ settings, then this data directory, the
+    admin key and fast polling."""
     values = {k: v for k, v in os.environ.items() if not k.startswith("MEMBANK_")}
     values.update(
         {
-            "MEMBANK_DATA_DIR": str(tmp_path / "data"),
+            "MEMBANK_DATA_DIR": str(data_dir),
             "MEMBANK_ADMIN_API_KEY": ADMIN_KEY,
             "MEMBANK_LOG_LEVEL": "INFO",
             "MEMBANK_JOB_POLL_SECONDS": "0.05",
@@ -95,6 +98,41 @@ def env(tmp_path: Path) -> dict[str, str]:
         }
     )
     return values
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return server_env(tmp_path / "data")
+
+
+@dataclass(frozen=True)
+class Served:
+    """The server of a test module, with its environment (for `membank` commands on its data)."""
+
+    server: Server
+    env: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def key(self, tenant: str, *scopes: str) -> str:
+        """A new API key of the tenant (default scopes unless given)."""
+        args = ["keys", "create", "--tenant", tenant, "--name", f"e2e-{tenant}"]
+        if scopes:
+            args += ["--scopes", ",".join(scopes)]
+        return run_cli(self.env, *args).stdout.strip()
+
+
+@contextlib.contextmanager
+def served_module(home: Path) -> Iterator[Served]:
+    """One server for a whole test module (its tests share the data), stopped at the end."""
+    env = server_env(home / "data")
+    server = Server(env, home / "serve.log")
+    try:
+        yield Served(server, env)
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ADMIN_KEY, Server
+from tests.e2e.conftest import ADMIN_KEY, Served, served_module
 from tests.support.llama_server import start_llama_server
 
 pytestmark = pytest.mark.e2e
@@ -20,16 +20,12 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "chat_agent.py"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("examples")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMBANK_")}
-    env.update({"MEMBANK_DATA_DIR": str(home / "data"), "MEMBANK_ADMIN_API_KEY": ADMIN_KEY})
-    started = Server(env, home / "serve.log")
-    yield started
-    started.stop()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with served_module(tmp_path_factory.mktemp("examples")) as module_server:
+        yield module_server
 
 
-def _run(server: Server, *messages: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(server: Served, *messages: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("MEMBANK_", "LLM_"))}
     base.update({"MEMBANK_API_URL": server.url, "MEMBANK_API_KEY": ADMIN_KEY, **env})
     return subprocess.run(
@@ -37,7 +33,7 @@ def _run(server: Server, *messages: str, **env: str) -> subprocess.CompletedProc
     )
 
 
-def test_the_agent_remembers_across_turns(server: Server) -> None:
+def test_the_agent_remembers_across_turns(server: Served) -> None:
     ran = _run(server, "I moved to Lisbon and I work as a nurse.", "Where do I live?", CHAT_USER_ID="ana")
     assert ran.returncode == 0, ran.stderr
     turns = ran.stdout.split("user> ")[1:]
@@ -46,7 +42,7 @@ def test_the_agent_remembers_across_turns(server: Server) -> None:
     assert "Lisbon" in turns[1].split("assistant> ")[1], ran.stdout
 
 
-def test_the_agent_answers_with_the_local_model(server: Server) -> None:
+def test_the_agent_answers_with_the_local_model(server: Served) -> None:
     with start_llama_server() as llm:
         ran = _run(
             server, "I keep two cats.", CHAT_USER_ID="ben", LLM_BASE_URL=llm.base_url, LLM_MODEL=llm.model
@@ -57,7 +53,7 @@ def test_the_agent_answers_with_the_local_model(server: Server) -> None:
     assert "(memory: completed" in ran.stdout
 
 
-def test_a_refused_key_is_reported_with_its_code(server: Server) -> None:
+def test_a_refused_key_is_reported_with_its_code(server: Served) -> None:
     ran = _run(server, "hello", MEMBANK_API_KEY="mbk_not-a-key")
     assert ran.returncode == 1
     assert ran.stderr.startswith("MemBank said UNAUTHORIZED (401)") and "mbk_not-a-key" not in ran.stderr

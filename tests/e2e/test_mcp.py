@@ -4,10 +4,8 @@ input and output schemas, and hold the REST API's authentication, scopes and ten
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -17,7 +15,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
-from tests.e2e.conftest import ADMIN_KEY, BIN, Server, run_cli
+from tests.e2e.conftest import ADMIN_KEY, BIN, Served, run_cli, served_module
+from tests.support.mcp import INITIALIZE, MCP_HEADERS
 
 pytestmark = pytest.mark.e2e
 
@@ -35,33 +34,10 @@ TOOLS = {
 }
 
 
-@dataclass(frozen=True)
-class Served:
-    server: Server
-    env: dict[str, str]
-
-    def key(self, tenant: str, *scopes: str) -> str:
-        args = ["keys", "create", "--tenant", tenant, "--name", f"mcp-{tenant}"]
-        if scopes:
-            args += ["--scopes", ",".join(scopes)]
-        return run_cli(self.env, *args).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    home = tmp_path_factory.mktemp("mcp")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMBANK_")}
-    env.update(
-        {
-            "MEMBANK_DATA_DIR": str(home / "data"),
-            "MEMBANK_ADMIN_API_KEY": ADMIN_KEY,
-            "MEMBANK_JOB_POLL_SECONDS": "0.05",
-            "MEMBANK_OUTBOX_POLL_SECONDS": "0.1",
-        }
-    )
-    server = Server(env, home / "serve.log")
-    yield Served(server, env)
-    server.stop()
+    with served_module(tmp_path_factory.mktemp("mcp")) as module_server:
+        yield module_server
 
 
 @asynccontextmanager
@@ -141,19 +117,10 @@ async def test_the_tools_over_http_do_what_the_rest_api_does(served: Served) -> 
 
 
 def test_http_without_valid_credentials_is_refused(served: Served) -> None:
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
-    headers = {"Accept": "application/json, text/event-stream"}
     for credentials in ({}, {"X-API-Key": "mb_live_not-a-key"}, {"Authorization": "Bearer nope"}):
-        answer = httpx.post(f"{served.server.url}/mcp", json=initialize, headers={**headers, **credentials})
+        answer = httpx.post(
+            f"{served.server.url}/mcp", json=INITIALIZE, headers={**MCP_HEADERS, **credentials}
+        )
         assert answer.status_code == 401, (credentials, answer.text)
         assert answer.json()["error"]["code"] == "UNAUTHORIZED"
     assert ADMIN_KEY not in served.server.output()

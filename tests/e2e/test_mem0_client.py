@@ -5,41 +5,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ADMIN_KEY, Server, run_cli
+from tests.e2e.conftest import ADMIN_KEY, Served, served_module
 
 pytestmark = pytest.mark.e2e
 
 
-@dataclass(frozen=True)
-class Served:
-    server: Served
-    env: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    home = tmp_path_factory.mktemp("mem0")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMBANK_")}
-    env.update(
-        {
-            "MEMBANK_DATA_DIR": str(home / "data"),
-            "MEMBANK_ADMIN_API_KEY": ADMIN_KEY,
-            "MEMBANK_JOB_POLL_SECONDS": "0.05",
-            "MEMBANK_OUTBOX_POLL_SECONDS": "0.1",
-        }
-    )
-    started = Server(env, home / "serve.log")
-    yield Served(started, env)
-    started.stop()
+    with served_module(tmp_path_factory.mktemp("mem0")) as module_server:
+        yield module_server
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +28,6 @@ def client_class(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from mem0 import MemoryClient
 
     return MemoryClient
-
-
-def key(server: Served, tenant: str, *scopes: str) -> str:
-    args = ["keys", "create", "--tenant", tenant, "--name", f"mem0-{tenant}"]
-    if scopes:
-        args += ["--scopes", ",".join(scopes)]
-    return run_cli(server.env, *args).stdout.strip()
 
 
 def test_the_documented_calls_work_end_to_end(server: Served, client_class: Any) -> None:
@@ -128,7 +99,7 @@ def test_keys_scopes_and_tenants_hold(server: Served, client_class: Any) -> None
     owner = client_class(api_key=ADMIN_KEY, host=server.url)
     secret = owner.add("Dave's locker code is 4711", user_id="dave", infer=False)["results"][0]["id"]
 
-    intruder = client_class(api_key=key(server, "globex"), host=server.url)
+    intruder = client_class(api_key=server.key("globex"), host=server.url)
     with pytest.raises(MemoryNotFoundError):
         intruder.get(secret)
     with pytest.raises(MemoryNotFoundError):
@@ -137,7 +108,7 @@ def test_keys_scopes_and_tenants_hold(server: Served, client_class: Any) -> None
     intruder.delete_all(user_id="dave")
     assert owner.get(secret)["memory"] == "Dave's locker code is 4711"
 
-    reader = client_class(api_key=key(server, "default", "memories:read"), host=server.url)
+    reader = client_class(api_key=server.key("default", "memories:read"), host=server.url)
     assert reader.get(secret)["id"] == secret
     with pytest.raises(Exception) as refused:
         reader.add("sneaky write", user_id="dave", infer=False)
