@@ -52,11 +52,11 @@ async def current_principal(
     x_api_key: Annotated[str | None, Security(_API_KEY)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> Principal:
-    presented = x_api_key if x_api_key is not None else (bearer.credentials.strip() if bearer else None)
-    if presented is None:
-        presented = _token_scheme_key(request)
+    # x_api_key and bearer declare the two schemes in the OpenAPI document; presented_key reads them (and
+    # mem0's `Token` scheme) the same way for the routes outside FastAPI's dependencies.
+    del x_api_key, bearer
     try:
-        check = await container.auth.authenticate_key(presented)
+        check = await container.auth.authenticate_key(presented_key(request))
     except Unauthorized:
         # Guessing keys is limited per client address, like the public token routes.
         await limit_unauthenticated(request, container)
@@ -84,22 +84,15 @@ async def current_principal(
 
 
 def presented_key(request: Request) -> str | None:
-    """The key or access token a request presents, read as current_principal reads it (for the routes that
-    authenticate outside FastAPI's dependencies: /mcp)."""
+    """The key or access token a request presents: X-API-Key, else `Authorization: Bearer <key or token>`,
+    else `Authorization: Token <key>` (how mem0's clients present their key, for the mem0-compatible routes)."""
     api_key = request.headers.get(_API_KEY.model.name)
-    if api_key is not None:
+    if api_key:
         return api_key
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
+    if scheme.lower() in ("bearer", "token") and credentials.strip():
         return credentials.strip()
-    return _token_scheme_key(request)
-
-
-def _token_scheme_key(request: Request) -> str | None:
-    # mem0's clients present their key as `Authorization: Token <key>`: the same key, another scheme name, so
-    # they reach the mem0-compatible routes (membank.mem0) unchanged.
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    return credentials.strip() if scheme.lower() == "token" and credentials.strip() else None
+    return None
 
 
 # What a session that must change its password first may still do.

@@ -9,15 +9,12 @@ import httpx
 
 from membank.config import Settings
 
-# Longer than the longest wait of a REST call (process_conversation with wait: up to 60 s).
-CALL_TIMEOUT_SECONDS = 120.0
-
 
 @click.command("mcp")
 def mcp_stdio() -> None:
     """Serve the MCP tools over stdio, acting with MEMBANK_API_KEY on the server at MEMBANK_API_URL."""
     from membank.client import MemBank
-    from membank.mcp_server.gateway import RestGateway
+    from membank.mcp_server.gateway import CALL_TIMEOUT_SECONDS, RestGateway
     from membank.mcp_server.tools import build_server
 
     settings = Settings()

@@ -24,12 +24,10 @@ from membank.api.deps import limit_unauthenticated, presented_key
 from membank.api.envelope import fail
 from membank.bootstrap import Container
 from membank.errors import MemBankError, NotReady, Unauthorized
-from membank.mcp_server.gateway import RestGateway, forwarded
+from membank.mcp_server.gateway import CALL_TIMEOUT_SECONDS, RestGateway, forwarded
 from membank.mcp_server.tools import build_server
 
 MCP_PATH = "/mcp"
-# Longer than the longest wait of a REST call (process_conversation with wait: up to 60 s).
-IN_PROCESS_TIMEOUT_SECONDS = 120.0
 # In-process calls need a URL; the host name only appears in the app's own logs.
 _IN_PROCESS_URL = "http://membank.in-process"
 
@@ -84,9 +82,7 @@ class McpEndpoint:
         transport = httpx.ASGITransport(
             app=self._api, client=(client.host, client.port) if client else ("127.0.0.1", 0)
         )
-        http = httpx.AsyncClient(
-            transport=transport, base_url=_IN_PROCESS_URL, timeout=IN_PROCESS_TIMEOUT_SECONDS
-        )
+        http = httpx.AsyncClient(transport=transport, base_url=_IN_PROCESS_URL, timeout=CALL_TIMEOUT_SECONDS)
         return RestGateway(http, forwarded(ctx.headers), one_call=True)
 
 

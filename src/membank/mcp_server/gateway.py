@@ -26,6 +26,10 @@ FORWARDED_HEADERS = (
     "user-agent",
 )
 
+# A tool's REST call may take longer than the longest wait of a REST call (process_conversation with wait: up
+# to 60 s).
+CALL_TIMEOUT_SECONDS = 120.0
+
 
 class RestGateway:
     """REST calls on behalf of one MCP request; errors become tool errors naming MemBank's code."""
@@ -49,7 +53,7 @@ class RestGateway:
         """The envelope's `data`, or a ToolError with the error's code, message and offending fields."""
         try:
             response = await self._client.request(
-                method, path, json=json, params=_without_none(params), headers=self._headers
+                method, path, json=json, params=params, headers=self._headers
             )
         except httpx.HTTPError as exc:
             raise ToolError(
@@ -65,12 +69,6 @@ class RestGateway:
         if body.get("success"):
             return body.get("data")
         raise ToolError(_describe(response.status_code, body.get("error") or {}))
-
-
-def _without_none(params: dict[str, Any] | None) -> dict[str, Any] | None:
-    if params is None:
-        return None
-    return {name: value for name, value in params.items() if value is not None}
 
 
 def _describe(status: int, error: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from membank.api.deps import AppContainer, CurrentPrincipal, MemoriesDelete, MemoriesRead, MemoriesWrite
@@ -19,6 +19,7 @@ from membank.bootstrap import Container
 from membank.errors import BackendUnavailable, MemBankError, ValidationFailed
 from membank.mem0.schemas import AddIn, Entities, ListIn, SearchIn, UpdateIn, entities
 from membank.mem0.shapes import mem0_add_results, mem0_history_entry, mem0_memory
+from membank.memories.endpoints import MemoryId, reachable_memory
 from membank.memories.schemas import MemoryIn, MemoryPatch
 from membank.models import Memory, Principal
 from membank.models.bounds import MAX_PAGE_OFFSET
@@ -28,7 +29,6 @@ from membank.storage.ports import MemoryPage
 router = APIRouter(tags=["mem0"], include_in_schema=False)
 log = structlog.get_logger(__name__)
 
-MemoryId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-fA-F\-]{1,64}$")]
 EntityQuery = Annotated[str | None, Query(max_length=128)]
 # How long an add with `infer` waits for its extraction job before answering that it is still pending.
 EXTRACTION_WAIT_SECONDS = 60.0
@@ -167,7 +167,7 @@ async def list_memories(
 
 @router.get("/v1/memories/{memory_id}/")
 async def get_memory(memory_id: MemoryId, principal: MemoriesRead, container: AppContainer) -> Response:
-    return JSONResponse(mem0_memory(await _reachable(container, principal, memory_id, "read")))
+    return JSONResponse(mem0_memory(await reachable_memory(container, principal, memory_id, "read")))
 
 
 @router.put("/v1/memories/{memory_id}/")
@@ -176,7 +176,7 @@ async def update_memory(
 ) -> Response:
     """New text supersedes the memory (MemBank keeps the old version): the answer is the new version, with
     its new id; metadata alone changes the memory in place."""
-    await _reachable(container, principal, memory_id, "write")
+    await reachable_memory(container, principal, memory_id, "write")
     changes = {"content": body.text, "metadata": body.metadata}
     patch = MemoryPatch(**{name: value for name, value in changes.items() if value is not None})
     return JSONResponse(mem0_memory(await container.memories.update(principal, memory_id, patch)))
@@ -185,7 +185,7 @@ async def update_memory(
 @router.delete("/v1/memories/{memory_id}/")
 async def delete_memory(memory_id: MemoryId, principal: MemoriesDelete, container: AppContainer) -> Response:
     """Invalidate the memory (kept in its history, like MemBank's own delete without `hard`)."""
-    await _reachable(container, principal, memory_id, "delete")
+    await reachable_memory(container, principal, memory_id, "delete")
     await container.memories.delete(principal, memory_id, hard=False)
     return JSONResponse({"message": "Memory deleted successfully!"})
 
@@ -219,16 +219,9 @@ async def delete_memories(
 
 @router.get("/v1/memories/{memory_id}/history/")
 async def memory_history(memory_id: MemoryId, principal: MemoriesRead, container: AppContainer) -> Response:
-    memory = await _reachable(container, principal, memory_id, "read")
+    memory = await reachable_memory(container, principal, memory_id, "read")
     versions = await container.memories.history(principal, memory_id)
     return JSONResponse([mem0_history_entry(v, memory.user_id) for v in versions])
-
-
-async def _reachable(container: Container, principal: Principal, memory_id: str, action: str) -> Memory:
-    # A memory outside the principal's reach is answered like a missing one (404), before anything changes.
-    memory = await container.memories.get(principal, memory_id)
-    await container.access.require_memory(principal, memory_id, memory.user_id, action)
-    return memory
 
 
 async def _page(

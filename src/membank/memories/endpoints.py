@@ -47,7 +47,7 @@ from membank.memories.schemas import (
     memory_out,
     version_out,
 )
-from membank.models import Job
+from membank.models import Job, Memory
 from membank.models.bounds import MAX_PAGE_OFFSET
 
 router = APIRouter(prefix="/api/v1", tags=["memories"])
@@ -114,9 +114,7 @@ async def create_memory(
 )
 async def get_memory(memory_id: MemoryId, principal: MemoriesRead, container: AppContainer) -> Response:
     """One memory, current or not (see valid_to, superseded_by, deleted_at)."""
-    memory = await container.memories.get(principal, memory_id)
-    await container.access.require_memory(principal, memory_id, memory.user_id, "read")
-    return ok(memory_out(memory))
+    return ok(memory_out(await reachable_memory(container, principal, memory_id, "read")))
 
 
 @router.patch(
@@ -137,7 +135,7 @@ async def update_memory(
     memory_id: MemoryId, body: MemoryPatch, principal: MemoriesWrite, container: AppContainer
 ) -> Response:
     """Change a memory; new content supersedes it and returns the new version (with a new id)."""
-    await _require_memory(container, principal, memory_id, "write")
+    await reachable_memory(container, principal, memory_id, "write")
     return ok(memory_out(await container.memories.update(principal, memory_id, body)))
 
 
@@ -155,7 +153,7 @@ async def delete_memory(
     session: after a recent second-factor check)."""
     if hard:
         require_recent_mfa(principal, container.settings.step_up_max_age_seconds)
-    await _require_memory(container, principal, memory_id, "delete")
+    await reachable_memory(container, principal, memory_id, "delete")
     return ok(await container.memories.delete(principal, memory_id, hard=hard))
 
 
@@ -166,7 +164,7 @@ async def delete_memory(
 )
 async def memory_history(memory_id: MemoryId, principal: MemoriesRead, container: AppContainer) -> Response:
     """Every version event of the memory, oldest first."""
-    await _require_memory(container, principal, memory_id, "read")
+    await reachable_memory(container, principal, memory_id, "read")
     versions = await container.memories.history(principal, memory_id)
     return ok({"memory_id": memory_id, "history": [version_out(v) for v in versions]})
 
@@ -272,9 +270,11 @@ async def user_memory_stats(user_id: UserIdPath, principal: ReportsRead, contain
     return ok({"user_id": user_id, **await container.memories.stats(principal, user_id)})
 
 
-async def _require_memory(
+async def reachable_memory(
     container: AppContainer, principal: MemoriesRead, memory_id: str, action: str
-) -> None:
-    # A memory outside the reach is answered like a missing one (404), before anything is changed.
+) -> Memory:
+    """The memory, when the principal may do `action` on it; one outside its reach is answered like a missing
+    one (404), before anything is changed."""
     memory = await container.memories.get(principal, memory_id)
     await container.access.require_memory(principal, memory_id, memory.user_id, action)
+    return memory
