@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, StringConstraints, model_validator
 
 from membank.errors import ValidationFailed
 from membank.ingest.schemas import MAX_MESSAGE, MAX_MESSAGES, MessageIn
@@ -31,11 +31,15 @@ class _Mem0In(BaseModel):
     async_mode: StrictBool | None = None
 
 
+# A message's text: something besides whitespace, bounded like a conversation message of the native API.
+MessageText = Annotated[NotBlankText, StringConstraints(min_length=1, max_length=MAX_MESSAGE)]
+
+
 class Mem0Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["user", "assistant", "system"]
-    content: StrictStr = Field(min_length=1, max_length=MAX_MESSAGE)
+    content: MessageText
     name: StrictStr | None = Field(default=None, min_length=1, max_length=64)
 
 
@@ -49,7 +53,7 @@ class _Entities(_Mem0In):
 class AddIn(_Entities):
     """POST /v1/memories/ and /v3/memories/add/."""
 
-    messages: list[Mem0Message] | Mem0Message | StrictStr
+    messages: list[Mem0Message] | Mem0Message | MessageText
     metadata: JsonObject | None = None
     infer: StrictBool = True
 
