@@ -398,8 +398,12 @@ def _dimension(conn: Connection) -> int | None:
 
 
 def _all_present(conn: Connection) -> bool:
-    statement = sql("SELECT to_regclass(:terms) IS NOT NULL")
-    return bool(conn.execute(statement, {"terms": TERMS}).scalar())
+    """Both tables, with every column of this version (the BM25 lengths came later)."""
+    statement = sql(
+        "SELECT to_regclass(:terms) IS NOT NULL AND EXISTS (SELECT 1 FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = :documents AND column_name = 'bm25_avg')"
+    )
+    return bool(conn.execute(statement, {"terms": TERMS, "documents": DOCUMENTS}).scalar())
 
 
 def _similarity(row: Any) -> tuple[str, float, int, float]:

@@ -1,10 +1,11 @@
 """BM25 keyword search over ``vector_index_terms`` that scores exactly like the Qdrant Edge adapter.
 
-Terms and their document-side weights come from the tokenizer of both Qdrant adapters
-(`storage/qdrant_common/text.py`: lowercase, ASCII folding, English stopwords, Snowball stemming, the fixed average
-length), so a document's weights are the values of its Edge sparse vector. The query side is Qdrant's IDF
-modifier, computed at query time over the memories searched (the tenant's, or the user's within it when a
-user is given: every document of that corpus, whatever its validity or the filter), as the Edge adapter
+Terms and their document-side weights come from the tokenizer and length normalisation of every index
+(`storage/qdrant_common/text.py`: lowercase, ASCII folding, English stopwords, Snowball stemming, the user's
+reference average length), with the same bookkeeping as the Qdrant adapters (`qdrant_common.lengths`), measured
+in the writing transaction under a lock per user, so concurrent writers of one user queue. The query side is
+Qdrant's IDF modifier, computed at query time over the memories searched (the tenant's, or the user's within it
+when a user is given: every document of that corpus, whatever its validity or the filter), as the Edge adapter
 asks of Qdrant::
 
     score(d) = sum over query terms t in d of  q_t * w_t(d) * ln((N - n_t + 0.5) / (n_t + 0.5) + 1)
@@ -15,16 +16,29 @@ tests/contract/test_vector_index.py::test_fusion_inputs_match_qdrant_edge).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, cast, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    any_,
+    bindparam,
+    cast,
+    func,
+    select,
+    true,
+    update,
+)
+from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import BigInteger, Float
+from sqlalchemy.types import BigInteger, Float, Integer, Text
 
 from membank.models import Scope
 from membank.storage.pgvector.tables import documents, terms
 from membank.storage.ports import IndexDocument
-from membank.storage.qdrant_common.text import bm25_tokenizer
+from membank.storage.qdrant_common.lengths import KeywordWeights, Stored, StoredVector, Weighted
 
 __all__ = ["Bm25Terms"]
 
@@ -36,19 +50,29 @@ class Bm25Terms:
     """Document terms for `vector_index_terms` and the scoring query of a text."""
 
     def __init__(self) -> None:
-        self._bm25 = bm25_tokenizer()
+        self._weights = KeywordWeights(remember=False, key=str)
 
-    def rows(self, document: IndexDocument) -> list[dict[str, Any]]:
-        sparse = self._bm25.embed_document(document.text)
+    def weigh(self, conn: Connection, batch: Sequence[IndexDocument]) -> list[Weighted]:
+        """The weights of `batch` (ids distinct), re-weighting its users' other documents when their
+        reference average moves; holds each user's lock until the transaction ends."""
+        for tenant_id, user_id in sorted({(d.tenant_id, d.user_id) for d in batch}):
+            conn.execute(
+                sql("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"membank-bm25:{tenant_id}:{user_id}"},
+            )
+        return self._weights.weigh(_TableLengths(conn), batch)
+
+    @staticmethod
+    def rows(document: IndexDocument, weighted: Weighted) -> list[dict[str, Any]]:
         return [
             {
                 "document_id": document.id,
-                "term": int(term),
+                "term": term,
                 "tenant_id": document.tenant_id,
                 "user_id": document.user_id,
-                "weight": float(weight),
+                "weight": weight,
             }
-            for term, weight in zip(sparse.indices, sparse.values, strict=True)
+            for term, weight in zip(weighted.indices, weighted.values, strict=True)
         ]
 
     def query(self, text: str, scope: Scope, where: ColumnElement[bool], limit: int) -> Select[Any] | None:
@@ -56,14 +80,13 @@ class Bm25Terms:
 
         Both CTEs are materialized (computed once) and documents are joined LATERAL by id: left to the planner,
         a table not analyzed yet got the per-document aggregate run once per document (0.7 s at 600)."""
-        sparse = self._bm25.embed_query(text)
-        if not sparse.indices:
+        term_ids, query_weights = self._weights.query(text)
+        if not term_ids:
             return None
-        term_ids = [int(term) for term in sparse.indices]
         query_terms = (
             func.unnest(
                 bindparam("query_terms", term_ids, type_=ARRAY(BigInteger)),
-                bindparam("query_weights", [float(v) for v in sparse.values], type_=ARRAY(Float)),
+                bindparam("query_weights", query_weights, type_=ARRAY(Float)),
             )
             .table_valued("term", "weight", name="query_terms")
             .render_derived()
@@ -106,4 +129,70 @@ class Bm25Terms:
             .select_from(scored.join(document, true()))
             .order_by(scored.c.score.desc(), document.c.id)
             .limit(limit)
+        )
+
+
+class _TableLengths:
+    """`LengthStore` over the two tables, on the writing transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def stored(self, point_ids: Sequence[str]) -> dict[str, Stored]:
+        rows = self._conn.execute(
+            select(D.id, D.tenant_id, D.user_id, D.bm25_length, D.bm25_avg).where(
+                D.id == any_(bindparam(None, list(point_ids), type_=ARRAY(Text)))
+            )
+        )
+        return {row.id: Stored(row.tenant_id, row.user_id, row.bm25_length, row.bm25_avg) for row in rows}
+
+    def user_points(self, tenant_id: str, user_id: str) -> Iterator[tuple[str, Stored]]:
+        rows = self._conn.execute(
+            select(D.id, D.bm25_length, D.bm25_avg).where(D.tenant_id == tenant_id, D.user_id == user_id)
+        )
+        for row in rows:
+            yield row.id, Stored(tenant_id, user_id, row.bm25_length, row.bm25_avg)
+
+    def user_vectors(self, tenant_id: str, user_id: str) -> Iterator[StoredVector]:
+        statement = (
+            select(
+                D.id,
+                D.bm25_length,
+                D.bm25_avg,
+                func.array_agg(T.term).label("indices"),
+                func.array_agg(T.weight).label("weights"),
+            )
+            .join(terms, T.document_id == D.id)
+            .where(D.tenant_id == tenant_id, D.user_id == user_id)
+            .group_by(D.id)
+        )
+        for row in self._conn.execute(statement):
+            yield StoredVector(row.id, row.indices, row.weights, row.bm25_length, row.bm25_avg)
+
+    def rewrite(self, points: Sequence[StoredVector]) -> None:
+        new = (
+            func.unnest(
+                bindparam("ids", [p.point_id for p in points for _ in p.indices], type_=ARRAY(Text)),
+                bindparam("terms", [int(t) for p in points for t in p.indices], type_=ARRAY(BigInteger)),
+                bindparam("weights", [float(v) for p in points for v in p.values], type_=ARRAY(Float)),
+            )
+            .table_valued("id", "term", "weight", name="new")
+            .render_derived()
+        )
+        self._conn.execute(
+            update(terms).where(T.document_id == new.c.id, T.term == new.c.term).values(weight=new.c.weight)
+        )
+        lengths = (
+            func.unnest(
+                bindparam("ids", [p.point_id for p in points], type_=ARRAY(Text)),
+                bindparam("lengths", [p.length for p in points], type_=ARRAY(Integer)),
+                bindparam("averages", [p.avg_len for p in points], type_=ARRAY(Float)),
+            )
+            .table_valued("id", "length", "average", name="lengths")
+            .render_derived()
+        )
+        self._conn.execute(
+            update(documents)
+            .where(D.id == lengths.c.id)
+            .values(bm25_length=lengths.c.length, bm25_avg=lengths.c.average)
         )

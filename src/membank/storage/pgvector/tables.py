@@ -6,7 +6,7 @@ Two tables, prefixed ``vector_index_`` so they never meet the system of record's
   every filterable field is in ``fields`` (JSONB, laid out like the Qdrant Edge payload, GIN-indexed for
   containment), the embedding a ``vector(dim)`` with an HNSW index over cosine distance (built by `optimize`).
 - ``vector_index_terms``: the BM25 inverted index: one row per (document, term) with the term's document-side
-  weight from the Qdrant Edge tokenizer, and the document's tenant and user so that document frequencies in
+  weight (the tokenizer and length normalisation of every index, `qdrant_common.text`), and the document's tenant and user so that document frequencies in
   a scope are one index-only scan of ``(tenant_id, term, user_id)``.
 
 Why the adapter creates them (on open, `CREATE ... IF NOT EXISTS` under an advisory lock) rather than an
@@ -99,6 +99,10 @@ documents = Table(
     Column("updated_at", Float, nullable=False),
     Column("fields", JSONB, nullable=False),
     Column("embedding", Vector(), nullable=False),
+    # BM25: the document's length in tokens and the average length its term weights use (qdrant_common.text);
+    # NULL in rows written before lengths were kept.
+    Column("bm25_length", Integer),
+    Column("bm25_avg", Float),
 )
 
 terms = Table(
@@ -136,8 +140,14 @@ def create_statements(dim: int) -> list[str]:
             version bigint,
             updated_at double precision NOT NULL,
             fields jsonb NOT NULL,
-            embedding vector({dim}) NOT NULL
+            embedding vector({dim}) NOT NULL,
+            bm25_length integer,
+            bm25_avg double precision
         )""",
+        # Tables created before BM25 lengths were kept gain the columns (their rows: NULL, weighted under the
+        # legacy fixed average until their user is re-weighted or `membank reindex` rewrites them).
+        f"ALTER TABLE {DOCUMENTS} ADD COLUMN IF NOT EXISTS bm25_length integer",
+        f"ALTER TABLE {DOCUMENTS} ADD COLUMN IF NOT EXISTS bm25_avg double precision",
         f"CREATE INDEX IF NOT EXISTS {DOCUMENTS}_scope ON {DOCUMENTS} (tenant_id, user_id)",
         f"CREATE INDEX IF NOT EXISTS {DOCUMENTS}_fields ON {DOCUMENTS} USING gin (fields jsonb_path_ops)",
         f"""CREATE TABLE IF NOT EXISTS {TERMS} (

@@ -14,6 +14,7 @@ from sqlalchemy.types import Text
 from membank.storage.pgvector.keyword import Bm25Terms
 from membank.storage.pgvector.tables import documents, terms
 from membank.storage.ports import IndexDocument
+from membank.storage.qdrant_common.lengths import Weighted
 from membank.storage.qdrant_common.payload import scalar_fields
 
 __all__ = ["check_vectors", "delete_documents", "document_fields", "upsert_documents"]
@@ -39,6 +40,7 @@ def upsert_documents(conn: Connection, batch: Sequence[IndexDocument], bm25: Bm2
     ordered = [latest[key] for key in sorted(latest)]
     if not ordered:
         return
+    weighted = dict(zip([document.id for document in ordered], bm25.weigh(conn, ordered), strict=True))
     statement = pg_insert(documents)
     upsert = statement.on_conflict_do_update(
         index_elements=[D.id],
@@ -49,10 +51,15 @@ def upsert_documents(conn: Connection, batch: Sequence[IndexDocument], bm25: Bm2
         },
         where=_is_not_older(statement.excluded),
     ).returning(D.id)
-    result = conn.execute(upsert, [_document_row(document) for document in ordered])
+    result = conn.execute(upsert, [_document_row(document, weighted[document.id]) for document in ordered])
     written = {str(found) for found in result.scalars()}
     _delete_terms(conn, sorted(written))
-    rows = [row for document in ordered if document.id in written for row in bm25.rows(document)]
+    rows = [
+        row
+        for document in ordered
+        if document.id in written
+        for row in bm25.rows(document, weighted[document.id])
+    ]
     if rows:
         conn.execute(insert(terms), rows)
 
@@ -89,7 +96,7 @@ def document_fields(document: IndexDocument) -> dict[str, Any]:
     return fields
 
 
-def _document_row(document: IndexDocument) -> dict[str, Any]:
+def _document_row(document: IndexDocument, weighted: Weighted) -> dict[str, Any]:
     return {
         "id": document.id,
         "tenant_id": document.tenant_id,
@@ -105,6 +112,8 @@ def _document_row(document: IndexDocument) -> dict[str, Any]:
         "updated_at": float(document.updated_at),
         "fields": document_fields(document),
         "embedding": document.vector,
+        "bm25_length": weighted.length,
+        "bm25_avg": weighted.avg_len,
     }
 
 

@@ -37,6 +37,15 @@ from membank.errors import IndexUnavailable
 from membank.models import Scope
 from membank.storage.filters import FilterNode
 from membank.storage.ports import IndexDocument, IndexResult
+from membank.storage.qdrant_common.lengths import (
+    AVG_LEN,
+    LENGTH,
+    KeywordWeights,
+    Stored,
+    StoredVector,
+    payload_groups,
+    stored_of,
+)
 from membank.storage.qdrant_common.payload import (
     DENSE,
     HIT_FIELDS,
@@ -46,7 +55,6 @@ from membank.storage.qdrant_common.payload import (
     point_id,
 )
 from membank.storage.qdrant_common.points import dense_rows, hits, idf_corpus_scope
-from membank.storage.qdrant_common.text import bm25_tokenizer
 from membank.storage.qdrant_edge import schema
 from membank.storage.qdrant_edge.filters import compiler
 from membank.storage.qdrant_edge.guard import FileGuard
@@ -80,7 +88,8 @@ class QdrantEdgeIndex:
         self.dim = dim
         self._flush_seconds = flush_seconds
         self._auto_optimize_points = auto_optimize_points
-        self._bm25 = bm25_tokenizer()
+        # This process alone writes the shard (`OwnerLock`): users' length statistics are remembered.
+        self._keyword = KeywordWeights(remember=True)
         self._rw = ReadWriteLock()
         self._write_mutex = threading.Lock()
         self._optimizing = threading.Lock()
@@ -113,22 +122,32 @@ class QdrantEdgeIndex:
         """Insert or replace documents by id."""
         if not documents:
             return
+        documents = list({document.id: document for document in documents}.values())  # the last one wins
         vectors = self._dense_vectors(documents)
-        points = [
-            q.Point(
-                point_id(document.id),
-                {DENSE: vector, SPARSE: self._bm25.embed_document(document.text)},
-                document_payload(document),
-            )
-            for document, vector in zip(documents, vectors, strict=True)
-        ]
-        self._write(q.UpdateOperation.upsert_points(points))
+        with self._writing() as shard:
+            weighted = self._keyword.weigh(_ShardLengths(self), documents)
+            points = [
+                q.Point(
+                    point_id(document.id),
+                    {DENSE: vector, SPARSE: q.SparseVector(keyword.indices, keyword.values)},
+                    {**document_payload(document), LENGTH: keyword.length, AVG_LEN: keyword.avg_len},
+                )
+                for document, vector, keyword in zip(documents, vectors, weighted, strict=True)
+            ]
+            self._call(lambda: shard.update(q.UpdateOperation.upsert_points(points)))
         self._after_upsert(len(points))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove documents by id; unknown ids are ignored."""
-        if ids:
-            self._write(q.UpdateOperation.delete_points([point_id(each) for each in ids]))
+        if not ids:
+            return
+        points = [point_id(each) for each in ids]
+        with self._writing() as shard:
+            stored = self._stored(shard, points)
+            targets: list[q.PointId] = list(points)
+            operation = q.UpdateOperation.delete_points(targets)
+            self._call(partial(shard.update, operation))
+            self._keyword.deleted(stored.values())
 
     def clear(self) -> str | None:
         """Remove every document: the shard is deleted and created anew. A shard that could not be read is
@@ -163,6 +182,7 @@ class QdrantEdgeIndex:
                     f"cannot clear the vector index at {self.path}: {exc}", cause="unwritable"
                 ) from exc
             self._upserts_since_optimize = 0
+            self._keyword.reset()
             self._shard = self._open()
             return str(kept) if kept else None
 
@@ -230,12 +250,12 @@ class QdrantEdgeIndex:
                 params=q.SearchParams(hnsw_ef=max(schema.HNSW_EF, 2 * limit)),
             )
         ]
-        terms = self._bm25.embed_query(text)
-        if terms.indices:
+        indices, values = self._keyword.query(text)
+        if indices:
             requests.append(
                 q.QueryRequest(
                     limit=limit,
-                    query=q.Query.Nearest(terms, using=SPARSE),
+                    query=q.Query.Nearest(q.SparseVector(indices, values), using=SPARSE),
                     filter=compiled,
                     with_payload=HIT_FIELDS,
                     params=q.SearchParams(idf=q.IdfParams(corpus=_idf_corpus(scope))),
@@ -346,17 +366,39 @@ class QdrantEdgeIndex:
                 raise
             raise IndexUnavailable(f"vector index error: {exc}") from exc
 
-    def _write(self, operation: q.UpdateOperation) -> None:
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[q.EdgeShard]:
+        """The shard, for one write (its reads included) at a time."""
         with self._rw.read(), self._write_mutex:
             shard = self._require()
             self._guard.check_writable()
-            self._call(lambda: shard.update(operation))
+            yield shard
             if self._flush_timer is None:
                 # The WAL is written (a killed process loses nothing) but not synced: flush soon after a
                 # write, so an OS crash or power cut loses at most `flush_seconds` of writes.
                 self._flush_timer = threading.Timer(self._flush_seconds, self._flush_pending)
                 self._flush_timer.daemon = True
                 self._flush_timer.start()
+
+    def _stored(self, shard: q.EdgeShard, points: Sequence[str]) -> dict[str, Stored]:
+        records = self._call(lambda: shard.retrieve(list(points), [*_LENGTH_FIELDS], False))
+        return {str(record.id): stored_of(record.payload or {}) for record in records}
+
+    def _user_records(self, shard: q.EdgeShard, tenant_id: str, user_id: str, vectors: bool) -> Iterator[Any]:
+        flt = compiler.scope_filter(Scope(tenant_id, user_id), as_of=None, node=None)
+        offset: q.PointId | None = None
+        while True:
+            request = q.ScrollRequest(
+                offset=offset,
+                limit=_PAGE,
+                filter=flt,
+                with_payload=[*_LENGTH_FIELDS],
+                with_vector=[SPARSE] if vectors else False,
+            )
+            records, offset = self._call(partial(shard.scroll, request))
+            yield from records
+            if offset is None or not records:
+                return
 
     def _flush_pending(self) -> None:
         with self._rw.read(), self._write_mutex:
@@ -400,6 +442,46 @@ class QdrantEdgeIndex:
                 yield memory_id(record, payload), payload
             if offset is None or not records:
                 return
+
+
+_LENGTH_FIELDS = ("tenant_id", "user_id", LENGTH, AVG_LEN)
+
+
+class _ShardLengths:
+    """`LengthStore` on the shard, for calls made inside `QdrantEdgeIndex._writing`."""
+
+    def __init__(self, index: QdrantEdgeIndex) -> None:
+        self._index = index
+
+    def stored(self, point_ids: Sequence[str]) -> dict[str, Stored]:
+        return self._index._stored(self._index._require(), point_ids)
+
+    def user_points(self, tenant_id: str, user_id: str) -> Iterator[tuple[str, Stored]]:
+        for record in self._index._user_records(self._index._require(), tenant_id, user_id, False):
+            yield str(record.id), stored_of(record.payload or {})
+
+    def user_vectors(self, tenant_id: str, user_id: str) -> Iterator[StoredVector]:
+        for record in self._index._user_records(self._index._require(), tenant_id, user_id, True):
+            stored = stored_of(record.payload or {})
+            sparse = (record.vector or {}).get(SPARSE)
+            indices, values = (sparse.indices, sparse.values) if sparse is not None else ([], [])
+            yield StoredVector(str(record.id), indices, values, stored.length, stored.avg_len)
+
+    def rewrite(self, points: Sequence[StoredVector]) -> None:
+        shard = self._index._require()
+        for start in range(0, len(points), _PAGE):
+            page = points[start : start + _PAGE]
+            vectors = [
+                q.PointVectors(
+                    point.point_id, {SPARSE: q.SparseVector(list(point.indices), list(point.values))}
+                )
+                for point in page
+            ]
+            self._index._call(partial(shard.update, q.UpdateOperation.update_vectors(vectors)))
+            for payload, ids in payload_groups(page).items():
+                targets: list[q.PointId] = list(ids)
+                operation = q.UpdateOperation.set_payload(targets, dict(payload))
+                self._index._call(partial(shard.update, operation))
 
 
 def _idf_corpus(scope: Scope) -> q.Filter:

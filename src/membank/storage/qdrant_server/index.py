@@ -37,6 +37,15 @@ from membank.models import Scope
 from membank.resilience import CircuitBreaker
 from membank.storage.filters import FilterNode
 from membank.storage.ports import IndexDocument, IndexResult
+from membank.storage.qdrant_common.lengths import (
+    AVG_LEN,
+    LENGTH,
+    KeywordWeights,
+    Stored,
+    StoredVector,
+    payload_groups,
+    stored_of,
+)
 from membank.storage.qdrant_common.payload import (
     DENSE,
     HIT_FIELDS,
@@ -46,7 +55,6 @@ from membank.storage.qdrant_common.payload import (
     point_id,
 )
 from membank.storage.qdrant_common.points import dense_rows, hits, idf_corpus_scope
-from membank.storage.qdrant_common.text import bm25_tokenizer
 from membank.storage.qdrant_server import collection
 from membank.storage.qdrant_server.calls import ServerCalls
 from membank.storage.qdrant_server.filters import compiler
@@ -90,7 +98,10 @@ class QdrantServerIndex:
             secrets=secrets,
             serialize=serialize,
         )
-        self._bm25 = bm25_tokenizer()
+        # Other processes write the collection too: users' length statistics are measured before each write.
+        # Two of them re-weighting one user at once can leave its points under averages up to the drift
+        # apart (`membank reindex` evens them).
+        self._keyword = KeywordWeights(remember=False)
         self._ready = False
         self._ready_lock = threading.Lock()
         self._closed = False
@@ -160,13 +171,17 @@ class QdrantServerIndex:
         latest = {document.id: document for document in documents}  # the last of a repeated id wins
         documents = list(latest.values())
         vectors = dense_rows(documents, self.dim)
+        weighted = self._keyword.weigh(_ServerLengths(self), documents)
         points = [
             models.PointStruct(
                 id=point_id(document.id),
-                vector={DENSE: vector, SPARSE: self._sparse(self._bm25.embed_document(document.text))},
-                payload=_payload(document),
+                vector={
+                    DENSE: vector,
+                    SPARSE: models.SparseVector(indices=keyword.indices, values=keyword.values),
+                },
+                payload={**_payload(document), LENGTH: keyword.length, AVG_LEN: keyword.avg_len},
             )
-            for document, vector in zip(documents, vectors, strict=True)
+            for document, vector, keyword in zip(documents, vectors, weighted, strict=True)
         ]
         # Requests stay well under the server's 32 MiB body limit (a 384-d point is ~5 KB of JSON). A failure
         # part-way leaves some batches applied: harmless, the outbox re-sends them all (upserts by id).
@@ -247,12 +262,12 @@ class QdrantServerIndex:
                 params=models.SearchParams(hnsw_ef=max(collection.HNSW_EF, 2 * limit)),
             )
         ]
-        terms = self._bm25.embed_query(text)
-        if terms.indices:
+        indices, values = self._keyword.query(text)
+        if indices:
             corpus = compiler.scope_filter(idf_corpus_scope(scope), as_of=None, node=None)
             requests.append(
                 models.QueryRequest(
-                    query=self._sparse(terms),
+                    query=models.SparseVector(indices=indices, values=values),
                     using=SPARSE,
                     filter=compiled,
                     limit=limit,
@@ -381,9 +396,89 @@ class QdrantServerIndex:
             if offset is None or not records:
                 return
 
-    @staticmethod
-    def _sparse(vector: Any) -> models.SparseVector:
-        return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+    def _stored(self, points: Sequence[str]) -> dict[str, Stored]:
+        records = self._call(
+            "retrieve points",
+            lambda: self._client.retrieve(
+                self.collection_name, ids=list(points), with_payload=[*_LENGTH_FIELDS], with_vectors=False
+            ),
+        )
+        return {str(record.id): stored_of(record.payload or {}) for record in records}
+
+    def _user_records(self, tenant_id: str, user_id: str, vectors: bool) -> Iterator[Any]:
+        flt = compiler.scope_filter(Scope(tenant_id, user_id), as_of=None, node=None)
+        offset: models.ExtendedPointId | None = None
+        while True:
+            records, offset = self._call(
+                "scroll points",
+                partial(
+                    self._client.scroll,
+                    self.collection_name,
+                    scroll_filter=flt,
+                    limit=_PAGE,
+                    offset=offset,
+                    with_payload=[*_LENGTH_FIELDS],
+                    with_vectors=[SPARSE] if vectors else False,
+                ),
+            )
+            yield from records
+            if offset is None or not records:
+                return
+
+    def _rewrite(self, points: Sequence[StoredVector]) -> None:
+        for start in range(0, len(points), _UPSERT_BATCH):
+            page = points[start : start + _UPSERT_BATCH]
+            vectors = [
+                models.PointVectors(
+                    id=point.point_id,
+                    vector={
+                        SPARSE: models.SparseVector(indices=list(point.indices), values=list(point.values))
+                    },
+                )
+                for point in page
+            ]
+            self._call(
+                "re-weight points",
+                partial(self._client.update_vectors, self.collection_name, points=vectors, wait=True),
+            )
+            for payload, ids in payload_groups(page).items():
+                self._call(
+                    "re-weight points",
+                    partial(
+                        self._client.set_payload,
+                        self.collection_name,
+                        payload=dict(payload),
+                        points=models.PointIdsList(points=list(ids)),
+                        wait=True,
+                    ),
+                )
+
+
+_LENGTH_FIELDS = ("tenant_id", "user_id", LENGTH, AVG_LEN)
+
+
+class _ServerLengths:
+    """`LengthStore` over the collection."""
+
+    def __init__(self, index: QdrantServerIndex) -> None:
+        self._index = index
+
+    def stored(self, point_ids: Sequence[str]) -> dict[str, Stored]:
+        return self._index._stored(point_ids)
+
+    def user_points(self, tenant_id: str, user_id: str) -> Iterator[tuple[str, Stored]]:
+        for record in self._index._user_records(tenant_id, user_id, False):
+            yield str(record.id), stored_of(record.payload or {})
+
+    def user_vectors(self, tenant_id: str, user_id: str) -> Iterator[StoredVector]:
+        for record in self._index._user_records(tenant_id, user_id, True):
+            stored = stored_of(record.payload or {})
+            sparse = (record.vector or {}).get(SPARSE) if isinstance(record.vector, dict) else None
+            indices, values = (sparse.indices, sparse.values) if sparse is not None else ([], [])
+            yield StoredVector(str(record.id), indices, values, stored.length, stored.avg_len)
+
+    def rewrite(self, points: Sequence[StoredVector]) -> None:
+        self._index._rewrite(points)
 
 
 def _payload(document: IndexDocument) -> dict[str, Any]:
