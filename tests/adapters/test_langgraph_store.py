@@ -152,6 +152,9 @@ def test_search_by_prefix_query_and_filter(store: MemBankStore, user: str) -> No
     assert ranked[0].key == "rex" and all(0 < (i.score or 0) <= 1 for i in ranked)
     assert ranked == sorted(ranked, key=lambda i: i.score or 0, reverse=True)
     assert "kit" not in {i.key for i in store.search((user,), query="kitten", filter={"age": 3})}
+    assert [i.key for i in store.search((user,), query="a pet", filter={"tags": ["a", "b"]})] == ["kit"]
+    assert [i.key for i in store.search((user,), query="a pet", filter={"age": 3}, limit=1)] != []
+    assert store.search((user,), query="a pet", limit=0) == [] and store.search((user,), limit=0) == []
 
     everything = [i.key for i in store.search((user,), limit=10)]
     assert [i.key for i in store.search((user,), limit=2, offset=1)] == everything[1:3]

@@ -165,12 +165,17 @@ class MemBankStore(BaseStore):
         prefix = op.namespace_prefix
         user = self._user(prefix)
         wanted = op.filter or {}
+        if op.limit <= 0:
+            return []
         if op.query and op.query.strip():
-            conditions = [*namespace_conditions(prefix), depth_at_least(prefix), *value_conditions(wanted)]
+            pushed = value_conditions(wanted)
+            conditions = [*namespace_conditions(prefix), depth_at_least(prefix), *pushed]
+            # The server applies a filter of scalar fields exactly; any other is checked here, on the top hits.
+            wanted_hits = op.offset + op.limit if len(pushed) == len(wanted) else PAGE
             result: SearchResult = yield (
                 "search",
                 (user, op.query),
-                {"limit": PAGE, "filters": all_of(conditions)},
+                {"limit": min(wanted_hits, PAGE), "filters": all_of(conditions)},
             )
             hits = [
                 hit
