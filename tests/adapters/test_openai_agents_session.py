@@ -4,14 +4,16 @@ through MemBank's API."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from agents.memory import Session, SessionSettings
+from agents.tool_context import ToolContext
 
-from membank.adapters.openai_agents import MemBankSession
+from membank.adapters.openai_agents import MemBankSession, memory_search_tool
 from membank.client import AsyncMemBank, ValidationFailed
 from tests.e2e.conftest import Served
 
@@ -147,3 +149,18 @@ async def test_hostile_ids_and_items_are_refused_clearly(client: AsyncMemBank, u
     odd: Any = {"role": "user", "content": "   "}  # blank text: the memory's content is the item's JSON
     await chat.add_items([odd, {"role": "user", "content": 'naïve 🤖 "quotes" \\ \n'}])
     assert await chat.get_items() == [odd, {"role": "user", "content": 'naïve 🤖 "quotes" \\ \n'}]
+
+
+async def test_the_search_tool_recalls_the_users_memories(client: AsyncMemBank, user: str) -> None:
+    await client.memories.create(user, "Alice is allergic to peanuts")
+    await client.memories.create(user, "Alice's flat is in Porto")
+    tool = memory_search_tool(client, user, limit=1)
+    arguments = json.dumps({"query": "does alice have any food allergy?"})
+    call = ToolContext(context=None, tool_name=tool.name, tool_call_id="call_1", tool_arguments=arguments)
+
+    assert tool.name == "search_memories" and tool.params_json_schema["required"] == ["query"]
+    assert await tool.on_invoke_tool(call, arguments) == "- Alice is allergic to peanuts"
+    empty = memory_search_tool(client, f"{user}-nobody")
+    assert await empty.on_invoke_tool(call, arguments) == "No memories found."
+    with pytest.raises(ValueError, match="user_id"):
+        memory_search_tool(client, "not a user")

@@ -12,7 +12,8 @@ the Agents SDK's items (tool calls, reasoning, outputs), which must come back ex
 memory of the user, with the session's `session_id`, the item itself in `metadata.item` and its position
 in `metadata.agents_session.position`; its content (what MemBank embeds, so `memories.search` finds what was
 said) is the item's role or type and text. `pop_item` and `clear_session` delete memories, which MemBank
-invalidates and keeps in their history. Only `membank.client` is used.
+invalidates and keeps in their history. `memory_search_tool` gives an agent MemBank's search as a tool.
+Only `membank.client` is used.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, cast
 
+from agents import FunctionTool, function_tool
 from agents.memory import SessionSettings, resolve_session_limit
 
 from membank.client import AsyncMemBank, Memory
@@ -29,7 +31,7 @@ from membank.client import AsyncMemBank, Memory
 if TYPE_CHECKING:
     from agents.items import TResponseInputItem
 
-__all__ = ["MemBankSession"]
+__all__ = ["MemBankSession", "memory_search_tool"]
 
 # MemBank's user and session ids (memories/schemas.py IDENTIFIER_PATTERN), checked when the session is made.
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$")
@@ -108,6 +110,24 @@ class MemBankSession:
             if (limit is not None and len(found) >= limit) or not page.memories or offset >= page.total:
                 found.sort(key=position, reverse=True)
                 return found if limit is None else found[:limit]
+
+
+def memory_search_tool(client: AsyncMemBank, user_id: str, *, limit: int = 5) -> FunctionTool:
+    """An Agents SDK tool, `search_memories(query)`: the user's memories most relevant to the query, one
+    line each, for an agent to recall what it was told (`Agent(tools=[memory_search_tool(client, "alice")])`)."""
+    if not IDENTIFIER.match(user_id):
+        raise ValueError(f"user_id {user_id!r} is not a MemBank identifier ({IDENTIFIER.pattern})")
+
+    async def search_memories(query: str) -> str:
+        """Search the user's long-term memories.
+
+        Args:
+            query: What to recall, in natural language.
+        """
+        found = await client.memories.search(user_id, query, limit=limit)
+        return "\n".join(f"- {hit.content}" for hit in found.memories) or "No memories found."
+
+    return function_tool(search_memories)
 
 
 _last_position = 0
