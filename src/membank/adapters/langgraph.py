@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -184,30 +184,29 @@ class MemBankStore(BaseStore):
             ]
             window = hits[op.offset : op.offset + op.limit]
             return [to_search_item(hit, hit.score) for hit in window]
-        found: list[SearchItem] = []
-        skipped = 0
-        for memory in (yield from self._scan(user)):
-            if not in_namespace(memory, prefix) or not value_matches(memory.metadata["value"], wanted):
-                continue
-            if skipped < op.offset:
-                skipped += 1
-                continue
-            found.append(to_search_item(memory, None))
-            if len(found) >= op.limit:
-                break
-        return found
+
+        def kept(memory: Memory) -> bool:
+            return in_namespace(memory, prefix) and value_matches(memory.metadata["value"], wanted)
+
+        found = yield from self._scan(user, kept, enough=op.offset + op.limit)
+        return [to_search_item(memory, None) for memory in found[op.offset : op.offset + op.limit]]
 
     def _list_namespaces(self, op: ListNamespacesOp) -> Plan[list[tuple[str, ...]]]:
         conditions = op.match_conditions or ()
         user = self.user_id or named_user(conditions)
-        namespaces = {tuple(m.metadata["langgraph"]["namespace"]) for m in (yield from self._scan(user))}
+        namespaces = {
+            tuple(m.metadata["langgraph"]["namespace"]) for m in (yield from self._scan(user, is_item))
+        }
         kept = [ns for ns in namespaces if all(namespace_matches(c, ns) for c in conditions)]
         if op.max_depth is not None:
             kept = [ns[: op.max_depth] for ns in kept]
         return sorted(set(kept))[op.offset : op.offset + op.limit]
 
-    def _scan(self, user: str) -> Plan[list[Memory]]:
-        """The user's current memories that are LangGraph items, most recently updated first."""
+    def _scan(
+        self, user: str, keep: Callable[[Memory], bool], enough: int | None = None
+    ) -> Plan[list[Memory]]:
+        """The user's current items that `keep` keeps, most recently updated first; the scan stops once
+        `enough` are found."""
         items: list[Memory] = []
         offset = 0
         while True:
@@ -216,9 +215,9 @@ class MemBankStore(BaseStore):
                 (user,),
                 {"limit": PAGE, "offset": offset, "sort_by": "updated_at", "sort_order": "desc"},
             )
-            items.extend(m for m in page.memories if is_item(m))
+            items.extend(m for m in page.memories if is_item(m) and keep(m))
             offset += len(page.memories)
-            if not page.memories or offset >= page.total:
+            if not page.memories or offset >= page.total or (enough is not None and len(items) >= enough):
                 return items
 
     def _user(self, namespace: tuple[str, ...]) -> str:
@@ -275,7 +274,7 @@ def condition(field: str, value: Any, op: str = "eq") -> dict[str, Any]:
 
 
 def namespace_conditions(prefix: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [condition(f"labels.{i}", label) for i, label in enumerate(prefix) if label != "*"]
+    return [condition(f"labels.{i}", label) for i, label in enumerate(prefix)]
 
 
 def depth_at_least(prefix: tuple[str, ...]) -> dict[str, Any]:
@@ -303,10 +302,8 @@ def is_item(memory: Memory) -> bool:
 
 
 def in_namespace(memory: Memory, prefix: tuple[str, ...]) -> bool:
-    namespace = tuple(memory.metadata["langgraph"]["namespace"])
-    return len(namespace) >= len(prefix) and all(
-        p in ("*", n) for p, n in zip(prefix, namespace, strict=False)
-    )
+    # A search prefix is literal (LangGraph's "*" wildcards are list_namespaces' only).
+    return tuple(memory.metadata["langgraph"]["namespace"])[: len(prefix)] == prefix
 
 
 def named_user(conditions: tuple[MatchCondition, ...]) -> str:
