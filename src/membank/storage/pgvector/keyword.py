@@ -159,10 +159,11 @@ class _TableLengths:
                 D.id,
                 D.bm25_length,
                 D.bm25_avg,
-                func.array_agg(T.term).label("indices"),
-                func.array_agg(T.weight).label("weights"),
+                # A document without terms is re-weighted too (its average is the user's reference).
+                func.array_remove(func.array_agg(T.term), None).label("indices"),
+                func.array_remove(func.array_agg(T.weight), None).label("weights"),
             )
-            .join(terms, T.document_id == D.id)
+            .outerjoin(terms, T.document_id == D.id)
             .where(D.tenant_id == tenant_id, D.user_id == user_id)
             .group_by(D.id)
         )

@@ -11,6 +11,7 @@ old ones from their counts recovered under the fixed legacy average.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -165,6 +166,16 @@ class KeywordWeights:
     def reset(self) -> None:
         """The index was emptied."""
         self._known.clear()
+
+    @contextlib.contextmanager
+    def forgetting_on_failure(self) -> Iterator[None]:
+        """Around a write: if it fails part-way (the statistics may already count it, or a re-weight may have
+        been written without it), nothing remembered is trusted; the next writes measure again."""
+        try:
+            yield
+        except BaseException:
+            self._known.clear()
+            raise
 
     def _forget(self, stored: Iterable[Stored]) -> None:
         for point in stored:

@@ -124,7 +124,7 @@ class QdrantEdgeIndex:
             return
         documents = list({document.id: document for document in documents}.values())  # the last one wins
         vectors = self._dense_vectors(documents)
-        with self._writing() as shard:
+        with self._writing() as shard, self._keyword.forgetting_on_failure():
             weighted = self._keyword.weigh(_ShardLengths(self), documents)
             points = [
                 q.Point(
@@ -142,7 +142,7 @@ class QdrantEdgeIndex:
         if not ids:
             return
         points = [point_id(each) for each in ids]
-        with self._writing() as shard:
+        with self._writing() as shard, self._keyword.forgetting_on_failure():
             stored = self._stored(shard, points)
             targets: list[q.PointId] = list(points)
             operation = q.UpdateOperation.delete_points(targets)
