@@ -581,10 +581,12 @@ async def run_inprocess(prepared: Prepared, options: argparse.Namespace) -> dict
         defaults = service.weights
 
         async def search(q: Question) -> list[dict[str, Any]]:
-            hits, _ = await service.search(
+            outcome = await service.search(
                 principal, SearchIn(user_id=q.user_id, query=q.question, limit=LIMIT)
             )
-            return [{"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in hits]
+            return [
+                {"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in outcome.hits
+            ]
 
         for changes in weight_runs(options):
             service.weights = dataclasses.replace(defaults, **changes)

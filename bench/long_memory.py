@@ -310,10 +310,14 @@ async def run_mode(prepared: Prepared, names: dict[int, str]) -> dict[str, Any]:
         defaults = service.weights
 
         async def search(question: Question) -> list[dict[str, Any]]:
-            hits, _ = await service.search(
+            outcome = await service.search(
                 principal, SearchIn(user_id=question.user_id, query=question.question, limit=LIMIT)
             )
-            return [{"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in hits]
+            if outcome.degraded:  # a keyword fallback would measure another engine than the index's legs
+                raise RuntimeError(f"search degraded: {outcome.degraded}")
+            return [
+                {"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in outcome.hits
+            ]
 
         for leg, changes in LEGS.items():
             service.weights = dataclasses.replace(defaults, **changes)
