@@ -196,6 +196,24 @@ def session_metrics(question: Question, memories: list[dict[str, Any]]) -> dict[
     return {**score(question.evidence, ranked, KS), "distinct_sessions@10": float(len(ranked))}
 
 
+def by_evidence_form(prepared: Prepared, rows: list[tuple[int, dict[str, float]]]) -> dict[str, Any]:
+    """Overall metrics of the questions whose evidence sessions are all stored as one memory each
+    ("documents"), all turn by turn ("turns"), or some of each ("both"); only mixed mode has more than one."""
+    documents = {
+        (user, ref["session"])
+        for user, items in prepared.memories.items()
+        for item in items
+        for ref in item["source_refs"]
+        if "session" in ref
+    }
+    grouped: dict[str, list[tuple[int, dict[str, float]]]] = {}
+    for question, row in zip(prepared.questions, rows, strict=True):
+        forms = {(question.user_id, session) in documents for session in question.evidence}
+        form = "both" if len(forms) > 1 else "documents" if forms == {True} else "turns"
+        grouped.setdefault(form, []).append(row)
+    return {form: aggregate(group)["overall"] for form, group in sorted(grouped.items())}
+
+
 # -- plain BM25 (the reference) --------------------------------------------------------------------
 
 
@@ -256,7 +274,7 @@ async def plain_bm25_leg(prepared: Prepared, names: dict[int, str]) -> dict[str,
         return indexes[question.user_id].search(question.question)
 
     rows, latency = await evaluate(search, prepared.questions, measure=session_metrics)
-    return {"search": latency, "metrics": aggregate(rows, names)}
+    return {"search": latency, "metrics": aggregate(rows, names), "rows": rows}
 
 
 # -- ingest cost -----------------------------------------------------------------------------------
@@ -326,12 +344,14 @@ async def run_mode(prepared: Prepared, names: dict[int, str]) -> dict[str, Any]:
                 "weights": dataclasses.asdict(service.weights),
                 "search": latency,
                 "metrics": aggregate(rows, names),
+                "by_evidence_form": by_evidence_form(prepared, rows),
             }
             log(f"  {leg}: {summary_line(legs[leg]['metrics'])}")
     finally:
         await container.aclose()
         shutil.rmtree(data_dir, ignore_errors=True)
     legs[PLAIN_BM25] = await plain_bm25_leg(prepared, names)
+    legs[PLAIN_BM25]["by_evidence_form"] = by_evidence_form(prepared, legs[PLAIN_BM25].pop("rows"))
     log(f"  {PLAIN_BM25}: {summary_line(legs[PLAIN_BM25]['metrics'])}")
     tokens = token_stats(prepared, settings.embedder_max_tokens)
     ingest["seconds_per_1k_tokens"] = round(ingest["seconds"] / (tokens["tokens"] / 1000), 4)
@@ -437,6 +457,25 @@ def report_tables(result: dict[str, Any]) -> list[str]:
             for c in categories
         ]
         out.append(f"| {mode} | " + " | ".join(cells) + " |")
+    mixed = result["modes"].get("mixed")
+    if mixed:
+        forms = list(mixed["legs"]["hybrid"]["by_evidence_form"])
+        out += [
+            "",
+            "Mixed mode by where the evidence is stored, R@10 (hybrid / bm25-only / dense-only / plain-bm25):",
+            "",
+            "| evidence in | " + " | ".join(forms) + " |",
+            "|---|" + "---:|" * len(forms),
+            "| questions | "
+            + " | ".join(str(mixed["legs"]["hybrid"]["by_evidence_form"][f]["count"]) for f in forms)
+            + " |",
+            "| R@10 | "
+            + " | ".join(
+                " / ".join(f"{run['by_evidence_form'][f]['recall@10']:.3f}" for run in mixed["legs"].values())
+                for f in forms
+            )
+            + " |",
+        ]
     checks = result["legs_check"] or ["every mode: hybrid R@10 >= max(bm25-only, dense-only) R@10"]
     out += [
         "",
