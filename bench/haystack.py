@@ -639,7 +639,7 @@ def _user(index: int, seed: int) -> dict[str, Any]:
             text = _in_passing(rng.choice(PASSING), template, value)
             block = [(name, text, (fact.kind, value)), (ASSISTANT, rng.choice(ACKS), None)]
             blocks.insert(rng.randint(0, len(blocks)), block)
-        turns = []
+        turns: list[dict[str, str]] = []
         for speaker, text, stated in (turn for block in blocks for turn in block):
             dia_id = f"D{number}:{len(turns) + 1}"
             turns.append({"speaker": speaker, "dia_id": dia_id, "text": text})

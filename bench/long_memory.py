@@ -92,7 +92,7 @@ DATASETS = ("locomo", "haystack")
 KS = (1, 3, 5, 10)
 DOCUMENT_EVERY = 4  # mixed mode: sessions 4, 8, 12, ... are stored as one long memory each
 # Weight overrides of each leg of the index (ScoringWeights fields); hybrid keeps the server's defaults.
-LEGS: dict[str, dict[str, float]] = {
+LEGS: dict[str, dict[str, Any]] = {
     "hybrid": {},
     "bm25-only": {"dense_weight": 0.0, "keyword_weight": 1.0},
     "dense-only": {"dense_weight": 1.0, "keyword_weight": 0.0},
@@ -112,7 +112,7 @@ def session_ref(number: int) -> str:
 
 
 def session_of_turn(dia_id: str) -> str:
-    """ "D3:5" -> "D3": LOCOMO's turn ids start with their session's number."""
+    """The session of a turn id: "D3:5" -> "D3" (LOCOMO turn ids start with their session number)."""
     return dia_id.split(":", 1)[0]
 
 
