@@ -184,7 +184,7 @@ def raw_memories(
     for number, date, turns in sessions_of(conversation):
         previous: dict[str, Any] | None = None
         for turn in turns:
-            dia_id = _normalise_turn_id(turn["dia_id"])
+            dia_id = normalise_turn_id(turn["dia_id"])
             items.append(
                 {
                     "user_id": user_id,
@@ -215,13 +215,36 @@ def prepare(
     conversations_limit: int | None = None,
 ) -> Prepared:
     conversations = json.loads(path.read_text())[:conversations_limit]
-    wanted = set(categories)
-    prepared = Prepared(
-        memories={}, questions=[], ingestion={"mode": "raw", "captions": captions, "context": context}
+
+    def memories_of(conversation: dict[str, Any], user_id: str) -> list[dict[str, Any]]:
+        return raw_memories(conversation, user_id, captions=captions, context=context)
+
+    return prepare_samples(
+        conversations,
+        memories_of,
+        ingestion={"mode": "raw", "captions": captions, "context": context},
+        categories=categories,
     )
+
+
+# How one conversation becomes batch items (raw mode: `raw_memories`; bench/long_memory.py has others).
+MemoriesOf = Callable[[dict[str, Any], str], list[dict[str, Any]]]
+
+
+def prepare_samples(
+    conversations: list[dict[str, Any]],
+    memories_of: MemoriesOf,
+    *,
+    ingestion: dict[str, Any],
+    categories: Iterable[int] = (1, 2, 3, 4),
+) -> Prepared:
+    """Memories (by `memories_of`) and questions of LOCOMO-shaped samples, one user per conversation."""
+    wanted = set(categories)
+    prepared = Prepared(memories={}, questions=[], ingestion=ingestion)
     counts: dict[str, Any] = {
         "conversations": len(conversations),
         "turns": 0,
+        "memories": 0,
         "qa_total": 0,
         "qa_in_categories": 0,
         "qa_used": 0,
@@ -232,12 +255,13 @@ def prepare(
     for index, sample in enumerate(conversations):
         conversation = sample["conversation"]
         user_id = user_of(index, sample.get("sample_id"))
-        items = raw_memories(conversation, user_id, captions=captions, context=context)
+        items = memories_of(conversation, user_id)
         prepared.memories[user_id] = items
-        counts["turns"] += len(items)
         present = {
-            _normalise_turn_id(turn["dia_id"]) for _, _, turns in sessions_of(conversation) for turn in turns
+            normalise_turn_id(turn["dia_id"]) for _, _, turns in sessions_of(conversation) for turn in turns
         }
+        counts["turns"] += len(present)
+        counts["memories"] += len(items)
         for qa in sample["qa"]:
             counts["qa_total"] += 1
             category = int(qa.get("category", 0))
@@ -257,7 +281,7 @@ def prepare(
     return prepared
 
 
-def _normalise_turn_id(raw: str) -> str:
+def normalise_turn_id(raw: str) -> str:
     match = _EVIDENCE.fullmatch(raw.strip())
     return f"D{int(match[1])}:{int(match[2])}" if match else raw.strip()
 
@@ -265,10 +289,10 @@ def _normalise_turn_id(raw: str) -> str:
 # -- metrics ---------------------------------------------------------------------------------------
 
 
-def score(evidence: list[str], ranked: list[str]) -> dict[str, float]:
+def score(evidence: list[str], ranked: list[str], ks: Iterable[int] = KS) -> dict[str, float]:
     wanted = set(evidence)
     metrics: dict[str, float] = {}
-    for k in KS:
+    for k in ks:
         found = wanted & set(ranked[:k])
         metrics[f"recall@{k}"] = len(found) / len(wanted)
         metrics[f"hit@{k}"] = 1.0 if found else 0.0
@@ -277,7 +301,7 @@ def score(evidence: list[str], ranked: list[str]) -> dict[str, float]:
     return metrics
 
 
-def aggregate(rows: list[tuple[int, dict[str, float]]]) -> dict[str, Any]:
+def aggregate(rows: list[tuple[int, dict[str, float]]], names: dict[int, str] = CATEGORIES) -> dict[str, Any]:
     by_category: dict[str, list[dict[str, float]]] = defaultdict(list)
     for category, metrics in rows:
         by_category[str(category)].append(metrics)
@@ -285,7 +309,7 @@ def aggregate(rows: list[tuple[int, dict[str, float]]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in [*(str(c) for c in sorted({c for c, _ in rows})), "overall"]:
         items = by_category[name]
-        out[name] = {"count": len(items), "name": CATEGORIES.get(int(name), name) if name.isdigit() else name}
+        out[name] = {"count": len(items), "name": names.get(int(name), name) if name.isdigit() else name}
         for key in items[0]:
             out[name][key] = round(sum(m[key] for m in items) / len(items), 4)
     return out
@@ -312,10 +336,16 @@ def ranked_dia_ids(memories: list[dict[str, Any]]) -> list[str]:
 
 # One search: a question -> the memories found, best first, as the API returns them.
 SearchFn = Callable[[Question], Awaitable[list[dict[str, Any]]]]
+# The metrics of one question's result (by default turn-level: `score` of `ranked_dia_ids`).
+MeasureFn = Callable[[Question, list[dict[str, Any]]], dict[str, float]]
+
+
+def turn_metrics(question: Question, memories: list[dict[str, Any]]) -> dict[str, float]:
+    return score(question.evidence, ranked_dia_ids(memories))
 
 
 async def evaluate(
-    search: SearchFn, questions: list[Question], *, concurrency: int = 1
+    search: SearchFn, questions: list[Question], *, concurrency: int = 1, measure: MeasureFn = turn_metrics
 ) -> tuple[list[tuple[int, dict[str, float]]], dict[str, Any]]:
     """Metric rows (category, metrics) in question order, and the search latency summary."""
     rows: list[tuple[int, dict[str, float]]] = [(q.category, {}) for q in questions]
@@ -327,7 +357,7 @@ async def evaluate(
             t0 = time.perf_counter()
             memories = await search(questions[i])
             latencies.append(time.perf_counter() - t0)
-            rows[i] = (questions[i].category, score(questions[i].evidence, ranked_dia_ids(memories)))
+            rows[i] = (questions[i].category, measure(questions[i], memories))
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -551,10 +581,12 @@ async def run_inprocess(prepared: Prepared, options: argparse.Namespace) -> dict
         defaults = service.weights
 
         async def search(q: Question) -> list[dict[str, Any]]:
-            hits, _ = await service.search(
+            outcome = await service.search(
                 principal, SearchIn(user_id=q.user_id, query=q.question, limit=LIMIT)
             )
-            return [{"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in hits]
+            return [
+                {"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in outcome.hits
+            ]
 
         for changes in weight_runs(options):
             service.weights = dataclasses.replace(defaults, **changes)
