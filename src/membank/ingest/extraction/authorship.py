@@ -17,13 +17,18 @@ you are allergic to peanuts, ..."); never what the assistant could say to anyone
 supposes ("you might", "you should", "if you"). A yes/no question or a "you ..., right?" check about the user
 becomes a fact when the user's next turn confirms it ("Yes, that's right"). At most ASSISTANT_TURN_FACTS
 facts come from one assistant turn: an answer restates a fact or two about the user, never a profile.
+
+`keep_user_facts` applies this to what either tier proposes: a fact drawn only from assistant turns stays
+when its subject is a person of the conversation (not the assistant) and its turn states something about
+the user or was confirmed, and only within the budget, the most important first.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 
-from membank.ingest.extraction.ports import Conversation, Turn
+from membank.ingest.extraction.ports import CandidateFact, Conversation, Turn
 from membank.ingest.extraction.rewrite import normalise, split_sentences
 
 __all__ = [
@@ -36,6 +41,7 @@ __all__ = [
     "confirmed_proposal",
     "confirms",
     "is_assistant_name",
+    "keep_user_facts",
     "user_name",
     "you_to_i",
 ]
@@ -83,7 +89,10 @@ EXPOSITORY_SENTENCES = 5
 EXPOSITORY_WORDS = 120
 
 _NAME_WORD = re.compile(r"[a-z]+|\d[\w.]*", re.I)
-_FIRST_PERSON_SINGULAR = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|myself)\b", re.I)
+# "I" as a word of prose, not a variable ("x[i]", "*i*") or "I/O".
+_FIRST_PERSON_SINGULAR = re.compile(
+    r"(?<![\w\[*(/.-])[Ii](?:'m|'ve|'d|'ll)?(?=[\s,!?;:]|\.(?:\s|$)|$)|\b(?:[Mm]e|[Mm]y|[Mm]ine|[Mm]yself)\b"
+)
 _WORD = re.compile(r"\S+")
 _YOU = r"(?=you\b|you'|your\b)"
 # What the assistant only supposes or advises is not a fact about the user.
@@ -108,6 +117,8 @@ _REPORTED = re.compile(
 _REASON = re.compile(
     r"^(?:since|because|given that|now that|seeing that) (?P<clause>(?:you\b|you'|your\b)[^,;:]+)", re.I
 )
+# Where the assistant goes on from the user's fact to its own point ("..., so here is a local angle").
+_OWN_POINT = re.compile(r"(?:,\s*(?:so|but|which|here|and so|and here)\b|;|:\s|\s+-\s+).*$", re.I)
 _YES = re.compile(
     r"^(?:yes|yeah|yep|yup|correct|exactly|that's right|that is right|that's correct|right|indeed|sure)\b",
     re.I,
@@ -185,6 +196,8 @@ def about_user(text: str) -> list[str]:
         if sentence.endswith("?"):
             continue
         stated = _stated_about_user(sentence)
+        if stated:
+            stated = _OWN_POINT.sub("", stated).strip()
         if stated and not _SUPPOSED.match(stated):
             first_person = you_to_i(stated)
             if first_person not in out:
@@ -233,3 +246,45 @@ def user_name(conversation: Conversation, before: int, by_assistant: frozenset[i
         if turn.role == "user" and turn.index not in by_assistant:
             return turn.speaker or "User"
     return "User"
+
+
+def keep_user_facts(
+    facts: list[CandidateFact], conversation: Conversation
+) -> tuple[list[CandidateFact], int]:
+    """`facts` less those drawn only from assistant turns that are not about the user or over the budget of
+    their turn, in their order; and how many were dropped."""
+    by_assistant = assistant_turns(conversation)
+    people = {"user"} | {
+        t.speaker.lower() for t in conversation.turns if t.speaker and t.index not in by_assistant
+    }
+    allowed: dict[int, list[CandidateFact]] = defaultdict(list)
+    for fact in facts:
+        if fact.source_turns and all(i in by_assistant for i in fact.source_turns):
+            said_in = max(fact.source_turns)
+            if fact.subject in people and _states_about_user(conversation, said_in, by_assistant):
+                allowed[said_in].append(fact)
+    within = {
+        id(fact)
+        for candidates in allowed.values()
+        for fact in sorted(candidates, key=lambda f: -f.importance)[:ASSISTANT_TURN_FACTS]
+    }
+    kept = [
+        fact
+        for fact in facts
+        if id(fact) in within
+        or not all(i in by_assistant for i in fact.source_turns)
+        or not fact.source_turns
+    ]
+    return kept, len(facts) - len(kept)
+
+
+def _states_about_user(conversation: Conversation, index: int, by_assistant: frozenset[int]) -> bool:
+    turn = conversation.turns[index]
+    if about_user(turn.content):
+        return True
+    following = conversation.turns[index + 1] if index + 1 < len(conversation.turns) else None
+    return (
+        following is not None
+        and following.index not in by_assistant
+        and confirmed_proposal(turn, following) is not None
+    )

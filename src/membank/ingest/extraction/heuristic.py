@@ -20,10 +20,10 @@ import structlog
 
 from membank.ingest.extraction import patterns, signals
 from membank.ingest.extraction.authorship import (
-    ASSISTANT_TURN_FACTS,
     about_user,
     assistant_turns,
     confirmed_proposal,
+    keep_user_facts,
     user_name,
 )
 from membank.ingest.extraction.dates import resolve
@@ -166,18 +166,20 @@ class HeuristicExtractor:
             except Exception as exc:  # one message's text must cost that message, never the conversation
                 log.warning("extraction.turn_failed", turn=turn.index, error=type(exc).__name__)
                 skipped.append(SkippedTurn(turn.index, _error_text(exc)))
-        return ExtractionResult(facts, extractor=self.name, skipped=skipped)
+        facts, over_budget = keep_user_facts(facts, conversation)
+        return ExtractionResult(facts, extractor=self.name, rejected=over_budget, skipped=skipped)
 
     def extract_facts(self, conversation: Conversation) -> list[CandidateFact]:
         """The synchronous core of `extract` (pure CPU, a fraction of a millisecond per turn); raises
         what a turn raises."""
         names = _names(conversation)
         by_assistant = assistant_turns(conversation)
-        return [
+        facts = [
             fact
             for turn in conversation.new_turns
             for fact in self._turn(conversation, turn, names, by_assistant)
         ]
+        return keep_user_facts(facts, conversation)[0]
 
     def _turn(
         self, conversation: Conversation, turn: Turn, names: frozenset[str], by_assistant: frozenset[int]
@@ -190,10 +192,15 @@ class HeuristicExtractor:
         if previous is not None and answers_other and "?" in previous.content:
             sources.insert(0, previous.index)
         if turn.index in by_assistant:
-            # Whatever the role label says: only what the assistant states about the user, within budget.
+            # Whatever the role label says, only what the assistant states about the user (its own turn is
+            # the source, so keep_user_facts holds it to the turn's budget).
             name = user_name(conversation, turn.index, by_assistant)
-            who = _Speaker(name, name.lower(), turn.speaker or "assistant", sources, turn.timestamp, names)
-            return _within_budget(self._facts(about_user(turn.content), who))
+            who = _Speaker(
+                name, name.lower(), turn.speaker or "assistant", [turn.index], turn.timestamp, names
+            )
+            # Each statement earns its fact alone: two weak ones ("you're welcome", "you're all set") must
+            # not add up to a memory of something the user never said.
+            return [fact for said in about_user(turn.content) for fact in self._facts([said], who)]
         name = turn.speaker or "User"
         who = _Speaker(name, name.lower(), turn.speaker or "user", sources, turn.timestamp, names)
         sentences = split_sentences(normalise(turn.content))
@@ -339,12 +346,6 @@ def _valid_from(day: date | None, now: datetime) -> datetime | None:
     if day is None or day > now.date():
         return None
     return datetime.combine(day, time(), tzinfo=now.tzinfo)
-
-
-def _within_budget(facts: list[CandidateFact]) -> list[CandidateFact]:
-    """The ASSISTANT_TURN_FACTS most important of an assistant turn's facts, in their order."""
-    keep = sorted(facts, key=lambda f: -f.importance)[:ASSISTANT_TURN_FACTS]
-    return [fact for fact in facts if any(fact is kept for kept in keep)]
 
 
 def _error_text(exc: Exception) -> str:
