@@ -109,14 +109,21 @@ def test_what_the_assistant_states_about_the_user_is_the_users_fact(
     "answer",
     [
         "You should try the tofu place on Main Street.",
+        "Got it, you should try the tofu place on Main Street.",
         "If you live in Porto, the Bolhão market is worth a visit.",
-        "You might enjoy a trip to Lisbon in spring.",
-        "You can use a context manager to close the file for you.",
+        "You mentioned you might move to Lisbon in the spring.",
+        "Okay, you can use a context manager to close the file.",
+        "Since you will need a visa for Japan, apply early.",
         "Sure, you're welcome. Great, you're all set.",
     ],
 )
 def test_what_the_assistant_only_supposes_or_advises_is_not_a_fact(answer: str) -> None:
     assert facts_of(chat(("user", "Any tips?"), ("assistant", answer), role="user", name="AI")) == []
+
+
+def test_a_yes_to_advice_is_not_a_fact() -> None:
+    conversation = chat(("assistant", "So you should move to Lisbon in the spring?"), ("user", "Yes."))
+    assert facts_of(conversation) == []
 
 
 @pytest.mark.parametrize(("role", "name"), [("assistant", None), ("user", "AI")])
