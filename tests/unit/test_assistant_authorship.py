@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from membank.ingest.extraction.authorship import (
     ASSISTANT_TURN_FACTS,
     EXPOSITORY_WORDS,
+    WORDS_PER_FIRST_PERSON,
     assistant_turns,
     is_assistant_name,
 )
@@ -188,11 +189,14 @@ def test_a_human_conversation_is_read_as_before() -> None:
     assert "Jolene" in facts[0].content and "counseling" in facts[0].content
 
 
-def test_an_unlabelled_long_answer_is_the_assistants_only_without_first_person() -> None:
+def test_an_unlabelled_long_answer_is_the_assistants_only_when_it_hardly_says_i() -> None:
     answer = help_text("with")
-    personal = answer.replace("The ", "I think the ", 1)
+    words = len(answer.split())
+    in_passing = f"I left the async form out. {answer}"
+    personal = " ".join(["My team uses it daily."] * (words // WORDS_PER_FIRST_PERSON + 1) + [answer])
     question = ("user", "How does the with statement work?")
     assert assistant_turns(chat(question, ("user", answer))) == {1}
+    assert assistant_turns(chat(question, ("user", in_passing))) == {1}
     assert assistant_turns(chat(question, ("user", personal))) == frozenset()
     assert assistant_turns(chat(("user", "Tell me about it."), ("user", answer))) == frozenset()
     short = " ".join(answer.split()[: EXPOSITORY_WORDS - 10])

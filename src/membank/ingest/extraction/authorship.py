@@ -8,8 +8,10 @@ Assistant text is not the user's. Clients label it in several ways, so a turn co
    Monet"), or the name is the request's `agent_id`; or
 3. its role is "user", it has no assistant name but reads as an unlabelled answer: it directly follows a
    turn that ends in a question, it has at least EXPOSITORY_SENTENCES sentences and EXPOSITORY_WORDS
-   words, and not one first-person singular word ("I", "my", "me", ...). People who answer at that length
-   talk about themselves; explanations and pasted documentation do not.
+   words, and at most one first-person singular word ("I", "my", "me", ...) in WORDS_PER_FIRST_PERSON.
+   People who answer at that length talk about themselves in every other sentence; an explanation says
+   "I" once in passing ("I left the example out"), documentation never. (Chat between people rarely runs
+   that long: no LOCOMO turn has more than 90 words.)
 
 From an assistant's turn only what is about the user and stated as such is kept: an acknowledgement ("Got
 it, you're vegetarian"), reported speech ("You mentioned you moved to Porto"), and a stated reason ("Since
@@ -36,6 +38,7 @@ __all__ = [
     "ASSISTANT_TURN_FACTS",
     "EXPOSITORY_SENTENCES",
     "EXPOSITORY_WORDS",
+    "WORDS_PER_FIRST_PERSON",
     "about_user",
     "assistant_turns",
     "confirmed_proposal",
@@ -87,6 +90,7 @@ _QUALIFIERS = frozenset(
 ASSISTANT_TURN_FACTS = 2
 EXPOSITORY_SENTENCES = 5
 EXPOSITORY_WORDS = 120
+WORDS_PER_FIRST_PERSON = 100
 
 _NAME_WORD = re.compile(r"[a-z]+|\d[\w.]*", re.I)
 # "I" as a word of prose, not a variable ("x[i]", "*i*") or "I/O".
@@ -179,11 +183,12 @@ def assistant_turns(conversation: Conversation) -> frozenset[int]:
 
 
 def _expository_answer(previous: Turn, turn: Turn) -> bool:
-    """Rule 3: a long answer to a question that says nothing in the first person singular."""
+    """Rule 3: a long answer to a question that hardly says "I"."""
     if previous.role == "system" or not previous.content.rstrip().endswith("?"):
         return False
     text = normalise(turn.content)
-    if len(_WORD.findall(text)) < EXPOSITORY_WORDS or _FIRST_PERSON_SINGULAR.search(text):
+    words = len(_WORD.findall(text))
+    if words < EXPOSITORY_WORDS or len(_FIRST_PERSON_SINGULAR.findall(text)) * WORDS_PER_FIRST_PERSON > words:
         return False
     return len(split_sentences(text)) >= EXPOSITORY_SENTENCES
 
