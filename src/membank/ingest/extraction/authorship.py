@@ -42,11 +42,9 @@ __all__ = [
     "about_user",
     "assistant_turns",
     "confirmed_proposal",
-    "confirms",
     "is_assistant_name",
     "keep_user_facts",
     "user_name",
-    "you_to_i",
 ]
 
 ASSISTANT_NAMES = frozenset(
@@ -204,7 +202,7 @@ def about_user(text: str) -> list[str]:
         if stated:
             stated = _OWN_POINT.sub("", stated).strip()
         if stated and not _SUPPOSED.match(stated):
-            first_person = you_to_i(stated)
+            first_person = _you_to_i(stated)
             if first_person not in out:
                 out.append(first_person)
     return out
@@ -219,14 +217,9 @@ def _stated_about_user(sentence: str) -> str | None:
     return reason["clause"] if reason else None
 
 
-def confirms(turn: Turn) -> bool:
-    """Whether `turn` opens with a yes ("Yes, that's right", "Exactly.")."""
-    return bool(_YES.match(normalise(turn.content)))
-
-
 def confirmed_proposal(previous: Turn | None, turn: Turn) -> str | None:
     """ "Yes" to "Do you live in Berlin?" or "So you live in Berlin?" confirms "I live in Berlin"."""
-    if previous is None or not confirms(turn):
+    if previous is None or not _YES.match(normalise(turn.content)):
         return None
     sentences = split_sentences(normalise(previous.content))
     if not sentences:
@@ -234,11 +227,11 @@ def confirmed_proposal(previous: Turn | None, turn: Turn) -> str | None:
     for pattern, prefix in _YES_NO_QUESTION:
         m = pattern.match(sentences[-1])
         if m and not (prefix == "" and _SUPPOSED.match(m["rest"])):
-            return prefix + you_to_i(m["rest"])
+            return prefix + _you_to_i(m["rest"])
     return None
 
 
-def you_to_i(text: str) -> str:
+def _you_to_i(text: str) -> str:
     """The assistant's "you" as the user's "I"."""
     for pattern, replacement in _YOU_TO_I:
         text = pattern.sub(replacement, text)
@@ -264,7 +257,7 @@ def keep_user_facts(
     }
     allowed: dict[int, list[CandidateFact]] = defaultdict(list)
     for fact in facts:
-        if fact.source_turns and all(i in by_assistant for i in fact.source_turns):
+        if _assistant_only(fact, by_assistant):
             said_in = max(fact.source_turns)
             if fact.subject in people and _states_about_user(conversation, said_in, by_assistant):
                 allowed[said_in].append(fact)
@@ -273,14 +266,12 @@ def keep_user_facts(
         for candidates in allowed.values()
         for fact in sorted(candidates, key=lambda f: -f.importance)[:ASSISTANT_TURN_FACTS]
     }
-    kept = [
-        fact
-        for fact in facts
-        if id(fact) in within
-        or not all(i in by_assistant for i in fact.source_turns)
-        or not fact.source_turns
-    ]
+    kept = [fact for fact in facts if id(fact) in within or not _assistant_only(fact, by_assistant)]
     return kept, len(facts) - len(kept)
+
+
+def _assistant_only(fact: CandidateFact, by_assistant: frozenset[int]) -> bool:
+    return bool(fact.source_turns) and all(i in by_assistant for i in fact.source_turns)
 
 
 def _states_about_user(conversation: Conversation, index: int, by_assistant: frozenset[int]) -> bool:
