@@ -60,12 +60,12 @@ def test_llm_tier_extracts_with_prompt_version_and_usage(llm_api: Api, openai_st
         spent = moved(before, after, tokens, purpose="extraction", model=model, kind=kind)
         assert spent == result["usage"][f"{kind}_tokens"] > 0
     assert result["extractor"] == "llm:stub-model"
-    assert result["prompt_version"] == "extract-v1"
+    assert result["prompt_version"] == "extract-v2"
     assert result["usage"]["prompt_tokens"] > 0 and result["usage"]["model"]
     assert current(llm_api) == ["User moved to Lisbon"]
     memory_id = result["actions"][0]["memory_id"]
     history = llm_api.call("GET", f"/api/v1/memories/{memory_id}/history").json()["data"]["history"]
-    assert [(h["extractor"], h["prompt_version"]) for h in history] == [("llm:stub-model", "extract-v1")]
+    assert [(h["extractor"], h["prompt_version"]) for h in history] == [("llm:stub-model", "extract-v2")]
     request = openai_stub.chat_requests()[0]
     assert request["authorization"] == "Bearer sk-test-secret-key"
     assert "I moved to Lisbon." in str(request["body"]["messages"])

@@ -43,7 +43,7 @@ def test_process_conversation_through_a_real_local_llm(
     assert result["extractor"] == f"llm:{llama_server.model}" or result["extractor"].startswith(
         "heuristic (llm failed:"
     ), result["extractor"]
-    assert result["usage"]["prompt_tokens"] > 0 and result["prompt_version"] == "extract-v1"
+    assert result["usage"]["prompt_tokens"] > 0 and result["prompt_version"] == "extract-v2"
     if result["extractor"].startswith("heuristic"):
         assert any("Berlin" in m for m in _current(server))
     assert len(_current(server)) == result["counts"]["ADD"] + result["counts"]["UPDATE"]

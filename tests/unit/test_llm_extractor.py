@@ -106,7 +106,7 @@ async def test_one_call_for_the_whole_batch(
     finally:
         await chat.aclose()
     assert result.extractor == "llm:stub-model"
-    assert result.prompt_version == PROMPT_VERSION == "extract-v1"
+    assert result.prompt_version == PROMPT_VERSION == "extract-v2"
     assert contents(result.facts) == [f["content"] for f in FACTS]
     (request,) = openai_stub.chat_requests()
     body = request["body"]

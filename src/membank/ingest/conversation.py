@@ -131,6 +131,7 @@ class ConversationProcessor:
             turns=window,
             new_from=start - first,
             summary=payload.get("summary"),
+            agent_id=payload.get("agent_id"),
         )
         result = await self._extractor.extract(conversation)
         for fact in result.facts:

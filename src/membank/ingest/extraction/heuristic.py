@@ -5,8 +5,9 @@ the speaker's own first-person words. A sentence that retracts something ("I no 
 an exclusive slot ("I moved to Berlin") becomes its own fact with that slot, so consolidation can supersede
 exactly the old value. The turn's other informative sentences become one merged fact, rewritten in the third
 person with relative dates made absolute: one memory per informative turn keeps the store small without
-dropping the words a later search will look for. Assistant turns count only where they confirm a fact about
-the user ("Got it, you're vegetarian"); a user's "yes" to a question confirms the question as a fact.
+dropping the words a later search will look for. Assistant turns, however the client labels them, count only
+where they state a fact about the user ("Got it, you're vegetarian", "You mentioned you moved to Porto"); a
+user's "yes" to a question about them confirms it as a fact (the rule is authorship.py's).
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from datetime import date, datetime, time
 import structlog
 
 from membank.ingest.extraction import patterns, signals
+from membank.ingest.extraction.authorship import (
+    about_user,
+    assistant_turns,
+    confirmed_proposal,
+    keep_user_facts,
+    user_name,
+)
 from membank.ingest.extraction.dates import resolve
 from membank.ingest.extraction.ports import (
     CandidateFact,
@@ -33,32 +41,6 @@ __all__ = ["HeuristicExtractor"]
 log = structlog.get_logger(__name__)
 ERROR_CHARS = 160
 
-_ACK = re.compile(
-    r"^(?:(?:got it|noted|okay|ok|understood|i see|great|sure|alright|all right|perfect|good to know|"
-    r"thanks for (?:letting me know|sharing|telling me)(?: that)?)[,.!:]*\s+)+(?:so,? )?(?=you\b|you'|your\b)"
-    r"|^i(?:'ll| will) (?:remember|note|keep in mind) (?:that )?(?=you\b|you'|your\b)",
-    re.IGNORECASE,
-)
-_YES = re.compile(
-    r"^(?:yes|yeah|yep|yup|correct|exactly|that's right|that is right|right|indeed|sure)\b", re.I
-)
-_YES_NO_QUESTION = (
-    (re.compile(r"^(?:so,? )?are you (?P<rest>[^?]+)\?", re.I), "I am "),
-    (re.compile(r"^(?:so,? )?do you (?P<rest>[^?]+)\?", re.I), "I "),
-    (re.compile(r"^(?:so,? )?have you (?P<rest>[^?]+)\?", re.I), "I have "),
-    (re.compile(r"^(?:so,? )?is your (?P<rest>[^?]+)\?", re.I), "my "),
-)
-_YOU_TO_I = (
-    (re.compile(r"\byou're\b|\byou are\b", re.I), "I'm"),
-    (re.compile(r"\byou were\b", re.I), "I was"),
-    (re.compile(r"\byou've\b", re.I), "I've"),
-    (re.compile(r"\byou'll\b", re.I), "I'll"),
-    (re.compile(r"\byou'd\b", re.I), "I'd"),
-    (re.compile(r"\byourself\b", re.I), "myself"),
-    (re.compile(r"\byours\b", re.I), "mine"),
-    (re.compile(r"\byour\b", re.I), "my"),
-    (re.compile(r"\byou\b", re.I), "I"),
-)
 # Casual turns drop the subject ("Gonna continue my edu", "Just got back from Rome"): give it back.
 _SUBJECTLESS = (
     (re.compile(r"^(?:gonna|going to|planning to|hoping to|about to|off to|heading to)\b", re.I), "I'm "),
@@ -94,12 +76,6 @@ class _Speaker:
 class _Generic:
     text: str
     score: float
-
-
-def _you_to_i(text: str) -> str:
-    for pattern, replacement in _YOU_TO_I:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 def _add_subject(sentence: str) -> str:
@@ -157,20 +133,6 @@ def _statement(sentence: str) -> str | None:
     return _add_subject(text)
 
 
-def _confirmed(previous: Turn | None, turn: Turn) -> str | None:
-    """ "Yes" to "Do you live in Berlin?" confirms "I live in Berlin"."""
-    if previous is None or not _YES.match(normalise(turn.content)):
-        return None
-    question = split_sentences(normalise(previous.content))
-    if not question:
-        return None
-    for pattern, prefix in _YES_NO_QUESTION:
-        m = pattern.match(question[-1])
-        if m:
-            return prefix + _you_to_i(m["rest"])
-    return None
-
-
 class HeuristicExtractor:
     """Offline extractor: pattern tables for slots and retractions, an informativeness gate for the rest."""
 
@@ -195,53 +157,60 @@ class HeuristicExtractor:
         """Candidate facts of the conversation's new turns, in turn order; a turn that fails is skipped
         and reported, the others are extracted."""
         names = _names(conversation)
+        by_assistant = assistant_turns(conversation)
         facts: list[CandidateFact] = []
         skipped: list[SkippedTurn] = []
         for turn in conversation.new_turns:
             try:
-                facts.extend(self._turn(conversation, turn, names))
+                facts.extend(self._turn(conversation, turn, names, by_assistant))
             except Exception as exc:  # one message's text must cost that message, never the conversation
                 log.warning("extraction.turn_failed", turn=turn.index, error=type(exc).__name__)
                 skipped.append(SkippedTurn(turn.index, _error_text(exc)))
-        return ExtractionResult(facts, extractor=self.name, skipped=skipped)
+        facts, over_budget = keep_user_facts(facts, conversation)
+        return ExtractionResult(facts, extractor=self.name, rejected=over_budget, skipped=skipped)
 
     def extract_facts(self, conversation: Conversation) -> list[CandidateFact]:
         """The synchronous core of `extract` (pure CPU, a fraction of a millisecond per turn); raises
         what a turn raises."""
         names = _names(conversation)
-        return [fact for turn in conversation.new_turns for fact in self._turn(conversation, turn, names)]
+        by_assistant = assistant_turns(conversation)
+        facts = [
+            fact
+            for turn in conversation.new_turns
+            for fact in self._turn(conversation, turn, names, by_assistant)
+        ]
+        return keep_user_facts(facts, conversation)[0]
 
-    def _turn(self, conversation: Conversation, turn: Turn, names: frozenset[str]) -> list[CandidateFact]:
+    def _turn(
+        self, conversation: Conversation, turn: Turn, names: frozenset[str], by_assistant: frozenset[int]
+    ) -> list[CandidateFact]:
         if turn.role == "system":
             return []
         previous = conversation.turns[turn.index - 1] if turn.index > 0 else None
+        answers_other = previous is not None and _other_party(previous, turn, by_assistant)
         sources = [turn.index]
-        if previous is not None and _other_party(previous, turn) and "?" in previous.content:
+        if previous is not None and answers_other and "?" in previous.content:
             sources.insert(0, previous.index)
-        if turn.role == "assistant":
-            name = _user_name(conversation, turn.index)
-            who = _Speaker(name, name.lower(), turn.speaker or "assistant", sources, turn.timestamp, names)
-            statements = [_you_to_i(s) for s in self._acknowledged(turn)]
-        else:
-            name = turn.speaker or "User"
-            who = _Speaker(name, name.lower(), turn.speaker or "user", sources, turn.timestamp, names)
-            sentences = split_sentences(normalise(turn.content))
-            statements = [c for s in sentences for c in _statements(s, names)]
-            confirmed = _confirmed(previous, turn)
-            if confirmed:
-                statements.insert(0, confirmed)
-            if previous is not None and _other_party(previous, turn):
-                return [_about(fact, previous, who) for fact in self._facts(statements, who)]
+        if turn.index in by_assistant:
+            # Whatever the role label says, only what the assistant states about the user (its own turn is
+            # the source, so keep_user_facts holds it to the turn's budget).
+            name = user_name(conversation, turn.index, by_assistant)
+            who = _Speaker(
+                name, name.lower(), turn.speaker or "assistant", [turn.index], turn.timestamp, names
+            )
+            # Each statement earns its fact alone: two weak ones ("you're welcome", "you're all set") must
+            # not add up to a memory of something the user never said.
+            return [fact for said in about_user(turn.content) for fact in self._facts([said], who)]
+        name = turn.speaker or "User"
+        who = _Speaker(name, name.lower(), turn.speaker or "user", sources, turn.timestamp, names)
+        sentences = split_sentences(normalise(turn.content))
+        statements = [c for s in sentences for c in _statements(s, names)]
+        confirmed = confirmed_proposal(previous, turn)
+        if confirmed:
+            statements.insert(0, confirmed)
+        if previous is not None and answers_other:
+            return [_about(fact, previous, who) for fact in self._facts(statements, who)]
         return self._facts(statements, who)
-
-    @staticmethod
-    def _acknowledged(turn: Turn) -> list[str]:
-        out = []
-        for sentence in split_sentences(normalise(turn.content)):
-            m = _ACK.match(sentence)
-            if m and not sentence.endswith("?"):
-                out.append(sentence[m.end() :])
-        return out
 
     def _facts(self, statements: list[str], who: _Speaker) -> list[CandidateFact]:
         facts: list[CandidateFact] = []
@@ -394,14 +363,7 @@ def _names(conversation: Conversation) -> frozenset[str]:
     return frozenset(t.speaker.lower() for t in conversation.turns if t.speaker)
 
 
-def _other_party(previous: Turn, turn: Turn) -> bool:
-    if previous.role != turn.role:
+def _other_party(previous: Turn, turn: Turn, by_assistant: frozenset[int]) -> bool:
+    if (previous.index in by_assistant) != (turn.index in by_assistant) or previous.role != turn.role:
         return True
     return previous.speaker is not None and previous.speaker != turn.speaker
-
-
-def _user_name(conversation: Conversation, before: int) -> str:
-    for turn in reversed(conversation.turns[:before]):
-        if turn.role == "user":
-            return turn.speaker or "User"
-    return "User"

@@ -4,9 +4,10 @@ An answer that is not JSON, is cut off, has no `facts` array, or whose every fac
 new call; when that fails too, `extract` raises LlmExtractionFailed (so the fallback tier runs) instead of
 returning fewer facts. Cosmetic fields never cost a fact: an unknown `memory_type` becomes "factual", an
 `importance` out of 1..10 is clamped (missing or not a number: 5), an unparseable `valid_from` becomes None (the
-message time is used). A fact is dropped only when it has no usable content or subject, or when every turn it
-names is context (before `new_from`: the prompt says not to extract from those); the result counts them in
-`rejected`.
+message time is used). A fact is dropped only when it has no usable content or subject, when every turn it
+names is context (before `new_from`: the prompt says not to extract from those), or when it comes only from
+assistant turns and is not the user's by the rule of authorship.py (the heuristic tier's rule, over the same
+per-turn budget); the result counts them in `rejected`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from membank.errors import LLMServiceError
+from membank.ingest.extraction.authorship import keep_user_facts
 from membank.ingest.extraction.ports import CandidateFact, Conversation, ExtractionResult
 from membank.ingest.extraction.prompt import (
     PROMPT_VERSION,
@@ -181,8 +183,8 @@ class LlmExtractor:
 def parse_facts(
     content: str, conversation: Conversation, finish_reason: str | None = None
 ) -> tuple[list[CandidateFact], int]:
-    """The usable facts of an answer and how many were dropped (invalid, or drawn only from context turns);
-    raises InvalidOutput when it is unusable."""
+    """The usable facts of an answer and how many were dropped (invalid, drawn only from context turns, or
+    only from assistant turns and not about the user); raises InvalidOutput when it is unusable."""
     text = content.strip()
     fenced = _FENCE.match(text)  # some servers wrap JSON in a Markdown fence despite the schema
     if fenced:
@@ -211,7 +213,8 @@ def parse_facts(
             facts.append(fact)
     if errors and not facts:
         raise InvalidOutput(f"wrong schema: all {len(errors)} facts invalid ({errors[0]})")
-    return facts, len(errors) + from_context
+    facts, not_the_users = keep_user_facts(facts, conversation)
+    return facts, len(errors) + from_context + not_the_users
 
 
 def _candidate(fact: _Fact, conversation: Conversation) -> CandidateFact | None:

@@ -33,13 +33,15 @@ class Turn:
 @dataclass(frozen=True, slots=True)
 class Conversation:
     """What one extraction sees. Turns before `new_from` are context only (earlier history): facts are
-    extracted from `turns[new_from:]` but may use the context to resolve them."""
+    extracted from `turns[new_from:]` but may use the context to resolve them. `agent_id` is the request's
+    agent, whose name on a turn marks it as the assistant's (authorship.py)."""
 
     user_id: str
     session_id: str | None
     turns: list[Turn]
     new_from: int = 0
     summary: str | None = None
+    agent_id: str | None = None
 
     @property
     def new_turns(self) -> list[Turn]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from membank.ingest.extraction.authorship import ASSISTANT_TURN_FACTS, assistant_turns
 from membank.ingest.extraction.ports import Conversation, Turn
 from membank.models import MEMORY_TYPES
 from membank.providers.llms.ports import ChatMessage
@@ -23,7 +24,7 @@ __all__ = [
     "speaker_of",
 ]
 
-PROMPT_VERSION = "extract-v1"
+PROMPT_VERSION = "extract-v2"
 SCHEMA_NAME = "extracted_facts"
 
 # Earlier turns only help to resolve references ("she", "that job"); a bounded window keeps the prompt,
@@ -38,8 +39,13 @@ Rules:
 - Extract facts only from the NEW turns. Earlier turns and the summary are context to resolve references.
 - One fact per item. "content" is a short standalone third-person sentence that names its subject
   ("User moved to Berlin", "Caroline adopted a dog named Max"); never "I", "me" or "you".
-- Skip questions, greetings, small talk and the assistant's generic advice. Keep what the user states
-  about themselves and others, their preferences, plans, events, relationships and instructions.
+- Skip questions, greetings and small talk. Keep what the user states about themselves and others,
+  their preferences, plans, events, relationships and instructions.
+- Turns marked (assistant) are the assistant's, whatever their name: context, not the user's words.
+  Never extract the assistant's explanations, advice, examples or general knowledge. From an assistant
+  turn take only what it says about the user ("You mentioned you moved to Porto", "Since you are
+  allergic to peanuts") or what the user confirms in their next turn ("Yes, that's right"), at most
+  {ASSISTANT_TURN_FACTS} facts per assistant turn, with "subject" the user.
 - "subject": who the fact is about, lowercase: "user" for the user unless they are named, else the name.
 - "attribute": the slot a newer value replaces ("residence", "employer", "job_title", "name", "age",
   "relationship_status", ...), or null for facts that accumulate (likes, events, skills).
@@ -95,15 +101,16 @@ def speaker_of(turn: Turn) -> str:
 def build_messages(conversation: Conversation) -> list[ChatMessage]:
     """The system prompt and one user message with the summary, the context turns and the new turns."""
     parts: list[str] = []
+    by_assistant = assistant_turns(conversation)
     if conversation.summary:
         parts += ["Summary of the conversation so far:", conversation.summary.strip(), ""]
     context = conversation.turns[: conversation.new_from][-CONTEXT_TURNS:]
     if context:
         parts.append("Earlier turns (context only, extract nothing from them):")
-        parts += [_render(turn, limit=CONTEXT_CHARS) for turn in context]
+        parts += [_render(turn, by_assistant, limit=CONTEXT_CHARS) for turn in context]
         parts.append("")
     parts.append("New turns (extract facts from these):")
-    parts += [_render(turn) for turn in conversation.new_turns]
+    parts += [_render(turn, by_assistant) for turn in conversation.new_turns]
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": "\n".join(parts)},
@@ -115,11 +122,11 @@ def retry_message(reason: str) -> ChatMessage:
     return {"role": "user", "content": _RETRY.format(reason=reason)}
 
 
-def _render(turn: Turn, *, limit: int | None = None) -> str:
+def _render(turn: Turn, by_assistant: frozenset[int], *, limit: int | None = None) -> str:
     text = " ".join(turn.content.split())
     if limit is not None and len(text) > limit:
         text = text[:limit] + " …"
-    who = speaker_of(turn)
-    if turn.speaker:
-        who = f"{who} ({turn.role})"
+    # The role as authorship.py reads it, not as the client labelled it: a "user" named "AI" is the assistant.
+    role = "assistant" if turn.index in by_assistant else turn.role
+    who = f"{turn.speaker} ({role})" if turn.speaker else role.capitalize()
     return f"[{turn.index}] {turn.timestamp.date().isoformat()} {who}: {text}"
