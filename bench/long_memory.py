@@ -67,8 +67,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import qdrant_edge as q
-
 from bench import haystack
 from bench.common import log, machine_info, wait_for_quiet, write_result
 from bench.locomo import (
@@ -86,6 +84,7 @@ from bench.locomo import (
     sessions_of,
     turn_text,
 )
+from membank.storage.qdrant_common.text import Bm25Text
 
 MODES = ("raw", "session", "mixed")
 DATASETS = ("locomo", "haystack")
@@ -217,45 +216,21 @@ def by_evidence_form(prepared: Prepared, rows: list[tuple[int, dict[str, float]]
 # -- plain BM25 (the reference) --------------------------------------------------------------------
 
 
-def term_counter() -> q.Bm25:
-    """`qdrant_edge.Bm25` with the index's tokenizer options and b 0, so each weight is tf (k+1) / (tf + k)."""
-    from membank.storage.qdrant_common.text import bm25_config
-
-    index = bm25_config()
-    return q.Bm25(
-        q.Bm25Config(
-            language=index.language,
-            lowercase=index.lowercase,
-            ascii_folding=index.ascii_folding,
-            k=BM25_K1,
-            b=0.0,
-        )
-    )
-
-
 class PlainBm25:
     """Okapi BM25 over one user's memories (see the module docstring)."""
 
-    def __init__(self, items: list[dict[str, Any]], counter: q.Bm25) -> None:
+    def __init__(self, items: list[dict[str, Any]], text: Bm25Text) -> None:
         self._items = items
-        self._counter = counter
-        self._docs = [self._term_frequencies(item["content"]) for item in items]
+        self._text = text
+        self._docs = [text.counts(item["content"]).counts for item in items]
         self._lengths = [sum(doc.values()) for doc in self._docs]
         self._avg_len = sum(self._lengths) / len(self._lengths) if self._lengths else 1.0
         document_frequency: Counter[int] = Counter(term for doc in self._docs for term in doc)
         n = len(self._docs)
         self._idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in document_frequency.items()}
 
-    def _term_frequencies(self, text: str) -> dict[int, int]:
-        vector = self._counter.embed_document(text)
-        # Invert w = tf (k+1) / (tf + k), exact up to float32 rounding.
-        return {
-            term: round(w * BM25_K1 / (BM25_K1 + 1 - w))
-            for term, w in zip(vector.indices, vector.values, strict=True)
-        }
-
     def search(self, query: str, limit: int = LIMIT) -> list[dict[str, Any]]:
-        terms = [t for t in self._counter.embed_query(query).indices if t in self._idf]
+        terms = [t for t in self._text.query(query)[0] if t in self._idf]
         scored: list[tuple[float, int]] = []
         for position, (doc, length) in enumerate(zip(self._docs, self._lengths, strict=True)):
             norm = BM25_K1 * (1 - BM25_B + BM25_B * length / self._avg_len)
@@ -267,8 +242,8 @@ class PlainBm25:
 
 
 async def plain_bm25_leg(prepared: Prepared, names: dict[int, str]) -> dict[str, Any]:
-    counter = term_counter()
-    indexes = {user: PlainBm25(items, counter) for user, items in prepared.memories.items()}
+    text = Bm25Text()
+    indexes = {user: PlainBm25(items, text) for user, items in prepared.memories.items()}
 
     async def search(question: Question) -> list[dict[str, Any]]:
         return indexes[question.user_id].search(question.question)
@@ -307,8 +282,11 @@ def token_stats(prepared: Prepared, max_tokens: int) -> dict[str, Any]:
 # -- one mode, in-process --------------------------------------------------------------------------
 
 
-async def run_mode(prepared: Prepared, names: dict[int, str]) -> dict[str, Any]:
-    """Ingest the mode's memories into a fresh index, then every leg on the same questions."""
+async def run_mode(
+    prepared: Prepared, names: dict[int, str], variants: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Ingest the mode's memories into a fresh index, then every leg (and each of `variants`: other
+    ScoringWeights of the hybrid search, for comparing fusions on the same index) on the same questions."""
     from membank.auth.keys import issue_key
     from membank.bootstrap import build_container
     from membank.config import Settings
@@ -337,7 +315,7 @@ async def run_mode(prepared: Prepared, names: dict[int, str]) -> dict[str, Any]:
                 {"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in outcome.hits
             ]
 
-        for leg, changes in LEGS.items():
+        for leg, changes in {**LEGS, **(variants or {})}.items():
             service.weights = dataclasses.replace(defaults, **changes)
             rows, latency = await evaluate(search, prepared.questions, measure=session_metrics)
             legs[leg] = {
@@ -507,10 +485,30 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--mode", choices=(*MODES, "all"), default="all")
     parser.add_argument("--conversations", type=int, help="use only the first K conversations (users)")
     parser.add_argument("--output", help="result name under bench/results (default long-memory-<dataset>)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:FIELD=VALUE,...",
+        help="also run the hybrid search with these ScoringWeights, e.g. dbsf:fusion=dbsf,dense_weight=0.5",
+    )
     args = parser.parse_args()
     if not args.inprocess:
         parser.error("only --inprocess is implemented: the HTTP path is still to be written")
     return args
+
+
+def variants(specs: list[str]) -> dict[str, dict[str, Any]]:
+    """`--variant` values as leg name -> ScoringWeights overrides."""
+    out: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        name, _, fields = spec.partition(":")
+        changes: dict[str, Any] = {}
+        for field in filter(None, fields.split(",")):
+            key, _, value = field.partition("=")
+            changes[key] = value if key == "fusion" else int(value) if key == "rrf_k" else float(value)
+        out[name] = changes
+    return out
 
 
 def main() -> None:
@@ -524,7 +522,7 @@ def main() -> None:
     for mode in MODES if args.mode == "all" else (args.mode,):
         prepared = prepare_mode(samples, mode, categories)
         log(f"{args.dataset} {mode} mode: {json.dumps(prepared.counts)}")
-        modes[mode] = asyncio.run(run_mode(prepared, names))
+        modes[mode] = asyncio.run(run_mode(prepared, names, variants(args.variant)))
     result: dict[str, Any] = {
         "dataset": args.dataset,
         "command": " ".join(["python -m bench.long_memory", *sys.argv[1:]]),

@@ -300,8 +300,9 @@ class Settings(BaseSettings):
     # While the vector index cannot serve, search reads at most this many of the user's newest valid memories
     # from the system of record for its keyword (BM25) fallback.
     search_fallback_max_scan: int = Field(default=5_000, gt=0)
-    # Fusion of the dense and keyword lists (see search/scoring.py); shares tuned on LOCOMO (bench/locomo.py).
-    search_fusion: Literal["score", "rrf"] = "score"
+    # Fusion of the dense and keyword lists (see search/scoring.py): the shares are scaled per query by each
+    # list's lead ("adaptive"); the base shares were tuned on LOCOMO (bench/locomo.py).
+    search_fusion: Literal["adaptive", "score", "rrf"] = "adaptive"
     rrf_k: int = Field(default=10, gt=0)
     dense_weight: float = Field(default=0.6, ge=0)
     keyword_weight: float = Field(default=0.4, ge=0)

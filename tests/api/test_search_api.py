@@ -50,10 +50,15 @@ def test_explain_returns_each_component(api: Api) -> None:
     _seed(api)
     hits = api.search("golden retriever Max", explain=True).json()["data"]["memories"]
     details = hits[0]["score_details"]
-    assert details["fusion"] == "score"
+    assert details["fusion"] == "adaptive"
     assert details["dense_rank"] == 1 and details["keyword_rank"] == 1
-    # First in both lists: each list gives its whole share, so relevance is 1.
-    assert details["dense_contribution"] == 0.6 and details["keyword_contribution"] == 0.4
+    # First in both lists: each list gives its whole share (0.6 / 0.4 scaled by the list's lead on this
+    # query, as explained), so relevance is 1.
+    shares = details["weights"]
+    assert 0 < shares["dense"] <= 0.6 and 0 < shares["keyword"] <= 0.4
+    total = shares["dense"] + shares["keyword"]
+    assert details["dense_contribution"] == pytest.approx(shares["dense"] / total, abs=1e-5)
+    assert details["keyword_contribution"] == pytest.approx(shares["keyword"] / total, abs=1e-5)
     assert details["relevance"] == 1.0
     for key in ("dense_similarity", "keyword_score", "recency", "importance", "final"):
         assert key in details

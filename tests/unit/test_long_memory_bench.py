@@ -13,8 +13,9 @@ from bench.long_memory import (
     prepare_mode,
     ranked_sessions,
     session_memories,
-    term_counter,
 )
+
+from membank.storage.qdrant_common.text import Bm25Text
 
 
 def _mode_result(**recall_at_10: float) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def test_mixed_mode_stores_every_fourth_session_as_one_memory_and_the_rest_turn_
 
 
 def test_plain_bm25_counts_terms_exactly_and_ranks_by_okapi_bm25() -> None:
-    counter = term_counter()
+    counter = Bm25Text()
     assert sorted(PlainBm25([{"content": "porto " * 40 + "lisbon"}], counter)._docs[0].values()) == [1, 40]
     items = [
         {"content": "I moved to Porto last spring"},

@@ -51,6 +51,7 @@ from membank.storage.pgvector.tables import (
     DOCUMENTS,
     HNSW_INDEX,
     INVALID_HNSW_QUERY,
+    LENGTH_COLUMNS,
     TERMS,
     Vector,
     create_statements,
@@ -374,14 +375,16 @@ class PgvectorIndex:
                 f"{self.dim} (MEMBANK_EMBEDDING_DIM); fix: `membank reindex` rebuilds it with the new dimension",
                 cause="unreadable",
             )
-        if found is None or not _all_present(conn):
+        if found is None or not _terms_present(conn):
             # Only when something is missing: a role allowed to use the tables need not be allowed to create.
             for statement in create_statements(self.dim):
                 conn.execute(sql(statement))
+        elif not _lengths_present(conn):
+            _add_lengths(conn)
 
     def _recreate(self, conn: Connection) -> None:
         conn.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-        if _dimension(conn) == self.dim and _all_present(conn):
+        if _dimension(conn) == self.dim and _terms_present(conn) and _lengths_present(conn):
             conn.execute(sql(f"TRUNCATE {TERMS}, {DOCUMENTS}"))
             return
         for statement in [*drop_statements(), *create_statements(self.dim)]:
@@ -397,13 +400,36 @@ def _dimension(conn: Connection) -> int | None:
     return None if found is None else int(found)
 
 
-def _all_present(conn: Connection) -> bool:
-    """Both tables, with every column of this version (the BM25 lengths came later)."""
+def _terms_present(conn: Connection) -> bool:
+    return bool(conn.execute(sql("SELECT to_regclass(:terms) IS NOT NULL"), {"terms": TERMS}).scalar())
+
+
+def _lengths_present(conn: Connection) -> bool:
+    """The BM25 length columns, which tables made before them lack."""
     statement = sql(
-        "SELECT to_regclass(:terms) IS NOT NULL AND EXISTS (SELECT 1 FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = :documents AND column_name = 'bm25_avg')"
+        "SELECT count(*) = 2 FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = :documents AND column_name IN ('bm25_length', 'bm25_avg')"
     )
-    return bool(conn.execute(statement, {"terms": TERMS, "documents": DOCUMENTS}).scalar())
+    return bool(conn.execute(statement, {"documents": DOCUMENTS}).scalar())
+
+
+def _add_lengths(conn: Connection) -> None:
+    """Upgrade tables made before BM25 lengths were kept (their rows are re-weighted at their user's next
+    write). Adding a column is instant but waits for an exclusive lock: a bounded wait (a running index
+    build holds the table), and a role that may use the tables but not alter them is told what to run."""
+    conn.execute(sql("SET LOCAL lock_timeout = '10s'"))
+    try:
+        with conn.begin_nested():
+            for statement in LENGTH_COLUMNS:
+                conn.execute(sql(statement))
+    except DBAPIError as exc:
+        if _sqlstate(exc) != "42501":
+            raise
+        raise IndexUnavailable(
+            f"the pgvector index table {DOCUMENTS} predates BM25 lengths and this database role may not "
+            f"alter it; fix: its owner runs once: {'; '.join(LENGTH_COLUMNS)}",
+            cause="error",
+        ) from None
 
 
 def _similarity(row: Any) -> tuple[str, float, int, float]:

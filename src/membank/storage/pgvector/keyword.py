@@ -23,6 +23,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    all_,
     any_,
     bindparam,
     cast,
@@ -39,6 +40,7 @@ from membank.models import Scope
 from membank.storage.pgvector.tables import documents, terms
 from membank.storage.ports import IndexDocument
 from membank.storage.qdrant_common.lengths import KeywordWeights, Stored, StoredVector, Weighted
+from membank.storage.qdrant_common.text import LengthStats
 
 __all__ = ["Bm25Terms"]
 
@@ -50,7 +52,7 @@ class Bm25Terms:
     """Document terms for `vector_index_terms` and the scoring query of a text."""
 
     def __init__(self) -> None:
-        self._weights = KeywordWeights(remember=False, key=str)
+        self._weights = KeywordWeights(remember_seconds=0, key=str)
 
     def weigh(self, conn: Connection, batch: Sequence[IndexDocument]) -> list[Weighted]:
         """The weights of `batch` (ids distinct), re-weighting its users' other documents when their
@@ -146,12 +148,24 @@ class _TableLengths:
         )
         return {row.id: Stored(row.tenant_id, row.user_id, row.bm25_length, row.bm25_avg) for row in rows}
 
-    def user_points(self, tenant_id: str, user_id: str) -> Iterator[tuple[str, Stored]]:
-        rows = self._conn.execute(
-            select(D.id, D.bm25_length, D.bm25_avg).where(D.tenant_id == tenant_id, D.user_id == user_id)
-        )
-        for row in rows:
-            yield row.id, Stored(tenant_id, user_id, row.bm25_length, row.bm25_avg)
+    def user_stats(self, tenant_id: str, user_id: str, exclude: set[str]) -> LengthStats | None:
+        """One aggregate over the user's rows (their index on tenant and user), under the user's lock."""
+        row = self._conn.execute(
+            select(
+                func.count().label("documents"),
+                func.coalesce(func.sum(D.bm25_length), 0).label("tokens"),
+                func.count().filter(D.bm25_length.is_(None) | D.bm25_avg.is_(None)).label("legacy"),
+                func.min(D.bm25_avg).label("lowest"),
+                func.max(D.bm25_avg).label("highest"),
+            ).where(
+                D.tenant_id == tenant_id,
+                D.user_id == user_id,
+                D.id != all_(bindparam(None, sorted(exclude), type_=ARRAY(Text))),
+            )
+        ).one()
+        if row.legacy or row.lowest != row.highest:
+            return None
+        return LengthStats(int(row.documents), int(row.tokens), row.lowest)
 
     def user_vectors(self, tenant_id: str, user_id: str) -> Iterator[StoredVector]:
         statement = (
@@ -171,17 +185,14 @@ class _TableLengths:
             yield StoredVector(row.id, row.indices, row.weights, row.bm25_length, row.bm25_avg)
 
     def rewrite(self, points: Sequence[StoredVector]) -> None:
-        new = (
-            func.unnest(
-                bindparam("ids", [p.point_id for p in points for _ in p.indices], type_=ARRAY(Text)),
-                bindparam("terms", [int(t) for p in points for t in p.indices], type_=ARRAY(BigInteger)),
-                bindparam("weights", [float(v) for p in points for v in p.values], type_=ARRAY(Float)),
-            )
-            .table_valued("id", "term", "weight", name="new")
-            .render_derived()
-        )
+        """Documents first (locked in id order, as every writer of these tables locks them), then terms: a
+        concurrent delete (document, then its terms by cascade) queues instead of deadlocking."""
+        ids = sorted(p.point_id for p in points)
         self._conn.execute(
-            update(terms).where(T.document_id == new.c.id, T.term == new.c.term).values(weight=new.c.weight)
+            select(D.id)
+            .where(D.id == any_(bindparam(None, ids, type_=ARRAY(Text))))
+            .order_by(D.id)
+            .with_for_update()
         )
         lengths = (
             func.unnest(
@@ -196,4 +207,16 @@ class _TableLengths:
             update(documents)
             .where(D.id == lengths.c.id)
             .values(bm25_length=lengths.c.length, bm25_avg=lengths.c.average)
+        )
+        new = (
+            func.unnest(
+                bindparam("ids", [p.point_id for p in points for _ in p.indices], type_=ARRAY(Text)),
+                bindparam("terms", [int(t) for p in points for t in p.indices], type_=ARRAY(BigInteger)),
+                bindparam("weights", [float(v) for p in points for v in p.values], type_=ARRAY(Float)),
+            )
+            .table_valued("id", "term", "weight", name="new")
+            .render_derived()
+        )
+        self._conn.execute(
+            update(terms).where(T.document_id == new.c.id, T.term == new.c.term).values(weight=new.c.weight)
         )

@@ -42,6 +42,7 @@ __all__ = [
     "DOCUMENTS",
     "HNSW_INDEX",
     "INVALID_HNSW_QUERY",
+    "LENGTH_COLUMNS",
     "TERMS",
     "Vector",
     "create_statements",
@@ -144,10 +145,6 @@ def create_statements(dim: int) -> list[str]:
             bm25_length integer,
             bm25_avg double precision
         )""",
-        # Tables created before BM25 lengths were kept gain the columns (their rows: NULL, weighted under the
-        # legacy fixed average until their user is re-weighted or `membank reindex` rewrites them).
-        f"ALTER TABLE {DOCUMENTS} ADD COLUMN IF NOT EXISTS bm25_length integer",
-        f"ALTER TABLE {DOCUMENTS} ADD COLUMN IF NOT EXISTS bm25_avg double precision",
         f"CREATE INDEX IF NOT EXISTS {DOCUMENTS}_scope ON {DOCUMENTS} (tenant_id, user_id)",
         f"CREATE INDEX IF NOT EXISTS {DOCUMENTS}_fields ON {DOCUMENTS} USING gin (fields jsonb_path_ops)",
         f"""CREATE TABLE IF NOT EXISTS {TERMS} (
@@ -161,6 +158,14 @@ def create_statements(dim: int) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {TERMS}_lookup ON {TERMS} (tenant_id, term, user_id) "
         "INCLUDE (document_id, weight)",
     ]
+
+
+# Tables created before BM25 lengths were kept gain the columns (their rows: NULL, weighted under the legacy
+# fixed average until their user is re-weighted or `membank reindex` rewrites them).
+LENGTH_COLUMNS = (
+    f"ALTER TABLE {DOCUMENTS} ADD COLUMN IF NOT EXISTS bm25_length integer",
+    f"ALTER TABLE {DOCUMENTS} ADD COLUMN IF NOT EXISTS bm25_avg double precision",
+)
 
 
 def hnsw_statement() -> str:

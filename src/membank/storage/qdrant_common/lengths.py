@@ -12,10 +12,14 @@ old ones from their counts recovered under the fixed legacy average.
 from __future__ import annotations
 
 import contextlib
+import math
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from cachetools import LRUCache, TTLCache
 
 from membank.storage.ports import IndexDocument
 from membank.storage.qdrant_common.payload import point_id
@@ -37,10 +41,13 @@ __all__ = [
     "Stored",
     "StoredVector",
     "Weighted",
+    "measured",
     "payload_groups",
     "stored_of",
 ]
 
+# Bounds the remembered statistics (a few dozen bytes each); a user left out is measured again.
+REMEMBERED_USERS = 100_000
 LENGTH = "bm25_len"
 AVG_LEN = "bm25_avg"
 UserKey = tuple[str, str]
@@ -58,11 +65,14 @@ class Stored:
 
 @dataclass(frozen=True, slots=True)
 class StoredVector:
+    """A point's sparse vector as stored, with its length, average and sync token (the state it was read in)."""
+
     point_id: str
     indices: Sequence[int]
     values: Sequence[float]
     length: int | None
     avg_len: float | None
+    token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,31 +105,56 @@ def payload_groups(points: Sequence[StoredVector]) -> dict[tuple[tuple[str, Any]
     return groups
 
 
+def measured(points: Iterable[Stored]) -> LengthStats | None:
+    """The statistics of these points; None when one has no length (written before lengths were kept) or
+    they disagree on the reference (a re-weight was cut short, or raced): the user is then re-weighted."""
+    documents = tokens = 0
+    references: set[float] = set()
+    for point in points:
+        if point.length is None or point.avg_len is None:
+            return None
+        documents += 1
+        tokens += point.length
+        references.add(point.avg_len)
+    if len(references) > 1:
+        return None
+    return LengthStats(documents, tokens, next(iter(references), None))
+
+
 class LengthStore(Protocol):
-    """What an engine gives the bookkeeping; called with the adapter's write lock held."""
+    """What an engine gives the bookkeeping; called with the adapter's write lock held (if it has one)."""
 
     def stored(self, point_ids: Sequence[str]) -> dict[str, Stored]:
         """The points of these ids that the index holds."""
 
-    def user_points(self, tenant_id: str, user_id: str) -> Iterator[tuple[str, Stored]]:
-        """(point id, stored) of every point of the user."""
+    def user_stats(self, tenant_id: str, user_id: str, exclude: set[str]) -> LengthStats | None:
+        """`measured` over the user's points but `exclude`."""
 
     def user_vectors(self, tenant_id: str, user_id: str) -> Iterator[StoredVector]:
         """Every point of the user with its sparse vector."""
 
     def rewrite(self, points: Sequence[StoredVector]) -> None:
-        """Replace these points' sparse vectors and set their payload's length and average."""
+        """Replace these points' sparse vectors and set their length and average, each only if the point is
+        still the state it was read in (`StoredVector.token`): a newer write is never undone."""
 
 
 class KeywordWeights:
-    """Weights documents for one index. `remember`: statistics are kept between writes (only when this
-    process alone writes the index); otherwise they are measured before every write. `key` maps a memory id
-    to the id the `LengthStore` uses (a Qdrant point id by default)."""
+    """Weights documents for one index. Users' statistics are remembered for `remember_seconds` between writes
+    (`math.inf` only where this process alone writes the index; 0: measured before every write) and for the
+    `REMEMBERED_USERS` most recently written users. `key` maps a memory id to the id the `LengthStore` uses (a
+    Qdrant point id by default)."""
 
-    def __init__(self, *, remember: bool, key: Callable[[str], str] = point_id) -> None:
+    def __init__(self, *, remember_seconds: float, key: Callable[[str], str] = point_id) -> None:
         self._key = key
-        self._remember = remember
-        self._known: dict[UserKey, LengthStats] = {}
+        self._remember = remember_seconds > 0
+        self._known: MutableMapping[UserKey, LengthStats] = (
+            LRUCache(REMEMBERED_USERS)
+            if math.isinf(remember_seconds)
+            else TTLCache(REMEMBERED_USERS, remember_seconds)
+            if self._remember
+            else {}
+        )
+        self._known_lock = threading.Lock()  # writers of a shared index run in several threads
         self._text = Bm25Text()
 
     def query(self, text: str) -> tuple[list[int], list[float]]:
@@ -137,20 +172,24 @@ class KeywordWeights:
         for document, terms in zip(documents, counts, strict=True):
             batch[(document.tenant_id, document.user_id)].append(terms)
         references: dict[UserKey, float] = {}
+        exclude = set(ids)
         for key, added in batch.items():
-            others = self._others(store, key, exclude=set(ids))
+            with self._known_lock:
+                others = self._known.get(key) if self._remember else None
+            if others is None:
+                others = store.user_stats(*key, exclude)
             recovered = None
             if others is None:
-                recovered = self._recovered(store, key, exclude=set(ids))
-                others = LengthStats(len(recovered), sum(terms.length for _, terms in recovered))
+                recovered = self._recovered(store, key, exclude=exclude)
+                others = LengthStats(len(recovered), sum(length for _, _, length in recovered))
             after = others.plus(len(added), sum(terms.length for terms in added))
             reference = reference_length(after)
             if recovered is not None or (others.documents and reference != others.reference):
-                self._rewrite(store, recovered or self._recovered(store, key, exclude=set(ids)), reference)
+                self._rewrite(store, recovered or self._recovered(store, key, exclude=exclude), reference)
             references[key] = reference
-            self._known[key] = LengthStats(after.documents, after.tokens, reference)
-        if not self._remember:
-            self._known.clear()
+            if self._remember:
+                with self._known_lock:
+                    self._known[key] = LengthStats(after.documents, after.tokens, reference)
         weighted = []
         for document, terms in zip(documents, counts, strict=True):
             avg_len = references[(document.tenant_id, document.user_id)]
@@ -164,8 +203,9 @@ class KeywordWeights:
             self._forget(stored)
 
     def reset(self) -> None:
-        """The index was emptied."""
-        self._known.clear()
+        """The index was emptied, or (re)opened: nothing remembered holds."""
+        with self._known_lock:
+            self._known.clear()
 
     @contextlib.contextmanager
     def forgetting_on_failure(self) -> Iterator[None]:
@@ -174,50 +214,36 @@ class KeywordWeights:
         try:
             yield
         except BaseException:
-            self._known.clear()
+            self.reset()
             raise
 
     def _forget(self, stored: Iterable[Stored]) -> None:
-        for point in stored:
-            key = (point.tenant_id, point.user_id)
-            known = self._known.get(key)
-            if known is not None:
-                self._known[key] = known.plus(-1, -(point.length or 0))
-
-    def _others(self, store: LengthStore, key: UserKey, *, exclude: set[str]) -> LengthStats | None:
-        """The user's statistics without the points being written; None when a point has no length (written
-        before lengths were kept: the user is re-weighted from the vectors)."""
-        if self._remember and key in self._known:
-            return self._known[key]
-        documents = tokens = 0
-        reference = None
-        for found, point in store.user_points(*key):
-            if found in exclude:
-                continue
-            if point.length is None:
-                return None
-            documents += 1
-            tokens += point.length
-            reference = point.avg_len if reference is None else reference
-        return LengthStats(documents, tokens, reference)
+        with self._known_lock:
+            for point in stored:
+                key = (point.tenant_id, point.user_id)
+                known = self._known.get(key)
+                if known is not None:
+                    self._known[key] = known.plus(-1, -(point.length or 0))
 
     def _recovered(
         self, store: LengthStore, key: UserKey, *, exclude: set[str]
-    ) -> list[tuple[str, TermCounts]]:
-        """The term counts of the user's points (but `exclude`), recovered from their stored weights."""
-        return [
-            (
-                found.point_id,
-                reweighted(found.indices, found.values, found.length, found.avg_len or LEGACY_AVG_LEN),
-            )
-            for found in store.user_vectors(*key)
-            if found.point_id not in exclude
-        ]
+    ) -> list[tuple[StoredVector, TermCounts, int]]:
+        """The user's points (but `exclude`) with their term counts recovered from their stored weights, and
+        their length (the stored one when known: recovery rounds the counts of very frequent terms)."""
+        out = []
+        for found in store.user_vectors(*key):
+            if found.point_id in exclude:
+                continue
+            terms = reweighted(found.indices, found.values, found.length, found.avg_len or LEGACY_AVG_LEN)
+            out.append((found, terms, terms.length if found.length is None else found.length))
+        return out
 
-    def _rewrite(self, store: LengthStore, points: list[tuple[str, TermCounts]], reference: float) -> None:
+    def _rewrite(
+        self, store: LengthStore, points: list[tuple[StoredVector, TermCounts, int]], reference: float
+    ) -> None:
         rewritten = []
-        for found, terms in points:
-            indices, values = term_weights(terms, reference)
-            rewritten.append(StoredVector(found, indices, values, terms.length, reference))
+        for found, terms, length in points:
+            indices, values = term_weights(terms, reference, length=length)
+            rewritten.append(StoredVector(found.point_id, indices, values, length, reference, found.token))
         if rewritten:
             store.rewrite(rewritten)

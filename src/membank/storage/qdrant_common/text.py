@@ -89,9 +89,12 @@ def reference_length(stats: LengthStats) -> float:
     return measured
 
 
-def term_weights(terms: TermCounts, avg_len: float) -> tuple[list[int], list[float]]:
-    """The document's sparse vector (indices, BM25 weights) under the average length `avg_len`."""
-    norm = K1 * (1.0 - B + B * terms.length / avg_len)
+def term_weights(
+    terms: TermCounts, avg_len: float, *, length: int | None = None
+) -> tuple[list[int], list[float]]:
+    """The document's sparse vector (indices, BM25 weights) under the average length `avg_len`; the
+    document's length is its counts' unless given."""
+    norm = K1 * (1.0 - B + B * (terms.length if length is None else length) / avg_len)
     indices = sorted(terms.counts)
     return indices, [terms.counts[t] * (K1 + 1.0) / (terms.counts[t] + norm) for t in indices]
 

@@ -23,6 +23,7 @@ a write and on `close`: an OS crash or power cut can lose the writes of those la
 from __future__ import annotations
 
 import contextlib
+import math
 import shutil
 import threading
 import time
@@ -43,6 +44,7 @@ from membank.storage.qdrant_common.lengths import (
     KeywordWeights,
     Stored,
     StoredVector,
+    measured,
     payload_groups,
     stored_of,
 )
@@ -55,6 +57,7 @@ from membank.storage.qdrant_common.payload import (
     point_id,
 )
 from membank.storage.qdrant_common.points import dense_rows, hits, idf_corpus_scope
+from membank.storage.qdrant_common.text import LengthStats
 from membank.storage.qdrant_edge import schema
 from membank.storage.qdrant_edge.filters import compiler
 from membank.storage.qdrant_edge.guard import FileGuard
@@ -89,7 +92,7 @@ class QdrantEdgeIndex:
         self._flush_seconds = flush_seconds
         self._auto_optimize_points = auto_optimize_points
         # This process alone writes the shard (`OwnerLock`): users' length statistics are remembered.
-        self._keyword = KeywordWeights(remember=True)
+        self._keyword = KeywordWeights(remember_seconds=math.inf)
         self._rw = ReadWriteLock()
         self._write_mutex = threading.Lock()
         self._optimizing = threading.Lock()
@@ -321,6 +324,7 @@ class QdrantEdgeIndex:
             self._unavailable = exc
             raise
         self._unavailable = None
+        self._keyword.reset()  # what was remembered was of the shard before
         return shard
 
     def _load_or_create(self) -> q.EdgeShard:
@@ -456,9 +460,9 @@ class _ShardLengths:
     def stored(self, point_ids: Sequence[str]) -> dict[str, Stored]:
         return self._index._stored(self._index._require(), point_ids)
 
-    def user_points(self, tenant_id: str, user_id: str) -> Iterator[tuple[str, Stored]]:
-        for record in self._index._user_records(self._index._require(), tenant_id, user_id, False):
-            yield str(record.id), stored_of(record.payload or {})
+    def user_stats(self, tenant_id: str, user_id: str, exclude: set[str]) -> LengthStats | None:
+        records = self._index._user_records(self._index._require(), tenant_id, user_id, False)
+        return measured(stored_of(r.payload or {}) for r in records if str(r.id) not in exclude)
 
     def user_vectors(self, tenant_id: str, user_id: str) -> Iterator[StoredVector]:
         for record in self._index._user_records(self._index._require(), tenant_id, user_id, True):

@@ -43,6 +43,7 @@ from membank.storage.qdrant_common.lengths import (
     KeywordWeights,
     Stored,
     StoredVector,
+    measured,
     payload_groups,
     stored_of,
 )
@@ -55,6 +56,7 @@ from membank.storage.qdrant_common.payload import (
     point_id,
 )
 from membank.storage.qdrant_common.points import dense_rows, hits, idf_corpus_scope
+from membank.storage.qdrant_common.text import LengthStats
 from membank.storage.qdrant_server import collection
 from membank.storage.qdrant_server.calls import ServerCalls
 from membank.storage.qdrant_server.filters import compiler
@@ -65,6 +67,7 @@ __all__ = ["QdrantServerIndex"]
 T = TypeVar("T")
 _PAGE = 1024
 _UPSERT_BATCH = 512
+STATS_SECONDS = 30.0
 
 
 class QdrantServerIndex:
@@ -98,10 +101,12 @@ class QdrantServerIndex:
             secrets=secrets,
             serialize=serialize,
         )
-        # Other processes write the collection too: users' length statistics are measured before each write.
-        # Two of them re-weighting one user at once can leave its points under averages up to the drift
-        # apart (`membank reindex` evens them).
-        self._keyword = KeywordWeights(remember=False)
+        # Other processes write the collection too: a user's length statistics are remembered for a short
+        # while only (others' writes meanwhile move the average by less than the drift that a re-weight
+        # waits for). Re-weights write a point only in the state it was read in (its sync token), so a
+        # newer write is never undone; points left under different averages (a re-weight cut short, or two
+        # at once) are seen at the next measurement and re-weighted together.
+        self._keyword = KeywordWeights(remember_seconds=STATS_SECONDS)
         self._ready = False
         self._ready_lock = threading.Lock()
         self._closed = False
@@ -171,41 +176,46 @@ class QdrantServerIndex:
         latest = {document.id: document for document in documents}  # the last of a repeated id wins
         documents = list(latest.values())
         vectors = dense_rows(documents, self.dim)
-        weighted = self._keyword.weigh(_ServerLengths(self), documents)
-        points = [
-            models.PointStruct(
-                id=point_id(document.id),
-                vector={
-                    DENSE: vector,
-                    SPARSE: models.SparseVector(indices=keyword.indices, values=keyword.values),
-                },
-                payload={**_payload(document), LENGTH: keyword.length, AVG_LEN: keyword.avg_len},
-            )
-            for document, vector, keyword in zip(documents, vectors, weighted, strict=True)
-        ]
-        # Requests stay well under the server's 32 MiB body limit (a 384-d point is ~5 KB of JSON). A failure
-        # part-way leaves some batches applied: harmless, the outbox re-sends them all (upserts by id).
-        for start in range(0, len(points), _UPSERT_BATCH):
-            self._call(
-                "upsert points",
-                partial(
-                    self._client.upsert,
-                    self.collection_name,
-                    points=points[start : start + _UPSERT_BATCH],
-                    update_filter=not_older(documents[start : start + _UPSERT_BATCH]),
-                    wait=True,
-                ),
-            )
+        with self._keyword.forgetting_on_failure():
+            weighted = self._keyword.weigh(_ServerLengths(self), documents)
+            points = [
+                models.PointStruct(
+                    id=point_id(document.id),
+                    vector={
+                        DENSE: vector,
+                        SPARSE: models.SparseVector(indices=keyword.indices, values=keyword.values),
+                    },
+                    payload={**_payload(document), LENGTH: keyword.length, AVG_LEN: keyword.avg_len},
+                )
+                for document, vector, keyword in zip(documents, vectors, weighted, strict=True)
+            ]
+            # Requests stay well under the server's 32 MiB body limit (a 384-d point is ~5 KB of JSON). A failure
+            # part-way leaves some batches applied: harmless, the outbox re-sends them all (upserts by id).
+            for start in range(0, len(points), _UPSERT_BATCH):
+                self._call(
+                    "upsert points",
+                    partial(
+                        self._client.upsert,
+                        self.collection_name,
+                        points=points[start : start + _UPSERT_BATCH],
+                        update_filter=not_older(documents[start : start + _UPSERT_BATCH]),
+                        wait=True,
+                    ),
+                )
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove documents by id; unknown ids are ignored."""
         if not ids:
             return
-        selector = models.PointIdsList(points=[point_id(each) for each in ids])
-        self._call(
-            "delete points",
-            lambda: self._client.delete(self.collection_name, points_selector=selector, wait=True),
-        )
+        points = [point_id(each) for each in ids]
+        stored = self._stored(points)  # what the remembered length statistics lose
+        selector = models.PointIdsList(points=list[models.ExtendedPointId](points))
+        with self._keyword.forgetting_on_failure():
+            self._call(
+                "delete points",
+                lambda: self._client.delete(self.collection_name, points_selector=selector, wait=True),
+            )
+            self._keyword.deleted(stored.values())
 
     def clear(self) -> str | None:
         """Drop the collection and create it anew (nothing is kept aside: the server's data is not ours to
@@ -426,6 +436,7 @@ class QdrantServerIndex:
                 return
 
     def _rewrite(self, points: Sequence[StoredVector]) -> None:
+        """Each point's new sparse vector and lengths, written only while it holds the state it was read in."""
         for start in range(0, len(points), _UPSERT_BATCH):
             page = points[start : start + _UPSERT_BATCH]
             vectors = [
@@ -439,22 +450,44 @@ class QdrantServerIndex:
             ]
             self._call(
                 "re-weight points",
-                partial(self._client.update_vectors, self.collection_name, points=vectors, wait=True),
+                partial(
+                    self._client.update_vectors,
+                    self.collection_name,
+                    points=vectors,
+                    update_filter=_unchanged(page),
+                    wait=True,
+                ),
             )
             for payload, ids in payload_groups(page).items():
+                group = [point for point in page if point.point_id in set(ids)]
                 self._call(
                     "re-weight points",
                     partial(
                         self._client.set_payload,
                         self.collection_name,
                         payload=dict(payload),
-                        points=models.PointIdsList(points=list(ids)),
+                        points=models.FilterSelector(filter=_unchanged(group)),
                         wait=True,
                     ),
                 )
 
 
-_LENGTH_FIELDS = ("tenant_id", "user_id", LENGTH, AVG_LEN)
+def _unchanged(points: Sequence[StoredVector]) -> models.Filter:
+    """Matches each of these points while its sync token is the one it was read with."""
+    return models.Filter(
+        should=[
+            models.Filter(
+                must=[
+                    models.HasIdCondition(has_id=[point.point_id]),
+                    models.FieldCondition(key="sync_token", match=models.MatchValue(value=point.token or "")),
+                ]
+            )
+            for point in points
+        ]
+    )
+
+
+_LENGTH_FIELDS = ("tenant_id", "user_id", "sync_token", LENGTH, AVG_LEN)
 
 
 class _ServerLengths:
@@ -466,16 +499,17 @@ class _ServerLengths:
     def stored(self, point_ids: Sequence[str]) -> dict[str, Stored]:
         return self._index._stored(point_ids)
 
-    def user_points(self, tenant_id: str, user_id: str) -> Iterator[tuple[str, Stored]]:
-        for record in self._index._user_records(tenant_id, user_id, False):
-            yield str(record.id), stored_of(record.payload or {})
+    def user_stats(self, tenant_id: str, user_id: str, exclude: set[str]) -> LengthStats | None:
+        records = self._index._user_records(tenant_id, user_id, False)
+        return measured(stored_of(r.payload or {}) for r in records if str(r.id) not in exclude)
 
     def user_vectors(self, tenant_id: str, user_id: str) -> Iterator[StoredVector]:
         for record in self._index._user_records(tenant_id, user_id, True):
             stored = stored_of(record.payload or {})
             sparse = (record.vector or {}).get(SPARSE) if isinstance(record.vector, dict) else None
             indices, values = (sparse.indices, sparse.values) if sparse is not None else ([], [])
-            yield StoredVector(str(record.id), indices, values, stored.length, stored.avg_len)
+            token = (record.payload or {}).get("sync_token")
+            yield StoredVector(str(record.id), indices, values, stored.length, stored.avg_len, token)
 
     def rewrite(self, points: Sequence[StoredVector]) -> None:
         self._index._rewrite(points)
