@@ -153,3 +153,24 @@ def test_an_index_written_before_lengths_were_kept_is_reweighted_at_the_next_wri
             assert have[memory_id] == pytest.approx(score, rel=1e-3)
     finally:
         index.close()
+
+
+def test_termless_and_hugely_repetitive_documents_take_part_in_reweights(index: VectorIndex) -> None:
+    documents = [
+        doc("empty", text="the and of it"),
+        doc("repeat", text="zebra " * 20_000),
+        *(doc(f"n{i}", text=f"zebra grazing number {i}") for i in range(5)),
+        doc("long", text=long_text(9, 600, extra="zebra")),
+    ]
+    for document in documents:
+        index.upsert([document])
+    want, have = okapi(documents, "zebra"), keyword_scores(index, "zebra")
+    assert have.keys() == want.keys() and mid_of("empty") not in have
+    for memory_id, score in want.items():
+        assert have[memory_id] == pytest.approx(score, rel=REWEIGHT_DRIFT)
+    # Saturation: 20,000 mentions in one long text weigh at most (k1 + 1) times the IDF.
+    assert max(have, key=have.__getitem__) == mid_of("repeat")
+
+
+def mid_of(name: str) -> str:
+    return doc(name).id

@@ -16,6 +16,7 @@ from membank.models import Scope
 from membank.storage.filters import And, Condition, Not
 from membank.storage.pgvector import PgvectorIndex
 from membank.storage.ports import IndexDocument
+from membank.storage.qdrant_common.text import LEGACY_AVG_LEN, Bm25Text, term_weights
 from tests.support.postgres import PostgresServer, start_postgres
 
 DIM = 4
@@ -438,3 +439,64 @@ def test_an_older_state_never_replaces_a_newer_one(postgres_url: str) -> None:
         assert dict(index.entries()) == {newer.id: "opaque"}
     finally:
         index.close()
+
+
+def test_tables_made_before_bm25_lengths_are_upgraded_and_reweighted(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """Tables of the fixed-average era (no length columns, weights under 12 tokens) gain the columns on open,
+    or tell a role that may not alter them what its owner must run; the legacy rows are re-weighted at their
+    user's next write, under the user's measured average."""
+    database = postgres_url.rsplit("/", 1)[1]
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    text = Bm25Text()
+    long_text = " ".join(f"word{i % 97}" for i in range(300)) + " zebra"
+    legacy = [doc("short", text="a zebra"), doc("long", text=long_text)]
+    index = PgvectorIndex.connect(postgres_url, DIM)
+    index.upsert(legacy)
+    index.close()
+    with postgres_server.connect(database) as conn:
+        conn.execute("ALTER TABLE vector_index_documents DROP COLUMN bm25_length, DROP COLUMN bm25_avg")
+        for document in legacy:
+            indices, values = term_weights(text.counts(document.text), LEGACY_AVG_LEN)
+            for term, weight in zip(indices, values, strict=True):
+                conn.execute(
+                    "UPDATE vector_index_terms SET weight = %s WHERE document_id = %s AND term = %s",
+                    (weight, document.id, term),
+                )
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(
+            f'GRANT SELECT, INSERT, UPDATE, DELETE ON vector_index_documents, vector_index_terms TO "{role}"'
+        )
+    app_url = (
+        f"postgresql+psycopg://{role}:{PASSWORD}@{postgres_server.host}:{postgres_server.port}/{database}"
+    )
+    try:
+        index = PgvectorIndex.connect(app_url, DIM)
+        with pytest.raises(IndexUnavailable) as caught:
+            index.ping()
+        assert (
+            "ADD COLUMN IF NOT EXISTS bm25_length" in caught.value.message
+            and role not in caught.value.message
+        )
+        index.close()
+        index = PgvectorIndex.connect(postgres_url, DIM)  # the owner opens it once
+        before = index.search(SCOPE, [1.0, 0, 0, 0], "zebra", filter=None, as_of=1e9, limit=10).keyword
+        index.upsert([doc("late", text="zebras again")])
+        after = index.search(SCOPE, [1.0, 0, 0, 0], "zebra", filter=None, as_of=1e9, limit=10).keyword
+        score = {hit.id: hit.score for hit in after}
+        short, long = ids("short").pop(), ids("long").pop()
+        # Under the old 12 tokens the 300-token memory was weighed as 25x too long; under the measured
+        # average (~100 tokens) far less: its share of the short memory's score grows.
+        old_ratio = {h.id: h.score for h in before}[long] / {h.id: h.score for h in before}[short]
+        assert score[long] / score[short] > 2 * old_ratio
+        with postgres_server.connect(database) as conn:
+            rows = conn.execute(
+                "SELECT count(*) FROM vector_index_documents WHERE bm25_length IS NULL"
+            ).fetchone()
+        assert rows is not None and rows[0] == 0
+        index.close()
+    finally:
+        postgres_server.drop_database(database)
+        with postgres_server.connect() as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
