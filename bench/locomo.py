@@ -801,7 +801,9 @@ def parse_args() -> argparse.Namespace:
         "--no-context", action="store_true", help="store bare turns, without the turn each one replies to"
     )
     parser.add_argument("--data-dir", help="(--inprocess) keep the ingested data here and reuse it next time")
-    parser.add_argument("--fusion", choices=("score", "adaptive", "rrf"), help="fusion (MEMBANK_SEARCH_FUSION)")
+    parser.add_argument(
+        "--fusion", choices=("score", "adaptive", "rrf"), help="fusion (MEMBANK_SEARCH_FUSION)"
+    )
     parser.add_argument("--candidates", type=int, help="candidates per list (MEMBANK_SEARCH_CANDIDATES)")
     parser.add_argument("--rrf-k", type=int, help="RRF k (MEMBANK_RRF_K)")
     parser.add_argument("--dense-weight", type=float, help="share of the dense list (MEMBANK_DENSE_WEIGHT)")

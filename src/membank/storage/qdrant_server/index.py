@@ -386,6 +386,12 @@ class QdrantServerIndex:
 
     def _scroll(self, flt: models.Filter | None, fields: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """(memory id, payload) of every point matching `flt`, a page per request."""
+        for record in self._records(flt, fields, vectors=False):
+            payload = record.payload or {}
+            yield memory_id(record, payload), payload
+
+    def _records(self, flt: models.Filter | None, fields: list[str], *, vectors: bool) -> Iterator[Any]:
+        """Every point matching `flt` with these payload fields (and its sparse vector), a page per request."""
         offset: models.ExtendedPointId | None = None
         while True:
             records, offset = self._call(
@@ -397,12 +403,10 @@ class QdrantServerIndex:
                     limit=_PAGE,
                     offset=offset,
                     with_payload=fields,
-                    with_vectors=False,
+                    with_vectors=[SPARSE] if vectors else False,
                 ),
             )
-            for record in records:
-                payload = record.payload or {}
-                yield memory_id(record, payload), payload
+            yield from records
             if offset is None or not records:
                 return
 
@@ -417,23 +421,7 @@ class QdrantServerIndex:
 
     def _user_records(self, tenant_id: str, user_id: str, vectors: bool) -> Iterator[Any]:
         flt = compiler.scope_filter(Scope(tenant_id, user_id), as_of=None, node=None)
-        offset: models.ExtendedPointId | None = None
-        while True:
-            records, offset = self._call(
-                "scroll points",
-                partial(
-                    self._client.scroll,
-                    self.collection_name,
-                    scroll_filter=flt,
-                    limit=_PAGE,
-                    offset=offset,
-                    with_payload=[*_LENGTH_FIELDS],
-                    with_vectors=[SPARSE] if vectors else False,
-                ),
-            )
-            yield from records
-            if offset is None or not records:
-                return
+        return self._records(flt, [*_LENGTH_FIELDS], vectors=vectors)
 
     def _rewrite(self, points: Sequence[StoredVector]) -> None:
         """Each point's new sparse vector and lengths, written only while it holds the state it was read in."""
