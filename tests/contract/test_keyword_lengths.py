@@ -22,7 +22,7 @@ from membank.storage.qdrant_common.text import (
 )
 from membank.storage.qdrant_edge import QdrantEdgeIndex
 from tests.contract.conftest import DIM
-from tests.contract.test_vector_index import NOW, axis, doc
+from tests.contract.test_vector_index import NOW, axis, doc, mid
 
 K1, B = 1.2, 0.75
 WORDS = [f"filler{chr(97 + i)}{chr(97 + j)}" for i in range(26) for j in range(26)]
@@ -165,12 +165,8 @@ def test_termless_and_hugely_repetitive_documents_take_part_in_reweights(index: 
     for document in documents:
         index.upsert([document])
     want, have = okapi(documents, "zebra"), keyword_scores(index, "zebra")
-    assert have.keys() == want.keys() and mid_of("empty") not in have
+    assert have.keys() == want.keys() and mid("empty") not in have
     for memory_id, score in want.items():
         assert have[memory_id] == pytest.approx(score, rel=REWEIGHT_DRIFT)
     # Saturation: 20,000 mentions in one long text weigh at most (k1 + 1) times the IDF.
-    assert max(have, key=have.__getitem__) == mid_of("repeat")
-
-
-def mid_of(name: str) -> str:
-    return doc(name).id
+    assert max(have, key=have.__getitem__) == mid("repeat")

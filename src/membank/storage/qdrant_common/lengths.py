@@ -1,7 +1,7 @@
-"""The per-user length bookkeeping behind the Qdrant adapters' BM25 weights (the normalisation is `text`'s).
+"""The per-user length bookkeeping behind every index's BM25 weights (the normalisation is `text`'s).
 
-Each point keeps its document's length and the average length its weights use in the payload (`LENGTH`,
-`AVG_LEN`). Before a batch is written, the batch's users' statistics (documents, tokens, reference average)
+Each point keeps its document's length and the average length its weights use (in a Qdrant payload `LENGTH`,
+`AVG_LEN`; in pgvector's columns). Before a batch is written, the batch's users' statistics (documents, tokens, reference average)
 are known (remembered by a process that alone writes the index, Qdrant Edge) or measured (read from the
 points' payloads: a Qdrant server that other processes write too); the batch is weighted with the reference
 average of its user, and when that moves (`text.reference_length`) the user's other points are re-weighted
@@ -28,14 +28,15 @@ from membank.storage.qdrant_common.text import (
     Bm25Text,
     LengthStats,
     TermCounts,
+    recovered_counts,
     reference_length,
-    reweighted,
     term_weights,
 )
 
 __all__ = [
     "AVG_LEN",
     "LENGTH",
+    "LENGTH_FIELDS",
     "KeywordWeights",
     "LengthStore",
     "Stored",
@@ -43,13 +44,17 @@ __all__ = [
     "Weighted",
     "measured",
     "payload_groups",
+    "records_stats",
     "stored_of",
+    "stored_vector",
 ]
 
 # Bounds the remembered statistics (a few dozen bytes each); a user left out is measured again.
 REMEMBERED_USERS = 100_000
 LENGTH = "bm25_len"
 AVG_LEN = "bm25_avg"
+# The payload fields a Qdrant point's bookkeeping reads (the sync token guards re-weights).
+LENGTH_FIELDS = ["tenant_id", "user_id", "sync_token", LENGTH, AVG_LEN]
 UserKey = tuple[str, str]
 
 
@@ -94,6 +99,22 @@ def stored_of(payload: dict[str, Any]) -> Stored:
         None if length is None else int(length),
         None if avg_len is None else float(avg_len),
     )
+
+
+def stored_vector(record: Any, sparse_name: str) -> StoredVector:
+    """A Qdrant record (either engine's, read with `LENGTH_FIELDS` and its sparse vector) as a `StoredVector`."""
+    payload = record.payload or {}
+    stored = stored_of(payload)
+    sparse = record.vector.get(sparse_name) if isinstance(record.vector, dict) else None
+    indices, values = (sparse.indices, sparse.values) if sparse is not None else ([], [])
+    return StoredVector(
+        str(record.id), indices, values, stored.length, stored.avg_len, payload.get("sync_token")
+    )
+
+
+def records_stats(records: Iterable[Any], exclude: set[str]) -> LengthStats | None:
+    """`measured` over Qdrant records (read with `LENGTH_FIELDS`) but those in `exclude`."""
+    return measured(stored_of(r.payload or {}) for r in records if str(r.id) not in exclude)
 
 
 def payload_groups(points: Sequence[StoredVector]) -> dict[tuple[tuple[str, Any], ...], list[str]]:
@@ -185,7 +206,9 @@ class KeywordWeights:
             after = others.plus(len(added), sum(terms.length for terms in added))
             reference = reference_length(after)
             if recovered is not None or (others.documents and reference != others.reference):
-                self._rewrite(store, recovered or self._recovered(store, key, exclude=exclude), reference)
+                if recovered is None:
+                    recovered = self._recovered(store, key, exclude=exclude)
+                self._rewrite(store, recovered, reference)
             references[key] = reference
             if self._remember:
                 with self._known_lock:
@@ -234,7 +257,9 @@ class KeywordWeights:
         for found in store.user_vectors(*key):
             if found.point_id in exclude:
                 continue
-            terms = reweighted(found.indices, found.values, found.length, found.avg_len or LEGACY_AVG_LEN)
+            terms = recovered_counts(
+                found.indices, found.values, found.length, found.avg_len or LEGACY_AVG_LEN
+            )
             out.append((found, terms, terms.length if found.length is None else found.length))
         return out
 

@@ -15,7 +15,7 @@ hundred tokens as if it were 20x too long, so on long memories BM25 degenerated 
 plain BM25 by 0.08-0.17 recall@10 (issue 14). The weights are stored (a sparse vector, a table of terms), so
 the average they use is the user's *reference length*: all of a user's documents are weighted with the same
 one, and when the user's measured average moves more than `REWEIGHT_DRIFT` away from it, the reference becomes
-the measured average and every document of the user is re-weighted (`reweighted`, from the term counts
+the measured average and every document of the user is re-weighted (from the term counts
 recovered from the stored weights). A re-weight needs the average to move by a fifth, so it happens at
 geometrically spaced sizes: the work stays proportional to what was written.
 """
@@ -35,8 +35,8 @@ __all__ = [
     "Bm25Text",
     "LengthStats",
     "TermCounts",
+    "recovered_counts",
     "reference_length",
-    "reweighted",
     "term_weights",
 ]
 
@@ -99,7 +99,7 @@ def term_weights(
     return indices, [terms.counts[t] * (K1 + 1.0) / (terms.counts[t] + norm) for t in indices]
 
 
-def reweighted(
+def recovered_counts(
     indices: Sequence[int], values: Sequence[float], length: int | None, avg_len: float
 ) -> TermCounts:
     """The term counts behind stored weights (`term_weights` of a document of `length` tokens under
@@ -115,11 +115,14 @@ def reweighted(
         norm = ((K1 + 1.0) / lowest - 1.0) if lowest > 0 else K1
     else:
         norm = K1 * (1.0 - B + B * length / avg_len)
-    counts = {}
-    for term, weight in zip(indices, values, strict=True):
-        gap = K1 + 1.0 - weight
-        counts[int(term)] = max(1, round(weight * norm / gap)) if gap > 0 else 1
-    return TermCounts(counts)
+    return TermCounts({int(term): _count(weight, norm) for term, weight in zip(indices, values, strict=True)})
+
+
+def _count(weight: float, norm: float) -> int:
+    """The term count behind a weight tf * (k1 + 1) / (tf + norm); weights at the ceiling (float32 rounding of
+    enormous counts) count once."""
+    gap = K1 + 1.0 - weight
+    return max(1, round(weight * norm / gap)) if gap > 0 else 1
 
 
 class Bm25Text:
@@ -132,9 +135,10 @@ class Bm25Text:
 
     def counts(self, text: str) -> TermCounts:
         sparse = self._counter.embed_document(text)
+        # Under b = 0 the norm is k1 alone.
         return TermCounts(
             {
-                int(term): max(1, round(K1 * weight / (K1 + 1.0 - weight))) if weight < K1 + 1.0 else 1
+                int(term): _count(weight, K1)
                 for term, weight in zip(sparse.indices, sparse.values, strict=True)
             }
         )

@@ -41,12 +41,14 @@ from membank.storage.ports import IndexDocument, IndexResult
 from membank.storage.qdrant_common.lengths import (
     AVG_LEN,
     LENGTH,
+    LENGTH_FIELDS,
     KeywordWeights,
     Stored,
     StoredVector,
-    measured,
     payload_groups,
+    records_stats,
     stored_of,
+    stored_vector,
 )
 from membank.storage.qdrant_common.payload import (
     DENSE,
@@ -385,7 +387,7 @@ class QdrantEdgeIndex:
                 self._flush_timer.start()
 
     def _stored(self, shard: q.EdgeShard, points: Sequence[str]) -> dict[str, Stored]:
-        records = self._call(lambda: shard.retrieve(list(points), [*_LENGTH_FIELDS], False))
+        records = self._call(lambda: shard.retrieve(list(points), LENGTH_FIELDS, False))
         return {str(record.id): stored_of(record.payload or {}) for record in records}
 
     def _user_records(self, shard: q.EdgeShard, tenant_id: str, user_id: str, vectors: bool) -> Iterator[Any]:
@@ -396,7 +398,7 @@ class QdrantEdgeIndex:
                 offset=offset,
                 limit=_PAGE,
                 filter=flt,
-                with_payload=[*_LENGTH_FIELDS],
+                with_payload=LENGTH_FIELDS,
                 with_vector=[SPARSE] if vectors else False,
             )
             records, offset = self._call(partial(shard.scroll, request))
@@ -448,9 +450,6 @@ class QdrantEdgeIndex:
                 return
 
 
-_LENGTH_FIELDS = ("tenant_id", "user_id", LENGTH, AVG_LEN)
-
-
 class _ShardLengths:
     """`LengthStore` on the shard, for calls made inside `QdrantEdgeIndex._writing`."""
 
@@ -462,14 +461,11 @@ class _ShardLengths:
 
     def user_stats(self, tenant_id: str, user_id: str, exclude: set[str]) -> LengthStats | None:
         records = self._index._user_records(self._index._require(), tenant_id, user_id, False)
-        return measured(stored_of(r.payload or {}) for r in records if str(r.id) not in exclude)
+        return records_stats(records, exclude)
 
     def user_vectors(self, tenant_id: str, user_id: str) -> Iterator[StoredVector]:
         for record in self._index._user_records(self._index._require(), tenant_id, user_id, True):
-            stored = stored_of(record.payload or {})
-            sparse = (record.vector or {}).get(SPARSE)
-            indices, values = (sparse.indices, sparse.values) if sparse is not None else ([], [])
-            yield StoredVector(str(record.id), indices, values, stored.length, stored.avg_len)
+            yield stored_vector(record, SPARSE)
 
     def rewrite(self, points: Sequence[StoredVector]) -> None:
         shard = self._index._require()

@@ -40,12 +40,14 @@ from membank.storage.ports import IndexDocument, IndexResult
 from membank.storage.qdrant_common.lengths import (
     AVG_LEN,
     LENGTH,
+    LENGTH_FIELDS,
     KeywordWeights,
     Stored,
     StoredVector,
-    measured,
     payload_groups,
+    records_stats,
     stored_of,
+    stored_vector,
 )
 from membank.storage.qdrant_common.payload import (
     DENSE,
@@ -414,14 +416,14 @@ class QdrantServerIndex:
         records = self._call(
             "retrieve points",
             lambda: self._client.retrieve(
-                self.collection_name, ids=list(points), with_payload=[*_LENGTH_FIELDS], with_vectors=False
+                self.collection_name, ids=list(points), with_payload=LENGTH_FIELDS, with_vectors=False
             ),
         )
         return {str(record.id): stored_of(record.payload or {}) for record in records}
 
     def _user_records(self, tenant_id: str, user_id: str, vectors: bool) -> Iterator[Any]:
         flt = compiler.scope_filter(Scope(tenant_id, user_id), as_of=None, node=None)
-        return self._records(flt, [*_LENGTH_FIELDS], vectors=vectors)
+        return self._records(flt, LENGTH_FIELDS, vectors=vectors)
 
     def _rewrite(self, points: Sequence[StoredVector]) -> None:
         """Each point's new sparse vector and lengths, written only while it holds the state it was read in."""
@@ -475,9 +477,6 @@ def _unchanged(points: Sequence[StoredVector]) -> models.Filter:
     )
 
 
-_LENGTH_FIELDS = ("tenant_id", "user_id", "sync_token", LENGTH, AVG_LEN)
-
-
 class _ServerLengths:
     """`LengthStore` over the collection."""
 
@@ -488,16 +487,11 @@ class _ServerLengths:
         return self._index._stored(point_ids)
 
     def user_stats(self, tenant_id: str, user_id: str, exclude: set[str]) -> LengthStats | None:
-        records = self._index._user_records(tenant_id, user_id, False)
-        return measured(stored_of(r.payload or {}) for r in records if str(r.id) not in exclude)
+        return records_stats(self._index._user_records(tenant_id, user_id, False), exclude)
 
     def user_vectors(self, tenant_id: str, user_id: str) -> Iterator[StoredVector]:
         for record in self._index._user_records(tenant_id, user_id, True):
-            stored = stored_of(record.payload or {})
-            sparse = (record.vector or {}).get(SPARSE) if isinstance(record.vector, dict) else None
-            indices, values = (sparse.indices, sparse.values) if sparse is not None else ([], [])
-            token = (record.payload or {}).get("sync_token")
-            yield StoredVector(str(record.id), indices, values, stored.length, stored.avg_len, token)
+            yield stored_vector(record, SPARSE)
 
     def rewrite(self, points: Sequence[StoredVector]) -> None:
         self._index._rewrite(points)
