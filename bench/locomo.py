@@ -540,15 +540,34 @@ def weight_runs(options: argparse.Namespace) -> list[dict[str, Any]]:
     name, _, values = options.sweep.partition("=")
     if name not in WEIGHTS or not values:
         raise SystemExit(f"--sweep wants NAME=V1,V2,... with NAME one of {', '.join(WEIGHTS)}")
-    kind = str if name == "fusion" else int if name == "rrf_k" else float
-    return [{**base, name: kind(value)} for value in values.split(",")]
+    return [{**base, name: weight_value(name, value)} for value in values.split(",")]
+
+
+def weight_value(name: str, value: str) -> Any:
+    """A `ScoringWeights` field's value from its text (a name outside `WEIGHTS` stops the run)."""
+    if name not in WEIGHTS:
+        raise SystemExit(f"{name!r} is not one of the weights: {', '.join(WEIGHTS)}")
+    return value if name == "fusion" else int(value) if name == "rrf_k" else float(value)
+
+
+def inprocess_search(service: Any, principal: Any) -> SearchFn:
+    """A question searched straight through the search service (its user, `LIMIT` results), the hits in the
+    API's shape. A degraded search (the keyword fallback) stops the run: it would measure another engine."""
+    from membank.search.schemas import SearchIn
+
+    async def search(q: Question) -> list[dict[str, Any]]:
+        outcome = await service.search(principal, SearchIn(user_id=q.user_id, query=q.question, limit=LIMIT))
+        if outcome.degraded:
+            raise RuntimeError(f"search degraded: {outcome.degraded}")
+        return [{"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in outcome.hits]
+
+    return search
 
 
 async def run_inprocess(prepared: Prepared, options: argparse.Namespace) -> dict[str, Any]:
     from membank.auth.keys import issue_key
     from membank.bootstrap import build_container
     from membank.config import Settings
-    from membank.search.schemas import SearchIn
 
     data_dir = (
         Path(options.data_dir) if options.data_dir else Path(tempfile.mkdtemp(prefix="membank-locomo-"))
@@ -580,13 +599,7 @@ async def run_inprocess(prepared: Prepared, options: argparse.Namespace) -> dict
         assert service is not None
         defaults = service.weights
 
-        async def search(q: Question) -> list[dict[str, Any]]:
-            outcome = await service.search(
-                principal, SearchIn(user_id=q.user_id, query=q.question, limit=LIMIT)
-            )
-            return [
-                {"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in outcome.hits
-            ]
+        search = inprocess_search(service, principal)
 
         for changes in weight_runs(options):
             service.weights = dataclasses.replace(defaults, **changes)

@@ -78,11 +78,13 @@ from bench.locomo import (
     aggregate,
     evaluate,
     ingest_inprocess,
+    inprocess_search,
     prepare_samples,
     raw_memories,
     score,
     sessions_of,
     turn_text,
+    weight_value,
 )
 from membank.storage.qdrant_common.text import Bm25Text
 
@@ -290,7 +292,6 @@ async def run_mode(
     from membank.auth.keys import issue_key
     from membank.bootstrap import build_container
     from membank.config import Settings
-    from membank.search.schemas import SearchIn
 
     data_dir = Path(tempfile.mkdtemp(prefix="membank-long-memory-"))
     settings = Settings(data_dir=data_dir, log_level="WARNING", run_workers=False)
@@ -305,15 +306,7 @@ async def run_mode(
         assert service is not None
         defaults = service.weights
 
-        async def search(question: Question) -> list[dict[str, Any]]:
-            outcome = await service.search(
-                principal, SearchIn(user_id=question.user_id, query=question.question, limit=LIMIT)
-            )
-            if outcome.degraded:  # a keyword fallback would measure another engine than the index's legs
-                raise RuntimeError(f"search degraded: {outcome.degraded}")
-            return [
-                {"source_refs": h.memory.source_refs, "metadata": h.memory.metadata} for h in outcome.hits
-            ]
+        search = inprocess_search(service, principal)
 
         for leg, changes in {**LEGS, **(variants or {})}.items():
             service.weights = dataclasses.replace(defaults, **changes)
@@ -503,11 +496,8 @@ def variants(specs: list[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for spec in specs:
         name, _, fields = spec.partition(":")
-        changes: dict[str, Any] = {}
-        for field in filter(None, fields.split(",")):
-            key, _, value = field.partition("=")
-            changes[key] = value if key == "fusion" else int(value) if key == "rrf_k" else float(value)
-        out[name] = changes
+        pairs = (field.partition("=") for field in filter(None, fields.split(",")))
+        out[name] = {key: weight_value(key, value) for key, _, value in pairs}
     return out
 
 
